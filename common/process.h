@@ -1,0 +1,43 @@
+// common/process.h
+//
+// Starting and stopping child processes the Lumen way: every child gets its
+// own process group (so killing the group takes its children too),
+// stdout/stderr go to a log file, and the environment can be extended.
+// Thread-safe (fork+exec with no allocation between them).
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace lumen {
+
+struct ProcessOptions {
+  std::vector<std::string> argv;          // argv[0] is the executable path.
+  std::map<std::string, std::string> env;  // Added to (overriding) ours.
+  std::string log_file;                    // Append stdout+stderr here; empty: inherit.
+  bool new_process_group = true;
+  // Send SIGKILL to the child when this process dies (Linux PDEATHSIG).
+  bool die_with_parent = false;
+};
+
+// Starts the process; returns its pid. Fails when the executable is missing.
+absl::StatusOr<pid_t> StartProcess(const ProcessOptions& options);
+
+// Sends `sig` to the process group led by `pid` (falls back to the pid).
+void KillProcessGroup(pid_t pid, int sig);
+
+// True while `pid` exists (and is not a zombie we could reap).
+bool ProcessAlive(pid_t pid);
+
+// Waits up to `timeout_ms` for `pid` (our child) to exit; true if it did.
+bool WaitForExit(pid_t pid, int timeout_ms);
+
+// The absolute path of the running executable.
+std::string SelfExecutablePath();
+
+}  // namespace lumen

@@ -1,0 +1,74 @@
+// common/rpc/server.h
+//
+// GrpcServer owns one gRPC server and the callback services registered on
+// it. Services derive from the generated `Service::CallbackService` and
+// implement each method as a one-liner through HandleInLoop(), which checks
+// the cluster token, applies injected faults, and posts the handler into the
+// daemon's EventLoop, where daemon state lives without locks:
+//
+//   grpc::ServerUnaryReactor* KvGet(grpc::CallbackServerContext* ctx,
+//                                   const KvGetRequest* req, KvGetReply* reply) override {
+//     return HandleInLoop(ctx, "KvGet", [=](Done done) { ...; done(absl::OkStatus()); });
+//   }
+//
+// `done` may be called later, from any thread, exactly once.
+// Failure: a missing or wrong token finishes the call UNAUTHENTICATED
+// without running the handler.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "common/event_loop.h"
+
+namespace lumen::rpc {
+
+using Done = std::function<void(absl::Status)>;
+
+// Shared by every service of one server: the loop and the expected token.
+class CallGate {
+ public:
+  // `loop` may be null: handlers then run on the gRPC thread.
+  CallGate(EventLoop* loop, std::string token) : loop_(loop), token_(std::move(token)) {}
+
+  // Checks, then runs `handler(done)` on the loop.
+  grpc::ServerUnaryReactor* HandleInLoop(grpc::CallbackServerContext* ctx, const char* method,
+                                         std::function<void(Done)> handler);
+  // Same checks, but runs `handler` on the calling gRPC thread (for handlers
+  // that only hand work to another thread).
+  grpc::ServerUnaryReactor* HandleInline(grpc::CallbackServerContext* ctx, const char* method,
+                                         std::function<void(Done)> handler);
+
+ private:
+  grpc::ServerUnaryReactor* Handle(grpc::CallbackServerContext* ctx, const char* method,
+                                   std::function<void(Done)> handler, bool in_loop);
+  EventLoop* loop_;
+  std::string token_;
+};
+
+class GrpcServer {
+ public:
+  // Listens on `ip:port` (port 0 picks a free one).
+  GrpcServer(std::string ip, int port) : ip_(std::move(ip)), port_(port) {}
+  ~GrpcServer();
+
+  // `service` is not owned and must outlive the server.
+  void RegisterService(grpc::Service* service) { services_.push_back(service); }
+  // Starts serving; returns the bound port, or an error such as a port in use.
+  absl::StatusOr<int> Start();
+  void Shutdown();
+  int port() const { return port_; }
+
+ private:
+  std::string ip_;
+  int port_;
+  std::vector<grpc::Service*> services_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace lumen::rpc

@@ -1,0 +1,3 @@
+// Shared Catch2 main for unit tests.
+#define CATCH_CONFIG_MAIN
+#include <catch2/catch.hpp>

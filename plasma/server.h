@@ -1,0 +1,65 @@
+// plasma/server.h
+//
+// PlasmaServer listens on the store's Unix socket, greets every client with
+// the arena's descriptor, decodes requests for the PlasmaStore and sends its
+// replies; it owns the Get timeouts and the list of subscribers. It also
+// prepares the socket's directory: created with mode 0700 when missing,
+// refused when others may enter it.
+// Threading: every method runs on the loop thread of `io`.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "plasma/connection.h"
+#include "plasma/store.h"
+
+namespace lumen::plasma {
+
+// Creates the parent directory of `socket_path` with mode 0700 if needed;
+// fails if it exists and is not owned by us or is open to group/others.
+absl::Status PrepareSocketDirectory(const std::string& socket_path);
+
+class PlasmaServer : public FrameHandler {
+ public:
+  // `store` is not owned; `arena_fd` is passed to every client.
+  PlasmaServer(boost::asio::io_context& io, PlasmaStore& store, int arena_fd, uint64_t arena_size);
+  ~PlasmaServer() override;
+
+  // Binds and listens; a stale socket file nobody serves is replaced.
+  absl::Status Listen(const std::string& socket_path);
+  // Closes the listener and every client, and removes the socket file.
+  void Stop();
+
+  size_t client_count() const { return connections_.size(); }
+
+  absl::Status HandleFrame(Connection& connection, const Frame& frame) override;
+  void HandleClosed(Connection& connection) override;
+
+ private:
+  void Accept();
+  void HandleGet(Connection& connection, const GetRequest& request);
+  absl::Status HandleObjectRequest(Connection& connection, const Frame& frame);
+  absl::Status HandleObjectsRequest(Connection& connection, const Frame& frame);
+  void Notify(const Notification& note);
+
+  boost::asio::io_context& io_;
+  PlasmaStore& store_;
+  int arena_fd_;
+  std::string greeting_;
+  std::string socket_path_;
+  boost::asio::local::stream_protocol::acceptor acceptor_;
+  uint64_t next_client_id_ = 1;
+  absl::flat_hash_map<uint64_t, std::shared_ptr<Connection>> connections_;
+  absl::flat_hash_map<uint64_t, std::weak_ptr<Connection>> subscribers_;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<boost::asio::steady_timer>> get_timers_;
+};
+
+}  // namespace lumen::plasma

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Lumen builds and tests with (DESIGN.md,
+# "Dependencies"). Idempotent: quiet and fast when everything is present.
+set -euo pipefail
+PKGS=(build-essential cmake pkg-config
+      libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+      libboost-dev libgoogle-glog-dev libgflags-dev libhiredis-dev catch2
+      libmsgpack-cxx-dev libabsl-dev nlohmann-json3-dev redis-server
+      libbenchmark-dev procps)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
