@@ -1,0 +1,118 @@
+// include/ray/api.h
+//
+// Lumen's public C++ API, source-compatible with Ray's C++ API for tasks,
+// objects and the cluster calls below:
+//
+//   int Square(int x) { return x * x; }
+//   RAY_REMOTE(Square);
+//   int main() {
+//     ray::Init();                                    // private local cluster
+//     auto ref = ray::Task(Square).Remote(5);         // returns at once
+//     int v = *ray::Get(ref);                         // 25
+//     ray::Shutdown();
+//   }
+//
+// Threading: every call may be made from any thread between Init and
+// Shutdown. Failure: calls throw ray::internal::Ray*Exception.
+#pragma once
+
+#include <list>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ray/api/function_manager.h"
+#include "ray/api/object_ref.h"
+#include "ray/api/ray_config.h"
+#include "ray/api/ray_exception.h"
+#include "ray/api/runtime.h"
+#include "ray/api/serializer.h"
+#include "ray/api/task_caller.h"
+#include "ray/api/wait_result.h"
+
+namespace ray {
+
+// Connects to a cluster (config.address, else RAY_ADDRESS) or starts a
+// private local one. In a worker process started by the raylet, Init runs
+// the worker and does not return.
+inline void Init(RayConfig& config, int argc, char** argv) {
+  internal::RuntimeInit(config, argc, argv);
+}
+inline void Init(RayConfig& config) { internal::RuntimeInit(config, 0, nullptr); }
+inline void Init() {
+  RayConfig config;
+  internal::RuntimeInit(config, 0, nullptr);
+}
+inline bool IsInitialized() { return internal::RuntimeIsInitialized(); }
+// Disconnects; stops the private local cluster and every worker it started.
+inline void Shutdown() { internal::RuntimeShutdown(); }
+
+// Stores `value` in the object store; this process owns it.
+template <typename T>
+ObjectRef<T> Put(const T& value) {
+  return ObjectRef<T>(internal::PutObject(internal::Serializer::Serialize(value)));
+}
+
+// Blocks until the object is available (timeout_ms < 0: forever). Throws
+// RayTimeoutException, or the error of the task that should have made it.
+template <typename T>
+std::shared_ptr<T> Get(const ObjectRef<T>& object, const int& timeout_ms = -1) {
+  return internal::GetOne(object, timeout_ms);
+}
+
+template <typename T>
+std::vector<std::shared_ptr<T>> Get(const std::vector<ObjectRef<T>>& objects,
+                                    const int& timeout_ms = -1) {
+  std::vector<internal::RefData> refs;
+  refs.reserve(objects.size());
+  for (const auto& o : objects) refs.push_back(o.Data());
+  auto buffers = internal::GetObjects(refs, timeout_ms);
+  std::vector<std::shared_ptr<T>> out;
+  out.reserve(buffers.size());
+  for (const auto& b : buffers) {
+    out.push_back(
+        std::make_shared<T>(internal::Serializer::Deserialize<T>(b->data(), b->size())));
+  }
+  return out;
+}
+
+// Waits until `num_objects` of `objects` are ready or `timeout_ms` passes
+// (< 0: no timeout); returns them split into ready and unready, in order.
+template <typename T>
+WaitResult<T> Wait(const std::vector<ObjectRef<T>>& objects, int num_objects, int timeout_ms) {
+  if (num_objects < 0 || num_objects > static_cast<int>(objects.size())) {
+    throw internal::RayException("Wait: num_objects must be between 0 and the number of refs");
+  }
+  std::vector<internal::RefData> refs;
+  refs.reserve(objects.size());
+  for (const auto& o : objects) refs.push_back(o.Data());
+  std::vector<bool> ready = internal::WaitObjects(refs, num_objects, timeout_ms);
+  WaitResult<T> result;
+  int taken = 0;
+  for (size_t i = 0; i < objects.size(); ++i) {
+    if (ready[i] && taken < num_objects) {
+      result.ready.push_back(objects[i]);
+      ++taken;
+    } else {
+      result.unready.push_back(objects[i]);
+    }
+  }
+  return result;
+}
+
+template <typename F>
+internal::TaskCaller<F> Task(F func) {
+  return internal::TaskCaller<F>(func);
+}
+
+// Total and currently available resources of the cluster's alive nodes:
+// "CPU", "GPU", "memory", "object_store_memory", "node:<ip>", custom ones.
+inline std::unordered_map<std::string, double> ClusterResources() {
+  return internal::ClusterResources();
+}
+inline std::unordered_map<std::string, double> AvailableResources() {
+  return internal::AvailableResources();
+}
+
+}  // namespace ray

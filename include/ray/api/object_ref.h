@@ -1,0 +1,124 @@
+// include/ray/api/object_ref.h
+//
+// ObjectRef<T>: a reference to an object in the cluster that holds (or will
+// hold) a T. Copies count as references in this process; when the last
+// reference to an object this process owns goes away, the object is freed.
+// An ObjectRef can be passed to tasks (resolved to its value when the
+// parameter is a T) and nested in arguments or results (e.g. a
+// std::vector<ObjectRef<T>>), where it stays a reference.
+#pragma once
+
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "ray/api/runtime.h"
+#include "ray/api/serializer.h"
+
+namespace ray {
+
+template <typename T>
+class ObjectRef;
+
+namespace internal {
+template <typename T>
+std::shared_ptr<T> GetOne(const ObjectRef<T>& ref, int64_t timeout_ms);
+}  // namespace internal
+
+template <typename T>
+class ObjectRef {
+ public:
+  ObjectRef() = default;
+  explicit ObjectRef(internal::RefData data) : data_(std::move(data)) { Acquire(); }
+  ObjectRef(const ObjectRef& other) : data_(other.data_) { Acquire(); }
+  ObjectRef(ObjectRef&& other) noexcept : data_(std::move(other.data_)) { other.data_.id.clear(); }
+  ObjectRef& operator=(const ObjectRef& other) {
+    if (this != &other) {
+      Release();
+      data_ = other.data_;
+      Acquire();
+    }
+    return *this;
+  }
+  ObjectRef& operator=(ObjectRef&& other) noexcept {
+    if (this != &other) {
+      Release();
+      data_ = std::move(other.data_);
+      other.data_.id.clear();
+    }
+    return *this;
+  }
+  ~ObjectRef() { Release(); }
+
+  // The object id in hex, as printed by Ray: e5b2fae6e42f6bba...
+  std::string ID() const { return internal::IdToHex(data_.id); }
+  // Blocks until the value is available; see ray::Get.
+  std::shared_ptr<T> Get(const int& timeout_ms = -1) const {
+    return internal::GetOne(*this, timeout_ms);
+  }
+  bool IsNil() const { return data_.id.empty(); }
+  const internal::RefData& Data() const { return data_; }
+
+  friend bool operator==(const ObjectRef& a, const ObjectRef& b) { return a.data_.id == b.data_.id; }
+  friend bool operator!=(const ObjectRef& a, const ObjectRef& b) { return !(a == b); }
+  friend std::ostream& operator<<(std::ostream& os, const ObjectRef& ref) {
+    return os << "ObjectRef(" << ref.ID() << ")";
+  }
+
+ private:
+  void Acquire() {
+    if (!data_.id.empty()) internal::AddLocalRef(data_);
+  }
+  void Release() {
+    if (!data_.id.empty()) internal::RemoveLocalRef(data_.id);
+    data_.id.clear();
+  }
+  internal::RefData data_;
+};
+
+namespace internal {
+
+template <typename T>
+struct IsObjectRef : std::false_type {};
+template <typename T>
+struct IsObjectRef<ObjectRef<T>> : std::true_type {};
+
+template <typename T>
+std::shared_ptr<T> GetOne(const ObjectRef<T>& ref, int64_t timeout_ms) {
+  auto buffers = GetObjects({ref.Data()}, timeout_ms);
+  return std::make_shared<T>(Serializer::Deserialize<T>(buffers[0]->data(), buffers[0]->size()));
+}
+
+}  // namespace internal
+}  // namespace ray
+
+// ObjectRefs nested in values travel as [object id, owner address].
+namespace msgpack {
+MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {
+  namespace adaptor {
+
+  template <typename T>
+  struct pack<ray::ObjectRef<T>> {
+    template <typename Stream>
+    packer<Stream>& operator()(packer<Stream>& o, const ray::ObjectRef<T>& v) const {
+      o.pack_array(2);
+      o.pack(v.Data().id);
+      o.pack(v.Data().owner);
+      return o;
+    }
+  };
+
+  template <typename T>
+  struct convert<ray::ObjectRef<T>> {
+    const msgpack::object& operator()(const msgpack::object& o, ray::ObjectRef<T>& v) const {
+      if (o.type != msgpack::type::ARRAY || o.via.array.size != 2) throw msgpack::type_error();
+      ray::internal::RefData data{o.via.array.ptr[0].as<std::string>(),
+                                  o.via.array.ptr[1].as<std::string>()};
+      v = ray::ObjectRef<T>(std::move(data));
+      return o;
+    }
+  };
+
+  }  // namespace adaptor
+}  // MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS)
+}  // namespace msgpack

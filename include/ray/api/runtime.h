@@ -1,0 +1,88 @@
+// include/ray/api/runtime.h
+//
+// The boundary between the header-only API templates and the Lumen runtime
+// inside liblumen_ray.so. Only plain standard types cross it, so user code
+// built as C++17 links against a runtime built as C++20.
+// Thread-safety: every function may be called from any thread after Init.
+// Failure: functions throw the ray::internal exceptions of ray_exception.h.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace ray {
+class RayConfig;
+namespace internal {
+
+// An object reference as it crosses the boundary: the binary object id and
+// the serialized address of its owner.
+struct RefData {
+  std::string id;
+  std::string owner;
+};
+
+// One task argument: a msgpack-encoded value, or a reference to resolve.
+struct TaskArg {
+  bool is_ref = false;
+  std::string value;
+  RefData ref;
+};
+
+struct TaskOptions {
+  std::string name;
+  std::unordered_map<std::string, double> resources;
+  int max_retries = -1;  // -1: the default (3).
+};
+
+// A read-only view of an object's bytes that keeps them mapped (plasma) or
+// alive (in-process) while held.
+class Buffer {
+ public:
+  virtual ~Buffer() = default;
+  virtual const char* data() const = 0;
+  virtual size_t size() const = 0;
+};
+
+// Serialized arguments in, serialized result out. Throws what the function
+// throws.
+struct ArgView {
+  const char* data;
+  size_t size;
+};
+using Invoker = std::function<std::string(const std::vector<ArgView>& args)>;
+
+void RegisterFunction(const std::string& name, const void* fn_ptr, Invoker invoker);
+// The registered name of `fn_ptr`, or throws RayFunctionNotFound.
+std::string FunctionName(const void* fn_ptr);
+
+void RuntimeInit(RayConfig& config, int argc, char** argv);
+bool RuntimeIsInitialized();
+void RuntimeShutdown();
+
+RefData SubmitTask(const std::string& function_name, std::vector<TaskArg>&& args,
+                   const TaskOptions& options);
+RefData PutObject(std::string&& data);
+// Buffers in the order of `refs`; throws RayTimeoutException when not all are
+// ready within timeout_ms (< 0: wait forever), or the task's error.
+std::vector<std::shared_ptr<Buffer>> GetObjects(const std::vector<RefData>& refs,
+                                                int64_t timeout_ms);
+// ready[i] tells whether refs[i] is ready; at least min(num_objects, n)
+// are unless the timeout passed.
+std::vector<bool> WaitObjects(const std::vector<RefData>& refs, int num_objects,
+                              int64_t timeout_ms);
+
+// Local reference counting of ObjectRef copies in this process.
+void AddLocalRef(const RefData& ref);
+void RemoveLocalRef(const std::string& id);
+std::string IdToHex(const std::string& id);
+
+std::unordered_map<std::string, double> ClusterResources();
+std::unordered_map<std::string, double> AvailableResources();
+
+}  // namespace internal
+}  // namespace ray

@@ -1,0 +1,86 @@
+// include/ray/api/task_caller.h
+//
+// ray::Task(f) returns a TaskCaller; Remote(args...) submits the task and
+// returns at once with an ObjectRef to its result. Arguments that are
+// ObjectRef<T> for a parameter of type T are resolved to their values
+// before the function runs; other arguments are serialized with msgpack.
+#pragma once
+
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "ray/api/function_manager.h"
+#include "ray/api/object_ref.h"
+#include "ray/api/runtime.h"
+
+namespace ray {
+namespace internal {
+
+template <typename Param, typename Arg>
+TaskArg MakeTaskArg(Arg&& arg) {
+  using A = std::decay_t<Arg>;
+  TaskArg out;
+  if constexpr (IsObjectRef<A>::value && !IsObjectRef<Param>::value) {
+    out.is_ref = true;
+    out.ref = arg.Data();
+  } else if constexpr (std::is_constructible_v<Param, Arg&&>) {
+    out.value = Serializer::Serialize(Param(std::forward<Arg>(arg)));
+  } else {
+    out.value = Serializer::Serialize(arg);
+  }
+  return out;
+}
+
+template <typename F>
+class TaskCaller {
+ public:
+  using Traits = FunctionTraits<F>;
+  using ReturnType = typename Traits::ReturnType;
+
+  explicit TaskCaller(F fn) : fn_(fn) {}
+
+  TaskCaller& SetName(const std::string& name) {
+    options_.name = name;
+    return *this;
+  }
+  TaskCaller& SetResources(const std::unordered_map<std::string, double>& resources) {
+    options_.resources = resources;
+    return *this;
+  }
+  TaskCaller& SetResource(const std::string& name, double value) {
+    options_.resources[name] = value;
+    return *this;
+  }
+  // Lumen addition (Ray Python's max_retries): how often a task whose
+  // worker died is retried. Default 3; 0 disables retries.
+  TaskCaller& SetMaxRetries(int max_retries) {
+    options_.max_retries = max_retries;
+    return *this;
+  }
+
+  template <typename... Args>
+  ObjectRef<ReturnType> Remote(Args&&... args) {
+    static_assert(sizeof...(Args) == Traits::kArity, "wrong number of arguments for Remote()");
+    std::vector<TaskArg> task_args;
+    task_args.reserve(sizeof...(Args));
+    AppendArgs(task_args, std::index_sequence_for<Args...>{}, std::forward<Args>(args)...);
+    return ObjectRef<ReturnType>(
+        SubmitTask(FunctionName(reinterpret_cast<const void*>(fn_)), std::move(task_args), options_));
+  }
+
+ private:
+  template <size_t... I, typename... Args>
+  void AppendArgs(std::vector<TaskArg>& out, std::index_sequence<I...>, Args&&... args) {
+    (out.push_back(MakeTaskArg<std::tuple_element_t<I, typename Traits::ArgsTuple>>(
+         std::forward<Args>(args))),
+     ...);
+  }
+
+  F fn_;
+  TaskOptions options_;
+};
+
+}  // namespace internal
+}  // namespace ray

@@ -1,0 +1,44 @@
+// worker/client_pool.h
+//
+// Cached gRPC clients to other core workers (leased workers, owners of
+// borrowed objects, the driver), keyed by "ip:port". Replies are delivered
+// on the loop given at construction. Threading: thread-safe.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "common/event_loop.h"
+#include "common/rpc/client.h"
+#include "proto/worker.grpc.pb.h"
+
+namespace lumen::worker {
+
+using CoreWorkerClient = rpc::RpcClient<rpc::CoreWorkerService>;
+
+class ClientPool {
+ public:
+  ClientPool(EventLoop* loop, std::string token) : loop_(loop), token_(std::move(token)) {}
+
+  std::shared_ptr<CoreWorkerClient> Get(const rpc::Address& address) {
+    std::string key = address.ip() + ":" + std::to_string(address.port());
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& client = clients_[key];
+    if (!client) client = std::make_shared<CoreWorkerClient>(key, token_, loop_);
+    return client;
+  }
+  void Forget(const rpc::Address& address) {
+    std::lock_guard<std::mutex> lock(mu_);
+    clients_.erase(address.ip() + ":" + std::to_string(address.port()));
+  }
+
+ private:
+  EventLoop* loop_;
+  std::string token_;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<CoreWorkerClient>> clients_;
+};
+
+}  // namespace lumen::worker

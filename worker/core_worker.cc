@@ -1,0 +1,227 @@
+#include "worker/core_worker.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <future>
+
+#include "common/status.h"
+
+#include "common/logging.h"
+#include "ray/api/ray_exception.h"
+#include "worker/core_worker_service.h"
+
+namespace lumen::worker {
+namespace {
+
+constexpr int kDefaultMaxRetries = 3;
+constexpr int64_t kRpcTimeoutMs = 10000;
+
+std::mutex g_print_mu;
+
+}  // namespace
+
+CoreWorker::CoreWorker(CoreWorkerOptions options)
+    : options_(std::move(options)),
+      clients_(&loop_, options_.token),
+      refs_([this](const ObjectId& id, bool owned, bool in_plasma) { OnFree(id, owned, in_plasma); }),
+      gate_(&loop_, options_.token),
+      server_(options_.node_ip, 0) {}
+
+absl::StatusOr<std::unique_ptr<CoreWorker>> CoreWorker::Start(CoreWorkerOptions options) {
+  std::unique_ptr<CoreWorker> worker(new CoreWorker(std::move(options)));
+  RETURN_IF_ERROR(worker->Connect());
+  return worker;
+}
+
+absl::Status CoreWorker::Connect() {
+  loop_.StartThread();
+  gcs_ = std::make_unique<rpc::RpcClient<rpc::GcsService>>(options_.gcs_address, options_.token, &loop_);
+  raylet_ = std::make_unique<RayletClient>(options_.raylet_address, options_.token, &loop_);
+  if (options_.is_driver) {
+    rpc::AddJobRequest request;
+    request.mutable_job()->set_driver_pid(::getpid());
+    request.mutable_job()->set_driver_executable(options_.driver_executable);
+    for (const auto& p : options_.code_search_path) request.mutable_job()->add_code_search_path(p);
+    request.mutable_job()->set_namespace_(options_.ray_namespace);
+    auto reply = gcs_->CallSync(&rpc::GcsService::Stub::AddJob, request, kRpcTimeoutMs);
+    if (!reply.ok()) {
+      return absl::UnavailableError("cannot register the job with the GCS at " +
+                                    options_.gcs_address + ": " + reply.status().ToString());
+    }
+    ASSIGN_OR_RETURN(options_.job_id, JobId::FromBinary(reply->job_id()));
+    options_.worker_id = WorkerId::FromRandom();
+  }
+  service_ = std::make_unique<CoreWorkerService>(*this, gate_);
+  server_.RegisterService(service_.get());
+  if (!options_.is_driver) {
+    // Workers can be pushed tasks as soon as they register: be ready first.
+    const char* socket = std::getenv("LUMEN_PLASMA_SOCKET");
+    ASSIGN_OR_RETURN(plasma_, plasma::PlasmaClient::Connect(socket ? socket : ""));
+  }
+  if (!options_.is_driver) {
+    getter_ = std::make_unique<ObjectGetter>(store_, refs_, plasma_, clients_, options_.worker_id,
+                                             [this](bool b) { NotifyBlocked(b); });
+    executor_ = std::make_unique<TaskExecutor>(*getter_, plasma_, node_id_, options_.node_ip);
+  }
+  ASSIGN_OR_RETURN(int port, server_.Start());
+  address_.set_ip(options_.node_ip);
+  address_.set_port(port);
+  address_.set_worker_id(options_.worker_id.Binary());
+  RETURN_IF_ERROR(RegisterWithRaylet());
+  if (options_.is_driver) {
+    getter_ = std::make_unique<ObjectGetter>(store_, refs_, plasma_, clients_, options_.worker_id,
+                                             std::function<void(bool)>());
+  }
+  owner_blob_ = address_.SerializeAsString();
+  submitter_ = std::make_unique<TaskSubmitter>(
+      loop_, *raylet_, clients_,
+      TaskSubmitter::Callbacks{
+          [this](const rpc::TaskSpec& s, rpc::PushTaskReply&& r) { OnTaskReply(s, std::move(r)); },
+          [this](const rpc::TaskSpec& s, const rpc::ErrorInfo& e) { OnTaskFailure(s, e); }});
+  return absl::OkStatus();
+}
+
+absl::Status CoreWorker::RegisterWithRaylet() {
+  rpc::RegisterWorkerRequest request;
+  request.set_worker_id(options_.worker_id.Binary());
+  request.set_job_id(options_.job_id.Binary());
+  request.set_pid(::getpid());
+  request.set_port(address_.port());
+  request.set_is_driver(options_.is_driver);
+  if (options_.is_driver) {
+    rpc::JobInfo* job = request.mutable_job();
+    job->set_job_id(options_.job_id.Binary());
+    job->set_driver_pid(::getpid());
+    *job->mutable_driver_address() = address_;
+    job->set_driver_executable(options_.driver_executable);
+    for (const auto& p : options_.code_search_path) job->add_code_search_path(p);
+  }
+  auto reply = raylet_->CallSync(&rpc::RayletService::Stub::RegisterWorker, request, kRpcTimeoutMs);
+  if (!reply.ok()) {
+    return absl::UnavailableError("cannot register with the raylet at " + options_.raylet_address +
+                                  ": " + reply.status().ToString());
+  }
+  node_id_ = NodeId::FromBinaryOrNil(reply->node_id());
+  address_.set_node_id(reply->node_id());
+  if (!plasma_) {
+    auto plasma = plasma::PlasmaClient::Connect(reply->plasma_socket());
+    if (!plasma.ok()) return plasma.status();
+    plasma_ = std::move(*plasma);
+  }
+  return absl::OkStatus();
+}
+
+CoreWorker::~CoreWorker() {
+  if (submitter_) {
+    std::promise<void> returned;
+    loop_.Post([&] {
+      submitter_->ReturnAllLeases();
+      returned.set_value();
+    });
+    returned.get_future().wait_for(std::chrono::seconds(2));
+  }
+  if (options_.is_driver && raylet_) {
+    rpc::DisconnectWorkerRequest request;
+    request.set_worker_id(options_.worker_id.Binary());
+    (void)raylet_->CallSync(&rpc::RayletService::Stub::DisconnectWorker, request, 2000);
+    rpc::MarkJobFinishedRequest done;
+    done.set_job_id(options_.job_id.Binary());
+    (void)gcs_->CallSync(&rpc::GcsService::Stub::MarkJobFinished, done, 2000);
+  }
+  server_.Shutdown();
+  executor_.reset();
+  loop_.Stop();
+}
+
+ray::internal::RefData CoreWorker::Put(std::string&& data) {
+  ObjectId id = ObjectId::FromIndex(TaskId::ForNormalTask(options_.job_id), 0);
+  refs_.AddOwned(id);
+  auto object = std::make_shared<StoredObject>();
+  if (data.size() > kMaxInlineReturnBytes) {
+    absl::Status st = plasma_->Put(id, data.data(), data.size(), nullptr, 0, /*pin=*/true);
+    if (!st.ok()) throw ray::internal::RayException("ray::Put failed: " + st.ToString());
+    object->in_plasma = true;
+    refs_.MarkInPlasma(id);
+  } else {
+    object->data = std::move(data);
+  }
+  store_.Put(id, object);
+  return {id.Binary(), owner_blob_};
+}
+
+ray::internal::RefData CoreWorker::SubmitTask(const std::string& function_name,
+                                              std::vector<ray::internal::TaskArg>&& args,
+                                              const ray::internal::TaskOptions& options) {
+  TaskId task = TaskId::ForNormalTask(options_.job_id);
+  rpc::TaskSpec spec;
+  spec.set_task_id(task.Binary());
+  spec.set_job_id(options_.job_id.Binary());
+  spec.set_function_name(function_name);
+  spec.set_name(options.name);
+  spec.set_num_returns(1);
+  for (const auto& [name, amount] : options.resources) (*spec.mutable_required_resources())[name] = amount;
+  if (!spec.required_resources().count("CPU")) (*spec.mutable_required_resources())["CPU"] = 1;
+  *spec.mutable_caller() = address_;
+  spec.set_max_retries(options.max_retries < 0 ? kDefaultMaxRetries : options.max_retries);
+  for (auto& arg : args) {
+    rpc::TaskArg* out = spec.add_args();
+    if (arg.is_ref) {
+      out->set_is_ref(true);
+      out->mutable_ref()->set_object_id(arg.ref.id);
+      out->mutable_ref()->mutable_owner()->ParseFromString(arg.ref.owner);
+      AddLocalRef(arg.ref);  // Held until the task finishes.
+    } else {
+      out->set_inline_value(std::move(arg.value));
+    }
+  }
+  ObjectId return_id = ObjectId::FromIndex(task, 1);
+  refs_.AddOwned(return_id);
+  loop_.Post([this, spec = std::move(spec)]() mutable { ResolveDependencies(std::move(spec)); });
+  return {return_id.Binary(), owner_blob_};
+}
+
+void CoreWorker::AddLocalRef(const ray::internal::RefData& ref) {
+  refs_.Add(ObjectId::FromBinaryOrNil(ref.id));
+}
+
+void CoreWorker::RemoveLocalRef(const std::string& id) {
+  refs_.Remove(ObjectId::FromBinaryOrNil(id));
+}
+
+void CoreWorker::OnFree(const ObjectId& id, bool owned, bool in_plasma) {
+  store_.Erase(id);
+  if (owned && in_plasma && plasma_) (void)plasma_->Delete({id});
+}
+
+void CoreWorker::NotifyBlocked(bool blocked) {
+  rpc::NotifyBlockedRequest request;
+  request.set_worker_id(options_.worker_id.Binary());
+  request.set_blocked(blocked);
+  (void)raylet_->CallSync(&rpc::RayletService::Stub::NotifyBlocked, request, kRpcTimeoutMs);
+}
+
+void CoreWorker::WaitForExit() {
+  std::unique_lock<std::mutex> lock(exit_mu_);
+  exit_cv_.wait(lock, [this] { return exit_requested_; });
+}
+
+void CoreWorker::RequestExit() {
+  {
+    std::lock_guard<std::mutex> lock(exit_mu_);
+    exit_requested_ = true;
+  }
+  exit_cv_.notify_all();
+}
+
+void CoreWorker::HandlePushLogs(const rpc::PushLogsRequest& request) {
+  std::lock_guard<std::mutex> lock(g_print_mu);
+  for (const auto& line : request.lines()) {
+    FILE* out = line.is_err() ? stderr : stdout;
+    std::fprintf(out, "%s %s\n", line.prefix().c_str(), line.line().c_str());
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+}
+
+}  // namespace lumen::worker

@@ -1,0 +1,126 @@
+// worker/core_worker.h
+//
+// CoreWorker is the Lumen runtime inside one driver or worker process: it
+// owns the objects this process creates (MemoryStore + ReferenceTable),
+// submits tasks (TaskSubmitter), runs pushed tasks (TaskExecutor, workers
+// only), answers borrowers (GetObjectStatus) and prints forwarded worker
+// logs (drivers). It serves CoreWorkerService on its own gRPC port and runs
+// its asynchronous work on one EventLoop thread.
+// Threading: the public methods are thread-safe.
+// Failure: Start returns a Status naming what could not be reached; the
+// API methods throw ray::internal exceptions.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "absl/status/statusor.h"
+#include "common/event_loop.h"
+#include "common/id.h"
+#include "common/rpc/client.h"
+#include "common/rpc/server.h"
+#include "plasma/client.h"
+#include "proto/gcs.grpc.pb.h"
+#include "proto/raylet.grpc.pb.h"
+#include "proto/worker.grpc.pb.h"
+#include "ray/api/runtime.h"
+#include "worker/client_pool.h"
+#include "worker/memory_store.h"
+#include "worker/object_getter.h"
+#include "worker/reference_table.h"
+#include "worker/task_executor.h"
+#include "worker/task_submitter.h"
+
+namespace lumen::worker {
+
+struct CoreWorkerOptions {
+  bool is_driver = true;
+  JobId job_id;        // Drivers: Nil (the GCS assigns one).
+  WorkerId worker_id;  // Workers: given by the raylet.
+  std::string gcs_address;
+  std::string raylet_address;
+  std::string node_ip;
+  std::string token;
+  // Drivers: how this job's workers find the user's code.
+  std::string driver_executable;
+  std::vector<std::string> code_search_path;
+  std::string ray_namespace;
+};
+
+class CoreWorkerService;
+
+class CoreWorker {
+ public:
+  static absl::StatusOr<std::unique_ptr<CoreWorker>> Start(CoreWorkerOptions options);
+  ~CoreWorker();
+
+  ray::internal::RefData SubmitTask(const std::string& function_name,
+                                    std::vector<ray::internal::TaskArg>&& args,
+                                    const ray::internal::TaskOptions& options);
+  ray::internal::RefData Put(std::string&& data);
+  std::vector<std::shared_ptr<ray::internal::Buffer>> Get(
+      const std::vector<ray::internal::RefData>& refs, int64_t timeout_ms) {
+    return getter_->Get(refs, timeout_ms);
+  }
+  std::vector<bool> Wait(const std::vector<ray::internal::RefData>& refs, int num_objects,
+                         int64_t timeout_ms) {
+    return getter_->Wait(refs, num_objects, timeout_ms);
+  }
+  void AddLocalRef(const ray::internal::RefData& ref);
+  void RemoveLocalRef(const std::string& id);
+  // Sums over alive nodes: total (`available` false) or available.
+  std::unordered_map<std::string, double> Resources(bool available);
+
+  // Workers: blocks until the raylet or the driver asks us to exit.
+  void WaitForExit();
+  void RequestExit();
+
+  const JobId& job_id() const { return options_.job_id; }
+  const rpc::Address& address() const { return address_; }
+  TaskExecutor* executor() { return executor_.get(); }
+  rpc::RpcClient<rpc::GcsService>& gcs() { return *gcs_; }
+
+  // CoreWorkerService handlers (loop thread or gRPC thread as noted there).
+  void HandleGetObjectStatus(const rpc::GetObjectStatusRequest& request,
+                             rpc::GetObjectStatusReply* reply, rpc::Done done);
+  void HandlePushLogs(const rpc::PushLogsRequest& request);
+
+ private:
+  explicit CoreWorker(CoreWorkerOptions options);
+  absl::Status Connect();
+  absl::Status RegisterWithRaylet();
+  void OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& reply);
+  void OnTaskFailure(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error);
+  void StoreError(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error);
+  void OnFree(const ObjectId& id, bool owned, bool in_plasma);
+  void NotifyBlocked(bool blocked);
+  void WarnIfInfeasible(const rpc::TaskSpec& spec);
+  void ResolveDependencies(rpc::TaskSpec spec);
+
+  CoreWorkerOptions options_;
+  rpc::Address address_;
+  std::string owner_blob_;  // address_, serialized (RefData::owner).
+  NodeId node_id_;
+  EventLoop loop_;
+  std::unique_ptr<rpc::RpcClient<rpc::GcsService>> gcs_;
+  std::unique_ptr<RayletClient> raylet_;
+  std::shared_ptr<plasma::PlasmaClient> plasma_;
+  ClientPool clients_;
+  MemoryStore store_;
+  ReferenceTable refs_;
+  std::unique_ptr<ObjectGetter> getter_;
+  std::unique_ptr<TaskSubmitter> submitter_;
+  std::unique_ptr<TaskExecutor> executor_;
+  rpc::CallGate gate_;
+  std::unique_ptr<CoreWorkerService> service_;
+  rpc::GrpcServer server_;
+  std::mutex warned_mu_;
+  std::unordered_map<std::string, bool> warned_shapes_;
+  std::mutex exit_mu_;
+  std::condition_variable exit_cv_;
+  bool exit_requested_ = false;
+};
+
+}  // namespace lumen::worker

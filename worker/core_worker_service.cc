@@ -1,0 +1,46 @@
+#include "worker/core_worker_service.h"
+
+#include "worker/core_worker.h"
+
+namespace lumen::worker {
+
+grpc::ServerUnaryReactor* CoreWorkerService::PushTask(grpc::CallbackServerContext* ctx,
+                                                      const rpc::PushTaskRequest* request,
+                                                      rpc::PushTaskReply* reply) {
+  return gate_.HandleInline(ctx, "PushTask", [this, request, reply](rpc::Done done) {
+    TaskExecutor* executor = worker_.executor();
+    if (!executor) {
+      done(absl::FailedPreconditionError("this process is a driver and runs no tasks"));
+      return;
+    }
+    executor->Enqueue(request, reply, std::move(done));
+  });
+}
+
+grpc::ServerUnaryReactor* CoreWorkerService::GetObjectStatus(
+    grpc::CallbackServerContext* ctx, const rpc::GetObjectStatusRequest* request,
+    rpc::GetObjectStatusReply* reply) {
+  return gate_.HandleInline(ctx, "GetObjectStatus", [this, request, reply](rpc::Done done) {
+    worker_.HandleGetObjectStatus(*request, reply, std::move(done));
+  });
+}
+
+grpc::ServerUnaryReactor* CoreWorkerService::PushLogs(grpc::CallbackServerContext* ctx,
+                                                      const rpc::PushLogsRequest* request,
+                                                      rpc::PushLogsReply*) {
+  return gate_.HandleInline(ctx, "PushLogs", [this, request](rpc::Done done) {
+    worker_.HandlePushLogs(*request);
+    done(absl::OkStatus());
+  });
+}
+
+grpc::ServerUnaryReactor* CoreWorkerService::Exit(grpc::CallbackServerContext* ctx,
+                                                  const rpc::ExitRequest*, rpc::ExitReply* reply) {
+  return gate_.HandleInline(ctx, "Exit", [this, reply](rpc::Done done) {
+    reply->set_accepted(true);
+    done(absl::OkStatus());
+    worker_.RequestExit();
+  });
+}
+
+}  // namespace lumen::worker

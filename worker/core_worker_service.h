@@ -1,0 +1,36 @@
+// worker/core_worker_service.h
+//
+// The gRPC face of a CoreWorker. Every method runs on the gRPC thread and
+// only hands work over: PushTask to the TaskExecutor's queue, the others to
+// thread-safe CoreWorker handlers.
+#pragma once
+
+#include "common/rpc/server.h"
+#include "proto/worker.grpc.pb.h"
+
+namespace lumen::worker {
+
+class CoreWorker;
+
+class CoreWorkerService : public rpc::CoreWorkerService::CallbackService {
+ public:
+  CoreWorkerService(CoreWorker& worker, rpc::CallGate& gate) : worker_(worker), gate_(gate) {}
+
+  grpc::ServerUnaryReactor* PushTask(grpc::CallbackServerContext* ctx,
+                                     const rpc::PushTaskRequest* request,
+                                     rpc::PushTaskReply* reply) override;
+  grpc::ServerUnaryReactor* GetObjectStatus(grpc::CallbackServerContext* ctx,
+                                            const rpc::GetObjectStatusRequest* request,
+                                            rpc::GetObjectStatusReply* reply) override;
+  grpc::ServerUnaryReactor* PushLogs(grpc::CallbackServerContext* ctx,
+                                     const rpc::PushLogsRequest* request,
+                                     rpc::PushLogsReply* reply) override;
+  grpc::ServerUnaryReactor* Exit(grpc::CallbackServerContext* ctx, const rpc::ExitRequest* request,
+                                 rpc::ExitReply* reply) override;
+
+ private:
+  CoreWorker& worker_;
+  rpc::CallGate& gate_;
+};
+
+}  // namespace lumen::worker

@@ -1,0 +1,157 @@
+// CoreWorker: the owner's side of tasks (dependency resolution, replies,
+// failures), answers to borrowers, and cluster resource queries.
+#include <cstdio>
+
+#include "common/logging.h"
+#include "ray/api/ray_exception.h"
+#include "worker/core_worker.h"
+
+namespace lumen::worker {
+namespace {
+
+std::string FormatResources(const google::protobuf::Map<std::string, double>& resources) {
+  std::string out = "{";
+  for (const auto& [name, amount] : resources) {
+    if (out.size() > 1) out += ", ";
+    out += "'" + name + "': " + std::to_string(amount);
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+// Waits (on the loop) for the owned ObjectRef arguments of `spec`, inlines
+// the small ones, then hands the task to the submitter.
+void CoreWorker::ResolveDependencies(rpc::TaskSpec spec) {
+  for (int i = 0; i < spec.args_size(); ++i) {
+    rpc::TaskArg* arg = spec.mutable_args(i);
+    if (!arg->is_ref() || arg->ref().owner().worker_id() != options_.worker_id.Binary()) continue;
+    ObjectId id = ObjectId::FromBinaryOrNil(arg->ref().object_id());
+    StoredObjectPtr object = store_.GetIfReady(id);
+    if (!object) {
+      // Not ready: come back when it is. One argument at a time keeps this
+      // flat; the other arguments are usually ready by then.
+      store_.OnReady(id, [this, spec](StoredObjectPtr) mutable {
+        loop_.Post([this, spec = std::move(spec)]() mutable { ResolveDependencies(std::move(spec)); });
+      });
+      return;
+    }
+    if (object->IsError()) {
+      OnTaskFailure(spec, object->error);
+      return;
+    }
+    if (!object->in_plasma) {
+      arg->set_is_ref(false);
+      arg->set_inline_value(object->data);
+      arg->clear_ref();
+      // Keep the id so the reference taken at submission can be dropped.
+      arg->mutable_ref()->set_object_id(id.Binary());
+    }
+  }
+  WarnIfInfeasible(spec);
+  submitter_->Submit(std::move(spec));
+}
+
+static void ReleaseArgRefs(CoreWorker& worker, const rpc::TaskSpec& spec) {
+  for (const auto& arg : spec.args()) {
+    if (!arg.ref().object_id().empty()) worker.RemoveLocalRef(arg.ref().object_id());
+  }
+}
+
+void CoreWorker::OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& reply) {
+  ReleaseArgRefs(*this, spec);
+  if (reply.error().type() != rpc::ErrorInfo::NONE) {
+    StoreError(spec, reply.error());
+    return;
+  }
+  for (auto& ret : *reply.mutable_returns()) {
+    ObjectId id = ObjectId::FromBinaryOrNil(ret.object_id());
+    if (!refs_.IsOwnedAndAlive(id)) {
+      // Nobody holds the result any more: drop it.
+      if (ret.in_plasma() && plasma_) (void)plasma_->Delete({id});
+      continue;
+    }
+    auto object = std::make_shared<StoredObject>();
+    object->in_plasma = ret.in_plasma();
+    object->data = std::move(*ret.mutable_data());
+    if (object->in_plasma) refs_.MarkInPlasma(id);
+    store_.Put(id, std::move(object));
+  }
+}
+
+void CoreWorker::OnTaskFailure(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error) {
+  ReleaseArgRefs(*this, spec);
+  StoreError(spec, error);
+}
+
+void CoreWorker::StoreError(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error) {
+  ObjectId id = ObjectId::FromIndex(TaskId::FromBinaryOrNil(spec.task_id()), 1);
+  auto object = std::make_shared<StoredObject>();
+  object->error = error;
+  store_.Put(id, std::move(object));
+}
+
+void CoreWorker::HandleGetObjectStatus(const rpc::GetObjectStatusRequest& request,
+                                       rpc::GetObjectStatusReply* reply, rpc::Done done) {
+  ObjectId id = ObjectId::FromBinaryOrNil(request.object_id());
+  if (!refs_.IsOwnedAndAlive(id) && !store_.GetIfReady(id)) {
+    reply->set_status(rpc::GetObjectStatusReply::OUT_OF_SCOPE);
+    done(absl::OkStatus());
+    return;
+  }
+  NodeId node = node_id_;
+  store_.OnReady(id, [reply, done = std::move(done), node, id](StoredObjectPtr object) {
+    if (object->IsError()) {
+      reply->set_status(rpc::GetObjectStatusReply::FAILED);
+      *reply->mutable_error() = object->error;
+    } else {
+      reply->set_status(rpc::GetObjectStatusReply::READY);
+      rpc::ReturnObject* out = reply->mutable_object();
+      out->set_object_id(id.Binary());
+      out->set_in_plasma(object->in_plasma);
+      if (object->in_plasma) out->set_node_id(node.Binary()); else out->set_data(object->data);
+    }
+    done(absl::OkStatus());
+  });
+}
+
+std::unordered_map<std::string, double> CoreWorker::Resources(bool available) {
+  auto reply = gcs_->CallSync(&rpc::GcsService::Stub::GetClusterResources,
+                              rpc::GetClusterResourcesRequest(), 10000);
+  if (!reply.ok()) {
+    throw ray::internal::RayException("cannot read cluster resources from the GCS: " +
+                                      reply.status().ToString());
+  }
+  std::unordered_map<std::string, double> total;
+  for (const auto& view : reply->views()) {
+    for (const auto& [name, amount] : available ? view.available() : view.total()) total[name] += amount;
+  }
+  return total;
+}
+
+void CoreWorker::WarnIfInfeasible(const rpc::TaskSpec& spec) {
+  std::string shape = FormatResources(spec.required_resources());
+  {
+    std::lock_guard<std::mutex> lock(warned_mu_);
+    if (!warned_shapes_.emplace(shape, true).second) return;
+  }
+  gcs_->Call(&rpc::GcsService::Stub::async::GetClusterResources, rpc::GetClusterResourcesRequest(),
+             std::function<void(absl::Status, rpc::GetClusterResourcesReply&&)>(
+                 [spec, shape](absl::Status status, rpc::GetClusterResourcesReply&& reply) {
+                   if (!status.ok()) return;
+                   for (const auto& view : reply.views()) {
+                     bool fits = true;
+                     for (const auto& [name, amount] : spec.required_resources()) {
+                       auto it = view.total().find(name);
+                       fits &= it != view.total().end() && it->second >= amount;
+                     }
+                     if (fits) return;
+                   }
+                   std::fprintf(stderr,
+                                "Warning: the task %s requires %s, which no node in the cluster "
+                                "has; it stays pending until such a node joins.\n",
+                                spec.function_name().c_str(), shape.c_str());
+                 }));
+}
+
+}  // namespace lumen::worker

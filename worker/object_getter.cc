@@ -1,0 +1,180 @@
+#include "worker/object_getter.h"
+
+#include "common/logging.h"
+#include "ray/api/ray_exception.h"
+
+namespace lumen::worker {
+namespace {
+
+thread_local bool t_in_task = false;
+
+class InlineBuffer : public ray::internal::Buffer {
+ public:
+  explicit InlineBuffer(StoredObjectPtr object) : object_(std::move(object)) {}
+  const char* data() const override { return object_->data.data(); }
+  size_t size() const override { return object_->data.size(); }
+
+ private:
+  StoredObjectPtr object_;
+};
+
+// A sealed plasma object mapped into this process; released when dropped.
+class PlasmaBuffer : public ray::internal::Buffer {
+ public:
+  PlasmaBuffer(std::shared_ptr<plasma::PlasmaClient> client, ObjectId id, plasma::ObjectBuffer b)
+      : client_(std::move(client)), id_(id), buffer_(b) {}
+  ~PlasmaBuffer() override { (void)client_->Release(id_); }
+  const char* data() const override { return reinterpret_cast<const char*>(buffer_.data); }
+  size_t size() const override { return buffer_.data_size; }
+
+ private:
+  std::shared_ptr<plasma::PlasmaClient> client_;
+  ObjectId id_;
+  plasma::ObjectBuffer buffer_;
+};
+
+rpc::Address ParseOwner(const std::string& owner) {
+  rpc::Address address;
+  address.ParseFromString(owner);
+  return address;
+}
+
+}  // namespace
+
+void ThrowTaskError(const rpc::ErrorInfo& error) {
+  const std::string& msg = error.message();
+  switch (error.type()) {
+    case rpc::ErrorInfo::TASK_EXCEPTION:
+      throw ray::internal::RayTaskException(msg);
+    case rpc::ErrorInfo::WORKER_DIED:
+      throw ray::internal::RayWorkerException(msg);
+    case rpc::ErrorInfo::FUNCTION_NOT_FOUND:
+      throw ray::internal::RayFunctionNotFound(msg);
+    case rpc::ErrorInfo::OBJECT_LOST:
+      throw ray::internal::UnreconstructableException(msg);
+    default:
+      throw ray::internal::RayException(msg);
+  }
+}
+
+ObjectGetter::ObjectGetter(MemoryStore& store, ReferenceTable& refs,
+                           std::shared_ptr<plasma::PlasmaClient> plasma, ClientPool& owners,
+                           WorkerId self, std::function<void(bool)> notify_blocked)
+    : store_(store),
+      refs_(refs),
+      plasma_(std::move(plasma)),
+      owners_(owners),
+      self_(self),
+      notify_blocked_(std::move(notify_blocked)) {}
+
+void ObjectGetter::SetInTask(bool in_task) { t_in_task = in_task; }
+
+std::vector<ObjectId> ObjectGetter::Prepare(const std::vector<ray::internal::RefData>& refs) {
+  std::vector<ObjectId> ids;
+  ids.reserve(refs.size());
+  for (const auto& ref : refs) {
+    auto id = ObjectId::FromBinary(ref.id);
+    if (!id.ok()) throw ray::internal::RayException("invalid ObjectRef: " + id.status().ToString());
+    ids.push_back(*id);
+    if (store_.GetIfReady(*id) || refs_.IsOwnedAndAlive(*id)) continue;
+    rpc::Address owner = ParseOwner(ref.owner);
+    if (owner.worker_id() == self_.Binary()) {
+      // Owned by us but already freed: nothing will ever arrive.
+      rpc::ErrorInfo error;
+      error.set_type(rpc::ErrorInfo::OBJECT_LOST);
+      error.set_message("object " + id->Hex() + " was freed: no ObjectRef to it was alive");
+      auto lost = std::make_shared<StoredObject>();
+      lost->error = error;
+      store_.Put(*id, lost);
+      continue;
+    }
+    FetchFromOwner(*id, owner);
+  }
+  return ids;
+}
+
+void ObjectGetter::FetchFromOwner(const ObjectId& id, const rpc::Address& owner) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!fetching_.insert(id).second) return;
+  }
+  rpc::GetObjectStatusRequest request;
+  request.set_object_id(id.Binary());
+  request.set_timeout_ms(-1);
+  owners_.Get(owner)->Call(
+      &rpc::CoreWorkerService::Stub::async::GetObjectStatus, request,
+      std::function<void(absl::Status, rpc::GetObjectStatusReply&&)>(
+          [this, id, owner](absl::Status status, rpc::GetObjectStatusReply&& reply) {
+            {
+              std::lock_guard<std::mutex> lock(mu_);
+              fetching_.erase(id);
+            }
+            auto object = std::make_shared<StoredObject>();
+            if (!status.ok()) {
+              object->error.set_type(rpc::ErrorInfo::OBJECT_LOST);
+              object->error.set_message("cannot reach the owner of object " + id.Hex() + " at " +
+                                        owner.ip() + ":" + std::to_string(owner.port()) + ": " +
+                                        std::string(status.message()));
+            } else if (reply.status() == rpc::GetObjectStatusReply::READY) {
+              object->in_plasma = reply.object().in_plasma();
+              object->data = std::move(*reply.mutable_object()->mutable_data());
+            } else if (reply.status() == rpc::GetObjectStatusReply::FAILED) {
+              object->error = reply.error();
+            } else {
+              object->error.set_type(rpc::ErrorInfo::OBJECT_LOST);
+              object->error.set_message("object " + id.Hex() + " is no longer referenced by its owner");
+            }
+            store_.Put(id, object);
+          }));
+}
+
+std::shared_ptr<ray::internal::Buffer> ObjectGetter::ToBuffer(const ObjectId& id,
+                                                              const StoredObjectPtr& object,
+                                                              int64_t timeout_ms) {
+  if (object->IsError()) ThrowTaskError(object->error);
+  if (!object->in_plasma) return std::make_shared<InlineBuffer>(object);
+  auto got = plasma_->Get({id}, timeout_ms < 0 ? 10000 : timeout_ms);
+  if (!got.ok() || !(*got)[0]) {
+    throw ray::internal::UnreconstructableException(
+        "object " + id.Hex() + " is not in the local object store" +
+        (got.ok() ? std::string() : ": " + got.status().ToString()));
+  }
+  return std::make_shared<PlasmaBuffer>(plasma_, id, *(*got)[0]);
+}
+
+std::vector<std::shared_ptr<ray::internal::Buffer>> ObjectGetter::Get(
+    const std::vector<ray::internal::RefData>& refs, int64_t timeout_ms) {
+  std::vector<ObjectId> ids = Prepare(refs);
+  std::vector<StoredObjectPtr> objects = store_.Wait(ids, 0);
+  bool all_ready = true;
+  for (const auto& o : objects) all_ready &= o != nullptr;
+  if (!all_ready) {
+    bool notify = t_in_task && notify_blocked_;
+    if (notify) notify_blocked_(true);
+    objects = store_.Wait(ids, timeout_ms);
+    if (notify) notify_blocked_(false);
+  }
+  std::vector<std::shared_ptr<ray::internal::Buffer>> out;
+  out.reserve(ids.size());
+  size_t missing = 0;
+  for (const auto& o : objects) missing += o == nullptr;
+  if (missing > 0) {
+    throw ray::internal::RayTimeoutException(
+        "Get timed out: " + std::to_string(missing) + " of " + std::to_string(ids.size()) +
+        " objects not ready after " + std::to_string(timeout_ms) + " ms");
+  }
+  for (size_t i = 0; i < ids.size(); ++i) out.push_back(ToBuffer(ids[i], objects[i], timeout_ms));
+  return out;
+}
+
+std::vector<bool> ObjectGetter::Wait(const std::vector<ray::internal::RefData>& refs,
+                                     int num_objects, int64_t timeout_ms) {
+  std::vector<ObjectId> ids = Prepare(refs);
+  bool notify = t_in_task && notify_blocked_;
+  if (notify) notify_blocked_(true);
+  std::vector<bool> ready = store_.WaitAny(ids, num_objects, timeout_ms);
+  if (notify) notify_blocked_(false);
+  return ready;
+}
+
+}  // namespace lumen::worker

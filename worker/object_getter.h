@@ -1,0 +1,62 @@
+// worker/object_getter.h
+//
+// ObjectGetter implements ray::Get and ray::Wait for one process. Every
+// wait goes through the MemoryStore: values this process owns land there
+// when their task replies; values it borrows are fetched from their owner
+// (GetObjectStatus, a long poll) and cached there. Values marked in_plasma
+// are then mapped from the node's plasma store without a copy.
+// A task blocked in Get tells the raylet, which lends its CPU to others
+// until the Get returns (so nested tasks cannot deadlock a node).
+// Threading: thread-safe. Failure: throws the ray::internal exceptions.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_set>
+#include <vector>
+
+#include "plasma/client.h"
+#include "ray/api/runtime.h"
+#include "worker/client_pool.h"
+#include "worker/memory_store.h"
+#include "worker/reference_table.h"
+
+namespace lumen::worker {
+
+class ObjectGetter {
+ public:
+  // `notify_blocked(true/false)` is called around waits made from inside a
+  // task; null in drivers.
+  ObjectGetter(MemoryStore& store, ReferenceTable& refs, std::shared_ptr<plasma::PlasmaClient> plasma,
+               ClientPool& owners, WorkerId self, std::function<void(bool)> notify_blocked);
+
+  std::vector<std::shared_ptr<ray::internal::Buffer>> Get(
+      const std::vector<ray::internal::RefData>& refs, int64_t timeout_ms);
+  std::vector<bool> Wait(const std::vector<ray::internal::RefData>& refs, int num_objects,
+                         int64_t timeout_ms);
+
+  // Marks the calling thread as running a task (enables blocked notices).
+  static void SetInTask(bool in_task);
+
+ private:
+  // Parses ids and starts owner fetches for borrowed objects not cached yet.
+  std::vector<ObjectId> Prepare(const std::vector<ray::internal::RefData>& refs);
+  void FetchFromOwner(const ObjectId& id, const rpc::Address& owner);
+  std::shared_ptr<ray::internal::Buffer> ToBuffer(const ObjectId& id, const StoredObjectPtr& object,
+                                                  int64_t timeout_ms);
+
+  MemoryStore& store_;
+  ReferenceTable& refs_;
+  std::shared_ptr<plasma::PlasmaClient> plasma_;
+  ClientPool& owners_;
+  WorkerId self_;
+  std::function<void(bool)> notify_blocked_;
+  std::mutex mu_;
+  std::unordered_set<ObjectId> fetching_;
+};
+
+// Throws the exception matching `error` (RayTaskException, ...).
+[[noreturn]] void ThrowTaskError(const rpc::ErrorInfo& error);
+
+}  // namespace lumen::worker

@@ -1,0 +1,66 @@
+// worker/task_executor.h
+//
+// TaskExecutor runs pushed tasks on one dedicated thread, in arrival order:
+// it resolves ObjectRef arguments to their bytes (through ObjectGetter),
+// finds the function by name in the FunctionRegistry, runs it, and puts
+// the result in the reply: inline up to kMaxInlineReturnBytes, else sealed
+// (and pinned) in the node's plasma store. Exceptions the function throws
+// become TASK_EXCEPTION errors naming the type, message, function and pid.
+// Threading: Enqueue from any thread; `done` is called on the task thread.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/rpc/server.h"
+#include "plasma/client.h"
+#include "proto/worker.pb.h"
+#include "worker/object_getter.h"
+
+namespace lumen::worker {
+
+inline constexpr size_t kMaxInlineReturnBytes = 100 * 1024;
+
+class TaskExecutor {
+ public:
+  TaskExecutor(ObjectGetter& getter, std::shared_ptr<plasma::PlasmaClient> plasma, NodeId node,
+               std::string node_ip);
+  ~TaskExecutor();  // Stops the thread after the running task.
+
+  // `request` and `reply` must stay valid until `done` runs.
+  void Enqueue(const rpc::PushTaskRequest* request, rpc::PushTaskReply* reply, rpc::Done done);
+
+  // "(name pid=N)" for the task running now, or "(pid=N)" between tasks.
+  std::string CurrentLogPrefix() const;
+
+ private:
+  struct Item {
+    const rpc::PushTaskRequest* request;
+    rpc::PushTaskReply* reply;
+    rpc::Done done;
+  };
+  void Loop();
+  void Execute(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply);
+  void StoreResult(const rpc::TaskSpec& spec, std::string&& result, rpc::PushTaskReply* reply);
+  void SetError(const rpc::TaskSpec& spec, rpc::ErrorInfo::Type type, const std::string& type_name,
+                const std::string& what, rpc::PushTaskReply* reply) const;
+
+  ObjectGetter& getter_;
+  std::shared_ptr<plasma::PlasmaClient> plasma_;
+  NodeId node_;
+  std::string node_ip_;
+  int pid_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> queue_;
+  std::string current_name_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace lumen::worker

@@ -1,0 +1,203 @@
+#include "worker/task_submitter.h"
+
+#include "common/logging.h"
+
+namespace lumen::worker {
+namespace {
+
+constexpr int kMaxPendingLeaseRequests = 16;
+
+rpc::ErrorInfo MakeError(rpc::ErrorInfo::Type type, const std::string& message,
+                         const rpc::TaskSpec& spec, int pid = 0) {
+  rpc::ErrorInfo error;
+  error.set_type(type);
+  error.set_message(message);
+  error.set_function_name(spec.function_name());
+  error.set_pid(pid);
+  return error;
+}
+
+}  // namespace
+
+TaskSubmitter::TaskSubmitter(EventLoop& loop, RayletClient& raylet, ClientPool& workers,
+                             Callbacks callbacks, int idle_lease_grace_ms)
+    : loop_(loop),
+      raylet_(raylet),
+      workers_(workers),
+      callbacks_(std::move(callbacks)),
+      idle_lease_grace_ms_(idle_lease_grace_ms) {}
+
+std::string TaskSubmitter::ShapeKey(const rpc::TaskSpec& spec) {
+  std::map<std::string, double> sorted(spec.required_resources().begin(),
+                                       spec.required_resources().end());
+  std::string key;
+  for (const auto& [name, amount] : sorted) key += name + "=" + std::to_string(amount) + ";";
+  return key;
+}
+
+void TaskSubmitter::Submit(rpc::TaskSpec spec) {
+  std::string key = ShapeKey(spec);
+  Shape& shape = shapes_[key];
+  if (shape.resources.empty() && shape.job_id.empty()) {
+    shape.resources.insert(spec.required_resources().begin(), spec.required_resources().end());
+    shape.job_id = spec.job_id();
+    shape.function_name = spec.function_name();
+  }
+  shape.queue.push_back(std::move(spec));
+  Pump(key);
+}
+
+void TaskSubmitter::Pump(const std::string& key) {
+  auto it = shapes_.find(key);
+  if (it == shapes_.end()) return;
+  Shape& shape = it->second;
+  for (auto& [id, lease] : shape.leases) {
+    if (shape.queue.empty()) break;
+    if (lease.busy) continue;
+    rpc::TaskSpec spec = std::move(shape.queue.front());
+    shape.queue.pop_front();
+    PushTo(key, lease, std::move(spec));
+  }
+  int wanted = std::min<int>(shape.queue.size(), kMaxPendingLeaseRequests);
+  while (shape.pending_lease_requests < wanted) RequestLease(key, shape);
+}
+
+void TaskSubmitter::RequestLease(const std::string& key, Shape& shape) {
+  rpc::RequestWorkerLeaseRequest request;
+  request.set_job_id(shape.job_id);
+  request.set_function_name(shape.function_name);
+  for (const auto& [name, amount] : shape.resources) (*request.mutable_resources())[name] = amount;
+  ++shape.pending_lease_requests;
+  raylet_.Call(&rpc::RayletService::Stub::async::RequestWorkerLease, request,
+               std::function<void(absl::Status, rpc::RequestWorkerLeaseReply&&)>(
+                   [this, key](absl::Status status, rpc::RequestWorkerLeaseReply&& reply) {
+                     OnLeaseGranted(key, status, std::move(reply));
+                   }));
+}
+
+void TaskSubmitter::OnLeaseGranted(const std::string& key, absl::Status status,
+                                   rpc::RequestWorkerLeaseReply&& reply) {
+  Shape& shape = shapes_[key];
+  --shape.pending_lease_requests;
+  if (!status.ok() || reply.rejected()) {
+    std::string why = status.ok() ? reply.error() : status.ToString();
+    if (!shape.queue.empty()) {
+      FailQueued(shape, MakeError(rpc::ErrorInfo::WORKER_DIED,
+                                  "the raylet refused a worker lease: " + why, shape.queue.front()));
+    }
+    return;
+  }
+  Lease lease;
+  lease.id = reply.lease_id();
+  lease.worker = reply.worker_address();
+  lease.pid = reply.worker_pid();
+  lease.client = workers_.Get(lease.worker);
+  auto [it, inserted] = shape.leases.emplace(lease.id, std::move(lease));
+  if (shape.queue.empty()) {
+    MaybeReturnLater(key, it->second);
+    return;
+  }
+  Pump(key);
+}
+
+void TaskSubmitter::PushTo(const std::string& key, Lease& lease, rpc::TaskSpec spec) {
+  lease.busy = true;
+  ++lease.idle_epoch;
+  rpc::PushTaskRequest request;
+  request.set_intended_worker_id(lease.worker.worker_id());
+  *request.mutable_spec() = spec;
+  int64_t lease_id = lease.id;
+  lease.client->Call(&rpc::CoreWorkerService::Stub::async::PushTask, request,
+                     std::function<void(absl::Status, rpc::PushTaskReply&&)>(
+                         [this, key, lease_id, spec = std::move(spec)](
+                             absl::Status status, rpc::PushTaskReply&& reply) mutable {
+                           OnPushReply(key, lease_id, std::move(spec), status, std::move(reply));
+                         }));
+}
+
+void TaskSubmitter::OnPushReply(const std::string& key, int64_t lease_id, rpc::TaskSpec spec,
+                                absl::Status status, rpc::PushTaskReply&& reply) {
+  Shape& shape = shapes_[key];
+  auto it = shape.leases.find(lease_id);
+  int pid = it == shape.leases.end() ? 0 : it->second.pid;
+  if (status.ok()) {
+    callbacks_.on_reply(spec, std::move(reply));
+    if (it != shape.leases.end()) {
+      if (reply.worker_exiting()) {
+        shape.leases.erase(it);
+        ReturnLease(lease_id, true);
+      } else {
+        it->second.busy = false;
+        MaybeReturnLater(key, it->second);
+      }
+    }
+  } else {
+    // The worker is gone (or unreachable): never reuse this lease.
+    if (it != shape.leases.end()) {
+      workers_.Forget(it->second.worker);
+      shape.leases.erase(it);
+    }
+    ReturnLease(lease_id, true);
+    if (spec.attempt() < spec.max_retries()) {
+      LOG(INFO) << "worker pid=" << pid << " running " << spec.function_name()
+                << " failed (" << status << "); retrying";
+      spec.set_attempt(spec.attempt() + 1);
+      shape.queue.push_front(std::move(spec));
+    } else {
+      callbacks_.on_failure(
+          spec, MakeError(rpc::ErrorInfo::WORKER_DIED,
+                          "the worker (pid=" + std::to_string(pid) + ") running " +
+                              spec.function_name() + " died or was unreachable (" +
+                              std::string(status.message()) + "); " +
+                              std::to_string(spec.max_retries()) + " retries used",
+                          spec, pid));
+    }
+  }
+  Pump(key);
+}
+
+void TaskSubmitter::MaybeReturnLater(const std::string& key, Lease& lease) {
+  if (lease.busy) return;
+  uint64_t epoch = lease.idle_epoch;
+  int64_t lease_id = lease.id;
+  loop_.RunAfter(std::chrono::milliseconds(idle_lease_grace_ms_), [this, key, lease_id, epoch] {
+    Shape& shape = shapes_[key];
+    auto it = shape.leases.find(lease_id);
+    if (it == shape.leases.end() || it->second.busy || it->second.idle_epoch != epoch) return;
+    if (!shape.queue.empty()) return;
+    shape.leases.erase(it);
+    ReturnLease(lease_id, false);
+  });
+}
+
+void TaskSubmitter::ReturnLease(int64_t lease_id, bool worker_exiting) {
+  rpc::ReturnWorkerRequest request;
+  request.set_lease_id(lease_id);
+  request.set_worker_exiting(worker_exiting);
+  raylet_.Call(&rpc::RayletService::Stub::async::ReturnWorker, request,
+               std::function<void(absl::Status, rpc::ReturnWorkerReply&&)>(
+                   [](absl::Status, rpc::ReturnWorkerReply&&) {}));
+}
+
+void TaskSubmitter::FailQueued(Shape& shape, const rpc::ErrorInfo& error) {
+  while (!shape.queue.empty()) {
+    rpc::TaskSpec spec = std::move(shape.queue.front());
+    shape.queue.pop_front();
+    callbacks_.on_failure(spec, error);
+  }
+}
+
+void TaskSubmitter::ReturnAllLeases() {
+  for (auto& [key, shape] : shapes_) {
+    for (auto& [id, lease] : shape.leases) ReturnLease(id, false);
+    shape.leases.clear();
+  }
+}
+
+size_t TaskSubmitter::NumLeases() const {
+  size_t n = 0;
+  for (const auto& [key, shape] : shapes_) n += shape.leases.size();
+  return n;
+}
+
+}  // namespace lumen::worker

@@ -1,0 +1,92 @@
+// worker/task_submitter.h
+//
+// TaskSubmitter runs the caller's side of normal tasks: it queues tasks by
+// resource shape, leases workers for each shape from the local raylet,
+// pushes tasks straight to the leased workers (one at a time per worker),
+// reuses a lease while its shape has queued tasks, and returns it after a
+// short idle grace period. A push that fails because the worker died is
+// retried on a new lease up to the task's max_retries; then the task fails
+// with WORKER_DIED.
+//
+//      Submit ──► queue[shape] ──► idle lease? ──► PushTask ──► reply ──┐
+//                     │   no lease: RequestWorkerLease (bounded)        │
+//                     └◄──────────── lease idle again ◄─────────────────┘
+//
+// Threading: the owner's EventLoop only (Submit must be posted there).
+// Dependencies of a task must be resolved before Submit.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "common/event_loop.h"
+#include "common/rpc/client.h"
+#include "proto/raylet.grpc.pb.h"
+#include "proto/worker.grpc.pb.h"
+#include "worker/client_pool.h"
+
+namespace lumen::worker {
+
+using RayletClient = rpc::RpcClient<rpc::RayletService>;
+
+class TaskSubmitter {
+ public:
+  struct Callbacks {
+    // The worker ran the task (the reply may carry the task's own error).
+    std::function<void(const rpc::TaskSpec&, rpc::PushTaskReply&&)> on_reply;
+    // The task cannot run: retries ran out, or the raylet refused it.
+    std::function<void(const rpc::TaskSpec&, const rpc::ErrorInfo&)> on_failure;
+  };
+
+  TaskSubmitter(EventLoop& loop, RayletClient& raylet, ClientPool& workers, Callbacks callbacks,
+                int idle_lease_grace_ms = 20);
+
+  void Submit(rpc::TaskSpec spec);
+  // Returns every held lease to the raylet (at shutdown).
+  void ReturnAllLeases();
+
+  size_t NumLeases() const;
+
+ private:
+  struct Lease {
+    int64_t id = 0;
+    rpc::Address worker;
+    int32_t pid = 0;
+    std::shared_ptr<CoreWorkerClient> client;
+    bool busy = false;
+    uint64_t idle_epoch = 0;  // Bumped whenever the lease gets work.
+  };
+  struct Shape {
+    std::map<std::string, double> resources;
+    std::string job_id;
+    std::string function_name;
+    std::deque<rpc::TaskSpec> queue;
+    std::unordered_map<int64_t, Lease> leases;
+    int pending_lease_requests = 0;
+  };
+
+  static std::string ShapeKey(const rpc::TaskSpec& spec);
+  void Pump(const std::string& key);
+  void RequestLease(const std::string& key, Shape& shape);
+  void OnLeaseGranted(const std::string& key, absl::Status status,
+                      rpc::RequestWorkerLeaseReply&& reply);
+  void PushTo(const std::string& key, Lease& lease, rpc::TaskSpec spec);
+  void OnPushReply(const std::string& key, int64_t lease_id, rpc::TaskSpec spec,
+                   absl::Status status, rpc::PushTaskReply&& reply);
+  void MaybeReturnLater(const std::string& key, Lease& lease);
+  void ReturnLease(int64_t lease_id, bool worker_exiting);
+  void FailQueued(Shape& shape, const rpc::ErrorInfo& error);
+
+  EventLoop& loop_;
+  RayletClient& raylet_;
+  ClientPool& workers_;
+  Callbacks callbacks_;
+  int idle_lease_grace_ms_;
+  std::unordered_map<std::string, Shape> shapes_;
+};
+
+}  // namespace lumen::worker
