@@ -16,15 +16,24 @@ uint64_t ArenaAllocator::RoundUp(uint64_t size) {
 std::optional<uint64_t> ArenaAllocator::Allocate(uint64_t size) {
   if (size > capacity_) return std::nullopt;
   const uint64_t need = RoundUp(size);
+  const uint64_t align = need >= kPageAlignFrom ? kPageAlignment : kAlignment;
+  auto padding = [align](uint64_t offset) { return (align - offset % align) % align; };
+  // The best fit, unless its start needs padding it cannot afford; then the
+  // smallest block that fits whatever its start.
   auto best = free_by_size_.lower_bound(need);
+  if (best != free_by_size_.end() && best->first < need + padding(best->second)) {
+    best = free_by_size_.lower_bound(need + align - kAlignment);
+  }
   if (best == free_by_size_.end()) return std::nullopt;
-  const uint64_t offset = best->second;
+  const uint64_t block_offset = best->second;
   const uint64_t block = best->first;
-  EraseFree(free_by_offset_.find(offset));
-  if (block > need) InsertFree(offset + need, block - need);
-  used_.emplace(offset, need);
+  const uint64_t pad = padding(block_offset);
+  EraseFree(free_by_offset_.find(block_offset));
+  if (pad > 0) InsertFree(block_offset, pad);
+  if (block > pad + need) InsertFree(block_offset + pad + need, block - pad - need);
+  used_.emplace(block_offset + pad, need);
   allocated_bytes_ += need;
-  return offset;
+  return block_offset + pad;
 }
 
 void ArenaAllocator::Free(uint64_t offset) {

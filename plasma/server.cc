@@ -117,9 +117,9 @@ absl::Status PlasmaServer::HandleFrame(Connection& connection, const Frame& fram
     }
     case SEAL_REQUEST:
     case ABORT_REQUEST:
-    case RELEASE_REQUEST:
     case CONTAINS_REQUEST:
       return HandleObjectRequest(connection, frame);
+    case RELEASE_REQUEST:
     case DELETE_REQUEST:
     case PIN_REQUEST:
       return HandleObjectsRequest(connection, frame);
@@ -140,7 +140,6 @@ absl::Status PlasmaServer::HandleObjectRequest(Connection& connection, const Fra
   if (!ParseBody(frame, &request)) return absl::InvalidArgumentError("malformed ObjectRequest");
   auto id = ObjectId::FromBinary(request.id());
   if (!id.ok()) {
-    if (frame.type == RELEASE_REQUEST) return absl::InvalidArgumentError("release of a bad id");
     if (frame.type == CONTAINS_REQUEST) return absl::InvalidArgumentError("contains of a bad id");
     connection.Send(STATUS_REPLY, ErrorReply<StatusReply>(INVALID_REQUEST, std::string(id.status().message())));
     return absl::OkStatus();
@@ -148,7 +147,6 @@ absl::Status PlasmaServer::HandleObjectRequest(Connection& connection, const Fra
   const uint64_t client = connection.id();
   if (frame.type == SEAL_REQUEST) connection.Send(STATUS_REPLY, store_.Seal(client, *id));
   if (frame.type == ABORT_REQUEST) connection.Send(STATUS_REPLY, store_.Abort(client, *id));
-  if (frame.type == RELEASE_REQUEST) store_.Release(client, *id);
   if (frame.type == CONTAINS_REQUEST) {
     ContainsReply reply;
     reply.set_has_object(store_.Contains(*id));
@@ -164,11 +162,15 @@ absl::Status PlasmaServer::HandleObjectsRequest(Connection& connection, const Fr
   ids.reserve(request.ids_size());
   for (const std::string& binary : request.ids()) {
     auto id = ObjectId::FromBinary(binary);
+    if (!id.ok() && frame.type == RELEASE_REQUEST) return absl::InvalidArgumentError("release of a bad id");
     if (!id.ok()) {
       connection.Send(STATUS_REPLY, ErrorReply<StatusReply>(INVALID_REQUEST, std::string(id.status().message())));
       return absl::OkStatus();
     }
     ids.push_back(*id);
+  }
+  if (frame.type == RELEASE_REQUEST) {
+    for (const ObjectId& id : ids) store_.Release(connection.id(), id);
   }
   if (frame.type == DELETE_REQUEST) connection.Send(STATUS_REPLY, store_.Delete(ids));
   if (frame.type == PIN_REQUEST) connection.Send(STATUS_REPLY, store_.Pin(ids, request.pin()));

@@ -1,0 +1,85 @@
+#include "gcs/gcs_server.h"
+
+#include <future>
+
+#include "common/logging.h"
+#include "common/status.h"
+#include "gcs/store/in_memory_store_client.h"
+#include "gcs/store/redis_store_client.h"
+
+namespace lumen::gcs {
+
+absl::StatusOr<std::unique_ptr<StoreClient>> GcsServer::OpenStore() const {
+  if (options_.redis_address.empty()) {
+    LOG(INFO) << "storage: in memory (tables are lost when the GCS exits)";
+    return std::unique_ptr<StoreClient>(new InMemoryStoreClient());
+  }
+  RedisStoreOptions redis;
+  RETURN_IF_ERROR(ParseRedisAddress(options_.redis_address, redis));
+  redis.password = options_.redis_password;
+  redis.cluster_namespace = options_.redis_namespace;
+  ASSIGN_OR_RETURN(auto client, RedisStoreClient::Connect(redis));
+  LOG(INFO) << "storage: Redis at " << options_.redis_address
+            << ", keys lumen:" << options_.redis_namespace << ":<TABLE>";
+  return std::unique_ptr<StoreClient>(std::move(client));
+}
+
+absl::StatusOr<int> GcsServer::Start() {
+  CHECK(!started_) << "GcsServer::Start called twice";
+  ASSIGN_OR_RETURN(store_, OpenStore());
+  loop_ = std::make_unique<EventLoop>();
+  mailbox_ = std::make_shared<LoopMailbox>(loop_.get());
+  prober_ = std::make_unique<RayletProber>(options_.token, mailbox_);
+  state_ = std::make_unique<GcsState>(*store_, clock_, *prober_, options_.health_check);
+  // The loop is not running yet: loading needs no hand-over.
+  RETURN_IF_ERROR(state_->Load());
+  gate_ = std::make_unique<rpc::CallGate>(loop_.get(), options_.token);
+  service_ = std::make_unique<GcsServiceImpl>(*gate_, *state_, *loop_);
+  grpc_ = std::make_unique<rpc::GrpcServer>(options_.host, options_.port);
+  grpc_->RegisterService(service_.get());
+  ASSIGN_OR_RETURN(port_, grpc_->Start());
+  started_ = true;
+  loop_->StartThread();
+  loop_->Post([this] { ScheduleHealthChecks(); });
+  LOG(INFO) << "GCS serving on " << address();
+  return port_;
+}
+
+void GcsServer::ScheduleHealthChecks() {
+  state_->health.Tick();
+  loop_->RunEvery(std::chrono::milliseconds(state_->health.tick_interval_ms()), [this] {
+    if (stopping_) return false;
+    state_->health.Tick();
+    return true;
+  });
+}
+
+void GcsServer::RunOnLoopAndWait(std::function<void()> fn) {
+  std::promise<void> ran;
+  loop_->Post([&] {
+    fn();
+    ran.set_value();
+  });
+  ran.get_future().wait();
+}
+
+void GcsServer::Stop() {
+  if (!started_) return;
+  started_ = false;
+  RunOnLoopAndWait([this] {
+    stopping_ = true;
+    state_->publisher.Close();
+  });
+  grpc_->Shutdown();
+  mailbox_->Close();
+  loop_.reset();  // Stops and joins; queued work is dropped.
+  grpc_.reset();
+  service_.reset();
+  gate_.reset();
+  state_.reset();
+  prober_.reset();
+  store_.reset();
+  LOG(INFO) << "GCS stopped";
+}
+
+}  // namespace lumen::gcs

@@ -1,0 +1,87 @@
+// lumen-gcs: the head node's metadata service. Parses flags, builds a
+// GcsServer, serves until SIGTERM or SIGINT. See docs/gcs.md.
+#include <gflags/gflags.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "common/logging.h"
+#include "common/rpc/auth.h"
+#include "gcs/gcs_server.h"
+
+DEFINE_int32(port, 6379, "Port to serve gRPC on; 0 picks a free port.");
+DEFINE_string(host, "127.0.0.1", "Address to listen on (0.0.0.0 for every interface).");
+DEFINE_string(redis_address, "", "host:port of a Redis keeping the GCS tables; empty: in memory.");
+DEFINE_string(redis_password, "", "Password for --redis-address.");
+DEFINE_string(redis_namespace, "default",
+              "Cluster namespace in Redis: tables are HASHes lumen:<namespace>:<TABLE>.");
+DEFINE_string(token_file, "", "File holding the cluster token (else LUMEN_TOKEN, ~/.lumen/token).");
+DEFINE_string(port_file, "", "Write the bound port to this file once serving.");
+DEFINE_int32(health_check_period_ms, 1000, "How often each raylet is health-checked.");
+DEFINE_int32(health_check_timeout_ms, 1000, "How long a health check may take.");
+DEFINE_int32(health_check_failure_threshold, 3,
+             "Consecutive failed health checks after which a raylet is dead.");
+
+namespace {
+
+int Fail(const std::string& message) {
+  std::cerr << "lumen-gcs: " << message << std::endl;
+  return 1;
+}
+
+// Written to a temporary file and renamed, so readers never see half a port.
+bool WritePortFile(const std::string& path, int port) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out.good()) return false;
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  gflags::SetUsageMessage("lumen-gcs [flags]: the Lumen cluster metadata service");
+  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  lumen::InitLogging(argv[0]);
+  // Block the stop signals before any thread starts; main waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto token = lumen::rpc::FindOrCreateToken(FLAGS_token_file);
+  if (!token.ok()) return Fail("no cluster token: " + std::string(token.status().message()));
+
+  lumen::gcs::GcsServerOptions options;
+  options.host = FLAGS_host;
+  options.port = FLAGS_port;
+  options.token = *token;
+  options.redis_address = FLAGS_redis_address;
+  options.redis_password = FLAGS_redis_password;
+  options.redis_namespace = FLAGS_redis_namespace;
+  options.health_check.period_ms = FLAGS_health_check_period_ms;
+  options.health_check.timeout_ms = FLAGS_health_check_timeout_ms;
+  options.health_check.failure_threshold = FLAGS_health_check_failure_threshold;
+
+  lumen::gcs::GcsServer server(options);
+  auto port = server.Start();
+  if (!port.ok()) {
+    std::string message(port.status().message());
+    if (absl::IsAlreadyExists(port.status())) message += "; is a GCS already running? (--port)";
+    return Fail(message);
+  }
+  if (!FLAGS_port_file.empty() && !WritePortFile(FLAGS_port_file, *port)) {
+    return Fail("cannot write the port to " + FLAGS_port_file);
+  }
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  LOG(INFO) << "received signal " << signal_number << ", stopping";
+  server.Stop();
+  return 0;
+}

@@ -1,0 +1,112 @@
+// lumen-plasma: the node's shared-memory object store daemon. Parses flags,
+// sizes and creates the arena, wires the store and its server onto one
+// event loop, and runs until SIGTERM/SIGINT. See docs/plasma.md.
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include <boost/asio/signal_set.hpp>
+
+#include "absl/strings/numbers.h"
+#include "common/event_loop.h"
+#include "common/logging.h"
+#include "plasma/server.h"
+#include "plasma/shm_segment.h"
+#include "plasma/store.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: lumen-plasma --socket PATH [--object-store-memory BYTES] [--shm-dir DIR] [--prefault=false]\n"
+    "  --socket PATH                Unix socket to listen on (its directory is made 0700).\n"
+    "  --object-store-memory BYTES  arena size; default 30% of RAM, capped by the shm dir's free space.\n"
+    "  --shm-dir DIR                where the arena lives (default /dev/shm).\n"
+    "  --prefault=true|false        commit the arena's pages in the background at start (default true).\n";
+
+struct Flags {
+  std::string socket;
+  uint64_t memory = 0;
+  std::string shm_dir = "/dev/shm";
+  bool prefault = true;
+};
+
+// Accepts --name=value and --name value. Exits on --help or a bad flag.
+Flags ParseFlags(int argc, char** argv) {
+  Flags flags;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      std::exit(0);
+    }
+    std::string value;
+    const size_t eq = arg.find('=');
+    if (eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    }
+    bool ok = true;
+    if (arg == "--socket") {
+      flags.socket = value;
+    } else if (arg == "--object-store-memory") {
+      ok = absl::SimpleAtoi(value, &flags.memory);
+    } else if (arg == "--shm-dir") {
+      flags.shm_dir = value;
+    } else if (arg == "--prefault") {
+      ok = absl::SimpleAtob(value, &flags.prefault);
+    } else {
+      ok = false;
+    }
+    if (!ok || value.empty()) {
+      std::cerr << "lumen-plasma: bad flag " << argv[i] << "\n" << kUsage;
+      std::exit(2);
+    }
+  }
+  if (flags.socket.empty()) {
+    std::cerr << "lumen-plasma: --socket is required\n" << kUsage;
+    std::exit(2);
+  }
+  return flags;
+}
+
+int Fail(const absl::Status& status) {
+  LOG(ERROR) << status.message();
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags = ParseFlags(argc, argv);
+  lumen::InitLogging(argv[0]);
+  using namespace lumen::plasma;
+
+  if (absl::Status dir = PrepareSocketDirectory(flags.socket); !dir.ok()) return Fail(dir);
+  absl::StatusOr<uint64_t> shm_free = FreeBytesIn(flags.shm_dir);
+  if (!shm_free.ok()) return Fail(shm_free.status());
+  absl::StatusOr<ArenaSize> size = ChooseArenaSize(flags.memory, TotalRamBytes(), *shm_free);
+  if (!size.ok()) return Fail(size.status());
+  if (!size->warning.empty()) LOG(WARNING) << size->warning;
+  auto segment = ShmSegment::Create(flags.shm_dir, size->bytes);
+  if (!segment.ok()) return Fail(segment.status());
+  if (flags.prefault) (*segment)->Prefault();
+
+  lumen::EventLoop loop;
+  PlasmaStore store((*segment)->base(), (*segment)->size());
+  PlasmaServer server(loop.io_context(), store, (*segment)->fd(), (*segment)->size());
+  if (absl::Status listening = server.Listen(flags.socket); !listening.ok()) return Fail(listening);
+  boost::asio::signal_set signals(loop.io_context(), SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& error, int signal) {
+    if (error) return;
+    LOG(INFO) << "signal " << signal << ": shutting down";
+    server.Stop();
+    loop.Stop();
+  });
+  LOG(INFO) << "plasma store listening on " << flags.socket << " with " << (*segment)->size() << " bytes";
+  loop.Run();
+  server.Stop();
+  return 0;
+}
