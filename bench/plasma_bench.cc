@@ -1,10 +1,12 @@
 // plasma_bench: throughput and latency of the plasma store as a client sees
 // it. Starts its own lumen-plasma, then measures (medians of several runs):
+//   0. The Unix-socket round trip to the store (Ping), the floor of any call
+//      that waits for the store
 //   1. Put of 8-byte objects (create + write + seal), ops/s, one call per
-//      object and in batches
+//      object (through the shared index: no round trip) and in batches
 //   2. Get + Release of 8-byte objects, ops/s: the same object again and
 //      again (served by the client's release cache), distinct objects one
-//      per Get (a round trip each), and distinct objects in batched Gets
+//      per Get (from the shared index), and distinct objects in batched Gets
 //   3. Put of one 800 MB buffer, GB/s, next to a plain memcpy of 800 MB
 //   4. Get of an 800 MB object sealed by another process, latency in us
 // Usage: plasma_bench [--reps N]. Prints figures; asserts nothing.
@@ -66,6 +68,15 @@ double SmallPutOpsPerSecond(PlasmaClient& client, bool batch) {
   return rate;
 }
 
+// Round trips to the store per second (Ping: one write, one read).
+double PingsPerSecond(PlasmaClient& client) {
+  auto start = Clock::now();
+  for (int i = 0; i < kSmallOps; ++i) {
+    if (!client.Ping().ok()) std::abort();
+  }
+  return kSmallOps / Seconds(start);
+}
+
 // Get + Release of `ids`, `per_call` ids per Get.
 double SmallGetOpsPerSecond(PlasmaClient& client, const std::vector<ObjectId>& ids, size_t per_call) {
   auto start = Clock::now();
@@ -122,14 +133,18 @@ int main(int argc, char** argv) {
     if (!client->Put(distinct.back(), &value, sizeof(value)).ok()) return 1;
   }
   const std::vector<ObjectId> same = {distinct[0]};
-  std::vector<double> puts, batched_puts, gets_same, gets_distinct, gets_distinct_batched;
+  std::vector<double> pings, puts, batched_puts, gets_same, gets_distinct, gets_distinct_batched;
   for (int r = 0; r < reps; ++r) {
+    pings.push_back(PingsPerSecond(*client));
     puts.push_back(SmallPutOpsPerSecond(*client, false));
     batched_puts.push_back(SmallPutOpsPerSecond(*client, true));
     gets_same.push_back(SmallGetOpsPerSecond(*client, same, 1));
     gets_distinct.push_back(SmallGetOpsPerSecond(*client, distinct, 1));
     gets_distinct_batched.push_back(SmallGetOpsPerSecond(*client, distinct, kBatch));
   }
+  std::printf("medians of %d repetitions\n", reps);
+  std::printf("socket round trip to the store (Ping), the floor:      %9.0f ops/s  (%.1f us)\n", Median(pings),
+              1e6 / Median(pings));
   std::printf("small put (8 B create+write+seal), one Put per object: %9.0f ops/s  (goal >= 50000)\n", Median(puts));
   std::printf("small put, PutBatch of %zu:                             %9.0f ops/s\n", kBatch, Median(batched_puts));
   std::printf("small get+release, same object (client cache hit):     %9.0f ops/s  (goal >= 100000)\n",

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/cord.h"
@@ -45,14 +46,24 @@ absl::StatusOr<std::unique_ptr<PlasmaClient>> PlasmaClient::Connect(const std::s
   ::close(greeting->arena_fd);  // The mapping keeps the arena alive.
   if (base == MAP_FAILED) {
     ::close(greeting->socket);
+    if (greeting->index_fd >= 0) ::close(greeting->index_fd);
     return absl::ResourceExhaustedError(absl::StrCat("cannot map the arena: ", std::strerror(errno)));
   }
+  std::unique_ptr<IndexClient> index;
+  if (greeting->index_fd >= 0) {
+    if (greeting->index_slot != 0) {  // Without a slot we cannot hold or put through the index.
+      auto mapped = IndexClient::Map(greeting->index_fd, greeting->index_size, greeting->index_slot,
+                                     static_cast<uint8_t*>(base), greeting->arena_size);
+      if (mapped.ok()) index = std::move(*mapped);
+    }
+    ::close(greeting->index_fd);
+  }
   return std::unique_ptr<PlasmaClient>(
-      new PlasmaClient(greeting->socket, static_cast<uint8_t*>(base), greeting->arena_size));
+      new PlasmaClient(greeting->socket, static_cast<uint8_t*>(base), greeting->arena_size, std::move(index)));
 }
 
-PlasmaClient::PlasmaClient(int fd, uint8_t* base, uint64_t arena_size)
-    : fd_(fd), base_(base), arena_size_(arena_size),
+PlasmaClient::PlasmaClient(int fd, uint8_t* base, uint64_t arena_size, std::unique_ptr<IndexClient> index)
+    : fd_(fd), base_(base), arena_size_(arena_size), index_(std::move(index)),
       populated_chunks_((arena_size + kPopulateChunk - 1) / kPopulateChunk, false) {}
 
 PlasmaClient::~PlasmaClient() {
@@ -67,10 +78,19 @@ absl::Status PlasmaClient::Write(MessageType type, const google::protobuf::Messa
   return written;
 }
 
-void PlasmaClient::QueueRelease(const std::vector<ObjectId>& ids) {
-  if (ids.empty()) return;
+void PlasmaClient::QueueRelease(const Releases& releases) {
+  if (!releases.fast.empty()) {
+    std::vector<ObjectId> unheld;
+    index_->Release(releases.fast, &unheld);
+    if (!unheld.empty()) {
+      ObjectsRequest notice;
+      for (const ObjectId& id : unheld) notice.add_ids(id.data(), ObjectId::kSize);
+      AppendFrame(UNHOLD_NOTICE, notice, &output_);
+    }
+  }
+  if (releases.socket.empty()) return;
   ObjectsRequest request;
-  for (const ObjectId& id : ids) request.add_ids(id.data(), ObjectId::kSize);
+  for (const ObjectId& id : releases.socket) request.add_ids(id.data(), ObjectId::kSize);
   AppendFrame(RELEASE_REQUEST, request, &output_);
 }
 
@@ -144,6 +164,7 @@ absl::Status PlasmaClient::Abort(const ObjectId& id) {
 
 absl::Status PlasmaClient::Put(const ObjectId& id, const void* data, size_t size, const void* metadata,
                                size_t metadata_size, bool pin) {
+  if (std::optional<absl::Status> put = PutThroughIndex(id, data, size, metadata, metadata_size, pin)) return *put;
   if (size + metadata_size > kInlinePutLimit) {
     absl::StatusOr<MutableBuffer> buffer = Create(id, size, metadata_size, pin);
     if (!buffer.ok()) return buffer.status();
@@ -167,6 +188,36 @@ absl::Status PlasmaClient::Put(const ObjectId& id, const void* data, size_t size
   return ToStatus(reply.error(), reply.message());
 }
 
+// Puts a small object into our slab and the index, then tells the store
+// with a one-way PutNotice. Asks for a slab when ours is full.
+std::optional<absl::Status> PlasmaClient::PutThroughIndex(const ObjectId& id, const void* data, size_t size,
+                                                          const void* metadata, size_t metadata_size, bool pin) {
+  absl::MutexLock lock(&mu_);
+  if (index_ == nullptr || !index_->Fits(size + metadata_size)) return std::nullopt;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    switch (index_->Put(id, data, size, metadata, metadata_size, pin)) {
+      case IndexClient::PutOutcome::kPut: {
+        ObjectsRequest notice;
+        notice.add_ids(id.data(), ObjectId::kSize);
+        return Write(PUT_NOTICE, notice);
+      }
+      case IndexClient::PutOutcome::kExists:
+        return ToStatus(ALREADY_EXISTS, "object " + id.Hex() + " already exists");
+      case IndexClient::PutOutcome::kIndexFull:
+        return std::nullopt;  // The store evicts or says why it is full.
+      case IndexClient::PutOutcome::kNeedSlab: {
+        CreateReply reply;
+        if (!Call(SLAB_REQUEST, SlabRequest(), CREATE_REPLY, &reply).ok() || reply.error() != OK) {
+          return std::nullopt;  // The socket path reports the error.
+        }
+        index_->SetSlab(reply.offset(), reply.requested());
+        break;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 absl::StatusOr<std::vector<std::optional<ObjectBuffer>>> PlasmaClient::Get(const std::vector<ObjectId>& ids,
                                                                            int64_t timeout_ms) {
   std::vector<std::optional<ObjectBuffer>> out(ids.size());
@@ -185,10 +236,30 @@ absl::StatusOr<std::vector<std::optional<ObjectBuffer>>> PlasmaClient::Get(const
     ++held->second.count;
     out[i] = held->second.buffer;
   }
+  if (missing && index_ != nullptr) GetThroughIndex(ids, &out);
+  missing = std::any_of(out.begin(), out.end(), [](const auto& buffer) { return !buffer.has_value(); });
   if (missing) {
     if (absl::Status fetched = FetchMissing(ids, timeout_ms, &out); !fetched.ok()) return fetched;
   }
   return out;
+}
+
+// Takes the sealed objects among the entries of `out` still empty from the
+// index and counts the holds.
+void PlasmaClient::GetThroughIndex(const std::vector<ObjectId>& ids, std::vector<std::optional<ObjectBuffer>>* out) {
+  std::vector<bool> got;
+  if (index_->Get(ids, out, &got) == 0) return;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!got[i]) continue;
+    Held& held = held_[ids[i]];
+    if (held.count > 0) {  // The same id twice in one Get: one bit, two holds.
+      ++held.count;
+      continue;
+    }
+    held.count = 1;
+    held.fast = true;
+    held.buffer = *(*out)[i];
+  }
 }
 
 // Asks the store for the entries of `out` still empty and counts the holds.
@@ -208,7 +279,7 @@ absl::Status PlasmaClient::FetchMissing(const std::vector<ObjectId>& ids, int64_
     called = absl::InternalError("Get reply of the wrong length");
   }
   if (!called.ok() || reply.error() != OK) {
-    std::vector<ObjectId> to_release;
+    Releases to_release;
     for (size_t i = 0; i < ids.size(); ++i) {  // Undo the holds counted locally.
       if ((*out)[i].has_value()) Unhold(ids[i], &to_release);
     }
@@ -234,10 +305,10 @@ absl::Status PlasmaClient::Release(const ObjectId& id) {
   if (held == held_.end() || held->second.count == 0) {
     return absl::FailedPreconditionError("release of object " + id.Hex() + " not held");
   }
-  std::vector<ObjectId> to_release;
+  Releases to_release;
   Unhold(id, &to_release);
-  if (to_release.empty()) return absl::OkStatus();
   QueueRelease(to_release);
+  if (output_.empty()) return absl::OkStatus();
   absl::Status written = WriteAll(fd_, output_);  // One-way: no reply.
   output_.clear();
   return written;
@@ -245,13 +316,13 @@ absl::Status PlasmaClient::Release(const ObjectId& id) {
 
 // Drops one hold; at zero the object enters the release cache (evicting
 // the oldest entries into `to_release`) or goes to `to_release` itself.
-void PlasmaClient::Unhold(const ObjectId& id, std::vector<ObjectId>* to_release) {
+void PlasmaClient::Unhold(const ObjectId& id, Releases* to_release) {
   auto held = held_.find(id);
   if (--held->second.count > 0) return;
   const uint64_t size = held->second.buffer.data_size + held->second.buffer.metadata_size;
   if (size > kCacheableSize) {
+    (held->second.fast ? to_release->fast : to_release->socket).push_back(id);
     held_.erase(held);
-    to_release->push_back(id);
     return;
   }
   held->second.cached = release_cache_.insert(release_cache_.end(), id);
@@ -261,17 +332,17 @@ void PlasmaClient::Unhold(const ObjectId& id, std::vector<ObjectId>* to_release)
   }
 }
 
-void PlasmaClient::Uncache(const ObjectId& id, std::vector<ObjectId>* to_release) {
+void PlasmaClient::Uncache(const ObjectId& id, Releases* to_release) {
   auto held = held_.find(id);
   release_cache_.erase(held->second.cached);
   release_cache_bytes_ -= held->second.buffer.data_size + held->second.buffer.metadata_size;
+  (held->second.fast ? to_release->fast : to_release->socket).push_back(id);
   held_.erase(held);
-  to_release->push_back(id);
 }
 
 absl::Status PlasmaClient::FlushReleases() {
   absl::MutexLock lock(&mu_);
-  std::vector<ObjectId> to_release;
+  Releases to_release;
   while (!release_cache_.empty()) Uncache(release_cache_.front(), &to_release);
   QueueRelease(to_release);
   absl::Status written = WriteAll(fd_, output_);
@@ -292,7 +363,7 @@ absl::Status PlasmaClient::Delete(const std::vector<ObjectId>& ids) {
   ObjectsRequest request;
   for (const ObjectId& id : ids) request.add_ids(id.data(), ObjectId::kSize);
   absl::MutexLock lock(&mu_);
-  std::vector<ObjectId> to_release;  // Our cached holds must not delay the delete.
+  Releases to_release;  // Our cached holds must not delay the delete.
   for (const ObjectId& id : ids) {
     auto held = held_.find(id);
     if (held != held_.end() && held->second.count == 0) Uncache(id, &to_release);

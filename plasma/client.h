@@ -23,6 +23,15 @@
 // Everything a client holds or has not sealed is released or aborted by the
 // store when the client disconnects or dies.
 //
+// Fast path (docs/plasma.md): the store shares an object index with its
+// clients (plasma/object_index.h). A Get of a sealed object takes it from
+// the index (sets this client's holder bit) without a round trip; its last
+// Release clears the bit. A Put of up to ObjectIndex::kSlabObjectLimit
+// bytes is copied into a slab of the arena the store granted this client,
+// published in the index (a duplicate id is AlreadyExists at once), and
+// announced to the store with a one-way message; the call does not wait.
+// Store full, index full or no slot: the same calls go over the socket.
+//
 // Threading: every method is thread-safe; calls are serialized on one socket
 // (a Get that waits blocks the client's other callers; use another client
 // for concurrent waits). Errors are absl::Status: AlreadyExists (Create of
@@ -45,6 +54,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/id.h"
+#include "plasma/index_client.h"
 #include "plasma/protocol.h"
 
 namespace lumen::plasma {
@@ -109,18 +119,30 @@ class PlasmaClient {
  private:
   struct Held {
     int count = 0;  // 0: only kept in the release cache.
+    bool fast = false;  // Held through the index (our bit), not the socket.
     ObjectBuffer buffer;
     std::list<ObjectId>::iterator cached;  // Valid when count == 0.
   };
   static constexpr uint64_t kCacheableSize = 1 << 20;
   static constexpr size_t kCacheEntries = 64;
   static constexpr uint64_t kCacheBytes = 8 << 20;
-  PlasmaClient(int fd, uint8_t* base, uint64_t arena_size);
+  // Holds that reached zero, by the way they were taken.
+  struct Releases {
+    std::vector<ObjectId> socket;
+    std::vector<ObjectId> fast;
+  };
+  PlasmaClient(int fd, uint8_t* base, uint64_t arena_size, std::unique_ptr<IndexClient> index);
 
-  // Queues a Release of `ids` in output_; Write sends it with what follows.
-  void QueueRelease(const std::vector<ObjectId>& ids) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Unhold(const ObjectId& id, std::vector<ObjectId>* to_release) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Uncache(const ObjectId& id, std::vector<ObjectId>* to_release) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Clears the index holds in `releases` now and queues a Release (and an
+  // UnholdNotice if needed) in output_; Write sends them with what follows.
+  void QueueRelease(const Releases& releases) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Unhold(const ObjectId& id, Releases* to_release) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Uncache(const ObjectId& id, Releases* to_release) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // nullopt when the put must go over the socket.
+  std::optional<absl::Status> PutThroughIndex(const ObjectId& id, const void* data, size_t size,
+                                              const void* metadata, size_t metadata_size, bool pin);
+  void GetThroughIndex(const std::vector<ObjectId>& ids, std::vector<std::optional<ObjectBuffer>>* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Call(MessageType type, const google::protobuf::MessageLite& request, MessageType reply_type,
                     google::protobuf::MessageLite* reply) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Write(MessageType type, const google::protobuf::MessageLite& request)
@@ -135,6 +157,7 @@ class PlasmaClient {
   uint8_t* const base_;
   const uint64_t arena_size_;
   absl::Mutex mu_;
+  const std::unique_ptr<IndexClient> index_ ABSL_PT_GUARDED_BY(mu_);  // Null: socket only.
   FrameBuffer input_ ABSL_GUARDED_BY(mu_);
   std::string output_ ABSL_GUARDED_BY(mu_);  // Frames not yet written.
   absl::flat_hash_map<ObjectId, Held> held_ ABSL_GUARDED_BY(mu_);

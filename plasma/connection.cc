@@ -20,9 +20,9 @@ Connection::Connection(boost::asio::local::stream_protocol::socket socket, uint6
                        FrameHandler& handler)
     : socket_(std::move(socket)), id_(id), handler_(handler) {}
 
-void Connection::Start(const std::string& greeting, int arena_fd) {
+void Connection::Start(const std::string& greeting, const std::vector<int>& fds) {
   // A fresh socket's buffer is empty, so this small blocking send returns at once.
-  absl::Status sent = SendWithFd(socket_.native_handle(), greeting.data(), greeting.size(), arena_fd);
+  absl::Status sent = SendWithFds(socket_.native_handle(), greeting.data(), greeting.size(), fds);
   if (!sent.ok()) {
     Close("greeting failed: " + std::string(sent.message()));
     return;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/local/stream_protocol.hpp>
 
@@ -36,8 +37,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   Connection(boost::asio::local::stream_protocol::socket socket, uint64_t id, FrameHandler& handler);
 
-  // Sends the greeting with `arena_fd` attached, then starts reading.
-  void Start(const std::string& greeting, int arena_fd);
+  // Sends the greeting with `fds` attached, then starts reading.
+  void Start(const std::string& greeting, const std::vector<int>& fds);
   // Queues a frame; written at the end of the current batch or at once.
   void Send(MessageType type, const google::protobuf::MessageLite& body);
   // Closes now and tells the handler (from the handler's own calls) ...

@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "common/event_loop.h"
 #include "common/logging.h"
+#include "plasma/object_index.h"
 #include "plasma/server.h"
 #include "plasma/shm_segment.h"
 #include "plasma/store.h"
@@ -94,9 +95,16 @@ int main(int argc, char** argv) {
   if (!segment.ok()) return Fail(segment.status());
   if (flags.prefault) (*segment)->Prefault();
 
+  // The object index lives in its own small segment (plasma/object_index.h).
+  const uint64_t index_capacity = ObjectIndex::CapacityForArena((*segment)->size());
+  auto index_segment = ShmSegment::Create(flags.shm_dir, ObjectIndex::BytesFor(index_capacity));
+  if (!index_segment.ok()) return Fail(index_segment.status());
+  ObjectIndex index = ObjectIndex::Initialize((*index_segment)->base(), index_capacity);
+
   lumen::EventLoop loop;
-  PlasmaStore store((*segment)->base(), (*segment)->size());
-  PlasmaServer server(loop.io_context(), store, (*segment)->fd(), (*segment)->size());
+  PlasmaStore store((*segment)->base(), (*segment)->size(), StoreOptions(), &index);
+  PlasmaServer server(loop.io_context(), store, (*segment)->fd(), (*segment)->size(), (*index_segment)->fd(),
+                      (*index_segment)->size());
   if (absl::Status listening = server.Listen(flags.socket); !listening.ok()) return Fail(listening);
   boost::asio::signal_set signals(loop.io_context(), SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& error, int signal) {

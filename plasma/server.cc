@@ -37,11 +37,10 @@ absl::Status PrepareSocketDirectory(const std::string& socket_path) {
   return absl::OkStatus();
 }
 
-PlasmaServer::PlasmaServer(boost::asio::io_context& io, PlasmaStore& store, int arena_fd, uint64_t arena_size)
-    : io_(io), store_(store), arena_fd_(arena_fd), acceptor_(io) {
-  ConnectReply hello;
-  hello.set_arena_size(arena_size);
-  AppendFrame(CONNECT_REPLY, hello, &greeting_);
+PlasmaServer::PlasmaServer(boost::asio::io_context& io, PlasmaStore& store, int arena_fd, uint64_t arena_size,
+                           int index_fd, uint64_t index_size)
+    : io_(io), store_(store), arena_fd_(arena_fd), arena_size_(arena_size), index_fd_(index_fd),
+      index_size_(index_size), acceptor_(io) {
   store_.SetNotificationListener([this](const Notification& note) { Notify(note); });
 }
 
@@ -87,12 +86,27 @@ void PlasmaServer::Accept() {
     if (!error) {
       auto connection = std::make_shared<Connection>(std::move(socket), next_client_id_++, *this);
       connections_.emplace(connection->id(), connection);
-      connection->Start(greeting_, arena_fd_);
+      Greet(connection);
     } else {
       LOG(WARNING) << "accept failed: " << error.message();
     }
     Accept();
   });
+}
+
+// Sends the arena (and the index with this client's slot, if there is one).
+void PlasmaServer::Greet(const std::shared_ptr<Connection>& connection) {
+  ConnectReply hello;
+  hello.set_arena_size(arena_size_);
+  std::vector<int> fds = {arena_fd_};
+  if (index_fd_ >= 0) {
+    hello.set_index_size(index_size_);
+    hello.set_index_slot(store_.RegisterClient(connection->id()));
+    fds.push_back(index_fd_);
+  }
+  std::string greeting;
+  AppendFrame(CONNECT_REPLY, hello, &greeting);
+  connection->Start(greeting, fds);
 }
 
 void PlasmaServer::HandleClosed(Connection& connection) {
@@ -120,11 +134,16 @@ absl::Status PlasmaServer::HandleFrame(Connection& connection, const Frame& fram
     case CONTAINS_REQUEST:
       return HandleObjectRequest(connection, frame);
     case RELEASE_REQUEST:
+    case PUT_NOTICE:
+    case UNHOLD_NOTICE:
     case DELETE_REQUEST:
     case PIN_REQUEST:
       return HandleObjectsRequest(connection, frame);
     case PING_REQUEST:
       connection.Send(STATUS_REPLY, StatusReply());
+      return absl::OkStatus();
+    case SLAB_REQUEST:
+      connection.Send(CREATE_REPLY, store_.GrantSlab(connection.id()));
       return absl::OkStatus();
     case SUBSCRIBE_REQUEST:
       subscribers_.emplace(connection.id(), connection.weak_from_this());
@@ -162,7 +181,8 @@ absl::Status PlasmaServer::HandleObjectsRequest(Connection& connection, const Fr
   ids.reserve(request.ids_size());
   for (const std::string& binary : request.ids()) {
     auto id = ObjectId::FromBinary(binary);
-    if (!id.ok() && frame.type == RELEASE_REQUEST) return absl::InvalidArgumentError("release of a bad id");
+    const bool one_way = frame.type == RELEASE_REQUEST || frame.type == PUT_NOTICE || frame.type == UNHOLD_NOTICE;
+    if (!id.ok() && one_way) return absl::InvalidArgumentError("one-way message with a bad id");
     if (!id.ok()) {
       connection.Send(STATUS_REPLY, ErrorReply<StatusReply>(INVALID_REQUEST, std::string(id.status().message())));
       return absl::OkStatus();
@@ -172,6 +192,8 @@ absl::Status PlasmaServer::HandleObjectsRequest(Connection& connection, const Fr
   if (frame.type == RELEASE_REQUEST) {
     for (const ObjectId& id : ids) store_.Release(connection.id(), id);
   }
+  if (frame.type == PUT_NOTICE) store_.PutNotice(connection.id(), ids);
+  if (frame.type == UNHOLD_NOTICE) store_.UnholdNotice(ids);
   if (frame.type == DELETE_REQUEST) connection.Send(STATUS_REPLY, store_.Delete(ids));
   if (frame.type == PIN_REQUEST) connection.Send(STATUS_REPLY, store_.Pin(ids, request.pin()));
   return absl::OkStatus();

@@ -29,8 +29,10 @@ absl::Status PrepareSocketDirectory(const std::string& socket_path);
 
 class PlasmaServer : public FrameHandler {
  public:
-  // `store` is not owned; `arena_fd` is passed to every client.
-  PlasmaServer(boost::asio::io_context& io, PlasmaStore& store, int arena_fd, uint64_t arena_size);
+  // `store` is not owned; `arena_fd` and `index_fd` (-1: none) are passed to
+  // every client.
+  PlasmaServer(boost::asio::io_context& io, PlasmaStore& store, int arena_fd, uint64_t arena_size,
+               int index_fd = -1, uint64_t index_size = 0);
   ~PlasmaServer() override;
 
   // Binds and listens; a stale socket file nobody serves is replaced.
@@ -45,6 +47,7 @@ class PlasmaServer : public FrameHandler {
 
  private:
   void Accept();
+  void Greet(const std::shared_ptr<Connection>& connection);
   void HandleGet(Connection& connection, const GetRequest& request);
   absl::Status HandleObjectRequest(Connection& connection, const Frame& frame);
   absl::Status HandleObjectsRequest(Connection& connection, const Frame& frame);
@@ -53,7 +56,9 @@ class PlasmaServer : public FrameHandler {
   boost::asio::io_context& io_;
   PlasmaStore& store_;
   int arena_fd_;
-  std::string greeting_;
+  uint64_t arena_size_;
+  int index_fd_;
+  uint64_t index_size_;
   std::string socket_path_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
   uint64_t next_client_id_ = 1;

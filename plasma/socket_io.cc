@@ -37,7 +37,11 @@ absl::StatusOr<Greeting> ConnectToStore(const std::string& socket_path) {
   size_t available = 0;
   char* space = input.WritableSpace(256, &available);
   // The store sends the greeting in one sendmsg, fd attached.
-  absl::StatusOr<size_t> got = ReceiveWithFd(greeting.socket, space, available, &greeting.arena_fd);
+  std::vector<int> fds;
+  absl::StatusOr<size_t> got = ReceiveWithFds(greeting.socket, space, available, &fds);
+  if (got.ok() && !fds.empty()) greeting.arena_fd = fds[0];
+  if (got.ok() && fds.size() > 1) greeting.index_fd = fds[1];
+  for (size_t i = 2; i < fds.size(); ++i) ::close(fds[i]);
   absl::StatusOr<std::optional<Frame>> frame = absl::UnavailableError("no greeting");
   if (got.ok()) {
     input.Commit(*got);
@@ -48,9 +52,12 @@ absl::StatusOr<Greeting> ConnectToStore(const std::string& socket_path) {
       !ParseBody(**frame, &reply) || greeting.arena_fd < 0) {
     ::close(greeting.socket);
     if (greeting.arena_fd >= 0) ::close(greeting.arena_fd);
+    if (greeting.index_fd >= 0) ::close(greeting.index_fd);
     return got.ok() ? absl::UnavailableError("bad greeting from the plasma store") : got.status();
   }
   greeting.arena_size = reply.arena_size();
+  greeting.index_size = greeting.index_fd >= 0 ? reply.index_size() : 0;
+  greeting.index_slot = greeting.index_fd >= 0 ? static_cast<int>(reply.index_slot()) : 0;
   return greeting;
 }
 

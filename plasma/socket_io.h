@@ -18,9 +18,13 @@ struct Greeting {
   int socket = -1;
   int arena_fd = -1;
   uint64_t arena_size = 0;
+  int index_fd = -1;  // -1 when the store sent no object index.
+  uint64_t index_size = 0;
+  int index_slot = 0;
 };
 
-// Connects to the store at `socket_path` and reads its ConnectReply.
+// Connects to the store at `socket_path` and reads its ConnectReply; the
+// caller owns (and must close) the descriptors.
 absl::StatusOr<Greeting> ConnectToStore(const std::string& socket_path);
 
 absl::Status WriteAll(int socket, const std::string& bytes);

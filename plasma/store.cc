@@ -8,13 +8,14 @@
 
 namespace lumen::plasma {
 
-PlasmaStore::PlasmaStore(uint8_t* arena, uint64_t capacity, StoreOptions options)
-    : arena_(arena), options_(options), allocator_(capacity) {}
+PlasmaStore::PlasmaStore(uint8_t* arena, uint64_t capacity, StoreOptions options, ObjectIndex* index)
+    : arena_(arena), options_(options), index_(index), slot_owner_(ObjectIndex::kMaxSlots, 0),
+      allocator_(capacity) {}
 
 CreateReply PlasmaStore::Create(ClientId client, const CreateRequest& request) {
   auto id = ObjectId::FromBinary(request.id());
   if (!id.ok()) return ErrorReply<CreateReply>(INVALID_REQUEST, std::string(id.status().message()));
-  if (objects_.contains(*id)) {
+  if (FindObject(*id) != objects_.end()) {
     return ErrorReply<CreateReply>(ALREADY_EXISTS, "object " + id->Hex() + " already exists");
   }
   if (request.data_size() > allocator_.capacity() || request.metadata_size() > allocator_.capacity()) {
@@ -29,6 +30,7 @@ CreateReply PlasmaStore::Create(ClientId client, const CreateRequest& request) {
 CreateReply PlasmaStore::CreateObject(ClientId client, const ObjectId& id, const CreateRequest& request) {
   CreateReply reply;
   const uint64_t total = request.data_size() + request.metadata_size();
+  if (!MakeIndexRoom(&reply)) return reply;
   auto offset = AllocateWithEviction(total, &reply);
   if (!offset) return reply;
   Object object;
@@ -41,9 +43,11 @@ CreateReply PlasmaStore::CreateObject(ClientId client, const ObjectId& id, const
   if (request.seal()) {
     if (total > 0) std::memcpy(arena_ + *offset, request.inline_data().data(), total);
     auto [it, inserted] = objects_.emplace(id, object);
+    IndexInsert(id, object);
     SealObject(id, it->second);
   } else {
     objects_.emplace(id, object);
+    IndexInsert(id, object);
     clients_[client].creating.insert(id);
   }
   reply.set_offset(*offset);
@@ -56,8 +60,7 @@ std::optional<uint64_t> PlasmaStore::AllocateWithEviction(uint64_t size, CreateR
   const uint64_t unevictable = allocator_.allocated_bytes() - eviction_.evictable_bytes();
   int evicted = 0;
   if (allocator_.capacity() - unevictable >= need) {
-    while (auto victim = eviction_.LeastRecentlyUsed()) {
-      EraseObject(*victim, /*remember_deleted=*/false);
+    while (EvictOne()) {
       ++evicted;
       if (auto offset = allocator_.Allocate(size)) {
         VLOG(1) << "evicted " << evicted << " objects to place " << size << " bytes";
@@ -78,8 +81,29 @@ std::optional<uint64_t> PlasmaStore::AllocateWithEviction(uint64_t size, CreateR
   return std::nullopt;
 }
 
+// Evicts the least recently used object that no client holds through the
+// index; the held ones it passes become the most recently used.
+bool PlasmaStore::EvictOne() {
+  for (size_t tries = eviction_.size(); tries > 0; --tries) {
+    auto victim = eviction_.LeastRecentlyUsed();
+    if (!victim) return false;
+    if (IndexHeld(*victim)) {
+      const Object& object = objects_.at(*victim);
+      eviction_.Add(*victim, ArenaAllocator::RoundUp(object.data_size + object.metadata_size));
+      continue;
+    }
+    EraseObject(*victim, /*remember_deleted=*/false);
+    return true;
+  }
+  return false;
+}
+
+bool PlasmaStore::IsHeld(const ObjectId& id, const Object& object) {
+  return object.holders > 0 || IndexHeld(id);
+}
+
 StatusReply PlasmaStore::Seal(ClientId client, const ObjectId& id) {
-  auto it = objects_.find(id);
+  auto it = FindObject(id);
   if (it == objects_.end()) return ErrorReply<StatusReply>(NOT_FOUND, "seal of unknown object " + id.Hex());
   if (it->second.sealed) return ErrorReply<StatusReply>(ALREADY_SEALED, "object " + id.Hex() + " is sealed");
   if (it->second.creator != client) {
@@ -92,6 +116,7 @@ StatusReply PlasmaStore::Seal(ClientId client, const ObjectId& id) {
 
 void PlasmaStore::SealObject(const ObjectId& id, Object& object) {
   object.sealed = true;
+  IndexSetState(id, IndexState::kSealed);
   UpdateEvictable(id, object);
   if (notify_) {
     Notification note;
@@ -111,7 +136,7 @@ void PlasmaStore::SealObject(const ObjectId& id, Object& object) {
 }
 
 StatusReply PlasmaStore::Abort(ClientId client, const ObjectId& id) {
-  auto it = objects_.find(id);
+  auto it = FindObject(id);
   if (it == objects_.end()) return ErrorReply<StatusReply>(NOT_FOUND, "abort of unknown object " + id.Hex());
   if (it->second.sealed) return ErrorReply<StatusReply>(ALREADY_SEALED, "object " + id.Hex() + " is sealed");
   if (it->second.creator != client) {
@@ -133,18 +158,19 @@ void PlasmaStore::Release(ClientId client, const ObjectId& id) {
   Unhold(id, it->second);
 }
 
-bool PlasmaStore::Contains(const ObjectId& id) const {
-  auto it = objects_.find(id);
+bool PlasmaStore::Contains(const ObjectId& id) {
+  auto it = FindObject(id);
   return it != objects_.end() && it->second.sealed;
 }
 
 StatusReply PlasmaStore::Delete(const std::vector<ObjectId>& ids) {
   for (const ObjectId& id : ids) {
-    auto it = objects_.find(id);
+    auto it = FindObject(id);
     if (it == objects_.end() || !it->second.sealed) continue;
-    if (it->second.holders > 0) {
+    if (IsHeld(id, it->second)) {
       it->second.delete_pending = true;  // Erased at its last Release.
       eviction_.Remove(id);
+      IndexSetState(id, IndexState::kDeletePending);
     } else {
       EraseObject(id, /*remember_deleted=*/true);
     }
@@ -155,7 +181,7 @@ StatusReply PlasmaStore::Delete(const std::vector<ObjectId>& ids) {
 StatusReply PlasmaStore::Pin(const std::vector<ObjectId>& ids, bool pin) {
   int missing = 0;
   for (const ObjectId& id : ids) {
-    auto it = objects_.find(id);
+    auto it = FindObject(id);
     if (it == objects_.end()) {
       ++missing;
       continue;
@@ -170,7 +196,7 @@ StatusReply PlasmaStore::Pin(const std::vector<ObjectId>& ids, bool pin) {
 uint64_t PlasmaStore::Get(ClientId client, const std::vector<ObjectId>& ids, bool wait, GetCallback callback) {
   size_t unsealed = 0;
   for (const ObjectId& id : ids) {
-    auto it = objects_.find(id);
+    auto it = FindObject(id);
     if (it == objects_.end() && deleted_.contains(id)) {
       callback(ErrorReply<GetReply>(DELETED, "object " + id.Hex() + " was deleted"));
       return 0;
@@ -224,8 +250,17 @@ GetReply PlasmaStore::BuildGetReply(ClientId client, const std::vector<ObjectId>
 }
 
 void PlasmaStore::DisconnectClient(ClientId client) {
+  auto found = clients_.find(client);
+  if (found == clients_.end()) return;
+  std::vector<ObjectId> unheld;  // Delete-pending objects it held last.
+  if (found->second.slot != 0) {
+    std::vector<ObjectId> to_adopt;
+    ScanDeadClient(found->second.slot, &unheld, &to_adopt);
+    for (const ObjectId& id : to_adopt) Adopt(id);
+    RetireSlab(found->second);
+    slot_owner_[found->second.slot] = 0;
+  }
   auto node = clients_.extract(client);
-  if (node.empty()) return;
   ClientState& state = node.mapped();
   for (uint64_t request_id : state.gets) {
     auto pending = pending_gets_.extract(request_id);
@@ -241,6 +276,7 @@ void PlasmaStore::DisconnectClient(ClientId client) {
     auto it = objects_.find(id);
     if (it != objects_.end()) Unhold(id, it->second);
   }
+  UnholdNotice(unheld);
 }
 
 void PlasmaStore::Hold(ClientId client, const ObjectId& id, Object& object) {
@@ -252,7 +288,7 @@ void PlasmaStore::Hold(ClientId client, const ObjectId& id, Object& object) {
 void PlasmaStore::Unhold(const ObjectId& id, Object& object) {
   if (--object.holders > 0) return;
   if (object.delete_pending) {
-    EraseObject(id, /*remember_deleted=*/true);
+    if (!IndexHeld(id)) EraseObject(id, /*remember_deleted=*/true);  // Else at its UnholdNotice.
   } else {
     UpdateEvictable(id, object);
   }
@@ -271,8 +307,9 @@ void PlasmaStore::EraseObject(const ObjectId& id, bool remember_deleted) {
   auto it = objects_.find(id);
   CHECK(it != objects_.end());
   const bool was_sealed = it->second.sealed;
-  allocator_.Free(it->second.offset);
+  FreeObjectSpace(it->second);
   eviction_.Remove(id);
+  IndexErase(id);
   objects_.erase(it);
   if (remember_deleted) RememberDeleted(id);
   if (was_sealed && notify_) {

@@ -12,12 +12,24 @@
 // deferred to its last Release. A disconnecting client's holds are released
 // and its unsealed creates aborted.
 //
-// Threading: the store loop only; no locks.
+// With an ObjectIndex (plasma/object_index.h) the store mirrors every object
+// into it, so clients get sealed objects and put small ones without a round
+// trip. A client puts into a slab of the arena the store granted it
+// (GrantSlab) and inserts the entry itself; the store adopts such an entry
+// (validating it against the client's slabs) at the client's PutNotice, or
+// earlier when any request names the id, or when the client dies. An object
+// is held while some client holds it over the socket (`holders`) or has its
+// bit set in the index; the store checks the bits before it evicts or
+// erases, and a dead client's bits are cleared by a scan.
+//
+// Threading: the store loop only; the index is shared with clients under
+// its own lock.
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,6 +38,7 @@
 #include "common/id.h"
 #include "plasma/allocator.h"
 #include "plasma/eviction_policy.h"
+#include "plasma/object_index.h"
 #include "proto/plasma.pb.h"
 
 namespace lumen::plasma {
@@ -41,9 +54,14 @@ struct StoreOptions {
 
 class PlasmaStore {
  public:
+  // Bytes of a slab granted for clients' small puts (objects of up to
+  // ObjectIndex::kSlabObjectLimit bytes).
+  static constexpr uint64_t kSlabBytes = 256 * 1024;
+
   // `arena` (not owned, may be null in tests that put no inline data) is the
-  // store's mapping of the arena of `capacity` bytes.
-  PlasmaStore(uint8_t* arena, uint64_t capacity, StoreOptions options = {});
+  // store's mapping of the arena of `capacity` bytes. `index` (not owned,
+  // may be null) is the shared object index, initialized and empty.
+  PlasmaStore(uint8_t* arena, uint64_t capacity, StoreOptions options = {}, ObjectIndex* index = nullptr);
 
   // Called for every seal and every deletion or eviction.
   void SetNotificationListener(NotificationListener listener) { notify_ = std::move(listener); }
@@ -52,7 +70,7 @@ class PlasmaStore {
   StatusReply Seal(ClientId client, const ObjectId& id);
   StatusReply Abort(ClientId client, const ObjectId& id);
   void Release(ClientId client, const ObjectId& id);
-  bool Contains(const ObjectId& id) const;
+  bool Contains(const ObjectId& id);
   StatusReply Delete(const std::vector<ObjectId>& ids);
   StatusReply Pin(const std::vector<ObjectId>& ids, bool pin);
 
@@ -63,7 +81,20 @@ class PlasmaStore {
   // Completes a pending Get with what is available now; no-op if done.
   void ExpireGet(uint64_t request_id);
 
-  // Releases everything `client` holds, aborts its creates, drops its Gets.
+  // Gives `client` an index slot (1..ObjectIndex::kMaxSlots-1), or 0 when
+  // there is no index or no free slot.
+  int RegisterClient(ClientId client);
+  // A fresh slab for `client`'s small puts (offset, `requested` = size);
+  // its previous slab is retired. OUT_OF_MEMORY like Create.
+  CreateReply GrantSlab(ClientId client);
+  // `client` put `ids` through the index: adopt them (unknown or invalid
+  // entries are dropped with a warning).
+  void PutNotice(ClientId client, const std::vector<ObjectId>& ids);
+  // Delete-pending objects that lost their last index holder.
+  void UnholdNotice(const std::vector<ObjectId>& ids);
+
+  // Releases everything `client` holds (over the socket and in the index),
+  // adopts what it put, aborts its creates, drops its Gets, retires its slab.
   void DisconnectClient(ClientId client);
 
   uint64_t capacity() const { return allocator_.capacity(); }
@@ -80,12 +111,21 @@ class PlasmaStore {
     bool sealed = false;
     bool pinned = false;
     bool delete_pending = false;
+    bool in_slab = false;  // Then `slab` is the offset of its slab.
+    uint64_t slab = 0;
     int holders = 0;
   };
   struct ClientState {
     absl::flat_hash_set<ObjectId> holding;
     absl::flat_hash_set<ObjectId> creating;
     absl::flat_hash_set<uint64_t> gets;
+    int slot = 0;
+    std::optional<uint64_t> slab;
+  };
+  struct Slab {
+    ClientId owner = 0;
+    uint64_t live = 0;  // Adopted objects not yet erased.
+    bool retired = false;
   };
   struct PendingGet {
     ClientId client;
@@ -96,6 +136,21 @@ class PlasmaStore {
 
   CreateReply CreateObject(ClientId client, const ObjectId& id, const CreateRequest& request);
   std::optional<uint64_t> AllocateWithEviction(uint64_t size, CreateReply* reply);
+  bool EvictOne();
+  bool IsHeld(const ObjectId& id, const Object& object);
+
+  // The index side (store_index.cc). Each takes the index lock itself.
+  absl::flat_hash_map<ObjectId, Object>::iterator FindObject(const ObjectId& id);
+  bool Adopt(const ObjectId& id);
+  bool AdoptEntry(const ObjectId& id, const IndexEntry& entry);
+  bool MakeIndexRoom(CreateReply* reply);
+  void IndexInsert(const ObjectId& id, const Object& object);
+  void IndexSetState(const ObjectId& id, IndexState state);
+  void IndexErase(const ObjectId& id);
+  bool IndexHeld(const ObjectId& id);
+  void ScanDeadClient(int slot, std::vector<ObjectId>* unheld, std::vector<ObjectId>* to_adopt);
+  void RetireSlab(ClientState& state);
+  void FreeObjectSpace(const Object& object);
   void SealObject(const ObjectId& id, Object& object);
   void Hold(ClientId client, const ObjectId& id, Object& object);
   void Unhold(const ObjectId& id, Object& object);
@@ -107,6 +162,9 @@ class PlasmaStore {
 
   uint8_t* arena_;
   StoreOptions options_;
+  ObjectIndex* index_;
+  std::vector<ClientId> slot_owner_;  // Index slot -> client, 0 when free.
+  std::map<uint64_t, Slab> slabs_;    // By offset.
   ArenaAllocator allocator_;
   LruEvictionPolicy eviction_;
   NotificationListener notify_;

@@ -9,7 +9,8 @@ namespace lumen::plasma {
 absl::StatusOr<std::unique_ptr<PlasmaSubscription>> PlasmaSubscription::Connect(const std::string& socket_path) {
   absl::StatusOr<Greeting> greeting = ConnectToStore(socket_path);
   if (!greeting.ok()) return greeting.status();
-  ::close(greeting->arena_fd);  // A subscriber never maps the arena.
+  ::close(greeting->arena_fd);  // A subscriber never maps the arena or the index.
+  if (greeting->index_fd >= 0) ::close(greeting->index_fd);
   std::unique_ptr<PlasmaSubscription> subscription(new PlasmaSubscription(greeting->socket));
   std::string frame;
   AppendFrame(SUBSCRIBE_REQUEST, StatusReply(), &frame);

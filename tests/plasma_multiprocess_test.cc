@@ -161,6 +161,85 @@ TEST_CASE("a client killed mid-create gives its memory back", "[plasma][multipro
   CHECK(client->Seal(Id('f')).ok());
 }
 
+// Blocks until the child writes its byte to `pipe_fds`.
+void AwaitChild(int pipe_fds[2]) {
+  char ready = 0;
+  REQUIRE(::read(pipe_fds[0], &ready, 1) == 1);
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+}
+
+// Polls (the store notices a death on its own loop turn) until `done`.
+template <typename Done>
+bool Eventually(Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+TEST_CASE("a client killed while holding objects from the index lets them go", "[plasma][multiprocess]") {
+  StoreProcessGroup group(LUMEN_PLASMA_BIN, 64 * kMiB);
+  REQUIRE(group.ready());
+  auto client = MustConnect(group.socket_path());
+  REQUIRE(client->Put(Id('h'), "held", 4).ok());  // Small: through the index.
+  int pipe_fds[2];
+  REQUIRE(::pipe(pipe_fds) == 0);
+  pid_t holder = group.Fork([&] {
+    auto other = PlasmaClient::Connect(group.socket_path());
+    if (!other.ok()) return 1;
+    auto got = (*other)->Get({Id('h')}, 0);  // No round trip: the holder bit.
+    if (!got.ok() || !(*got)[0].has_value() || std::memcmp((*got)[0]->data, "held", 4) != 0) return 2;
+    char ready = 'r';
+    if (::write(pipe_fds[1], &ready, 1) != 1) return 3;
+    ::pause();
+    return 0;
+  });
+  AwaitChild(pipe_fds);
+  REQUIRE(client->Delete({Id('h')}).ok());
+  CHECK(*client->Contains(Id('h')));  // Deferred: the dead-to-be still holds it.
+  REQUIRE(::kill(holder, SIGKILL) == 0);
+  CHECK(group.Wait(holder) == -1);
+  CHECK(Eventually([&] { return !*client->Contains(Id('h')); }));
+  auto deleted = client->Get({Id('h')}, 0);
+  CHECK(IsObjectDeleted(deleted.status()));
+}
+
+TEST_CASE("small puts through the index: duplicates, waiters, killed putters", "[plasma][multiprocess]") {
+  StoreProcessGroup group(LUMEN_PLASMA_BIN, 64 * kMiB);
+  REQUIRE(group.ready());
+  auto subscription = PlasmaSubscription::Connect(group.socket_path());
+  REQUIRE(subscription.ok());
+  auto client = MustConnect(group.socket_path());
+  pid_t putter = group.Fork([&] {
+    auto other = PlasmaClient::Connect(group.socket_path());
+    if (!other.ok()) return 1;
+    for (char c = 'a'; c <= 'e'; ++c) {
+      if (!(*other)->Put(Id(c), &c, 1).ok()) return 2;
+    }
+    ::kill(::getpid(), SIGKILL);  // Dies right after its last put, notice or not.
+    return 3;
+  });
+  auto got = client->Get({Id('e')}, 20000);  // Waits over the socket if not there yet.
+  REQUIRE(got.ok());
+  REQUIRE((*got)[0].has_value());
+  CHECK((*got)[0]->data[0] == 'e');
+  CHECK(group.Wait(putter) == -1);
+  CHECK(client->Put(Id('c'), "x", 1).code() == absl::StatusCode::kAlreadyExists);
+  for (int sealed = 0; sealed < 5;) {
+    auto note = (*subscription)->ReadNotification(5000);
+    REQUIRE(note.ok());
+    REQUIRE(note->has_value());
+    sealed += !(*note)->deleted;
+  }
+  CHECK(client->Release(Id('e')).ok());
+  REQUIRE(client->FlushReleases().ok());
+  CHECK(client->Delete({Id('a'), Id('b'), Id('c'), Id('d'), Id('e')}).ok());
+  for (char c = 'a'; c <= 'e'; ++c) CHECK_FALSE(*client->Contains(Id(c)));
+}
+
 int ConnectRaw(const std::string& path) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
   sockaddr_un address{};

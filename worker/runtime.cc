@@ -27,6 +27,8 @@ struct Runtime {
   std::unique_ptr<deploy::StartedNode> local_cluster;
   std::unique_ptr<CoreWorker> core;
   std::unique_ptr<LogForwarder> logs;
+  std::string raylet_address;
+  std::string token;
 };
 
 std::mutex g_mu;
@@ -81,6 +83,7 @@ deploy::NodeOptions LocalClusterOptions(const ray::RayConfig& config) {
     node.resources_json = json + "}";
   }
   node.die_with_parent = true;
+  node.write_current_cluster = false;  // Private: `lumen status` must not point at it.
   return node;
 }
 
@@ -102,6 +105,9 @@ std::string FindLocalRaylet(const std::string& gcs_address, const std::string& t
 }  // namespace
 
 bool IsWorkerProcess() { return Env("LUMEN_WORKER_MODE") == "1"; }
+
+std::string LocalRayletAddress() { return g_runtime ? g_runtime->raylet_address : ""; }
+std::string ClusterToken() { return g_runtime ? g_runtime->token : ""; }
 
 void RunWorkerProcess() {
   InitLogging("lumen-worker");
@@ -175,6 +181,8 @@ void RuntimeInit(RayConfig& config, int argc, char** argv) {
   if (worker::g_runtime) return;  // Like ray.init(ignore_reinit_error=True).
   if (config.local_mode) throw RayException("local_mode is not supported by Lumen");
   InitLogging("lumen-driver");
+  // A driver's terminal is the user's: only warnings and errors.
+  if (worker::Env("GLOG_minloglevel").empty()) FLAGS_minloglevel = google::GLOG_WARNING;
   worker::ApplyArgv(config, argc, argv);
   auto rt = std::make_unique<worker::Runtime>();
   std::string address = !config.address.empty() ? config.address : worker::Env("RAY_ADDRESS");
@@ -208,6 +216,8 @@ void RuntimeInit(RayConfig& config, int argc, char** argv) {
     throw RayException("ray::Init failed: " + core.status().ToString());
   }
   rt->core = std::move(*core);
+  rt->raylet_address = options.raylet_address;
+  rt->token = options.token;
   worker::g_runtime = rt.release();
 }
 

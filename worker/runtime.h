@@ -16,4 +16,9 @@ namespace lumen::worker {
 // True when the raylet started this process as a worker.
 bool IsWorkerProcess();
 
+// For benchmarks and tests: the local raylet's "ip:port" and the cluster
+// token of the initialized runtime (empty before ray::Init).
+std::string LocalRayletAddress();
+std::string ClusterToken();
+
 }  // namespace lumen::worker

@@ -1,0 +1,124 @@
+#include "deploy/cli/commands.h"
+
+#include <cstdlib>
+#include <iostream>
+
+#include "common/paths.h"
+#include "common/rpc/auth.h"
+#include "common/rpc/client.h"
+#include "deploy/cli/status_format.h"
+#include "deploy/readiness.h"
+#include "proto/gcs.grpc.pb.h"
+
+namespace lumen::cli {
+namespace {
+
+int Fail(const std::string& command, const std::string& message, int code = 1) {
+  std::cerr << "lumen " << command << ": " << message << std::endl;
+  return code;
+}
+
+std::string TempDirOf(const ParsedArgs& args) {
+  return args.Value("temp-dir", DefaultTempDir());
+}
+
+void PrintStarted(const deploy::StartedNode& node, bool head, bool block) {
+  std::cout << (head ? "Lumen head node started." : "Lumen worker node started.") << "\n"
+            << "  GCS address:     " << node.gcs_address << "\n"
+            << "  Raylet address:  " << node.raylet_address << "\n"
+            << "  Session dir:     " << node.session_dir << "\n"
+            << "  Logs:            " << node.session_dir << "/logs\n";
+  if (head) {
+    std::cout << "\nTo add another node to this cluster, run on it:\n"
+              << "    lumen start --address=" << node.gcs_address << "\n"
+              << "  (other machines also need this cluster's token: copy "
+              << rpc::DefaultTokenPath() << " there or set LUMEN_TOKEN)\n"
+              << "\nTo connect a driver program to this cluster, run it with:\n"
+              << "    RAY_ADDRESS=" << node.gcs_address << " ./my_driver\n"
+              << "  (ray::Init() reads RAY_ADDRESS; without it a driver starts a private cluster)\n"
+              << "\nTo see the cluster:  lumen status\n";
+  }
+  if (block) {
+    std::cout << "\n--block: running in the foreground; Ctrl-C or SIGTERM stops this node.\n";
+  } else {
+    std::cout << "To stop every Lumen process on this machine:  lumen stop\n";
+  }
+  std::cout << std::flush;
+}
+
+}  // namespace
+
+int RunStart(const ParsedArgs& args) {
+  if (args.help) {
+    std::cout << Usage("start");
+    return 0;
+  }
+  absl::StatusOr<StartRequest> request = ToStartRequest(args);
+  if (!request.ok()) return Fail("start", std::string(request.status().message()), 2);
+  absl::StatusOr<deploy::StartedNode> node = deploy::StartNode(request->node);
+  if (!node.ok()) {
+    const bool usage = absl::IsInvalidArgument(node.status());
+    return Fail("start", std::string(node.status().message()), usage ? 2 : 1);
+  }
+  PrintStarted(*node, request->node.head, request->block);
+  if (request->block) return RunForeground(*node);
+  return 0;
+}
+
+int RunStop(const ParsedArgs& args) {
+  if (args.help) {
+    std::cout << Usage("stop");
+    return 0;
+  }
+  const int stopped = deploy::StopAllLocal(TempDirOf(args), args.switches.count("force") > 0);
+  std::cout << "Stopped " << stopped << " Lumen process" << (stopped == 1 ? "" : "es") << "."
+            << std::endl;
+  return 0;
+}
+
+namespace {
+
+// --address, then $RAY_ADDRESS (unless "auto"), then lumen_current_cluster.
+absl::StatusOr<std::string> ClusterAddress(const ParsedArgs& args) {
+  std::string address = args.Value("address");
+  if (address.empty()) {
+    if (const char* env = std::getenv("RAY_ADDRESS"); env && *env && std::string(env) != "auto") {
+      address = env;
+    }
+  }
+  if (address.empty()) return ReadCurrentCluster(TempDirOf(args));
+  return address;
+}
+
+}  // namespace
+
+int RunStatus(const ParsedArgs& args) {
+  if (args.help) {
+    std::cout << Usage("status");
+    return 0;
+  }
+  absl::StatusOr<std::string> address = ClusterAddress(args);
+  if (!address.ok()) return Fail("status", std::string(address.status().message()));
+  absl::StatusOr<std::string> token = rpc::FindToken(args.Value("token-file"));
+  if (!token.ok()) return Fail("status", std::string(token.status().message()));
+  auto nodes = deploy::GetAllNodes(*address, *token, 5000);
+  if (!nodes.ok()) {
+    if (absl::IsUnauthenticated(nodes.status())) {
+      return Fail("status", "the GCS at " + *address +
+                                " refused the call: missing or wrong cluster token (use the "
+                                "head's token via --token-file, LUMEN_TOKEN or " +
+                                rpc::DefaultTokenPath() + ")");
+    }
+    return Fail("status", "cannot reach the GCS at " + *address + ": " +
+                              std::string(nodes.status().message()));
+  }
+  rpc::RpcClient<rpc::GcsService> gcs(*address, *token);
+  auto views = gcs.CallSync(&rpc::GcsService::Stub::GetClusterResources,
+                            rpc::GetClusterResourcesRequest(), 5000);
+  std::vector<rpc::ResourceView> view_list;
+  if (views.ok()) view_list.assign(views->views().begin(), views->views().end());
+  std::cout << FormatClusterStatus(*address, *nodes, view_list) << std::flush;
+  return 0;
+}
+
+}  // namespace lumen::cli

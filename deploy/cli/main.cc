@@ -1,0 +1,29 @@
+// lumen: the command-line interface. Parses the verb and hands over to
+// deploy/cli/commands.h; see `lumen --help` and docs/operations.md.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "common/logging.h"
+#include "deploy/cli/cli_flags.h"
+#include "deploy/cli/commands.h"
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  absl::StatusOr<lumen::cli::ParsedArgs> parsed = lumen::cli::ParseArgs(args);
+  if (!parsed.ok()) {
+    std::cerr << "lumen: " << parsed.status().message() << std::endl;
+    return 2;
+  }
+  // Before any thread exists, so that gRPC's threads inherit the mask and
+  // `--block` can wait for the signals synchronously.
+  if (parsed->command == "start" && parsed->switches.count("block")) {
+    lumen::cli::BlockTerminationSignals();
+  }
+  FLAGS_minloglevel = 2;  // The CLI reports errors itself; keep glog quiet.
+  if (parsed->command == "start") return lumen::cli::RunStart(*parsed);
+  if (parsed->command == "stop") return lumen::cli::RunStop(*parsed);
+  if (parsed->command == "status") return lumen::cli::RunStatus(*parsed);
+  std::cout << lumen::cli::Usage("");
+  return 0;
+}

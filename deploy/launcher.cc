@@ -1,0 +1,190 @@
+#include "deploy/launcher.h"
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "common/paths.h"
+#include "common/process.h"
+#include "common/rpc/auth.h"
+#include "common/status.h"
+#include "deploy/daemon_commands.h"
+#include "deploy/local_processes.h"
+#include "deploy/readiness.h"
+
+namespace fs = std::filesystem;
+
+namespace lumen::deploy {
+namespace {
+
+constexpr int kStopGraceMs = 5000;
+
+// Starts daemons one after the other and remembers them, so a failure
+// half-way can take back everything started so far.
+class NodeStarter {
+ public:
+  NodeStarter(const NodeOptions& options, std::string token, SessionFiles files)
+      : options_(options), token_(std::move(token)), files_(std::move(files)) {
+    node_.session_dir = files_.session_dir;
+    node_.plasma_socket = files_.plasma_socket;
+    node_.token = token_;
+  }
+
+  // Starts lumen-<name> with `argv`, logging to `log_file`.
+  absl::StatusOr<WatchedDaemon> Start(const std::string& name, std::vector<std::string> argv,
+                                      const std::string& log_file) {
+    ProcessOptions process;
+    process.argv = std::move(argv);
+    process.env = options_.extra_env;
+    process.env["LUMEN_TOKEN"] = token_;
+    process.log_file = log_file;
+    process.die_with_parent = options_.die_with_parent;
+    ASSIGN_OR_RETURN(pid_t pid, StartProcess(process));
+    node_.daemons.emplace_back(name, pid);
+    if (absl::Status s = AppendPidsFile(files_.pids_file, name, pid); !s.ok()) return s;
+    return WatchedDaemon{name, pid, log_file};
+  }
+
+  // Kills everything started so far and passes `status` on.
+  absl::Status Abort(absl::Status status) {
+    StopNode(node_, /*force=*/true);
+    return status;
+  }
+
+  StartedNode& node() { return node_; }
+
+ private:
+  const NodeOptions& options_;
+  std::string token_;
+  SessionFiles files_;
+  StartedNode node_;
+};
+
+// Checks, before anything starts, that the cluster to join answers and
+// accepts our token.
+absl::Status CheckGcsReachable(const std::string& address, const std::string& token) {
+  auto nodes = GetAllNodes(address, token, 5000);
+  if (nodes.ok()) return absl::OkStatus();
+  if (absl::IsUnauthenticated(nodes.status())) {
+    return absl::UnauthenticatedError(
+        "the GCS at " + address +
+        " refused our cluster token (missing or wrong cluster token); use the head's token "
+        "via --token-file or LUMEN_TOKEN");
+  }
+  return absl::UnavailableError("cannot reach the GCS at " + address + " (" +
+                                std::string(nodes.status().message()) +
+                                "); is a head running there? Start one with `lumen start --head`");
+}
+
+absl::Status StartGcs(NodeStarter& starter, const NodeOptions& options, const SessionFiles& files,
+                      const std::string& node_ip) {
+  ASSIGN_OR_RETURN(std::string binary, FindLumenBinary("lumen-gcs"));
+  ASSIGN_OR_RETURN(WatchedDaemon gcs,
+                   starter.Start("gcs", GcsArgv(binary, options, files, node_ip), files.gcs_log));
+  ASSIGN_OR_RETURN(int port, WaitForPortFile(files.gcs_port_file, gcs, options.startup_timeout_ms));
+  starter.node().gcs_address = node_ip + ":" + std::to_string(port);
+  return absl::OkStatus();
+}
+
+absl::Status StartPlasmaAndRaylet(NodeStarter& starter, const NodeOptions& options,
+                                  const SessionFiles& files, const std::string& node_ip,
+                                  const std::map<std::string, double>& resources) {
+  ASSIGN_OR_RETURN(std::string plasma_binary, FindLumenBinary("lumen-plasma"));
+  ASSIGN_OR_RETURN(std::string raylet_binary, FindLumenBinary("lumen-raylet"));
+  ASSIGN_OR_RETURN(WatchedDaemon plasma,
+                   starter.Start("plasma", PlasmaArgv(plasma_binary, options, files),
+                                 files.plasma_log));
+  RETURN_IF_ERROR(WaitForSocket(files.plasma_socket, plasma, options.startup_timeout_ms));
+  const std::string gcs_address = starter.node().gcs_address;
+  ASSIGN_OR_RETURN(WatchedDaemon raylet,
+                   starter.Start("raylet",
+                                 RayletArgv(raylet_binary, options, files, gcs_address, node_ip,
+                                            resources),
+                                 files.raylet_log));
+  ASSIGN_OR_RETURN(int port,
+                   WaitForPortFile(files.raylet_port_file, raylet, options.startup_timeout_ms));
+  starter.node().raylet_address = node_ip + ":" + std::to_string(port);
+  ASSIGN_OR_RETURN(rpc::NodeInfo info,
+                   WaitForNodeRegistered(gcs_address, starter.node().token, node_ip, port, raylet,
+                                         options.startup_timeout_ms));
+  static const char kHex[] = "0123456789abcdef";
+  for (unsigned char c : info.node_id()) {
+    starter.node().node_id_hex += kHex[c >> 4];
+    starter.node().node_id_hex += kHex[c & 15];
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<StartedNode> StartNode(const NodeOptions& options) {
+  RETURN_IF_ERROR(ValidateNodeOptions(options));
+  ASSIGN_OR_RETURN(auto resources, ParseResourcesJson(options.resources_json));
+  const std::string temp_dir = options.temp_dir.empty() ? DefaultTempDir() : options.temp_dir;
+  const std::string node_ip = options.node_ip.empty() ? DefaultNodeIp() : options.node_ip;
+  absl::StatusOr<std::string> token = options.head ? rpc::FindOrCreateToken(options.token_file)
+                                                   : rpc::FindToken(options.token_file);
+  if (!token.ok()) return token.status();
+  if (options.head && options.port != 0) RETURN_IF_ERROR(CheckPortFree(node_ip, options.port));
+  if (!options.head) RETURN_IF_ERROR(CheckGcsReachable(options.gcs_address, *token));
+  ASSIGN_OR_RETURN(std::string session_dir, CreateSessionDir(temp_dir));
+  const SessionFiles files = FilesOfSession(session_dir);
+  NodeStarter starter(options, *token, files);
+  if (options.head) {
+    if (absl::Status s = StartGcs(starter, options, files, node_ip); !s.ok()) {
+      return starter.Abort(s);
+    }
+  } else {
+    starter.node().gcs_address = options.gcs_address;
+  }
+  if (absl::Status s = StartPlasmaAndRaylet(starter, options, files, node_ip, resources); !s.ok()) {
+    return starter.Abort(s);
+  }
+  if (options.head && options.write_current_cluster) {
+    if (absl::Status s = WriteCurrentCluster(temp_dir, starter.node().gcs_address); !s.ok()) {
+      return starter.Abort(s);
+    }
+  }
+  return starter.node();
+}
+
+void StopNode(const StartedNode& node, bool force) {
+  std::vector<pid_t> raylets;
+  std::vector<pid_t> others;
+  for (const auto& [name, pid] : node.daemons) {
+    (name == "raylet" ? raylets : others).push_back(pid);
+  }
+  StopProcesses(raylets, force, kStopGraceMs);
+  StopProcesses(others, force, kStopGraceMs);
+}
+
+int StopAllLocal(const std::string& temp_dir, bool force) {
+  std::set<pid_t> pids;
+  std::vector<std::string> pid_files;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(temp_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("session_", 0) != 0 || name == "session_latest") continue;
+    const std::string pids_path = entry.path().string() + "/pids";
+    std::ifstream in(pids_path);
+    if (!in) continue;
+    std::stringstream contents;
+    contents << in.rdbuf();
+    for (const PidEntry& e : ParsePidsFile(contents.str())) {
+      if (IsLumenDaemon(ReadCmdline(e.pid), e.name)) pids.insert(e.pid);
+    }
+    pid_files.push_back(pids_path);
+  }
+  for (pid_t pid : FindLumenProcessesMentioning(temp_dir)) pids.insert(pid);
+  for (pid_t pid : FindWorkersOfSessionsUnder(temp_dir)) pids.insert(pid);
+  const int stopped = StopProcesses(std::vector<pid_t>(pids.begin(), pids.end()), force,
+                                    kStopGraceMs);
+  for (const auto& path : pid_files) fs::remove(path, ec);
+  fs::remove(temp_dir + "/lumen_current_cluster", ec);
+  return stopped;
+}
+
+}  // namespace lumen::deploy

@@ -1,0 +1,100 @@
+// deploy/launcher.h
+//
+// The cluster launcher: starts the daemons of one node (lumen-gcs on a head,
+// then lumen-plasma and lumen-raylet) as child processes, waits until the
+// node is registered with the GCS, and stops them again. Used by the `lumen`
+// CLI (`lumen start`, `lumen stop`) and by the worker library, whose
+// `ray::Init()` without an address starts a private local cluster with
+// `die_with_parent = true` and stops it at `Shutdown()`.
+//
+// Ownership: StartNode returns a StartedNode that only *describes* what was
+// started (pids, addresses); nothing is stopped when it goes out of scope.
+// The daemons run in their own process groups and outlive the caller unless
+// `die_with_parent` is set or StopNode is called.
+// Threading: every function blocks and may be called from any thread; two
+// concurrent StartNode calls must use different ports.
+// Failure: bad options give InvalidArgument before anything starts; a daemon
+// that does not come up gives an error naming it, with the tail of its log,
+// after everything this call started has been killed again.
+// Files: see common/paths.h and docs/operations.md.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace lumen::deploy {
+
+struct NodeOptions {
+  // true: start a GCS here (a head node). false: join `gcs_address`.
+  bool head = false;
+  // "host:port" of the cluster's GCS; required when !head.
+  std::string gcs_address;
+  // The GCS port of a head; 0 picks a free one.
+  int port = 6379;
+  // Resources of this node; unset lets the raylet detect them.
+  std::optional<double> num_cpus;
+  std::optional<double> num_gpus;
+  // Custom resources as a JSON object, e.g. {"special_hardware": 1}.
+  std::string resources_json;
+  // Bytes for the plasma store; unset lets plasma choose (30% of RAM).
+  std::optional<int64_t> object_store_memory;
+  // Head only: persist GCS tables in Redis ("host:port") so a restarted GCS
+  // recovers them. Empty: in memory.
+  std::string redis_address;
+  std::string redis_password;
+  // Root of session directories; empty: DefaultTempDir().
+  std::string temp_dir;
+  // Where the cluster token is read from (empty: LUMEN_TOKEN, ~/.lumen/token;
+  // a head creates ~/.lumen/token when there is none).
+  std::string token_file;
+  // The IP other nodes reach this node at; empty: DefaultNodeIp(). The GCS
+  // of a head listens on this address.
+  std::string node_ip;
+  // Kill the daemons when the calling thread's process dies (embedded
+  // clusters). Linux PDEATHSIG: tied to the thread that calls StartNode, so
+  // call it from a thread that lives as long as the cluster should.
+  bool die_with_parent = false;
+  // Added to every daemon's environment.
+  std::map<std::string, std::string> extra_env;
+  // Head only: record the GCS address in <temp-dir>/lumen_current_cluster so
+  // `lumen status` and drivers find it. Private embedded clusters say false.
+  bool write_current_cluster = true;
+  // How long to wait for each daemon to come up.
+  int startup_timeout_ms = 10000;
+};
+
+struct StartedNode {
+  std::string session_dir;
+  std::string gcs_address;     // "ip:port" of the cluster's GCS.
+  std::string raylet_address;  // "ip:port" of this node's raylet.
+  std::string plasma_socket;
+  std::string token;
+  std::string node_id_hex;     // As registered with the GCS.
+  // ("gcs" | "plasma" | "raylet", pid), in start order.
+  std::vector<std::pair<std::string, pid_t>> daemons;
+};
+
+// Validates `options`, starts the node's daemons and waits until the raylet
+// is registered with the GCS. On a head also writes lumen_current_cluster.
+absl::StatusOr<StartedNode> StartNode(const NodeOptions& options);
+
+// Stops the daemons of `node`, raylet first. Graceful: SIGTERM to each
+// process group, up to ~5 s, then SIGKILL. `force`: SIGKILL at once.
+void StopNode(const StartedNode& node, bool force);
+
+// Stops every Lumen daemon recorded under `temp_dir` (all session_*/pids,
+// each pid checked against /proc/<pid>/cmdline so a reused pid is never
+// signalled), plus any lumen-* process whose command line names a session
+// of `temp_dir` and any worker whose LUMEN_SESSION_DIR is one. Returns how
+// many processes were stopped.
+int StopAllLocal(const std::string& temp_dir, bool force);
+
+}  // namespace lumen::deploy

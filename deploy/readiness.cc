@@ -1,0 +1,164 @@
+#include "deploy/readiness.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "common/process.h"
+#include "common/rpc/client.h"
+#include "proto/gcs.grpc.pb.h"
+
+namespace lumen::deploy {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+Clock::time_point DeadlineIn(int timeout_ms) {
+  return Clock::now() + std::chrono::milliseconds(timeout_ms);
+}
+
+void Pause() { std::this_thread::sleep_for(std::chrono::milliseconds(20)); }
+
+}  // namespace
+
+absl::Status CheckPortFree(const std::string& host, int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::InternalError(std::string("socket: ") + std::strerror(errno));
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));  // Ignore TIME_WAIT.
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (host.empty() || host == "0.0.0.0") {
+    addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  } else if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+    ::close(fd);
+    return absl::InvalidArgumentError("\"" + host + "\" is not an IPv4 address");
+  }
+  const int result = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  const int error = errno;
+  ::close(fd);
+  if (result == 0) return absl::OkStatus();
+  const std::string where = "port " + std::to_string(port) + " on " + host;
+  if (error == EADDRINUSE) {
+    return absl::AlreadyExistsError(
+        where + " is already in use (another Lumen head or another program); stop it with "
+                "`lumen stop` or choose another --port");
+  }
+  if (error == EADDRNOTAVAIL) {
+    return absl::InvalidArgumentError(host + " is not an address of this machine "
+                                             "(--node-ip-address)");
+  }
+  return absl::PermissionDeniedError("cannot bind " + where + ": " + std::strerror(error));
+}
+
+std::string TailOfFile(const std::string& path, int max_lines) {
+  std::ifstream in(path);
+  std::deque<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    lines.push_back(line);
+    if (static_cast<int>(lines.size()) > max_lines) lines.pop_front();
+  }
+  std::string tail;
+  for (const auto& l : lines) tail += "\n    " + l;
+  return tail;
+}
+
+std::string DescribeDaemonFailure(const WatchedDaemon& daemon, const std::string& what) {
+  const std::string program = "lumen-" + daemon.name;
+  const std::string tail = TailOfFile(daemon.log_file, 15);
+  // Daemons print their fatal error as one "lumen-<name>: ..." line: quote
+  // just that when it is there, else the end of the log.
+  const size_t own = tail.rfind("\n    " + program + ": ");
+  if (own != std::string::npos) {
+    const size_t start = own + 5 + program.size() + 2;
+    const size_t end = tail.find('\n', start);
+    return program + " " + what + ": " + tail.substr(start, end - start) + " (log: " +
+           daemon.log_file + ")";
+  }
+  if (tail.empty()) return program + " " + what + " (log: " + daemon.log_file + ")";
+  return program + " " + what + "; last lines of " + daemon.log_file + ":" + tail;
+}
+
+absl::StatusOr<int> WaitForPortFile(const std::string& port_file, const WatchedDaemon& daemon,
+                                    int timeout_ms) {
+  const auto deadline = DeadlineIn(timeout_ms);
+  while (Clock::now() < deadline) {
+    std::ifstream in(port_file);
+    std::string text;
+    int port = 0;
+    if (in && std::getline(in, text) && absl::SimpleAtoi(text, &port) && port > 0) return port;
+    if (!ProcessAlive(daemon.pid)) {
+      return absl::UnavailableError(DescribeDaemonFailure(daemon, "exited during startup"));
+    }
+    Pause();
+  }
+  return absl::DeadlineExceededError(DescribeDaemonFailure(
+      daemon, "did not write its port file within " + std::to_string(timeout_ms / 1000) + " s"));
+}
+
+absl::Status WaitForSocket(const std::string& path, const WatchedDaemon& daemon, int timeout_ms) {
+  const auto deadline = DeadlineIn(timeout_ms);
+  while (Clock::now() < deadline) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) return absl::OkStatus();
+    if (!ProcessAlive(daemon.pid)) {
+      return absl::UnavailableError(DescribeDaemonFailure(daemon, "exited during startup"));
+    }
+    Pause();
+  }
+  return absl::DeadlineExceededError(DescribeDaemonFailure(
+      daemon, "did not create " + path + " within " + std::to_string(timeout_ms / 1000) + " s"));
+}
+
+absl::StatusOr<std::vector<rpc::NodeInfo>> GetAllNodes(const std::string& address,
+                                                       const std::string& token, int timeout_ms) {
+  rpc::RpcClient<rpc::GcsService> client(address, token);
+  auto reply = client.CallSync(&rpc::GcsService::Stub::GetAllNodes, rpc::GetAllNodesRequest(),
+                               timeout_ms);
+  if (!reply.ok()) return reply.status();
+  return std::vector<rpc::NodeInfo>(reply->nodes().begin(), reply->nodes().end());
+}
+
+absl::StatusOr<rpc::NodeInfo> WaitForNodeRegistered(const std::string& gcs_address,
+                                                    const std::string& token,
+                                                    const std::string& ip, int raylet_port,
+                                                    const WatchedDaemon& raylet, int timeout_ms) {
+  const auto deadline = DeadlineIn(timeout_ms);
+  absl::Status last = absl::OkStatus();
+  while (Clock::now() < deadline) {
+    auto nodes = GetAllNodes(gcs_address, token, 2000);
+    if (nodes.ok()) {
+      for (const auto& node : *nodes) {
+        if (node.raylet_port() == raylet_port && node.ip() == ip &&
+            node.state() == rpc::NodeInfo::ALIVE) {
+          return node;
+        }
+      }
+    } else {
+      last = nodes.status();
+      if (absl::IsUnauthenticated(last)) return last;
+    }
+    if (!ProcessAlive(raylet.pid)) {
+      return absl::UnavailableError(DescribeDaemonFailure(raylet, "exited during startup"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::string why = last.ok() ? "" : " (last GCS error: " + std::string(last.message()) + ")";
+  return absl::DeadlineExceededError(DescribeDaemonFailure(
+      raylet, "did not register with the GCS at " + gcs_address + " within " +
+                  std::to_string(timeout_ms / 1000) + " s" + why));
+}
+
+}  // namespace lumen::deploy

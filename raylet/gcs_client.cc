@@ -1,0 +1,36 @@
+#include "raylet/gcs_client.h"
+
+namespace lumen::raylet {
+
+void GrpcGcsClient::RegisterNode(const rpc::NodeInfo& node, int64_t timeout_ms,
+                                 StatusCallback done) {
+  rpc::RegisterNodeRequest request;
+  *request.mutable_node() = node;
+  client_.Call(
+      &rpc::GcsService::Stub::async::RegisterNode, request,
+      std::function<void(absl::Status, rpc::RegisterNodeReply &&)>(
+          [done = std::move(done)](absl::Status st, rpc::RegisterNodeReply&&) { done(st); }),
+      timeout_ms);
+}
+
+void GrpcGcsClient::ReportResources(const rpc::ResourceView& view, int64_t timeout_ms,
+                                    ReportCallback done) {
+  rpc::ReportResourcesRequest request;
+  *request.mutable_view() = view;
+  client_.Call(&rpc::GcsService::Stub::async::ReportResources, request,
+               std::function<void(absl::Status, rpc::ReportResourcesReply &&)>(
+                   [done = std::move(done)](absl::Status st, rpc::ReportResourcesReply&& reply) {
+                     done(st, st.ok() && reply.unknown_node());
+                   }),
+               timeout_ms);
+}
+
+absl::Status GrpcGcsClient::UnregisterNode(const NodeId& node, const std::string& reason,
+                                           int64_t timeout_ms) {
+  rpc::UnregisterNodeRequest request;
+  request.set_node_id(node.Binary());
+  request.set_reason(reason);
+  return client_.CallSync(&rpc::GcsService::Stub::UnregisterNode, request, timeout_ms).status();
+}
+
+}  // namespace lumen::raylet

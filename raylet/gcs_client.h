@@ -1,0 +1,54 @@
+// raylet/gcs_client.h
+//
+// GcsClient is the narrow slice of the GCS that a raylet uses: register its
+// node, report its resources, unregister at exit. GrpcGcsClient does it over
+// RpcClient<GcsService>; tests use FakeGcsClient (gcs_connection_test.cc).
+// Threading: asynchronous calls deliver their callback on the loop given to
+// GrpcGcsClient. Failure: transport and server errors arrive as Status;
+// UNAVAILABLE / DEADLINE_EXCEEDED mean the GCS could not be reached.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/event_loop.h"
+#include "common/id.h"
+#include "common/rpc/client.h"
+#include "proto/gcs.grpc.pb.h"
+
+namespace lumen::raylet {
+
+class GcsClient {
+ public:
+  using StatusCallback = std::function<void(absl::Status)>;
+  // `unknown_node`: the GCS answered but does not know this node.
+  using ReportCallback = std::function<void(absl::Status, bool unknown_node)>;
+
+  virtual ~GcsClient() = default;
+  virtual void RegisterNode(const rpc::NodeInfo& node, int64_t timeout_ms, StatusCallback done) = 0;
+  virtual void ReportResources(const rpc::ResourceView& view, int64_t timeout_ms,
+                               ReportCallback done) = 0;
+  // Blocking; for shutdown.
+  virtual absl::Status UnregisterNode(const NodeId& node, const std::string& reason,
+                                      int64_t timeout_ms) = 0;
+};
+
+class GrpcGcsClient : public GcsClient {
+ public:
+  // Callbacks run on `loop`, which must outlive every call in flight.
+  GrpcGcsClient(const std::string& address, const std::string& token, EventLoop& loop)
+      : client_(address, token, &loop) {}
+
+  void RegisterNode(const rpc::NodeInfo& node, int64_t timeout_ms, StatusCallback done) override;
+  void ReportResources(const rpc::ResourceView& view, int64_t timeout_ms,
+                       ReportCallback done) override;
+  absl::Status UnregisterNode(const NodeId& node, const std::string& reason,
+                              int64_t timeout_ms) override;
+
+ private:
+  rpc::RpcClient<rpc::GcsService> client_;
+};
+
+}  // namespace lumen::raylet

@@ -1,0 +1,176 @@
+// Unit tests of GcsConnection's state machine with a fake GCS client whose
+// replies the test releases by hand, and a fake clock.
+#include "raylet/gcs_connection.h"
+
+#include <catch2/catch.hpp>
+#include <deque>
+
+using namespace lumen;
+using namespace lumen::raylet;
+
+namespace {
+
+// Records calls; the test answers them (in order) with Answer*().
+class FakeGcsClient : public GcsClient {
+ public:
+  void RegisterNode(const rpc::NodeInfo& node, int64_t timeout_ms, StatusCallback done) override {
+    ++registers;
+    last_timeout_ms = timeout_ms;
+    pending_register = std::move(done);
+  }
+  void ReportResources(const rpc::ResourceView& view, int64_t, ReportCallback done) override {
+    reports.push_back(view);
+    pending_report = std::move(done);
+  }
+  absl::Status UnregisterNode(const NodeId&, const std::string& reason, int64_t) override {
+    unregister_reason = reason;
+    return absl::OkStatus();
+  }
+
+  void AnswerRegister(absl::Status st) {
+    REQUIRE(pending_register);
+    auto done = std::move(pending_register);
+    pending_register = nullptr;
+    done(st);
+  }
+  void AnswerReport(absl::Status st, bool unknown = false) {
+    REQUIRE(pending_report);
+    auto done = std::move(pending_report);
+    pending_report = nullptr;
+    done(st, unknown);
+  }
+
+  int registers = 0;
+  int64_t last_timeout_ms = 0;
+  std::vector<rpc::ResourceView> reports;
+  StatusCallback pending_register;
+  ReportCallback pending_report;
+  std::string unregister_reason;
+};
+
+struct Fixture {
+  Fixture() {
+    rpc::NodeInfo node;
+    node.set_node_id(NodeId::FromRandom().Binary());
+    GcsConnectionOptions options;
+    options.gcs_address = "127.0.0.1:1";
+    options.connect_timeout_ms = 1000;
+    connection = std::make_unique<GcsConnection>(
+        gcs, clock, node, options, [this](const std::string& m) { fatal.push_back(m); });
+    view.set_node_id(node.node_id());
+    (*view.mutable_available())["CPU"] = 4;
+  }
+  // Advances time in 100 ms ticks, as the daemon does.
+  void Run(int64_t ms) {
+    for (int64_t t = 0; t < ms; t += 100) {
+      clock.AdvanceMs(100);
+      connection->Tick(view);
+    }
+  }
+
+  FakeGcsClient gcs;
+  FakeClock clock;
+  std::unique_ptr<GcsConnection> connection;
+  std::vector<std::string> fatal;
+  rpc::ResourceView view;
+};
+
+const absl::Status kDown = absl::UnavailableError("connection refused");
+
+}  // namespace
+
+TEST_CASE("registers, then reports at least every second and on change") {
+  Fixture f;
+  f.connection->Start();
+  CHECK(f.gcs.registers == 1);
+  f.gcs.AnswerRegister(absl::OkStatus());
+  CHECK(f.connection->state() == GcsConnection::State::kRegistered);
+  f.Run(100);
+  REQUIRE(f.gcs.reports.size() == 1);
+  f.gcs.AnswerReport(absl::OkStatus());
+  f.Run(900);  // Unchanged: nothing until a second has passed.
+  CHECK(f.gcs.reports.size() == 1);
+  f.Run(100);
+  REQUIRE(f.gcs.reports.size() == 2);
+  f.gcs.AnswerReport(absl::OkStatus());
+  (*f.view.mutable_available())["CPU"] = 3;
+  f.Run(100);
+  CHECK(f.gcs.reports.size() == 2);  // Changed, but the last report is only 100 ms old.
+  f.Run(100);
+  REQUIRE(f.gcs.reports.size() == 3);
+  CHECK(f.gcs.reports.back().available().at("CPU") == 3);
+}
+
+TEST_CASE("a GCS never reached ends in one clear message after the timeout") {
+  Fixture f;
+  f.connection->Start();
+  for (int i = 0; i < 20 && f.fatal.empty(); ++i) {
+    if (f.gcs.pending_register) f.gcs.AnswerRegister(kDown);
+    f.Run(100);
+  }
+  REQUIRE(f.fatal.size() == 1);
+  CHECK(f.fatal[0] == "cannot reach GCS at 127.0.0.1:1 after 1s");
+  CHECK(f.gcs.registers >= 4);  // Retried every 200 ms meanwhile.
+  CHECK(f.gcs.last_timeout_ms <= 1000);
+  f.Run(5000);
+  CHECK(f.fatal.size() == 1);
+  CHECK(f.connection->state() == GcsConnection::State::kGaveUp);
+}
+
+TEST_CASE("a GCS refusing our token is fatal at once") {
+  Fixture f;
+  f.connection->Start();
+  f.gcs.AnswerRegister(absl::UnauthenticatedError("missing or wrong cluster token"));
+  REQUIRE(f.fatal.size() == 1);
+  CHECK(
+      f.fatal[0].find("the GCS at 127.0.0.1:1 refused this node: missing or wrong cluster token") !=
+      std::string::npos);
+  f.Run(2000);
+  CHECK(f.fatal.size() == 1);
+  CHECK(f.gcs.registers == 1);
+}
+
+TEST_CASE("a late first registration within the timeout is fine") {
+  Fixture f;
+  f.connection->Start();
+  f.gcs.AnswerRegister(kDown);
+  f.Run(800);
+  f.gcs.AnswerRegister(absl::OkStatus());
+  f.Run(2000);
+  CHECK(f.fatal.empty());
+  CHECK(f.connection->state() == GcsConnection::State::kRegistered);
+}
+
+TEST_CASE("a lost GCS is retried forever once registered, and unknown_node re-registers") {
+  Fixture f;
+  f.connection->Start();
+  f.gcs.AnswerRegister(absl::OkStatus());
+  for (int i = 0; i < 30; ++i) {  // 30 s of GCS down time.
+    f.Run(1000);
+    if (f.gcs.pending_report) f.gcs.AnswerReport(kDown);
+  }
+  CHECK(f.fatal.empty());
+  CHECK(f.gcs.reports.size() >= 30);
+  // The GCS is back but lost its state.
+  f.Run(1000);
+  f.gcs.AnswerReport(absl::OkStatus(), /*unknown=*/true);
+  CHECK(f.connection->state() == GcsConnection::State::kReregistering);
+  int registers = f.gcs.registers;
+  f.Run(100);
+  CHECK(f.gcs.registers == registers + 1);
+  f.gcs.AnswerRegister(absl::OkStatus());
+  CHECK(f.connection->state() == GcsConnection::State::kRegistered);
+  size_t reports = f.gcs.reports.size();
+  f.Run(100);
+  CHECK(f.gcs.reports.size() == reports + 1);  // Reports again right away.
+}
+
+TEST_CASE("unregistering is best effort and only once registered") {
+  Fixture f;
+  f.connection->Start();
+  f.connection->Unregister("stopping", 100);
+  CHECK(f.gcs.unregister_reason.empty());
+  f.gcs.AnswerRegister(absl::OkStatus());
+  f.connection->Unregister("stopping", 100);
+  CHECK(f.gcs.unregister_reason == "stopping");
+}

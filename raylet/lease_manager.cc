@@ -1,0 +1,220 @@
+#include "raylet/lease_manager.h"
+
+#include <algorithm>
+
+#include "common/logging.h"
+
+namespace lumen::raylet {
+
+LeaseManager::LeaseManager(WorkerPool& pool, ResourceSet total)
+    : pool_(pool), resources_(std::move(total)) {}
+
+void LeaseManager::RequestLease(LeaseRequest request) {
+  if (!pool_.HasJob(request.job)) {
+    Reject(request,
+           "job " + request.job.Hex() +
+               " is not known to this raylet (its driver has not registered or has exited)");
+    return;
+  }
+  if (!resources_.IsFeasible(request.resources)) {
+    WarnInfeasible(request);
+    infeasible_.push_back(std::move(request));
+    return;
+  }
+  Enqueue(std::move(request));
+  Schedule();
+}
+
+void LeaseManager::Enqueue(LeaseRequest request) {
+  std::string key = request.job.Binary() + request.resources.DebugString();
+  auto it = class_by_key_.find(key);
+  if (it == class_by_key_.end()) {
+    classes_.push_back(SchedulingClass{request.job, request.resources, key, {}});
+    it = class_by_key_.emplace(key, std::prev(classes_.end())).first;
+  }
+  it->second->queue.push_back(std::move(request));
+  ++num_queued_;
+}
+
+void LeaseManager::WarnInfeasible(const LeaseRequest& request) {
+  std::string key = request.function_name + request.resources.DebugString();
+  if (!warned_infeasible_.insert(key).second) return;
+  LOG(WARNING) << "infeasible lease request: "
+               << (request.function_name.empty() ? "a task" : request.function_name) << " needs "
+               << request.resources.DebugString() << " but this node has "
+               << resources_.total().DebugString()
+               << " in total; it stays pending until a node that can run it joins";
+}
+
+void LeaseManager::Schedule() {
+  if (scheduling_) return;  // Reached again from a reply callback.
+  scheduling_ = true;
+  for (SchedulingClass& cls : classes_) GrantFromClass(cls);
+  StartWorkersForDemand();
+  for (auto it = classes_.begin(); it != classes_.end();) {
+    if (!it->queue.empty()) {
+      ++it;
+      continue;
+    }
+    class_by_key_.erase(it->key);
+    it = classes_.erase(it);
+  }
+  scheduling_ = false;
+}
+
+void LeaseManager::GrantFromClass(SchedulingClass& cls) {
+  while (!cls.queue.empty()) {
+    LeaseRequest& front = cls.queue.front();
+    if (front.is_cancelled && front.is_cancelled()) {
+      Reject(front, "lease request cancelled by the caller");
+    } else {
+      if (!resources_.Fits(cls.resources)) return;
+      const WorkerInfo* worker = pool_.PopIdle(cls.job);
+      if (worker == nullptr) return;
+      Grant(front, *worker);
+    }
+    cls.queue.pop_front();
+    --num_queued_;
+  }
+}
+
+void LeaseManager::Grant(LeaseRequest& request, const WorkerInfo& worker) {
+  int64_t lease_id = next_lease_id_++;
+  resources_.Acquire(request.resources);
+  leases_[lease_id] = Lease{worker.id, request.job, request.resources, request.caller};
+  lease_by_worker_[worker.id] = lease_id;
+  LeaseReply reply;
+  reply.granted = true;
+  reply.lease_id = lease_id;
+  reply.worker_id = worker.id;
+  reply.worker_port = worker.port;
+  reply.worker_pid = worker.pid;
+  request.reply(reply);
+}
+
+void LeaseManager::StartWorkersForDemand() {
+  ResourceSet remaining = resources_.available();
+  std::vector<std::pair<JobId, int>> demand;  // Few jobs: a vector is fine.
+  int cap = pool_.options().max_starting_workers;
+  for (const SchedulingClass& cls : classes_) {
+    int limit = std::min<int>(static_cast<int>(cls.queue.size()), cap);
+    int fitting = 0;
+    while (fitting < limit && cls.resources.IsSubsetOf(remaining)) {
+      remaining.Subtract(cls.resources);
+      ++fitting;
+    }
+    if (fitting == 0) continue;
+    auto it = std::find_if(demand.begin(), demand.end(),
+                           [&](const auto& entry) { return entry.first == cls.job; });
+    if (it == demand.end())
+      demand.push_back({cls.job, fitting});
+    else
+      it->second += fitting;
+  }
+  for (const auto& [job, wanted] : demand) {
+    absl::Status st = pool_.EnsureStarting(job, wanted);
+    if (!st.ok()) RejectJobRequests(job, std::string(st.message()));
+  }
+}
+
+absl::Status LeaseManager::ReturnLease(int64_t lease_id, bool kill_worker) {
+  auto it = leases_.find(lease_id);
+  if (it == leases_.end()) return absl::NotFoundError("unknown lease " + std::to_string(lease_id));
+  WorkerId worker = it->second.worker;
+  ReleaseLease(lease_id);
+  if (kill_worker) {
+    pool_.KillWorker(worker, "returned as broken");
+    OnWorkerGone(worker);
+    return absl::OkStatus();
+  }
+  pool_.PushIdle(worker);
+  Schedule();
+  return absl::OkStatus();
+}
+
+void LeaseManager::ReleaseLease(int64_t lease_id) {
+  auto it = leases_.find(lease_id);
+  Lease& lease = it->second;
+  ResourceSet held = lease.resources;
+  if (lease.blocked) held.Set("CPU", 0);  // Already given back.
+  resources_.Release(held);
+  lease_by_worker_.erase(lease.worker);
+  leases_.erase(it);
+}
+
+void LeaseManager::SetBlocked(const WorkerId& worker, bool blocked) {
+  auto it = lease_by_worker_.find(worker);
+  if (it == lease_by_worker_.end()) return;  // A driver, or an idle worker.
+  Lease& lease = leases_.at(it->second);
+  if (lease.blocked == blocked) return;
+  ResourceSet cpu;
+  cpu.Set("CPU", lease.resources.Get("CPU"));
+  lease.blocked = blocked;
+  if (blocked) {
+    resources_.Release(cpu);
+    Schedule();
+  } else {
+    resources_.Acquire(cpu);
+  }
+}
+
+void LeaseManager::OnWorkerGone(const WorkerId& worker) {
+  std::vector<WorkerId> gone{worker};
+  while (!gone.empty()) {
+    WorkerId id = gone.back();
+    gone.pop_back();
+    if (auto it = lease_by_worker_.find(id); it != lease_by_worker_.end()) ReleaseLease(it->second);
+    RevokeLeasesOf(id, &gone);
+    DropRequestsOf(id);
+  }
+  Schedule();
+}
+
+void LeaseManager::RevokeLeasesOf(const WorkerId& caller, std::vector<WorkerId>* killed) {
+  std::vector<int64_t> revoked;
+  for (const auto& [lease_id, lease] : leases_) {
+    if (lease.caller == caller) revoked.push_back(lease_id);
+  }
+  for (int64_t lease_id : revoked) {
+    WorkerId worker = leases_.at(lease_id).worker;
+    ReleaseLease(lease_id);
+    pool_.KillWorker(worker, "the caller that leased it is gone");
+    killed->push_back(worker);
+  }
+}
+
+void LeaseManager::DropRequestsOf(const WorkerId& caller) {
+  for (SchedulingClass& cls : classes_) {
+    auto& queue = cls.queue;
+    for (auto it = queue.begin(); it != queue.end();) {
+      if (it->caller != caller) {
+        ++it;
+        continue;
+      }
+      Reject(*it, "the caller is gone");
+      it = queue.erase(it);
+      --num_queued_;
+    }
+  }
+}
+
+void LeaseManager::RejectJobRequests(const JobId& job, const std::string& error) {
+  for (SchedulingClass& cls : classes_) {
+    if (cls.job != job) continue;
+    for (LeaseRequest& request : cls.queue) Reject(request, error);
+    num_queued_ -= static_cast<int>(cls.queue.size());
+    cls.queue.clear();
+  }
+  auto doomed = std::stable_partition(infeasible_.begin(), infeasible_.end(),
+                                      [&](const LeaseRequest& r) { return r.job != job; });
+  for (auto it = doomed; it != infeasible_.end(); ++it) Reject(*it, error);
+  infeasible_.erase(doomed, infeasible_.end());
+}
+
+void LeaseManager::Reject(LeaseRequest& request, const std::string& error) {
+  LeaseReply reply;
+  reply.error = error;
+  request.reply(reply);
+}
+
+}  // namespace lumen::raylet

@@ -1,0 +1,122 @@
+// raylet/lease_manager.h
+//
+// LeaseManager decides which lease request gets which worker. It owns the
+// node's resource accounting (NodeResources), the queue of waiting requests
+// and the granted leases; workers come from the WorkerPool.
+//
+// Policy, on every event (request, return, worker registered, unblock...):
+//   1. Requests are grouped into scheduling classes (job + resource shape),
+//      each a FIFO. For each class in arrival order, grant from the front
+//      while the shape fits the available resources and the job has an idle
+//      worker. A class whose front does not fit is skipped as a whole (all
+//      its requests have the same shape), so one pass costs O(classes +
+//      grants), never O(queue^2).
+//   2. For what is left, count per job how many more requests would fit the
+//      remaining resources and ask the pool to have that many workers
+//      starting (the pool caps concurrent starts for the node).
+// Requests whose shape exceeds the node's *total* resources are infeasible:
+// they stay pending forever (a warning is logged once per function), and
+// count in num_pending_tasks, as in Ray.
+// A worker blocked in Get gives its lease's CPU back (SetBlocked) so nested
+// tasks can run; unblocking takes it back even if that oversubscribes.
+//
+// Threading: the raylet loop only. Reply callbacks run on the loop, possibly
+// inline in RequestLease; each request gets exactly one reply.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <list>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "common/id.h"
+#include "raylet/resource_set.h"
+#include "raylet/worker_pool.h"
+
+namespace lumen::raylet {
+
+struct LeaseReply {
+  bool granted = false;
+  std::string error;  // Why not granted.
+  int64_t lease_id = 0;
+  WorkerId worker_id;
+  int worker_port = 0;
+  pid_t worker_pid = 0;
+};
+
+struct LeaseRequest {
+  JobId job;
+  ResourceSet resources;
+  std::string function_name;           // For the infeasible warning.
+  WorkerId caller;                     // Nil when unknown.
+  std::function<bool()> is_cancelled;  // Optional: the caller gave up.
+  std::function<void(const LeaseReply&)> reply;
+};
+
+class LeaseManager {
+ public:
+  // `pool` is not owned and must outlive the manager.
+  LeaseManager(WorkerPool& pool, ResourceSet total);
+
+  // Grants now (replying inline), queues, or rejects a request of a job the
+  // pool does not know.
+  void RequestLease(LeaseRequest request);
+  // Releases the lease's resources; the worker goes back to idle, or is
+  // killed when `kill_worker`. NotFound for unknown leases.
+  absl::Status ReturnLease(int64_t lease_id, bool kill_worker);
+  void SetBlocked(const WorkerId& worker, bool blocked);
+  // `worker`'s process is gone: its lease is released, leases it held as a
+  // caller are revoked (their workers killed), its queued requests dropped.
+  void OnWorkerGone(const WorkerId& worker);
+  // Rejects every queued request of `job` with `error`.
+  void RejectJobRequests(const JobId& job, const std::string& error);
+  // Grants what it can and asks the pool for workers for the rest.
+  void Schedule();
+
+  const NodeResources& resources() const { return resources_; }
+  int NumPending() const { return num_queued_ + static_cast<int>(infeasible_.size()); }
+  int NumLeases() const { return static_cast<int>(leases_.size()); }
+
+ private:
+  struct SchedulingClass {
+    JobId job;
+    ResourceSet resources;
+    std::string key;
+    std::deque<LeaseRequest> queue;
+  };
+  struct Lease {
+    WorkerId worker;
+    JobId job;
+    ResourceSet resources;
+    WorkerId caller;
+    bool blocked = false;  // Its CPU is given back while blocked.
+  };
+
+  void Enqueue(LeaseRequest request);
+  void GrantFromClass(SchedulingClass& cls);
+  void Grant(LeaseRequest& request, const WorkerInfo& worker);
+  void StartWorkersForDemand();
+  void ReleaseLease(int64_t lease_id);
+  void RevokeLeasesOf(const WorkerId& worker, std::vector<WorkerId>* killed);
+  void DropRequestsOf(const WorkerId& caller);
+  void WarnInfeasible(const LeaseRequest& request);
+  static void Reject(LeaseRequest& request, const std::string& error);
+
+  WorkerPool& pool_;
+  NodeResources resources_;
+  std::list<SchedulingClass> classes_;  // Arrival order.
+  absl::flat_hash_map<std::string, std::list<SchedulingClass>::iterator> class_by_key_;
+  int num_queued_ = 0;
+  std::vector<LeaseRequest> infeasible_;
+  absl::flat_hash_set<std::string> warned_infeasible_;
+  absl::flat_hash_map<int64_t, Lease> leases_;
+  absl::flat_hash_map<WorkerId, int64_t> lease_by_worker_;
+  int64_t next_lease_id_ = 1;
+  bool scheduling_ = false;
+};
+
+}  // namespace lumen::raylet

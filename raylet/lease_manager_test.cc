@@ -1,0 +1,264 @@
+// Unit tests of LeaseManager's grant policy, over a real WorkerPool with a
+// fake launcher: grants, queueing, infeasible requests, returns, blocked
+// workers, deaths and cancellations.
+#include "raylet/lease_manager.h"
+
+#include <catch2/catch.hpp>
+#include <optional>
+
+#include "raylet/raylet_test_util.h"
+
+using namespace lumen;
+using namespace lumen::raylet;
+
+namespace {
+
+ResourceSet Res(std::map<std::string, double> m) { return ResourceSet::FromMap(m); }
+
+struct Fixture : testing::PoolFixture {
+  explicit Fixture(double cpus, int prestart = 0)
+      : PoolFixture(prestart), leases(*pool, Res({{"CPU", cpus}, {"GPU", 1}})) {
+    AddJob(job, driver, driver_pid);
+  }
+
+  // Sends a request; the returned slot fills when it is answered.
+  std::shared_ptr<std::optional<LeaseReply>> Request(std::map<std::string, double> shape,
+                                                     WorkerId caller = WorkerId::Nil(),
+                                                     JobId for_job = JobId::Nil()) {
+    auto slot = std::make_shared<std::optional<LeaseReply>>();
+    LeaseRequest request;
+    request.job = for_job.IsNil() ? job : for_job;
+    request.resources = Res(shape);
+    request.function_name = "Work";
+    request.caller = caller;
+    request.reply = [slot](const LeaseReply& reply) {
+      REQUIRE_FALSE(slot->has_value());  // Exactly one reply.
+      *slot = reply;
+    };
+    leases.RequestLease(std::move(request));
+    return slot;
+  }
+  // Registers started workers and lets the manager grant.
+  void WorkersRegister() {
+    RegisterStarted();
+    leases.Schedule();
+  }
+  double AvailableCpu() const { return leases.resources().available().Get("CPU"); }
+
+  LeaseManager leases;
+};
+
+}  // namespace
+
+TEST_CASE("a request is granted at once when an idle worker exists") {
+  Fixture f(2, /*prestart=*/1);
+  f.WorkersRegister();
+  auto reply = f.Request({{"CPU", 1}});
+  REQUIRE(reply->has_value());
+  CHECK((*reply)->granted);
+  const WorkerInfo* worker = f.pool->Get((*reply)->worker_id);
+  REQUIRE(worker != nullptr);
+  CHECK(worker->state == WorkerState::kLeased);
+  CHECK((*reply)->worker_port == worker->port);
+  CHECK((*reply)->worker_pid == worker->pid);
+  CHECK(f.AvailableCpu() == 1);
+  CHECK(f.leases.NumLeases() == 1);
+}
+
+TEST_CASE("resources that fit without an idle worker start one and grant on registration") {
+  Fixture f(2);
+  auto reply = f.Request({{"CPU", 1}});
+  CHECK_FALSE(reply->has_value());
+  CHECK(f.pool->NumStarting() == 1);
+  CHECK(f.leases.NumPending() == 1);
+  f.WorkersRegister();
+  REQUIRE(reply->has_value());
+  CHECK((*reply)->granted);
+  CHECK(f.leases.NumPending() == 0);
+}
+
+TEST_CASE("requests queue while resources are busy; a return grants the next in order") {
+  Fixture f(1, 1);
+  f.WorkersRegister();
+  auto first = f.Request({{"CPU", 1}});
+  auto second = f.Request({{"CPU", 1}});
+  auto third = f.Request({{"CPU", 1}});
+  REQUIRE(first->has_value());
+  CHECK_FALSE(second->has_value());
+  CHECK(f.pool->NumStarting() == 0);  // No CPU for them: no point starting workers.
+  CHECK(f.leases.NumPending() == 2);
+  REQUIRE(f.leases.ReturnLease((*first)->lease_id, false).ok());
+  REQUIRE(second->has_value());
+  CHECK((*second)->worker_id == (*first)->worker_id);  // The worker is reused.
+  CHECK_FALSE(third->has_value());
+  CHECK(f.AvailableCpu() == 0);
+  REQUIRE(f.leases.ReturnLease((*second)->lease_id, false).ok());
+  REQUIRE(third->has_value());
+  REQUIRE(f.leases.ReturnLease((*third)->lease_id, false).ok());
+  CHECK(f.AvailableCpu() == 1);
+  CHECK(absl::IsNotFound(f.leases.ReturnLease((*third)->lease_id, false)));
+}
+
+TEST_CASE("infeasible requests stay pending and never block feasible ones") {
+  Fixture f(2, 1);
+  f.WorkersRegister();
+  auto too_big = f.Request({{"CPU", 3}});
+  auto no_such = f.Request({{"TPU", 1}});
+  auto fine = f.Request({{"CPU", 1}});
+  CHECK_FALSE(too_big->has_value());
+  CHECK_FALSE(no_such->has_value());
+  REQUIRE(fine->has_value());
+  CHECK(f.leases.NumPending() == 2);
+  REQUIRE(f.leases.ReturnLease((*fine)->lease_id, false).ok());
+  CHECK_FALSE(too_big->has_value());
+  // The job's end answers them.
+  f.leases.RejectJobRequests(f.job, "job finished");
+  REQUIRE(too_big->has_value());
+  CHECK_FALSE((*too_big)->granted);
+  CHECK((*too_big)->error == "job finished");
+  CHECK(f.leases.NumPending() == 0);
+}
+
+TEST_CASE("requests of an unknown job are rejected") {
+  Fixture f(2);
+  auto reply = f.Request({{"CPU", 1}}, WorkerId::Nil(), JobId::FromInt(42));
+  REQUIRE(reply->has_value());
+  CHECK_FALSE((*reply)->granted);
+  CHECK((*reply)->error.find("not known to this raylet") != std::string::npos);
+}
+
+TEST_CASE("a returned broken worker is killed and its resources come back") {
+  Fixture f(1, 1);
+  f.WorkersRegister();
+  auto reply = f.Request({{"CPU", 1}});
+  pid_t pid = (*reply)->worker_pid;
+  REQUIRE(f.leases.ReturnLease((*reply)->lease_id, /*kill_worker=*/true).ok());
+  CHECK(f.launcher.killed.back().first == pid);
+  CHECK(f.pool->Get((*reply)->worker_id) == nullptr);
+  CHECK(f.AvailableCpu() == 1);
+}
+
+TEST_CASE("a blocked worker gives its CPU back so a queued lease runs") {
+  Fixture f(1, 1);
+  f.WorkersRegister();
+  auto outer = f.Request({{"CPU", 1}});
+  auto nested = f.Request({{"CPU", 1}});
+  CHECK_FALSE(nested->has_value());
+  f.leases.SetBlocked((*outer)->worker_id, true);
+  CHECK(f.AvailableCpu() == 1);
+  CHECK(f.pool->NumStarting() == 1);  // A second worker for the nested task.
+  f.WorkersRegister();
+  REQUIRE(nested->has_value());
+  CHECK((*nested)->granted);
+  CHECK(f.AvailableCpu() == 0);
+  f.leases.SetBlocked((*outer)->worker_id, true);  // Repeated: no double release.
+  CHECK(f.AvailableCpu() == 0);
+  // Unblocking takes the CPU back even though that oversubscribes.
+  f.leases.SetBlocked((*outer)->worker_id, false);
+  CHECK(f.AvailableCpu() == -1);
+  REQUIRE(f.leases.ReturnLease((*nested)->lease_id, false).ok());
+  REQUIRE(f.leases.ReturnLease((*outer)->lease_id, false).ok());
+  CHECK(f.AvailableCpu() == 1);
+}
+
+TEST_CASE("returning a lease while blocked releases only what it still holds") {
+  Fixture f(2, 1);
+  f.WorkersRegister();
+  auto lease = f.Request({{"CPU", 1}, {"GPU", 1}});
+  f.leases.SetBlocked((*lease)->worker_id, true);
+  CHECK(f.AvailableCpu() == 2);
+  CHECK(f.leases.resources().available().Get("GPU") == 0);  // Only the CPU is lent.
+  REQUIRE(f.leases.ReturnLease((*lease)->lease_id, false).ok());
+  CHECK(f.leases.resources().available() == f.leases.resources().total());
+}
+
+TEST_CASE("a dead worker's lease is released and the next request runs") {
+  Fixture f(1, 1);
+  f.WorkersRegister();
+  auto first = f.Request({{"CPU", 1}});
+  auto second = f.Request({{"CPU", 1}});
+  f.launcher.Exit((*first)->worker_pid, "killed by signal 9 (Killed)");
+  for (const DeadWorker& dead : f.pool->ReapExited()) f.leases.OnWorkerGone(dead.id);
+  CHECK(f.leases.NumLeases() == 0);
+  CHECK(f.AvailableCpu() == 1);
+  CHECK(f.pool->NumStarting() == 1);
+  f.WorkersRegister();
+  REQUIRE(second->has_value());
+  CHECK((*second)->granted);
+}
+
+TEST_CASE("when a caller dies its leases are revoked and its queued requests dropped") {
+  Fixture f(1, 1);
+  f.WorkersRegister();
+  WorkerId caller = WorkerId::FromRandom();
+  auto held = f.Request({{"CPU", 1}}, caller);
+  auto queued = f.Request({{"CPU", 1}}, caller);
+  auto other = f.Request({{"CPU", 1}});
+  f.leases.OnWorkerGone(caller);
+  CHECK(f.launcher.killed.back().first == (*held)->worker_pid);
+  REQUIRE(queued->has_value());
+  CHECK_FALSE((*queued)->granted);
+  CHECK_FALSE(other->has_value());  // Needs a new worker now.
+  f.WorkersRegister();
+  REQUIRE(other->has_value());
+  CHECK((*other)->granted);
+}
+
+TEST_CASE("cancelled requests are skipped") {
+  Fixture f(1, 1);
+  f.WorkersRegister();
+  auto first = f.Request({{"CPU", 1}});
+  bool cancelled = false;
+  std::optional<LeaseReply> answer;
+  LeaseRequest request;
+  request.job = f.job;
+  request.resources = Res({{"CPU", 1}});
+  request.is_cancelled = [&] { return cancelled; };
+  request.reply = [&](const LeaseReply& r) { answer = r; };
+  f.leases.RequestLease(std::move(request));
+  auto after = f.Request({{"CPU", 1}});
+  cancelled = true;
+  REQUIRE(f.leases.ReturnLease((*first)->lease_id, false).ok());
+  REQUIRE(answer.has_value());
+  CHECK_FALSE(answer->granted);
+  REQUIRE(after->has_value());
+  CHECK((*after)->granted);
+}
+
+TEST_CASE("a job whose workers cannot start gets its waiting requests rejected") {
+  Fixture f(2);
+  f.launcher.FailStarts(absl::NotFoundError("cannot execute /home/user/my_driver"));
+  auto reply = f.Request({{"CPU", 1}});
+  REQUIRE(reply->has_value());
+  CHECK_FALSE((*reply)->granted);
+  CHECK((*reply)->error.find("cannot execute /home/user/my_driver") != std::string::npos);
+  CHECK(f.leases.NumPending() == 0);
+}
+
+TEST_CASE("different shapes do not block each other") {
+  Fixture f(2, 2);
+  f.WorkersRegister();
+  auto gpu = f.Request({{"CPU", 1}, {"GPU", 1}});
+  auto gpu_again = f.Request({{"CPU", 1}, {"GPU", 1}});
+  auto cpu = f.Request({{"CPU", 1}});
+  REQUIRE(gpu->has_value());
+  CHECK_FALSE(gpu_again->has_value());
+  REQUIRE(cpu->has_value());
+  CHECK((*cpu)->granted);
+}
+
+TEST_CASE("thousands of leases flow through a few workers") {
+  Fixture f(4, 4);
+  f.WorkersRegister();
+  std::vector<std::shared_ptr<std::optional<LeaseReply>>> replies;
+  for (int i = 0; i < 5000; ++i) replies.push_back(f.Request({{"CPU", 1}}));
+  size_t returned = 0;
+  for (size_t i = 0; i < replies.size(); ++i) {
+    REQUIRE(replies[i]->has_value());  // FIFO: the oldest is always granted first.
+    REQUIRE(f.leases.ReturnLease((*replies[i])->lease_id, false).ok());
+    ++returned;
+  }
+  CHECK(returned == 5000);
+  CHECK(f.launcher.started.size() == 4);
+  CHECK(f.AvailableCpu() == 4);
+}

@@ -1,0 +1,114 @@
+// lumen-raylet: the per-node scheduler. Parses flags, builds a Raylet, runs
+// its loop until SIGTERM/SIGINT. See docs/raylet.md for the flags, the
+// worker start contract and the lease protocol.
+#include <gflags/gflags.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "common/logging.h"
+#include "common/paths.h"
+#include "common/rpc/auth.h"
+#include "raylet/node_resources.h"
+#include "raylet/raylet_daemon.h"
+
+DEFINE_string(gcs_address, "", "host:port of the GCS (required).");
+DEFINE_int32(port, 0, "Port to serve RayletService on; 0 picks a free port.");
+DEFINE_string(port_file, "", "Write the bound port to this file once serving.");
+DEFINE_string(node_ip_address, "", "IP of this node (default $LUMEN_NODE_IP, else 127.0.0.1).");
+DEFINE_int32(num_cpus, -1, "CPUs to offer; default: the cores this process may run on.");
+DEFINE_int32(num_gpus, -1,
+             "GPUs to offer; default: CUDA_VISIBLE_DEVICES, /dev/nvidiaN, nvidia-smi.");
+DEFINE_int64(memory, -1, "Bytes of the 'memory' resource; default 70% of MemAvailable.");
+DEFINE_int64(object_store_memory, -1,
+             "Bytes of the plasma store (the object_store_memory resource); default 30% of "
+             "MemAvailable.");
+DEFINE_string(resources, "", "Custom resources as a JSON object, e.g. '{\"accelerator\": 2}'.");
+DEFINE_bool(head, false, "This is the head node (adds node:__internal_head__: 1).");
+DEFINE_string(plasma_socket, "", "Unix socket of this node's plasma store.");
+DEFINE_string(
+    session_dir, "",
+    "Session directory; worker logs go to <dir>/logs. Default <temp-dir>/session_latest.");
+DEFINE_string(token_file, "", "File holding the cluster token (else LUMEN_TOKEN, ~/.lumen/token).");
+DEFINE_int32(gcs_connect_timeout_s, 10, "Exit 1 when the GCS cannot be reached for this long.");
+DEFINE_int32(num_prestart_workers, -1,
+             "Workers started per job when its driver registers; "
+             "default: the number of CPUs.");
+DEFINE_int64(worker_idle_timeout_ms, 10000,
+             "Idle workers beyond the prestarted ones are killed after this long.");
+
+namespace {
+
+int Fail(const std::string& message) {
+  std::cerr << "lumen-raylet: " << message << std::endl;
+  return 1;
+}
+
+absl::StatusOr<std::string> ResolveSessionDir(const std::string& flag) {
+  std::string dir = flag;
+  if (dir.empty()) {
+    std::string latest = lumen::DefaultTempDir() + "/session_latest";
+    if (!std::filesystem::is_directory(latest))
+      return lumen::CreateSessionDir(lumen::DefaultTempDir());
+    dir = std::filesystem::canonical(latest).string();
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir + "/logs", ec);
+  if (ec) return absl::PermissionDeniedError("cannot create " + dir + "/logs: " + ec.message());
+  return dir;
+}
+
+int RunMain() {
+  if (FLAGS_gcs_address.empty()) return Fail("--gcs-address host:port is required");
+  auto token = lumen::rpc::FindToken(FLAGS_token_file);
+  if (!token.ok()) return Fail("no cluster token: " + std::string(token.status().message()));
+  auto session_dir = ResolveSessionDir(FLAGS_session_dir);
+  if (!session_dir.ok()) return Fail(std::string(session_dir.status().message()));
+
+  lumen::raylet::RayletOptions options;
+  options.gcs_address = FLAGS_gcs_address;
+  options.port = FLAGS_port;
+  options.port_file = FLAGS_port_file;
+  options.node_ip = FLAGS_node_ip_address.empty() ? lumen::DefaultNodeIp() : FLAGS_node_ip_address;
+  if (!FLAGS_resources.empty()) {
+    auto custom = lumen::raylet::ParseResourcesJson(FLAGS_resources);
+    if (!custom.ok()) return Fail(std::string(custom.status().message()));
+    options.resources.custom = *custom;
+  }
+  options.resources.node_ip = options.node_ip;
+  options.resources.is_head = FLAGS_head;
+  options.resources.num_cpus = FLAGS_num_cpus;
+  options.resources.num_gpus = FLAGS_num_gpus;
+  options.resources.memory_bytes = FLAGS_memory;
+  options.resources.object_store_memory_bytes = FLAGS_object_store_memory;
+  options.plasma_socket = FLAGS_plasma_socket;
+  options.session_dir = *session_dir;
+  options.token = *token;
+  options.gcs_connect_timeout_ms = int64_t{FLAGS_gcs_connect_timeout_s} * 1000;
+  options.num_prestart_workers = FLAGS_num_prestart_workers;
+  options.worker_idle_timeout_ms = FLAGS_worker_idle_timeout_ms;
+
+  // Never deleted: main ends the process with _Exit (see there).
+  auto* raylet = new lumen::raylet::Raylet(options);
+  if (auto st = raylet->Start(); !st.ok()) return Fail(std::string(st.message()));
+  return raylet->Run();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  gflags::SetUsageMessage("lumen-raylet --gcs-address host:port [flags]: the Lumen node scheduler");
+  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  lumen::InitLogging(argv[0]);
+  ::signal(SIGPIPE, SIG_IGN);
+  int code = RunMain();
+  // Skip static and gRPC teardown: callbacks still in flight could otherwise
+  // race the destruction of the loop they post into.
+  google::FlushLogFiles(google::GLOG_INFO);
+  std::cout.flush();
+  std::cerr.flush();
+  std::_Exit(code);
+}

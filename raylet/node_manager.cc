@@ -1,0 +1,138 @@
+#include "raylet/node_manager.h"
+
+#include <algorithm>
+
+#include "common/logging.h"
+
+namespace lumen::raylet {
+
+NodeManager::NodeManager(NodeManagerConfig config, WorkerPool& pool, LeaseManager& leases)
+    : config_(std::move(config)), pool_(pool), leases_(leases) {}
+
+absl::Status NodeManager::RegisterWorker(const rpc::RegisterWorkerRequest& request,
+                                         rpc::RegisterWorkerReply* reply) {
+  auto worker_id = WorkerId::FromBinary(request.worker_id());
+  if (!worker_id.ok())
+    return absl::InvalidArgumentError("worker_id: " + worker_id.status().ToString());
+  auto job_id = JobId::FromBinary(request.job_id());
+  if (!job_id.ok()) return absl::InvalidArgumentError("job_id: " + job_id.status().ToString());
+  if (request.is_driver()) {
+    rpc::JobInfo job = request.job();
+    job.set_job_id(job_id->Binary());
+    if (job.driver_pid() == 0) job.set_driver_pid(request.pid());
+    pool_.RegisterDriver(*worker_id, request.pid(), job);
+  } else {
+    auto worker = pool_.RegisterWorker(*worker_id, *job_id, request.pid(), request.port());
+    if (!worker.ok()) return worker.status();
+    VLOG(1) << "worker " << worker_id->Hex() << " pid " << request.pid() << " registered on port "
+            << request.port();
+    leases_.Schedule();
+  }
+  reply->set_node_id(config_.node_id.Binary());
+  reply->set_plasma_socket(config_.plasma_socket);
+  reply->set_session_dir(config_.session_dir);
+  reply->set_node_ip(config_.node_ip);
+  reply->set_gcs_address(config_.gcs_address);
+  return absl::OkStatus();
+}
+
+void NodeManager::RequestWorkerLease(
+    const rpc::RequestWorkerLeaseRequest& request, std::function<bool()> is_cancelled,
+    std::function<void(const rpc::RequestWorkerLeaseReply&)> reply) {
+  LeaseRequest lease;
+  lease.job = JobId::FromBinaryOrNil(request.job_id());
+  lease.resources = ResourceSet::FromMap(request.resources());
+  lease.function_name = request.function_name();
+  lease.caller = WorkerId::FromBinaryOrNil(request.caller_worker_id());
+  lease.is_cancelled = std::move(is_cancelled);
+  lease.reply = [this, reply = std::move(reply)](const LeaseReply& result) {
+    rpc::RequestWorkerLeaseReply out;
+    if (result.granted) {
+      FillGrant(result, &out);
+    } else {
+      out.set_rejected(true);
+      out.set_error(result.error);
+    }
+    reply(out);
+  };
+  leases_.RequestLease(std::move(lease));
+}
+
+void NodeManager::FillGrant(const LeaseReply& lease, rpc::RequestWorkerLeaseReply* reply) const {
+  rpc::Address* address = reply->mutable_worker_address();
+  address->set_ip(config_.node_ip);
+  address->set_port(lease.worker_port);
+  address->set_node_id(config_.node_id.Binary());
+  address->set_worker_id(lease.worker_id.Binary());
+  reply->set_lease_id(lease.lease_id);
+  reply->set_worker_pid(lease.worker_pid);
+}
+
+void NodeManager::ReturnWorker(const rpc::ReturnWorkerRequest& request) {
+  bool kill = request.worker_exiting() || request.disconnect_worker();
+  absl::Status st = leases_.ReturnLease(request.lease_id(), kill);
+  // A retried or late return (the worker died meanwhile) is harmless.
+  if (!st.ok()) VLOG(1) << "ReturnWorker: " << st;
+}
+
+void NodeManager::DisconnectWorker(const WorkerId& worker) {
+  if (auto job = pool_.JobOfDriver(worker)) {
+    FinishJob(*job, "its driver disconnected");
+    return;
+  }
+  if (pool_.Get(worker) == nullptr) return;
+  pool_.KillWorker(worker, "disconnected");
+  leases_.OnWorkerGone(worker);
+}
+
+void NodeManager::NotifyBlocked(const WorkerId& worker, bool blocked) {
+  leases_.SetBlocked(worker, blocked);
+}
+
+void NodeManager::FinishJob(const JobId& job, const std::string& reason) {
+  LOG(INFO) << "job " << job.Hex() << " finished on this node: " << reason;
+  leases_.RejectJobRequests(job, "job " + job.Hex() + " finished");
+  for (const WorkerId& worker : pool_.FinishJob(job)) leases_.OnWorkerGone(worker);
+}
+
+void NodeManager::ReapWorkers() {
+  bool any = false;
+  for (const DeadWorker& dead : pool_.ReapExited()) {
+    leases_.OnWorkerGone(dead.id);
+    any = true;
+  }
+  if (any) leases_.Schedule();
+}
+
+void NodeManager::CheckDrivers() {
+  for (const JobId& job : pool_.FindJobsWithDeadDrivers()) FinishJob(job, "its driver exited");
+}
+
+void NodeManager::Maintain() {
+  pool_.Maintain();
+  leases_.Schedule();
+}
+
+void NodeManager::Shutdown() { pool_.KillAll(); }
+
+rpc::ResourceView NodeManager::View() const {
+  rpc::ResourceView view;
+  view.set_node_id(config_.node_id.Binary());
+  const NodeResources& resources = leases_.resources();
+  for (const auto& [name, amount] : resources.total().ToMap()) {
+    (*view.mutable_total())[name] = amount;
+    // Every resource appears, 0 when used up (or oversubscribed by unblocking).
+    (*view.mutable_available())[name] = std::max(0.0, resources.available().Get(name));
+  }
+  view.set_num_pending_tasks(leases_.NumPending());
+  return view;
+}
+
+void NodeManager::GetNodeStats(rpc::GetNodeStatsReply* reply) const {
+  *reply->mutable_view() = View();
+  reply->set_num_workers(pool_.NumWorkers());
+  reply->set_num_idle_workers(pool_.NumIdle());
+  for (pid_t pid : pool_.Pids()) reply->add_worker_pids(pid);
+}
+
+}  // namespace lumen::raylet

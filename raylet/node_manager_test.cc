@@ -1,0 +1,234 @@
+// Unit tests of NodeManager: the RayletService semantics in plain C++ over
+// a fake launcher and clock (drivers, worker registration, leases, blocked
+// workers, deaths, job ends, stats).
+#include "raylet/node_manager.h"
+
+#include <catch2/catch.hpp>
+#include <optional>
+
+#include "raylet/raylet_test_util.h"
+
+using namespace lumen;
+using namespace lumen::raylet;
+
+namespace {
+
+struct Fixture : testing::PoolFixture {
+  explicit Fixture(double cpus, int prestart)
+      : PoolFixture(prestart),
+        leases(*pool, ResourceSet::FromMap(std::map<std::string, double>{{"CPU", cpus}})),
+        node(NodeManagerConfig{node_id, "127.0.0.1", "/tmp/s/plasma.sock", "/tmp/s",
+                               "127.0.0.1:6379"},
+             *pool, leases) {}
+
+  absl::Status RegisterDriver() {
+    rpc::RegisterWorkerRequest request;
+    request.set_is_driver(true);
+    request.set_worker_id(driver.Binary());
+    request.set_job_id(job.Binary());
+    request.set_pid(driver_pid);
+    request.mutable_job()->set_driver_executable("/home/user/my_driver");
+    rpc::RegisterWorkerReply reply;
+    absl::Status st = node.RegisterWorker(request, &reply);
+    last_register_reply = reply;
+    return st;
+  }
+  // Plays the started workers: each calls RegisterWorker.
+  void WorkersRegister() {
+    for (const auto& [pid, options] : launcher.started) {
+      const WorkerInfo* worker = pool->Get(IdOf(pid));
+      if (!launcher.IsRunning(pid) || !worker || worker->state != WorkerState::kStarting) continue;
+      rpc::RegisterWorkerRequest request;
+      request.set_worker_id(IdOf(pid).Binary());
+      request.set_job_id(job.Binary());
+      request.set_pid(pid);
+      request.set_port(30000 + pid);
+      rpc::RegisterWorkerReply reply;
+      REQUIRE(node.RegisterWorker(request, &reply).ok());
+    }
+  }
+  std::shared_ptr<std::optional<rpc::RequestWorkerLeaseReply>> Lease(double cpus,
+                                                                     WorkerId caller = {}) {
+    auto slot = std::make_shared<std::optional<rpc::RequestWorkerLeaseReply>>();
+    rpc::RequestWorkerLeaseRequest request;
+    request.set_job_id(job.Binary());
+    (*request.mutable_resources())["CPU"] = cpus;
+    request.set_function_name("Fib");
+    if (!caller.IsNil()) request.set_caller_worker_id(caller.Binary());
+    node.RequestWorkerLease(request, nullptr,
+                            [slot](const rpc::RequestWorkerLeaseReply& reply) { *slot = reply; });
+    return slot;
+  }
+  WorkerId LeasedWorker(const std::optional<rpc::RequestWorkerLeaseReply>& reply) {
+    return WorkerId::FromBinaryOrNil(reply->worker_address().worker_id());
+  }
+  void Return(const std::optional<rpc::RequestWorkerLeaseReply>& reply, bool exiting = false) {
+    rpc::ReturnWorkerRequest request;
+    request.set_lease_id(reply->lease_id());
+    request.set_worker_exiting(exiting);
+    node.ReturnWorker(request);
+  }
+  double AvailableCpu() { return node.View().available().at("CPU"); }
+
+  NodeId node_id = NodeId::FromRandom();
+  LeaseManager leases;
+  NodeManager node;
+  rpc::RegisterWorkerReply last_register_reply;
+};
+
+}  // namespace
+
+TEST_CASE("a driver registers, learns the node, and its workers are prestarted") {
+  Fixture f(2, 2);
+  REQUIRE(f.RegisterDriver().ok());
+  CHECK(f.last_register_reply.node_id() == f.node_id.Binary());
+  CHECK(f.last_register_reply.plasma_socket() == "/tmp/s/plasma.sock");
+  CHECK(f.last_register_reply.session_dir() == "/tmp/s");
+  CHECK(f.last_register_reply.node_ip() == "127.0.0.1");
+  CHECK(f.last_register_reply.gcs_address() == "127.0.0.1:6379");
+  CHECK(f.launcher.started.size() == 2);
+  rpc::GetNodeStatsReply stats;
+  f.node.GetNodeStats(&stats);
+  CHECK(stats.num_workers() == 2);
+  CHECK(stats.num_idle_workers() == 0);
+  CHECK(stats.worker_pids_size() == 2);
+  f.WorkersRegister();
+  f.node.GetNodeStats(&stats);
+  CHECK(stats.num_idle_workers() == 2);
+}
+
+TEST_CASE("malformed registrations are refused") {
+  Fixture f(1, 1);
+  rpc::RegisterWorkerRequest request;
+  request.set_worker_id("short");
+  request.set_job_id(f.job.Binary());
+  rpc::RegisterWorkerReply reply;
+  CHECK(absl::IsInvalidArgument(f.node.RegisterWorker(request, &reply)));
+  request.set_worker_id(WorkerId::FromRandom().Binary());
+  request.set_job_id("");
+  CHECK(absl::IsInvalidArgument(f.node.RegisterWorker(request, &reply)));
+  request.set_job_id(f.job.Binary());
+  CHECK(absl::IsNotFound(f.node.RegisterWorker(request, &reply)));  // Not started by us.
+}
+
+TEST_CASE("a granted lease names the worker's address, the lease and the pid") {
+  Fixture f(1, 1);
+  REQUIRE(f.RegisterDriver().ok());
+  auto lease = f.Lease(1);
+  CHECK_FALSE(lease->has_value());  // The prestarted worker has not registered yet.
+  f.WorkersRegister();
+  REQUIRE(lease->has_value());
+  const auto& reply = **lease;
+  CHECK_FALSE(reply.rejected());
+  CHECK(reply.worker_address().ip() == "127.0.0.1");
+  CHECK(reply.worker_address().node_id() == f.node_id.Binary());
+  const WorkerInfo* worker = f.pool->Get(f.LeasedWorker(*lease));
+  REQUIRE(worker != nullptr);
+  CHECK(reply.worker_address().port() == worker->port);
+  CHECK(reply.worker_pid() == worker->pid);
+  CHECK(reply.lease_id() > 0);
+  CHECK(f.AvailableCpu() == 0);
+  f.Return(*lease);
+  CHECK(f.AvailableCpu() == 1);
+}
+
+TEST_CASE("nested tasks three levels deep finish on a one-CPU node") {
+  Fixture f(1, 1);
+  REQUIRE(f.RegisterDriver().ok());
+  f.WorkersRegister();
+  auto level1 = f.Lease(1, f.driver);
+  REQUIRE(level1->has_value());
+  WorkerId w1 = f.LeasedWorker(*level1);
+  auto level2 = f.Lease(1, w1);
+  CHECK_FALSE(level2->has_value());
+  f.node.NotifyBlocked(w1, true);  // Level 1 waits for level 2.
+  f.WorkersRegister();
+  REQUIRE(level2->has_value());
+  WorkerId w2 = f.LeasedWorker(*level2);
+  auto level3 = f.Lease(1, w2);
+  f.node.NotifyBlocked(w2, true);
+  f.WorkersRegister();
+  REQUIRE(level3->has_value());
+  CHECK_FALSE((*level3)->rejected());
+  // Unwind.
+  f.Return(*level3);
+  f.node.NotifyBlocked(w2, false);
+  f.Return(*level2);
+  f.node.NotifyBlocked(w1, false);
+  f.Return(*level1);
+  CHECK(f.AvailableCpu() == 1);
+  CHECK(f.pool->NumWorkers() == 3);
+}
+
+TEST_CASE("a worker's death releases its lease so the next request is granted") {
+  Fixture f(1, 1);
+  REQUIRE(f.RegisterDriver().ok());
+  f.WorkersRegister();
+  auto first = f.Lease(1);
+  auto second = f.Lease(1);
+  CHECK_FALSE(second->has_value());
+  f.launcher.Exit((*first)->worker_pid(), "killed by signal 9 (Killed)");
+  f.node.ReapWorkers();
+  CHECK(f.AvailableCpu() == 1);
+  f.WorkersRegister();  // The replacement worker.
+  REQUIRE(second->has_value());
+  CHECK_FALSE((*second)->rejected());
+}
+
+TEST_CASE("a driver's disconnect kills the job's workers and rejects its queued leases") {
+  Fixture f(1, 1);
+  REQUIRE(f.RegisterDriver().ok());
+  f.WorkersRegister();
+  auto running = f.Lease(1);
+  auto queued = f.Lease(1);
+  f.node.DisconnectWorker(f.driver);
+  REQUIRE(queued->has_value());
+  CHECK((*queued)->rejected());
+  CHECK(f.launcher.NumRunning() == 0);
+  CHECK(f.pool->NumWorkers() == 0);
+  CHECK(f.AvailableCpu() == 1);
+  CHECK(f.node.View().num_pending_tasks() == 0);
+  auto late = f.Lease(1);  // The job is gone here.
+  REQUIRE(late->has_value());
+  CHECK((*late)->rejected());
+}
+
+TEST_CASE("a driver whose process died finishes its job") {
+  Fixture f(2, 2);
+  REQUIRE(f.RegisterDriver().ok());
+  f.WorkersRegister();
+  f.node.CheckDrivers();
+  CHECK(f.pool->NumWorkers() == 2);
+  f.launcher.SetAlive(f.driver_pid, false);
+  f.node.CheckDrivers();
+  CHECK(f.pool->NumWorkers() == 0);
+  CHECK(f.launcher.killed.size() == 2);
+}
+
+TEST_CASE("a worker's own disconnect forgets it; unknown ids are ignored") {
+  Fixture f(1, 1);
+  REQUIRE(f.RegisterDriver().ok());
+  f.WorkersRegister();
+  auto lease = f.Lease(1);
+  f.node.DisconnectWorker(f.LeasedWorker(*lease));
+  CHECK(f.pool->NumWorkers() == 0);
+  CHECK(f.AvailableCpu() == 1);
+  f.node.DisconnectWorker(WorkerId::FromRandom());
+  f.node.NotifyBlocked(WorkerId::FromRandom(), true);
+  f.Return(*lease);  // A late return of a dead worker's lease is harmless.
+  CHECK(f.AvailableCpu() == 1);
+}
+
+TEST_CASE("the resource view lists every resource and the pending count") {
+  Fixture f(1, 1);
+  REQUIRE(f.RegisterDriver().ok());
+  f.WorkersRegister();
+  auto lease = f.Lease(1);
+  auto queued = f.Lease(1);
+  auto infeasible = f.Lease(8);
+  rpc::ResourceView view = f.node.View();
+  CHECK(view.node_id() == f.node_id.Binary());
+  CHECK(view.total().at("CPU") == 1);
+  CHECK(view.available().at("CPU") == 0);
+  CHECK(view.num_pending_tasks() == 2);
+}

@@ -1,0 +1,51 @@
+#include "raylet/process_launcher.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace lumen::raylet {
+
+std::string DescribeWaitStatus(int status) {
+  if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    const char* name = strsignal(sig);
+    return "killed by signal " + std::to_string(sig) + " (" + (name ? name : "?") + ")";
+  }
+  return "status " + std::to_string(status);
+}
+
+absl::StatusOr<pid_t> PosixProcessLauncher::Start(const ProcessOptions& options) {
+  return StartProcess(options);
+}
+
+void PosixProcessLauncher::KillGroup(pid_t pid, int sig) { KillProcessGroup(pid, sig); }
+
+std::vector<ExitedProcess> PosixProcessLauncher::ReapExited() {
+  std::vector<ExitedProcess> exited;
+  while (true) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) break;
+    exited.push_back({pid, DescribeWaitStatus(status)});
+  }
+  return exited;
+}
+
+bool PosixProcessLauncher::IsAlive(pid_t pid) {
+  if (pid <= 0) return false;
+  if (::kill(pid, 0) != 0) return errno == EPERM;  // EPERM: alive, someone else's.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  size_t paren = text.rfind(')');
+  // Field 3, after "pid (comm) ", is the state; Z and X are gone.
+  if (paren == std::string::npos || paren + 2 >= text.size()) return true;
+  char state = text[paren + 2];
+  return state != 'Z' && state != 'X';
+}
+
+}  // namespace lumen::raylet

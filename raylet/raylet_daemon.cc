@@ -1,0 +1,183 @@
+#include "raylet/raylet_daemon.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "common/logging.h"
+#include "common/paths.h"
+#include "common/status.h"
+#include "raylet/plasma_check.h"
+
+namespace lumen::raylet {
+namespace {
+
+constexpr std::chrono::milliseconds kTickPeriod{100};
+constexpr std::chrono::milliseconds kDriverCheckPeriod{500};
+
+std::string Hostname() {
+  char name[256] = {0};
+  if (::gethostname(name, sizeof(name) - 1) != 0) return "";
+  return name;
+}
+
+int64_t WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+absl::Status WritePortFile(const std::string& path, int port) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out.good()) return absl::PermissionDeniedError("cannot write the port to " + path);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::PermissionDeniedError("cannot write the port to " + path);
+  }
+  return absl::OkStatus();
+}
+
+Raylet::Raylet(RayletOptions options)
+    : options_(std::move(options)),
+      node_id_(NodeId::FromRandom()),
+      gate_(&loop_, options_.token),
+      server_(options_.node_ip, options_.port),
+      stop_signals_(loop_.io_context(), SIGTERM, SIGINT),
+      child_signals_(loop_.io_context(), SIGCHLD) {
+  ResourceSet total = BuildTotalResources(options_.resources);
+  LOG(INFO) << "node " << node_id_.Hex() << " at " << options_.node_ip << " offers "
+            << total.DebugString();
+  pool_ = std::make_unique<WorkerPool>(launcher_, clock_, MakePoolOptions(total));
+  leases_ = std::make_unique<LeaseManager>(*pool_, total);
+  NodeManagerConfig config{node_id_, options_.node_ip, options_.plasma_socket, options_.session_dir,
+                           options_.gcs_address};
+  node_manager_ = std::make_unique<NodeManager>(config, *pool_, *leases_);
+  service_ = std::make_unique<RayletServiceImpl>(gate_, *node_manager_);
+  server_.RegisterService(service_.get());
+  gcs_client_ = std::make_unique<GrpcGcsClient>(options_.gcs_address, options_.token, loop_);
+}
+
+Raylet::~Raylet() {
+  server_.Shutdown();
+  if (pool_) pool_->KillAll();
+}
+
+WorkerPoolOptions Raylet::MakePoolOptions(const ResourceSet& total) const {
+  int cpus = static_cast<int>(std::ceil(total.Get("CPU")));
+  WorkerPoolOptions pool;
+  auto worker_binary = FindLumenBinary("lumen-worker");
+  if (worker_binary.ok()) pool.lumen_worker_path = *worker_binary;
+  pool.gcs_address = options_.gcs_address;
+  pool.node_ip = options_.node_ip;
+  pool.token = options_.token;
+  pool.session_dir = options_.session_dir;
+  pool.plasma_socket = options_.plasma_socket;
+  pool.num_prestart_workers =
+      options_.num_prestart_workers >= 0 ? options_.num_prestart_workers : cpus;
+  pool.max_starting_workers = std::max(2, cpus);
+  pool.idle_timeout_ms = options_.worker_idle_timeout_ms;
+  pool.register_timeout_ms = options_.worker_register_timeout_ms;
+  return pool;
+}
+
+absl::Status Raylet::Start() {
+  auto port = server_.Start();
+  if (!port.ok()) return port.status();
+  std::string address = options_.node_ip + ":" + std::to_string(*port);
+  pool_->set_raylet_address(address);
+  LOG(INFO) << "raylet serving at " << address;
+  if (!options_.plasma_socket.empty()) {
+    absl::Status plasma = CheckPlasmaStore(options_.plasma_socket);
+    if (plasma.ok()) {
+      LOG(INFO) << "plasma store at " << options_.plasma_socket << " answers";
+    } else {
+      LOG(WARNING) << "plasma store at " << options_.plasma_socket << " not usable yet: " << plasma;
+    }
+  }
+  rpc::NodeInfo node;
+  node.set_node_id(node_id_.Binary());
+  node.set_ip(options_.node_ip);
+  node.set_raylet_port(*port);
+  node.set_plasma_socket(options_.plasma_socket);
+  for (const auto& [name, amount] : leases_->resources().total().ToMap()) {
+    (*node.mutable_resources_total())[name] = amount;
+  }
+  node.set_is_head(options_.resources.is_head);
+  node.set_start_time_ms(WallClockMs());
+  node.set_session_dir(options_.session_dir);
+  node.set_hostname(Hostname());
+  GcsConnectionOptions gcs_options;
+  gcs_options.gcs_address = options_.gcs_address;
+  gcs_options.connect_timeout_ms = options_.gcs_connect_timeout_ms;
+  gcs_ = std::make_unique<GcsConnection>(*gcs_client_, clock_, std::move(node), gcs_options,
+                                         [this](const std::string& message) {
+                                           std::cerr << "lumen-raylet: " << message << std::endl;
+                                           Stop(message, 1);
+                                         });
+  if (!options_.port_file.empty()) RETURN_IF_ERROR(WritePortFile(options_.port_file, *port));
+  return absl::OkStatus();
+}
+
+int Raylet::Run() {
+  loop_.Post([this] {
+    gcs_->Start();
+    StartTimers();
+    WaitForSignals();
+    WaitForChildren();
+  });
+  loop_.Run();
+  return exit_code_;
+}
+
+void Raylet::StartTimers() {
+  loop_.RunEvery(kTickPeriod, [this] {
+    if (stopping_) return false;
+    node_manager_->ReapWorkers();
+    node_manager_->Maintain();
+    gcs_->Tick(node_manager_->View());
+    return true;
+  });
+  loop_.RunEvery(kDriverCheckPeriod, [this] {
+    if (stopping_) return false;
+    node_manager_->CheckDrivers();
+    return true;
+  });
+}
+
+void Raylet::WaitForSignals() {
+  stop_signals_.async_wait([this](const boost::system::error_code& ec, int signal_number) {
+    if (ec) return;
+    Stop("received signal " + std::to_string(signal_number), 0);
+  });
+}
+
+void Raylet::WaitForChildren() {
+  child_signals_.async_wait([this](const boost::system::error_code& ec, int) {
+    if (ec || stopping_) return;
+    node_manager_->ReapWorkers();
+    WaitForChildren();
+  });
+}
+
+void Raylet::Stop(const std::string& reason, int exit_code) {
+  if (stopping_) return;
+  stopping_ = true;
+  exit_code_ = exit_code;
+  LOG(INFO) << "stopping: " << reason;
+  node_manager_->Shutdown();
+  gcs_->Unregister("raylet stopped: " + reason, 1000);
+  stop_signals_.cancel();
+  child_signals_.cancel();
+  loop_.Stop();
+}
+
+}  // namespace lumen::raylet

@@ -1,0 +1,72 @@
+#include "raylet/raylet_service.h"
+
+namespace lumen::raylet {
+
+using rpc::Done;
+
+grpc::ServerUnaryReactor* RayletServiceImpl::RequestWorkerLease(
+    grpc::CallbackServerContext* ctx, const rpc::RequestWorkerLeaseRequest* request,
+    rpc::RequestWorkerLeaseReply* reply) {
+  return gate_.HandleInLoop(ctx, "RequestWorkerLease", [=, this](Done done) {
+    // `ctx` stays valid until `done` finishes the call.
+    node_manager_.RequestWorkerLease(
+        *request, [ctx] { return ctx->IsCancelled(); },
+        [reply, done](const rpc::RequestWorkerLeaseReply& result) {
+          *reply = result;
+          done(absl::OkStatus());
+        });
+  });
+}
+
+grpc::ServerUnaryReactor* RayletServiceImpl::ReturnWorker(grpc::CallbackServerContext* ctx,
+                                                          const rpc::ReturnWorkerRequest* request,
+                                                          rpc::ReturnWorkerReply*) {
+  return gate_.HandleInLoop(ctx, "ReturnWorker", [=, this](Done done) {
+    node_manager_.ReturnWorker(*request);
+    done(absl::OkStatus());
+  });
+}
+
+grpc::ServerUnaryReactor* RayletServiceImpl::RegisterWorker(
+    grpc::CallbackServerContext* ctx, const rpc::RegisterWorkerRequest* request,
+    rpc::RegisterWorkerReply* reply) {
+  return gate_.HandleInLoop(ctx, "RegisterWorker", [=, this](Done done) {
+    done(node_manager_.RegisterWorker(*request, reply));
+  });
+}
+
+grpc::ServerUnaryReactor* RayletServiceImpl::DisconnectWorker(
+    grpc::CallbackServerContext* ctx, const rpc::DisconnectWorkerRequest* request,
+    rpc::DisconnectWorkerReply*) {
+  return gate_.HandleInLoop(ctx, "DisconnectWorker", [=, this](Done done) {
+    node_manager_.DisconnectWorker(WorkerId::FromBinaryOrNil(request->worker_id()));
+    done(absl::OkStatus());
+  });
+}
+
+grpc::ServerUnaryReactor* RayletServiceImpl::NotifyBlocked(grpc::CallbackServerContext* ctx,
+                                                           const rpc::NotifyBlockedRequest* request,
+                                                           rpc::NotifyBlockedReply*) {
+  return gate_.HandleInLoop(ctx, "NotifyBlocked", [=, this](Done done) {
+    node_manager_.NotifyBlocked(WorkerId::FromBinaryOrNil(request->worker_id()),
+                                request->blocked());
+    done(absl::OkStatus());
+  });
+}
+
+grpc::ServerUnaryReactor* RayletServiceImpl::HealthCheck(grpc::CallbackServerContext* ctx,
+                                                         const rpc::HealthCheckRequest*,
+                                                         rpc::HealthCheckReply*) {
+  return gate_.HandleInLoop(ctx, "HealthCheck", [](Done done) { done(absl::OkStatus()); });
+}
+
+grpc::ServerUnaryReactor* RayletServiceImpl::GetNodeStats(grpc::CallbackServerContext* ctx,
+                                                          const rpc::GetNodeStatsRequest*,
+                                                          rpc::GetNodeStatsReply* reply) {
+  return gate_.HandleInLoop(ctx, "GetNodeStats", [=, this](Done done) {
+    node_manager_.GetNodeStats(reply);
+    done(absl::OkStatus());
+  });
+}
+
+}  // namespace lumen::raylet

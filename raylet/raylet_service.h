@@ -1,0 +1,50 @@
+// raylet/raylet_service.h
+//
+// RayletServiceImpl is the gRPC face of the raylet: each RayletService
+// method checks the token and posts into the raylet loop (CallGate), where
+// it calls the NodeManager. HealthCheck is a bare loop post, so it answers
+// as long as the loop turns. Conversion between absl::Status and
+// grpc::Status happens in CallGate.
+// Threading: gRPC threads only hand work to the loop. The NodeManager is
+// not owned and must outlive the server the service is registered on.
+#pragma once
+
+#include "common/rpc/server.h"
+#include "proto/raylet.grpc.pb.h"
+#include "raylet/node_manager.h"
+
+namespace lumen::raylet {
+
+class RayletServiceImpl : public rpc::RayletService::CallbackService {
+ public:
+  RayletServiceImpl(rpc::CallGate& gate, NodeManager& node_manager)
+      : gate_(gate), node_manager_(node_manager) {}
+
+  grpc::ServerUnaryReactor* RequestWorkerLease(grpc::CallbackServerContext* ctx,
+                                               const rpc::RequestWorkerLeaseRequest* request,
+                                               rpc::RequestWorkerLeaseReply* reply) override;
+  grpc::ServerUnaryReactor* ReturnWorker(grpc::CallbackServerContext* ctx,
+                                         const rpc::ReturnWorkerRequest* request,
+                                         rpc::ReturnWorkerReply* reply) override;
+  grpc::ServerUnaryReactor* RegisterWorker(grpc::CallbackServerContext* ctx,
+                                           const rpc::RegisterWorkerRequest* request,
+                                           rpc::RegisterWorkerReply* reply) override;
+  grpc::ServerUnaryReactor* DisconnectWorker(grpc::CallbackServerContext* ctx,
+                                             const rpc::DisconnectWorkerRequest* request,
+                                             rpc::DisconnectWorkerReply* reply) override;
+  grpc::ServerUnaryReactor* NotifyBlocked(grpc::CallbackServerContext* ctx,
+                                          const rpc::NotifyBlockedRequest* request,
+                                          rpc::NotifyBlockedReply* reply) override;
+  grpc::ServerUnaryReactor* HealthCheck(grpc::CallbackServerContext* ctx,
+                                        const rpc::HealthCheckRequest* request,
+                                        rpc::HealthCheckReply* reply) override;
+  grpc::ServerUnaryReactor* GetNodeStats(grpc::CallbackServerContext* ctx,
+                                         const rpc::GetNodeStatsRequest* request,
+                                         rpc::GetNodeStatsReply* reply) override;
+
+ private:
+  rpc::CallGate& gate_;
+  NodeManager& node_manager_;
+};
+
+}  // namespace lumen::raylet

@@ -1,0 +1,285 @@
+#include "raylet/worker_pool.h"
+
+#include <signal.h>
+
+#include "absl/strings/str_join.h"
+#include "common/logging.h"
+
+namespace lumen::raylet {
+
+WorkerPool::WorkerPool(ProcessLauncher& launcher, const Clock& clock, WorkerPoolOptions options)
+    : launcher_(launcher), clock_(clock), options_(std::move(options)) {}
+
+WorkerPool::~WorkerPool() { KillAll(); }
+
+void WorkerPool::RegisterDriver(const WorkerId& driver, pid_t driver_pid,
+                                const rpc::JobInfo& info) {
+  JobId job_id = JobId::FromBinaryOrNil(info.job_id());
+  auto [it, added] = jobs_.try_emplace(job_id);
+  Job& job = it->second;
+  if (!added && job.driver == driver) return;  // A retried registration.
+  job.info = info;
+  job.driver = driver;
+  job.driver_pid = driver_pid;
+  LOG(INFO) << "job " << job_id.Hex() << ": driver pid " << driver_pid << " registered; starting "
+            << options_.num_prestart_workers << " workers";
+  Maintain();
+}
+
+std::optional<JobId> WorkerPool::JobOfDriver(const WorkerId& driver) const {
+  for (const auto& [job_id, job] : jobs_) {
+    if (job.driver == driver) return job_id;
+  }
+  return std::nullopt;
+}
+
+std::vector<WorkerId> WorkerPool::FinishJob(const JobId& job_id) {
+  std::vector<WorkerId> killed;
+  for (const auto& [id, worker] : workers_) {
+    if (worker.job == job_id) killed.push_back(id);
+  }
+  for (const auto& id : killed) KillWorker(id, "job finished");
+  jobs_.erase(job_id);
+  return killed;
+}
+
+std::vector<JobId> WorkerPool::FindJobsWithDeadDrivers() {
+  std::vector<JobId> dead;
+  for (const auto& [job_id, job] : jobs_) {
+    if (job.driver_pid > 0 && !launcher_.IsAlive(job.driver_pid)) dead.push_back(job_id);
+  }
+  return dead;
+}
+
+absl::Status WorkerPool::EnsureStarting(const JobId& job_id, int wanted) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return absl::NotFoundError("unknown job " + job_id.Hex());
+  Job& job = it->second;
+  if (job.num_starting < wanted && StartsSuspended(job)) {
+    return absl::FailedPreconditionError(job.last_failure);
+  }
+  while (job.num_starting < wanted && total_starting_ < options_.max_starting_workers) {
+    if (auto st = StartWorker(job_id, job); !st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WorkerPool::StartWorker(const JobId& job_id, Job& job) {
+  WorkerId id = WorkerId::FromRandom();
+  std::string error;
+  ProcessOptions process = MakeProcessOptions(job, id, &error);
+  absl::StatusOr<pid_t> pid =
+      error.empty() ? launcher_.Start(process) : absl::FailedPreconditionError(error);
+  if (!pid.ok()) {
+    std::string message = "cannot start a worker for job " + job_id.Hex() + ": " +
+                          std::string(pid.status().message());
+    LOG(ERROR) << message;
+    RecordStartFailure(job, message);
+    return absl::Status(pid.status().code(), message);
+  }
+  WorkerInfo& worker = workers_[id];
+  worker.id = id;
+  worker.job = job_id;
+  worker.pid = *pid;
+  worker.started_ms = clock_.NowMs();
+  worker.log_file = process.log_file;
+  worker_by_pid_[*pid] = id;
+  ++job.num_workers;
+  ++job.num_starting;
+  ++total_starting_;
+  VLOG(1) << "started worker " << id.Hex() << " pid " << *pid << " for job " << job_id.Hex();
+  return absl::OkStatus();
+}
+
+ProcessOptions WorkerPool::MakeProcessOptions(const Job& job, const WorkerId& id,
+                                              std::string* error) const {
+  ProcessOptions process;
+  const rpc::JobInfo& info = job.info;
+  std::string executable;
+  if (info.code_search_path_size() > 0) {
+    executable = options_.lumen_worker_path;
+    if (executable.empty()) *error = "lumen-worker not found (set LUMEN_BIN_DIR)";
+  } else {
+    executable = info.driver_executable();
+    if (executable.empty())
+      *error = "the job has neither a code search path nor a driver executable";
+  }
+  process.argv = {executable};
+  process.env = {
+      {"LUMEN_WORKER_MODE", "1"},
+      {"LUMEN_RAYLET_ADDRESS", options_.raylet_address},
+      {"LUMEN_GCS_ADDRESS", options_.gcs_address},
+      {"LUMEN_JOB_ID", JobId::FromBinaryOrNil(info.job_id()).Hex()},
+      {"LUMEN_WORKER_ID", id.Hex()},
+      {"LUMEN_NODE_IP", options_.node_ip},
+      {"LUMEN_TOKEN", options_.token},
+      {"LUMEN_CODE_SEARCH_PATH", absl::StrJoin(info.code_search_path(), ":")},
+      {"LUMEN_SESSION_DIR", options_.session_dir},
+      {"LUMEN_PLASMA_SOCKET", options_.plasma_socket},
+  };
+  if (!options_.session_dir.empty()) {
+    process.log_file = options_.session_dir + "/logs/worker-" + id.Hex() + ".out";
+  }
+  process.new_process_group = true;
+  process.die_with_parent = true;
+  return process;
+}
+
+void WorkerPool::RecordStartFailure(Job& job, const std::string& error) {
+  ++job.failed_starts;
+  job.last_failure_ms = clock_.NowMs();
+  job.last_failure = error;
+}
+
+bool WorkerPool::StartsSuspended(const Job& job) const {
+  return job.failed_starts >= options_.max_failed_starts &&
+         clock_.NowMs() - job.last_failure_ms < options_.start_retry_backoff_ms;
+}
+
+absl::StatusOr<const WorkerInfo*> WorkerPool::RegisterWorker(const WorkerId& id,
+                                                             const JobId& job_id, pid_t pid,
+                                                             int port) {
+  auto it = workers_.find(id);
+  if (it == workers_.end()) {
+    auto by_pid = worker_by_pid_.find(pid);
+    if (by_pid != worker_by_pid_.end()) it = workers_.find(by_pid->second);
+  }
+  if (it == workers_.end() || it->second.job != job_id) {
+    return absl::NotFoundError("worker " + id.Hex() + " (pid " + std::to_string(pid) + ") of job " +
+                               job_id.Hex() + " was not started by this raylet");
+  }
+  WorkerInfo& worker = it->second;
+  if (worker.state != WorkerState::kStarting) return &worker;  // A retried registration.
+  Job& job = jobs_.at(job_id);
+  --job.num_starting;
+  --total_starting_;
+  job.failed_starts = 0;
+  worker.port = port;
+  MakeIdle(worker, job);
+  return &worker;
+}
+
+void WorkerPool::MakeIdle(WorkerInfo& worker, Job& job) {
+  worker.state = WorkerState::kIdle;
+  worker.idle_since_ms = clock_.NowMs();
+  worker.idle_pos = job.idle.insert(job.idle.end(), worker.id);
+}
+
+const WorkerInfo* WorkerPool::PopIdle(const JobId& job_id) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end() || it->second.idle.empty()) return nullptr;
+  WorkerInfo& worker = workers_.at(it->second.idle.back());
+  it->second.idle.pop_back();
+  worker.state = WorkerState::kLeased;
+  return &worker;
+}
+
+void WorkerPool::PushIdle(const WorkerId& id) {
+  auto it = workers_.find(id);
+  if (it == workers_.end() || it->second.state != WorkerState::kLeased) return;
+  MakeIdle(it->second, jobs_.at(it->second.job));
+}
+
+void WorkerPool::KillWorker(const WorkerId& id, const std::string& reason) {
+  auto it = workers_.find(id);
+  if (it == workers_.end()) return;
+  LOG(INFO) << "killing worker " << id.Hex() << " pid " << it->second.pid << ": " << reason;
+  launcher_.KillGroup(it->second.pid, SIGKILL);
+  Forget(id);
+}
+
+void WorkerPool::KillAll() {
+  std::vector<WorkerId> all;
+  for (const auto& [id, worker] : workers_) all.push_back(id);
+  for (const auto& id : all) KillWorker(id, "raylet shutting down");
+}
+
+void WorkerPool::Forget(const WorkerId& id) {
+  auto it = workers_.find(id);
+  WorkerInfo& worker = it->second;
+  auto job_it = jobs_.find(worker.job);
+  if (job_it != jobs_.end()) {
+    Job& job = job_it->second;
+    --job.num_workers;
+    if (worker.state == WorkerState::kStarting) --job.num_starting;
+    if (worker.state == WorkerState::kIdle) job.idle.erase(worker.idle_pos);
+  }
+  if (worker.state == WorkerState::kStarting) --total_starting_;
+  worker_by_pid_.erase(worker.pid);
+  workers_.erase(it);
+}
+
+std::vector<DeadWorker> WorkerPool::ReapExited() {
+  std::vector<DeadWorker> dead;
+  for (const ExitedProcess& exited : launcher_.ReapExited()) {
+    auto by_pid = worker_by_pid_.find(exited.pid);
+    if (by_pid == worker_by_pid_.end()) continue;  // Already killed and forgotten.
+    const WorkerInfo& worker = workers_.at(by_pid->second);
+    DeadWorker entry{worker.id, worker.job, worker.pid, worker.state != WorkerState::kStarting,
+                     exited.cause};
+    if (!entry.was_registered) {
+      auto job = jobs_.find(worker.job);
+      std::string message = "worker pid " + std::to_string(worker.pid) +
+                            " exited before registering (" + exited.cause + "); see " +
+                            worker.log_file;
+      if (job != jobs_.end()) RecordStartFailure(job->second, message);
+      LOG(WARNING) << message;
+    } else {
+      LOG(INFO) << "worker " << worker.id.Hex() << " pid " << worker.pid
+                << " exited: " << exited.cause;
+    }
+    Forget(entry.id);
+    dead.push_back(std::move(entry));
+  }
+  return dead;
+}
+
+void WorkerPool::Maintain() {
+  KillExpired(clock_.NowMs());
+  for (auto& [job_id, job] : jobs_) {
+    while (job.num_workers < options_.num_prestart_workers && !StartsSuspended(job) &&
+           total_starting_ < options_.max_starting_workers) {
+      if (!StartWorker(job_id, job).ok()) break;
+    }
+  }
+}
+
+void WorkerPool::KillExpired(int64_t now) {
+  std::vector<WorkerId> unregistered;
+  for (const auto& [id, worker] : workers_) {
+    if (worker.state == WorkerState::kStarting &&
+        now - worker.started_ms >= options_.register_timeout_ms) {
+      unregistered.push_back(id);
+    }
+  }
+  for (const auto& id : unregistered) {
+    auto job = jobs_.find(workers_.at(id).job);
+    if (job != jobs_.end()) RecordStartFailure(job->second, "a worker did not register in time");
+    KillWorker(id, "did not register in time");
+  }
+  for (auto& [job_id, job] : jobs_) {
+    while (job.num_workers > options_.num_prestart_workers && !job.idle.empty() &&
+           now - workers_.at(job.idle.front()).idle_since_ms >= options_.idle_timeout_ms) {
+      KillWorker(job.idle.front(), "idle");
+    }
+  }
+}
+
+const WorkerInfo* WorkerPool::Get(const WorkerId& id) const {
+  auto it = workers_.find(id);
+  return it == workers_.end() ? nullptr : &it->second;
+}
+
+int WorkerPool::NumIdle() const {
+  int idle = 0;
+  for (const auto& [job_id, job] : jobs_) idle += static_cast<int>(job.idle.size());
+  return idle;
+}
+
+std::vector<pid_t> WorkerPool::Pids() const {
+  std::vector<pid_t> pids;
+  for (const auto& [id, worker] : workers_) pids.push_back(worker.pid);
+  return pids;
+}
+
+}  // namespace lumen::raylet

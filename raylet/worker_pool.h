@@ -1,0 +1,153 @@
+// raylet/worker_pool.h
+//
+// WorkerPool starts, tracks and reuses the worker processes of one node,
+// per job. Starting a process costs ~60 ms here, so when a driver registers
+// the pool prestarts workers for its job and keeps that many around; idle
+// workers beyond that count are killed after the idle timeout.
+//
+// Worker life: Start -> kStarting (process runs, not yet registered) ->
+// RegisterWorker -> kIdle <-> kLeased (PopIdle / PushIdle) -> killed or
+// exited. A worker that does not register within the registration timeout
+// is killed. The pool owns no leases or resources: LeaseManager does.
+//
+// Threading: the raylet loop only. Failure: process starts that fail, or
+// workers that die before registering, are counted per job; after
+// max_failed_starts in a row the job's starts are suspended for
+// start_retry_backoff_ms and EnsureStarting returns the last error, so the
+// caller fails the job's waiting leases instead of forking forever.
+#pragma once
+
+#include <sys/types.h>
+
+#include <list>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
+#include "absl/status/statusor.h"
+#include "common/id.h"
+#include "proto/common.pb.h"
+#include "raylet/clock.h"
+#include "raylet/process_launcher.h"
+
+namespace lumen::raylet {
+
+struct WorkerPoolOptions {
+  std::string lumen_worker_path;  // Empty: jobs with a code search path cannot start workers.
+  std::string raylet_address;     // ip:port of this raylet, for LUMEN_RAYLET_ADDRESS.
+  std::string gcs_address;
+  std::string node_ip;
+  std::string token;
+  std::string session_dir;  // Worker logs go to <session_dir>/logs/.
+  std::string plasma_socket;
+  int num_prestart_workers = 1;  // Per job, kept while the job runs.
+  int max_starting_workers = 2;  // Processes starting at once, whole node.
+  int64_t register_timeout_ms = 30000;
+  int64_t idle_timeout_ms = 10000;
+  int max_failed_starts = 3;  // In a row, per job, before starts are suspended.
+  int64_t start_retry_backoff_ms = 10000;
+};
+
+enum class WorkerState { kStarting, kIdle, kLeased };
+
+struct WorkerInfo {
+  WorkerId id;
+  JobId job;
+  pid_t pid = 0;
+  int port = 0;
+  WorkerState state = WorkerState::kStarting;
+  int64_t started_ms = 0;
+  int64_t idle_since_ms = 0;
+  std::string log_file;
+  std::list<WorkerId>::iterator idle_pos;  // Valid while kIdle.
+};
+
+struct DeadWorker {
+  WorkerId id;
+  JobId job;
+  pid_t pid = 0;
+  bool was_registered = false;
+  std::string cause;
+};
+
+class WorkerPool {
+ public:
+  // `launcher` and `clock` are not owned and must outlive the pool.
+  WorkerPool(ProcessLauncher& launcher, const Clock& clock, WorkerPoolOptions options);
+  ~WorkerPool();  // Kills every worker still running.
+
+  void set_raylet_address(std::string address) { options_.raylet_address = std::move(address); }
+  const WorkerPoolOptions& options() const { return options_; }
+
+  // Jobs. A driver's registration creates the job and prestarts its workers;
+  // registering the same driver again is a no-op.
+  void RegisterDriver(const WorkerId& driver, pid_t driver_pid, const rpc::JobInfo& job);
+  bool HasJob(const JobId& job) const { return jobs_.contains(job); }
+  std::optional<JobId> JobOfDriver(const WorkerId& driver) const;
+  // Kills every worker of `job` and forgets the job. Returns the killed ids.
+  std::vector<WorkerId> FinishJob(const JobId& job);
+  // Jobs whose driver process is gone.
+  std::vector<JobId> FindJobsWithDeadDrivers();
+
+  // Starts workers of `job` until `wanted` are starting (bounded by
+  // max_starting_workers for the node). Fails when the process cannot start
+  // or the job's starts are suspended after repeated failures.
+  absl::Status EnsureStarting(const JobId& job, int wanted);
+  // A started worker announces itself: it becomes idle. Found by id, else by
+  // pid (a worker that made up its own id). Fails for unknown workers.
+  absl::StatusOr<const WorkerInfo*> RegisterWorker(const WorkerId& id, const JobId& job, pid_t pid,
+                                                   int port);
+
+  // The most recently idle worker of `job`, now kLeased; null if none.
+  const WorkerInfo* PopIdle(const JobId& job);
+  // A leased worker becomes idle again.
+  void PushIdle(const WorkerId& id);
+  // SIGKILLs the worker's process group and forgets it.
+  void KillWorker(const WorkerId& id, const std::string& reason);
+  void KillAll();
+
+  // Collects workers whose process exited, forgetting them.
+  std::vector<DeadWorker> ReapExited();
+  // Kills workers idle past the timeout (beyond the prestart count) and
+  // workers that never registered; tops prestarted workers back up.
+  void Maintain();
+
+  const WorkerInfo* Get(const WorkerId& id) const;
+  int NumWorkers() const { return static_cast<int>(workers_.size()); }
+  int NumIdle() const;
+  int NumStarting() const { return total_starting_; }
+  std::vector<pid_t> Pids() const;
+
+ private:
+  struct Job {
+    rpc::JobInfo info;
+    WorkerId driver;
+    pid_t driver_pid = 0;
+    std::list<WorkerId> idle;  // Oldest idle first.
+    int num_workers = 0;       // Starting + idle + leased.
+    int num_starting = 0;
+    int failed_starts = 0;  // In a row; reset by a registration.
+    int64_t last_failure_ms = 0;
+    std::string last_failure;
+  };
+
+  absl::Status StartWorker(const JobId& job_id, Job& job);
+  ProcessOptions MakeProcessOptions(const Job& job, const WorkerId& id, std::string* error) const;
+  void RecordStartFailure(Job& job, const std::string& error);
+  bool StartsSuspended(const Job& job) const;
+  void KillExpired(int64_t now);
+  void Forget(const WorkerId& id);
+  void MakeIdle(WorkerInfo& worker, Job& job);
+
+  ProcessLauncher& launcher_;
+  const Clock& clock_;
+  WorkerPoolOptions options_;
+  absl::flat_hash_map<JobId, Job> jobs_;
+  absl::node_hash_map<WorkerId, WorkerInfo> workers_;  // Stable addresses.
+  absl::flat_hash_map<pid_t, WorkerId> worker_by_pid_;
+  int total_starting_ = 0;
+};
+
+}  // namespace lumen::raylet

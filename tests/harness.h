@@ -1,0 +1,104 @@
+// tests/harness.h
+//
+// Shared harness of the cross-process integration tests. A Sandbox gives one
+// test a private world: a fresh directory (mkdtemp) holding its own HOME (so
+// the cluster token file is private) and its own Lumen temp dir, and runs the
+// real `lumen` CLI and other programs inside it. Every process it starts
+// carries the environment entry LUMEN_TEST_SANDBOX=<root>, and so do their
+// descendants (daemons, workers); the destructor runs `lumen stop --force`
+// for the private temp dir and then SIGKILLs the process group of every
+// process still carrying the entry, so nothing outlives a test, pass or fail.
+// They also carry LUMEN_TEST_OWNER=<test pid>: a new Sandbox kills leftovers
+// of test processes that died without cleaning up (SIGKILL, ctest timeout).
+//
+// Threading: one Sandbox per test, used from the test's thread.
+// Failure: helpers return what happened (exit codes, output) and leave the
+// judging to the test; a command running past its timeout is killed and
+// reported with exit code -1.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lumen::testing {
+
+struct CommandResult {
+  int exit_code = -1;  // -1: killed after the timeout or killed by a signal.
+  std::string out;
+  std::string err;
+  std::string Describe() const;  // For test failure messages.
+};
+
+// Polls `condition` every `poll_ms` until it holds or `timeout_ms` passes.
+bool WaitUntil(const std::function<bool()>& condition, int timeout_ms, int poll_ms = 50);
+
+class Sandbox {
+ public:
+  Sandbox();
+  ~Sandbox();
+  Sandbox(const Sandbox&) = delete;
+  Sandbox& operator=(const Sandbox&) = delete;
+
+  const std::string& root() const { return root_; }
+  const std::string& home() const { return home_; }
+  const std::string& temp_dir() const { return temp_dir_; }
+
+  // The directory holding lumen, lumen-gcs, ... ($LUMEN_BIN_DIR or the build tree).
+  static std::string BinDir();
+  // A TCP port that was free a moment ago.
+  static int FreePort();
+
+  // Runs `argv` to completion (at most `timeout_ms`). `env` is added to the
+  // sandbox environment; a value of "\x01unset" removes the variable.
+  CommandResult Run(const std::vector<std::string>& argv,
+                    const std::map<std::string, std::string>& env = {}, int timeout_ms = 60000);
+  // Runs the lumen CLI with `args` (no --temp-dir needed: LUMEN_TEMP_DIR is set).
+  CommandResult Lumen(const std::vector<std::string>& args,
+                      const std::map<std::string, std::string>& env = {},
+                      int timeout_ms = 60000);
+
+  // Starts `argv` in the background in its own process group; output goes to
+  // <root>/<name>.out. Returns the pid (-1 on failure).
+  pid_t Spawn(const std::string& name, const std::vector<std::string>& argv,
+              const std::map<std::string, std::string>& env = {});
+  // Waits for a child started by Spawn; its exit code, or nullopt on timeout.
+  std::optional<int> WaitForChild(pid_t pid, int timeout_ms);
+
+  // Pids of running (non-zombie) processes carrying this sandbox's marker.
+  std::vector<pid_t> MarkedProcesses() const;
+  // Those of them whose program is a Lumen daemon (lumen-*).
+  std::vector<pid_t> LumenDaemons() const;
+  // "name pid" entries of <session_dir>/pids.
+  std::map<std::string, pid_t> SessionPids(const std::string& session_dir) const;
+  // The value printed after "Session dir:" by `lumen start`.
+  static std::string SessionDirFromOutput(const std::string& out);
+
+  // The marker entry every sandboxed process carries.
+  std::string Marker() const { return "LUMEN_TEST_SANDBOX=" + root_; }
+
+ private:
+  pid_t StartChild(const std::vector<std::string>& argv,
+                   const std::map<std::string, std::string>& env, const std::string& out_file,
+                   const std::string& err_file);
+  void KillEverything();
+
+  std::string root_;
+  std::string home_;
+  std::string temp_dir_;
+  int next_output_ = 0;
+  std::vector<pid_t> spawned_;
+};
+
+// True when `pid` exists and is not a zombie.
+bool IsRunning(pid_t pid);
+// The program name (argv[0]) and arguments of a running process.
+std::vector<std::string> CommandLineOf(pid_t pid);
+// Reads a whole file ("" when missing).
+std::string ReadFile(const std::string& path);
+
+}  // namespace lumen::testing
