@@ -51,27 +51,27 @@ std::string QuotedList(const std::vector<std::string>& values) {
 }  // namespace
 
 // --- Section 1 and 3: slow_square -----------------------------------------
-int SlowSquare(int x) {
+int slow_square(int x) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   return x * x;
 }
 
 // --- Section 3: the fetch -> process -> combine DAG ------------------------
-std::string FetchData(std::string source) {
+std::string fetch_data(std::string source) {
   std::cout << "[" << Timestamp() << "] Fetching from " << source << "..." << std::endl;
   std::this_thread::sleep_for(std::chrono::seconds(1));
   std::cout << "[" << Timestamp() << "] Fetched " << source << std::endl;
   return "data_from_" + source;
 }
 
-std::string Process(std::string data) {
+std::string process(std::string data) {
   std::cout << "[" << Timestamp() << "] Processing " << data << "..." << std::endl;
   std::this_thread::sleep_for(std::chrono::seconds(1));
   std::cout << "[" << Timestamp() << "] Processed " << data << std::endl;
   return "processed(" + data + ")";
 }
 
-std::string Combine(std::vector<ray::ObjectRef<std::string>> results) {
+std::string combine(std::vector<ray::ObjectRef<std::string>> results) {
   std::vector<std::string> resolved;
   for (const auto& value : ray::Get(results)) resolved.push_back(*value);
   std::cout << "[" << Timestamp() << "] Combining: " << QuotedList(resolved) << std::endl;
@@ -81,14 +81,14 @@ std::string Combine(std::vector<ray::ObjectRef<std::string>> results) {
 }
 
 // --- Section 3: ray::Wait ----------------------------------------------------
-int VariableTimeTask(int i) {
+int variable_time_task(int i) {
   std::mt19937 gen(std::random_device{}());
   std::uniform_real_distribution<double> seconds(0.1, 2.0);
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds(gen)));
   return i;
 }
 
-RAY_REMOTE(SlowSquare, FetchData, Process, Combine, VariableTimeTask);
+RAY_REMOTE(slow_square, fetch_data, process, combine, variable_time_task);
 
 int main(int argc, char** argv) {
   // Section 2: start a 4-CPU local cluster with a 1 GiB object store.
@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
   std::cout << "== 1. The problem: sequential code is slow ==" << std::endl;
   auto start = Clock::now();
   std::vector<int> results;
-  for (int i = 0; i < 8; ++i) results.push_back(SlowSquare(i));
+  for (int i = 0; i < 8; ++i) results.push_back(slow_square(i));
   std::printf("Local (sequential): %.1fs\n", SecondsSince(start));
   std::cout << "Results: " << ListToString(results) << std::endl;
 
@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
   std::cout << "\n== 3. Tasks: parallel functions ==" << std::endl;
   start = Clock::now();
   std::vector<ray::ObjectRef<int>> futures;
-  for (int i = 0; i < 8; ++i) futures.push_back(ray::Task(SlowSquare).Remote(i));
+  for (int i = 0; i < 8; ++i) futures.push_back(ray::Task(slow_square).Remote(i));
   std::vector<int> parallel;
   for (const auto& v : ray::Get(futures)) parallel.push_back(*v);
   std::printf("Lumen (parallel): %.1fs\n", SecondsSince(start));
@@ -128,16 +128,16 @@ int main(int argc, char** argv) {
   std::cout << "\n-- Task dependencies (DAG) --" << std::endl;
   start = Clock::now();
   std::vector<ray::ObjectRef<std::string>> data_refs, processed_refs;
-  for (std::string source : {"db", "api", "cache"}) data_refs.push_back(ray::Task(FetchData).Remote(source));
-  for (const auto& d : data_refs) processed_refs.push_back(ray::Task(Process).Remote(d));
-  auto final_ref = ray::Task(Combine).Remote(processed_refs);
+  for (std::string source : {"db", "api", "cache"}) data_refs.push_back(ray::Task(fetch_data).Remote(source));
+  for (const auto& d : data_refs) processed_refs.push_back(ray::Task(process).Remote(d));
+  auto final_ref = ray::Task(combine).Remote(processed_refs);
   std::string result = *ray::Get(final_ref);
   std::printf("\nTotal time: %.1fs\n", SecondsSince(start));
   std::cout << "Result: " << result << std::endl;
 
   std::cout << "\n-- ray::Wait: process results as they arrive --" << std::endl;
   std::vector<ray::ObjectRef<int>> refs;
-  for (int i = 0; i < 10; ++i) refs.push_back(ray::Task(VariableTimeTask).Remote(i));
+  for (int i = 0; i < 10; ++i) refs.push_back(ray::Task(variable_time_task).Remote(i));
   while (!refs.empty()) {
     auto ready = ray::Wait(refs, 1, -1);
     std::cout << "Got result: " << *ray::Get(ready.ready.front()) << std::endl;

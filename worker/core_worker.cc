@@ -38,28 +38,13 @@ absl::Status CoreWorker::Connect() {
   loop_.StartThread();
   gcs_ = std::make_unique<rpc::RpcClient<rpc::GcsService>>(options_.gcs_address, options_.token, &loop_);
   raylet_ = std::make_unique<RayletClient>(options_.raylet_address, options_.token, &loop_);
-  if (options_.is_driver) {
-    rpc::AddJobRequest request;
-    request.mutable_job()->set_driver_pid(::getpid());
-    request.mutable_job()->set_driver_executable(options_.driver_executable);
-    for (const auto& p : options_.code_search_path) request.mutable_job()->add_code_search_path(p);
-    request.mutable_job()->set_namespace_(options_.ray_namespace);
-    auto reply = gcs_->CallSync(&rpc::GcsService::Stub::AddJob, request, kRpcTimeoutMs);
-    if (!reply.ok()) {
-      return absl::UnavailableError("cannot register the job with the GCS at " +
-                                    options_.gcs_address + ": " + reply.status().ToString());
-    }
-    ASSIGN_OR_RETURN(options_.job_id, JobId::FromBinary(reply->job_id()));
-    options_.worker_id = WorkerId::FromRandom();
-  }
+  if (options_.is_driver) options_.worker_id = WorkerId::FromRandom();
   service_ = std::make_unique<CoreWorkerService>(*this, gate_);
   server_.RegisterService(service_.get());
   if (!options_.is_driver) {
     // Workers can be pushed tasks as soon as they register: be ready first.
     const char* socket = std::getenv("LUMEN_PLASMA_SOCKET");
     ASSIGN_OR_RETURN(plasma_, plasma::PlasmaClient::Connect(socket ? socket : ""));
-  }
-  if (!options_.is_driver) {
     getter_ = std::make_unique<ObjectGetter>(store_, refs_, plasma_, clients_, options_.worker_id,
                                              [this](bool b) { NotifyBlocked(b); });
     executor_ = std::make_unique<TaskExecutor>(*getter_, plasma_, node_id_, options_.node_ip);
@@ -68,6 +53,7 @@ absl::Status CoreWorker::Connect() {
   address_.set_ip(options_.node_ip);
   address_.set_port(port);
   address_.set_worker_id(options_.worker_id.Binary());
+  if (options_.is_driver) RETURN_IF_ERROR(AddJob());
   RETURN_IF_ERROR(RegisterWithRaylet());
   if (options_.is_driver) {
     getter_ = std::make_unique<ObjectGetter>(store_, refs_, plasma_, clients_, options_.worker_id,
@@ -79,6 +65,24 @@ absl::Status CoreWorker::Connect() {
       TaskSubmitter::Callbacks{
           [this](const rpc::TaskSpec& s, rpc::PushTaskReply&& r) { OnTaskReply(s, std::move(r)); },
           [this](const rpc::TaskSpec& s, const rpc::ErrorInfo& e) { OnTaskFailure(s, e); }});
+  return absl::OkStatus();
+}
+
+// Registers this driver's job with the GCS, which assigns the job id.
+absl::Status CoreWorker::AddJob() {
+  rpc::AddJobRequest request;
+  rpc::JobInfo* job = request.mutable_job();
+  job->set_driver_pid(::getpid());
+  *job->mutable_driver_address() = address_;
+  job->set_driver_executable(options_.driver_executable);
+  for (const auto& p : options_.code_search_path) job->add_code_search_path(p);
+  job->set_namespace_(options_.ray_namespace);
+  auto reply = gcs_->CallSync(&rpc::GcsService::Stub::AddJob, request, kRpcTimeoutMs);
+  if (!reply.ok()) {
+    return absl::UnavailableError("cannot register the job with the GCS at " +
+                                  options_.gcs_address + ": " + reply.status().ToString());
+  }
+  ASSIGN_OR_RETURN(options_.job_id, JobId::FromBinary(reply->job_id()));
   return absl::OkStatus();
 }
 

@@ -90,6 +90,7 @@ class CoreWorker {
  private:
   explicit CoreWorker(CoreWorkerOptions options);
   absl::Status Connect();
+  absl::Status AddJob();
   absl::Status RegisterWithRaylet();
   void OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& reply);
   void OnTaskFailure(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error);

@@ -4,16 +4,16 @@
 
 namespace lumen::worker {
 
-grpc::ServerUnaryReactor* CoreWorkerService::PushTask(grpc::CallbackServerContext* ctx,
-                                                      const rpc::PushTaskRequest* request,
-                                                      rpc::PushTaskReply* reply) {
-  return gate_.HandleInline(ctx, "PushTask", [this, request, reply](rpc::Done done) {
+grpc::ServerUnaryReactor* CoreWorkerService::PushTasks(grpc::CallbackServerContext* ctx,
+                                                       const rpc::PushTasksRequest* request,
+                                                       rpc::PushTasksReply* reply) {
+  return gate_.HandleInline(ctx, "PushTasks", [this, request, reply](rpc::Done done) {
     TaskExecutor* executor = worker_.executor();
     if (!executor) {
       done(absl::FailedPreconditionError("this process is a driver and runs no tasks"));
       return;
     }
-    executor->Enqueue(request, reply, std::move(done));
+    executor->EnqueueBatch(request, reply, std::move(done));
   });
 }
 

@@ -1,7 +1,7 @@
 // worker/core_worker_service.h
 //
 // The gRPC face of a CoreWorker. Every method runs on the gRPC thread and
-// only hands work over: PushTask to the TaskExecutor's queue, the others to
+// only hands work over: PushTasks to the TaskExecutor's queue, the others to
 // thread-safe CoreWorker handlers.
 #pragma once
 
@@ -16,9 +16,9 @@ class CoreWorkerService : public rpc::CoreWorkerService::CallbackService {
  public:
   CoreWorkerService(CoreWorker& worker, rpc::CallGate& gate) : worker_(worker), gate_(gate) {}
 
-  grpc::ServerUnaryReactor* PushTask(grpc::CallbackServerContext* ctx,
-                                     const rpc::PushTaskRequest* request,
-                                     rpc::PushTaskReply* reply) override;
+  grpc::ServerUnaryReactor* PushTasks(grpc::CallbackServerContext* ctx,
+                                      const rpc::PushTasksRequest* request,
+                                      rpc::PushTasksReply* reply) override;
   grpc::ServerUnaryReactor* GetObjectStatus(grpc::CallbackServerContext* ctx,
                                             const rpc::GetObjectStatusRequest* request,
                                             rpc::GetObjectStatusReply* reply) override;

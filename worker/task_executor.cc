@@ -3,6 +3,7 @@
 #include <cxxabi.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <typeinfo>
 
 #include "common/logging.h"
@@ -40,11 +41,18 @@ TaskExecutor::~TaskExecutor() {
   thread_.join();
 }
 
-void TaskExecutor::Enqueue(const rpc::PushTaskRequest* request, rpc::PushTaskReply* reply,
-                           rpc::Done done) {
+void TaskExecutor::EnqueueBatch(const rpc::PushTasksRequest* request, rpc::PushTasksReply* reply,
+                                rpc::Done done) {
+  Item item;
+  for (const auto& task : request->tasks()) item.tasks.emplace_back(&task.spec(), reply->add_replies());
+  item.done = std::move(done);
+  Push(std::move(item));
+}
+
+void TaskExecutor::Push(Item item) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(Item{request, reply, std::move(done)});
+    queue_.push_back(std::move(item));
   }
   cv_.notify_one();
 }
@@ -65,12 +73,20 @@ void TaskExecutor::Loop() {
       if (stopping_) return;
       item = std::move(queue_.front());
       queue_.pop_front();
-      const auto& spec = item.request->spec();
-      current_name_ = spec.name().empty() ? spec.function_name() : spec.name();
     }
-    Execute(item.request->spec(), item.reply);
-    std::fflush(stdout);
-    std::fflush(stderr);
+    for (auto& [spec, reply] : item.tasks) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        current_name_ = spec->name().empty() ? spec->function_name() : spec->name();
+      }
+      auto start = std::chrono::steady_clock::now();
+      Execute(*spec, reply);
+      std::fflush(stdout);
+      std::fflush(stderr);
+      reply->set_exec_micros(std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::steady_clock::now() - start)
+                                 .count());
+    }
     item.done(absl::OkStatus());
   }
 }

@@ -20,6 +20,7 @@
 #include "common/rpc/server.h"
 #include "plasma/client.h"
 #include "proto/worker.pb.h"
+#include <vector>
 #include "worker/object_getter.h"
 
 namespace lumen::worker {
@@ -32,18 +33,19 @@ class TaskExecutor {
                std::string node_ip);
   ~TaskExecutor();  // Stops the thread after the running task.
 
+  // Runs every task of `request` in order; `done` after the last one.
   // `request` and `reply` must stay valid until `done` runs.
-  void Enqueue(const rpc::PushTaskRequest* request, rpc::PushTaskReply* reply, rpc::Done done);
+  void EnqueueBatch(const rpc::PushTasksRequest* request, rpc::PushTasksReply* reply, rpc::Done done);
 
   // "(name pid=N)" for the task running now, or "(pid=N)" between tasks.
   std::string CurrentLogPrefix() const;
 
  private:
   struct Item {
-    const rpc::PushTaskRequest* request;
-    rpc::PushTaskReply* reply;
+    std::vector<std::pair<const rpc::TaskSpec*, rpc::PushTaskReply*>> tasks;
     rpc::Done done;
   };
+  void Push(Item item);
   void Loop();
   void Execute(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply);
   void StoreResult(const rpc::TaskSpec& spec, std::string&& result, rpc::PushTaskReply* reply);

@@ -1,5 +1,7 @@
 #include "worker/task_submitter.h"
 
+#include <algorithm>
+
 #include "common/logging.h"
 
 namespace lumen::worker {
@@ -54,9 +56,14 @@ void TaskSubmitter::Pump(const std::string& key) {
   for (auto& [id, lease] : shape.leases) {
     if (shape.queue.empty()) break;
     if (lease.busy) continue;
-    rpc::TaskSpec spec = std::move(shape.queue.front());
-    shape.queue.pop_front();
-    PushTo(key, lease, std::move(spec));
+    size_t n = BatchSize(shape);
+    std::vector<rpc::TaskSpec> batch;
+    batch.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      batch.push_back(std::move(shape.queue.front()));
+      shape.queue.pop_front();
+    }
+    PushTo(key, lease, std::move(batch));
   }
   int wanted = std::min<int>(shape.queue.size(), kMaxPendingLeaseRequests);
   while (shape.pending_lease_requests < wanted) RequestLease(key, shape);
@@ -100,30 +107,53 @@ void TaskSubmitter::OnLeaseGranted(const std::string& key, absl::Status status,
   Pump(key);
 }
 
-void TaskSubmitter::PushTo(const std::string& key, Lease& lease, rpc::TaskSpec spec) {
+size_t TaskSubmitter::BatchSize(const Shape& shape) const {
+  if (shape.avg_exec_micros < 0 || shape.avg_exec_micros >= kBatchBelowMicros) return 1;
+  // Share the queue among the leases we hold or expect.
+  size_t workers = std::max<size_t>(1, shape.leases.size() + shape.pending_lease_requests);
+  return std::clamp<size_t>(shape.queue.size() / workers, 1, kMaxBatch);
+}
+
+void TaskSubmitter::PushTo(const std::string& key, Lease& lease, std::vector<rpc::TaskSpec> specs) {
   lease.busy = true;
   ++lease.idle_epoch;
-  rpc::PushTaskRequest request;
-  request.set_intended_worker_id(lease.worker.worker_id());
-  *request.mutable_spec() = spec;
+  rpc::PushTasksRequest request;
+  for (const auto& spec : specs) {
+    rpc::PushTaskRequest* task = request.add_tasks();
+    task->set_intended_worker_id(lease.worker.worker_id());
+    *task->mutable_spec() = spec;
+  }
   int64_t lease_id = lease.id;
-  lease.client->Call(&rpc::CoreWorkerService::Stub::async::PushTask, request,
-                     std::function<void(absl::Status, rpc::PushTaskReply&&)>(
-                         [this, key, lease_id, spec = std::move(spec)](
-                             absl::Status status, rpc::PushTaskReply&& reply) mutable {
-                           OnPushReply(key, lease_id, std::move(spec), status, std::move(reply));
+  lease.client->Call(&rpc::CoreWorkerService::Stub::async::PushTasks, request,
+                     std::function<void(absl::Status, rpc::PushTasksReply&&)>(
+                         [this, key, lease_id, specs = std::move(specs)](
+                             absl::Status status, rpc::PushTasksReply&& reply) mutable {
+                           OnPushReply(key, lease_id, std::move(specs), status, std::move(reply));
                          }));
 }
 
-void TaskSubmitter::OnPushReply(const std::string& key, int64_t lease_id, rpc::TaskSpec spec,
-                                absl::Status status, rpc::PushTaskReply&& reply) {
+void TaskSubmitter::OnPushReply(const std::string& key, int64_t lease_id,
+                                std::vector<rpc::TaskSpec> specs, absl::Status status,
+                                rpc::PushTasksReply&& reply) {
   Shape& shape = shapes_[key];
   auto it = shape.leases.find(lease_id);
   int pid = it == shape.leases.end() ? 0 : it->second.pid;
+  if (status.ok() && reply.replies_size() != static_cast<int>(specs.size())) {
+    status = absl::InternalError("the worker answered " + std::to_string(reply.replies_size()) +
+                                 " of " + std::to_string(specs.size()) + " tasks");
+  }
   if (status.ok()) {
-    callbacks_.on_reply(spec, std::move(reply));
+    bool exiting = false;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      rpc::PushTaskReply& one = *reply.mutable_replies(i);
+      double micros = static_cast<double>(one.exec_micros());
+      shape.avg_exec_micros =
+          shape.avg_exec_micros < 0 ? micros : 0.8 * shape.avg_exec_micros + 0.2 * micros;
+      exiting |= one.worker_exiting();
+      callbacks_.on_reply(specs[i], std::move(one));
+    }
     if (it != shape.leases.end()) {
-      if (reply.worker_exiting()) {
+      if (exiting) {
         shape.leases.erase(it);
         ReturnLease(lease_id, true);
       } else {
@@ -138,22 +168,30 @@ void TaskSubmitter::OnPushReply(const std::string& key, int64_t lease_id, rpc::T
       shape.leases.erase(it);
     }
     ReturnLease(lease_id, true);
-    if (spec.attempt() < spec.max_retries()) {
-      LOG(INFO) << "worker pid=" << pid << " running " << spec.function_name()
-                << " failed (" << status << "); retrying";
-      spec.set_attempt(spec.attempt() + 1);
-      shape.queue.push_front(std::move(spec));
-    } else {
-      callbacks_.on_failure(
-          spec, MakeError(rpc::ErrorInfo::WORKER_DIED,
-                          "the worker (pid=" + std::to_string(pid) + ") running " +
-                              spec.function_name() + " died or was unreachable (" +
-                              std::string(status.message()) + "); " +
-                              std::to_string(spec.max_retries()) + " retries used",
-                          spec, pid));
+    // Retry in the original order, ahead of the tasks queued since.
+    for (auto spec = specs.rbegin(); spec != specs.rend(); ++spec) {
+      RetryOrFail(shape, std::move(*spec), pid, status);
     }
   }
   Pump(key);
+}
+
+void TaskSubmitter::RetryOrFail(Shape& shape, rpc::TaskSpec spec, int pid,
+                                const absl::Status& status) {
+  if (spec.attempt() < spec.max_retries()) {
+    LOG(INFO) << "worker pid=" << pid << " running " << spec.function_name() << " failed ("
+              << status << "); retrying";
+    spec.set_attempt(spec.attempt() + 1);
+    shape.queue.push_front(std::move(spec));
+    return;
+  }
+  callbacks_.on_failure(
+      spec, MakeError(rpc::ErrorInfo::WORKER_DIED,
+                      "the worker (pid=" + std::to_string(pid) + ") running " +
+                          spec.function_name() + " died or was unreachable (" +
+                          std::string(status.message()) + "); " +
+                          std::to_string(spec.max_retries()) + " retries used",
+                      spec, pid));
 }
 
 void TaskSubmitter::MaybeReturnLater(const std::string& key, Lease& lease) {

@@ -2,13 +2,17 @@
 //
 // TaskSubmitter runs the caller's side of normal tasks: it queues tasks by
 // resource shape, leases workers for each shape from the local raylet,
-// pushes tasks straight to the leased workers (one at a time per worker),
-// reuses a lease while its shape has queued tasks, and returns it after a
-// short idle grace period. A push that fails because the worker died is
+// pushes tasks straight to the leased workers, reuses a lease while its
+// shape has queued tasks, and returns it after a short idle grace period.
+// Tasks known to be tiny (their shape's average run time, as the workers
+// report it, is under kBatchBelowMicros) travel in batches of up to
+// kMaxBatch per push, so the per-call overhead is shared; all others, and
+// every task before the first measurement, travel one per push so that
+// long tasks spread over all workers. A push that fails because the worker died is
 // retried on a new lease up to the task's max_retries; then the task fails
 // with WORKER_DIED.
 //
-//      Submit ──► queue[shape] ──► idle lease? ──► PushTask ──► reply ──┐
+//      Submit ──► queue[shape] ──► idle lease? ──► PushTasks ──► reply ─┐
 //                     │   no lease: RequestWorkerLease (bounded)        │
 //                     └◄──────────── lease idle again ◄─────────────────┘
 //
@@ -22,6 +26,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "common/event_loop.h"
 #include "common/rpc/client.h"
@@ -67,16 +72,21 @@ class TaskSubmitter {
     std::deque<rpc::TaskSpec> queue;
     std::unordered_map<int64_t, Lease> leases;
     int pending_lease_requests = 0;
+    double avg_exec_micros = -1;  // Moving average; < 0 until measured.
   };
+  static constexpr int kMaxBatch = 64;
+  static constexpr double kBatchBelowMicros = 1000;
 
   static std::string ShapeKey(const rpc::TaskSpec& spec);
   void Pump(const std::string& key);
   void RequestLease(const std::string& key, Shape& shape);
   void OnLeaseGranted(const std::string& key, absl::Status status,
                       rpc::RequestWorkerLeaseReply&& reply);
-  void PushTo(const std::string& key, Lease& lease, rpc::TaskSpec spec);
-  void OnPushReply(const std::string& key, int64_t lease_id, rpc::TaskSpec spec,
-                   absl::Status status, rpc::PushTaskReply&& reply);
+  size_t BatchSize(const Shape& shape) const;
+  void PushTo(const std::string& key, Lease& lease, std::vector<rpc::TaskSpec> specs);
+  void OnPushReply(const std::string& key, int64_t lease_id, std::vector<rpc::TaskSpec> specs,
+                   absl::Status status, rpc::PushTasksReply&& reply);
+  void RetryOrFail(Shape& shape, rpc::TaskSpec spec, int pid, const absl::Status& status);
   void MaybeReturnLater(const std::string& key, Lease& lease);
   void ReturnLease(int64_t lease_id, bool worker_exiting);
   void FailQueued(Shape& shape, const rpc::ErrorInfo& error);
