@@ -20,7 +20,7 @@
 #include "absl/status/statusor.h"
 #include "common/event_loop.h"
 #include "common/rpc/server.h"
-#include "gcs/clock.h"
+#include "common/clock.h"
 #include "gcs/gcs_service.h"
 #include "gcs/gcs_state.h"
 #include "gcs/health_check_policy.h"

@@ -10,7 +10,7 @@
 // Failure: Load() returns the store's error (the GCS then refuses to start).
 #pragma once
 
-#include "gcs/clock.h"
+#include "common/clock.h"
 #include "gcs/health_checker.h"
 #include "gcs/job_manager.h"
 #include "gcs/kv_manager.h"

@@ -15,7 +15,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "gcs/clock.h"
+#include "common/clock.h"
 #include "gcs/health_check_policy.h"
 #include "proto/common.pb.h"
 

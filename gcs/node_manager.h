@@ -17,7 +17,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "gcs/clock.h"
+#include "common/clock.h"
 #include "gcs/store/store_client.h"
 #include "proto/common.pb.h"
 

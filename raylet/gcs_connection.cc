@@ -16,13 +16,13 @@ GcsConnection::GcsConnection(GcsClient& client, const Clock& clock, rpc::NodeInf
       on_fatal_(std::move(on_fatal)) {}
 
 void GcsConnection::Start() {
-  start_ms_ = clock_.NowMs();
+  start_ms_ = clock_.MonotonicMs();
   SendRegister();
 }
 
 void GcsConnection::Tick(const rpc::ResourceView& view) {
   if (in_flight_ || state_ == State::kGaveUp) return;
-  int64_t now = clock_.NowMs();
+  int64_t now = clock_.MonotonicMs();
   if (state_ == State::kConnecting && now - start_ms_ >= options_.connect_timeout_ms) {
     LOG(ERROR) << "last error from the GCS: " << last_error_;
     GiveUp("cannot reach GCS at " + options_.gcs_address + " after " +
@@ -43,7 +43,7 @@ void GcsConnection::Tick(const rpc::ResourceView& view) {
 void GcsConnection::SendRegister() {
   int64_t timeout = options_.rpc_timeout_ms;
   if (state_ == State::kConnecting) {
-    int64_t left = options_.connect_timeout_ms - (clock_.NowMs() - start_ms_);
+    int64_t left = options_.connect_timeout_ms - (clock_.MonotonicMs() - start_ms_);
     timeout = std::clamp<int64_t>(left, 100, options_.rpc_timeout_ms);
   }
   in_flight_ = true;
@@ -59,7 +59,7 @@ void GcsConnection::OnRegistered(absl::Status status) {
   }
   if (!status.ok()) {
     last_error_ = status.ToString();
-    next_attempt_ms_ = clock_.NowMs() + options_.retry_interval_ms;
+    next_attempt_ms_ = clock_.MonotonicMs() + options_.retry_interval_ms;
     VLOG(1) << "RegisterNode at " << options_.gcs_address << " failed: " << status;
     return;
   }
@@ -80,7 +80,7 @@ void GcsConnection::GiveUp(const std::string& message) {
 
 void GcsConnection::SendReport(const rpc::ResourceView& view) {
   in_flight_ = true;
-  last_report_ms_ = clock_.NowMs();
+  last_report_ms_ = clock_.MonotonicMs();
   std::string sent = view.SerializeAsString();
   client_.ReportResources(view, options_.rpc_timeout_ms,
                           [this, sent = std::move(sent)](absl::Status st, bool unknown) {
@@ -104,7 +104,7 @@ void GcsConnection::OnReported(absl::Status status, bool unknown_node, std::stri
     LOG(WARNING) << "the GCS does not know this node (restarted without its state?); "
                     "registering again";
     state_ = State::kReregistering;
-    next_attempt_ms_ = clock_.NowMs();
+    next_attempt_ms_ = clock_.MonotonicMs();
     return;
   }
   last_sent_view_ = std::move(sent);

@@ -24,7 +24,7 @@
 #include <string>
 
 #include "proto/common.pb.h"
-#include "raylet/clock.h"
+#include "common/clock.h"
 #include "raylet/gcs_client.h"
 
 namespace lumen::raylet {

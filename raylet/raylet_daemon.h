@@ -23,7 +23,7 @@
 #include "absl/status/status.h"
 #include "common/event_loop.h"
 #include "common/rpc/server.h"
-#include "raylet/clock.h"
+#include "common/clock.h"
 #include "raylet/gcs_connection.h"
 #include "raylet/lease_manager.h"
 #include "raylet/node_manager.h"
@@ -69,7 +69,7 @@ class Raylet {
   RayletOptions options_;
   NodeId node_id_;
   EventLoop loop_;
-  SteadyClock clock_;
+  SystemClock clock_;
   PosixProcessLauncher launcher_;
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<LeaseManager> leases_;

@@ -10,7 +10,7 @@
 #include <memory>
 #include <vector>
 
-#include "raylet/clock.h"
+#include "common/clock.h"
 #include "raylet/fake_process_launcher.h"
 #include "raylet/worker_pool.h"
 

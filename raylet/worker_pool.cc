@@ -81,7 +81,7 @@ absl::Status WorkerPool::StartWorker(const JobId& job_id, Job& job) {
   worker.id = id;
   worker.job = job_id;
   worker.pid = *pid;
-  worker.started_ms = clock_.NowMs();
+  worker.started_ms = clock_.MonotonicMs();
   worker.log_file = process.log_file;
   worker_by_pid_[*pid] = id;
   ++job.num_workers;
@@ -127,13 +127,13 @@ ProcessOptions WorkerPool::MakeProcessOptions(const Job& job, const WorkerId& id
 
 void WorkerPool::RecordStartFailure(Job& job, const std::string& error) {
   ++job.failed_starts;
-  job.last_failure_ms = clock_.NowMs();
+  job.last_failure_ms = clock_.MonotonicMs();
   job.last_failure = error;
 }
 
 bool WorkerPool::StartsSuspended(const Job& job) const {
   return job.failed_starts >= options_.max_failed_starts &&
-         clock_.NowMs() - job.last_failure_ms < options_.start_retry_backoff_ms;
+         clock_.MonotonicMs() - job.last_failure_ms < options_.start_retry_backoff_ms;
 }
 
 absl::StatusOr<const WorkerInfo*> WorkerPool::RegisterWorker(const WorkerId& id,
@@ -161,7 +161,7 @@ absl::StatusOr<const WorkerInfo*> WorkerPool::RegisterWorker(const WorkerId& id,
 
 void WorkerPool::MakeIdle(WorkerInfo& worker, Job& job) {
   worker.state = WorkerState::kIdle;
-  worker.idle_since_ms = clock_.NowMs();
+  worker.idle_since_ms = clock_.MonotonicMs();
   worker.idle_pos = job.idle.insert(job.idle.end(), worker.id);
 }
 
@@ -235,7 +235,7 @@ std::vector<DeadWorker> WorkerPool::ReapExited() {
 }
 
 void WorkerPool::Maintain() {
-  KillExpired(clock_.NowMs());
+  KillExpired(clock_.MonotonicMs());
   for (auto& [job_id, job] : jobs_) {
     while (job.num_workers < options_.num_prestart_workers && !StartsSuspended(job) &&
            total_starting_ < options_.max_starting_workers) {

@@ -29,7 +29,7 @@
 #include "absl/status/statusor.h"
 #include "common/id.h"
 #include "proto/common.pb.h"
-#include "raylet/clock.h"
+#include "common/clock.h"
 #include "raylet/process_launcher.h"
 
 namespace lumen::raylet {

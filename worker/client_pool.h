@@ -2,7 +2,8 @@
 //
 // Cached gRPC clients to other core workers (leased workers, owners of
 // borrowed objects, the driver), keyed by "ip:port". Replies are delivered
-// on the loop given at construction. Threading: thread-safe.
+// on gRPC's threads: callers hop to their loop where they need to.
+// Threading: thread-safe.
 #pragma once
 
 #include <memory>
@@ -20,13 +21,13 @@ using CoreWorkerClient = rpc::RpcClient<rpc::CoreWorkerService>;
 
 class ClientPool {
  public:
-  ClientPool(EventLoop* loop, std::string token) : loop_(loop), token_(std::move(token)) {}
+  explicit ClientPool(std::string token) : token_(std::move(token)) {}
 
   std::shared_ptr<CoreWorkerClient> Get(const rpc::Address& address) {
     std::string key = address.ip() + ":" + std::to_string(address.port());
     std::lock_guard<std::mutex> lock(mu_);
     auto& client = clients_[key];
-    if (!client) client = std::make_shared<CoreWorkerClient>(key, token_, loop_);
+    if (!client) client = std::make_shared<CoreWorkerClient>(key, token_);
     return client;
   }
   void Forget(const rpc::Address& address) {
@@ -35,7 +36,6 @@ class ClientPool {
   }
 
  private:
-  EventLoop* loop_;
   std::string token_;
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<CoreWorkerClient>> clients_;

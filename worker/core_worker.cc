@@ -23,7 +23,7 @@ std::mutex g_print_mu;
 
 CoreWorker::CoreWorker(CoreWorkerOptions options)
     : options_(std::move(options)),
-      clients_(&loop_, options_.token),
+      clients_(options_.token),
       refs_([this](const ObjectId& id, bool owned, bool in_plasma) { OnFree(id, owned, in_plasma); }),
       gate_(&loop_, options_.token),
       server_(options_.node_ip, 0) {}

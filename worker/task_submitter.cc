@@ -128,8 +128,30 @@ void TaskSubmitter::PushTo(const std::string& key, Lease& lease, std::vector<rpc
                      std::function<void(absl::Status, rpc::PushTasksReply&&)>(
                          [this, key, lease_id, specs = std::move(specs)](
                              absl::Status status, rpc::PushTasksReply&& reply) mutable {
-                           OnPushReply(key, lease_id, std::move(specs), status, std::move(reply));
+                           DeliverResults(specs, status, reply);
+                           loop_.Post([this, key, lease_id, specs = std::move(specs), status,
+                                       reply = std::move(reply)]() mutable {
+                             OnPushReply(key, lease_id, std::move(specs), status, std::move(reply));
+                           });
                          }));
+}
+
+void TaskSubmitter::DeliverResults(const std::vector<rpc::TaskSpec>& specs, absl::Status& status,
+                                   rpc::PushTasksReply& reply) {
+  if (status.ok() && reply.replies_size() != static_cast<int>(specs.size())) {
+    status = absl::InternalError("the worker answered " + std::to_string(reply.replies_size()) +
+                                 " of " + std::to_string(specs.size()) + " tasks");
+  }
+  if (!status.ok()) return;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    // Keep what the loop needs; hand the results over.
+    rpc::PushTaskReply& one = *reply.mutable_replies(i);
+    rpc::PushTaskReply results;
+    results.Swap(&one);
+    one.set_exec_micros(results.exec_micros());
+    one.set_worker_exiting(results.worker_exiting());
+    callbacks_.on_reply(specs[i], std::move(results));
+  }
 }
 
 void TaskSubmitter::OnPushReply(const std::string& key, int64_t lease_id,
@@ -138,19 +160,13 @@ void TaskSubmitter::OnPushReply(const std::string& key, int64_t lease_id,
   Shape& shape = shapes_[key];
   auto it = shape.leases.find(lease_id);
   int pid = it == shape.leases.end() ? 0 : it->second.pid;
-  if (status.ok() && reply.replies_size() != static_cast<int>(specs.size())) {
-    status = absl::InternalError("the worker answered " + std::to_string(reply.replies_size()) +
-                                 " of " + std::to_string(specs.size()) + " tasks");
-  }
-  if (status.ok()) {
+  if (status.ok()) {  // Results were delivered by DeliverResults.
     bool exiting = false;
-    for (size_t i = 0; i < specs.size(); ++i) {
-      rpc::PushTaskReply& one = *reply.mutable_replies(i);
+    for (const auto& one : reply.replies()) {
       double micros = static_cast<double>(one.exec_micros());
       shape.avg_exec_micros =
           shape.avg_exec_micros < 0 ? micros : 0.8 * shape.avg_exec_micros + 0.2 * micros;
       exiting |= one.worker_exiting();
-      callbacks_.on_reply(specs[i], std::move(one));
     }
     if (it != shape.leases.end()) {
       if (exiting) {

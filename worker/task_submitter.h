@@ -16,7 +16,9 @@
 //                     │   no lease: RequestWorkerLease (bounded)        │
 //                     └◄──────────── lease idle again ◄─────────────────┘
 //
-// Threading: the owner's EventLoop only (Submit must be posted there).
+// Threading: the owner's EventLoop only (Submit must be posted there), but
+// results are handed to on_reply on the gRPC thread that received them, so
+// a waiting Get wakes without a hop through the loop.
 // Dependencies of a task must be resolved before Submit.
 #pragma once
 
@@ -42,6 +44,7 @@ class TaskSubmitter {
  public:
   struct Callbacks {
     // The worker ran the task (the reply may carry the task's own error).
+    // Called on a gRPC thread, as soon as the reply arrives.
     std::function<void(const rpc::TaskSpec&, rpc::PushTaskReply&&)> on_reply;
     // The task cannot run: retries ran out, or the raylet refused it.
     std::function<void(const rpc::TaskSpec&, const rpc::ErrorInfo&)> on_failure;
@@ -84,6 +87,9 @@ class TaskSubmitter {
                       rpc::RequestWorkerLeaseReply&& reply);
   size_t BatchSize(const Shape& shape) const;
   void PushTo(const std::string& key, Lease& lease, std::vector<rpc::TaskSpec> specs);
+  // On the gRPC thread: checks the reply and hands results to on_reply.
+  void DeliverResults(const std::vector<rpc::TaskSpec>& specs, absl::Status& status,
+                      rpc::PushTasksReply& reply);
   void OnPushReply(const std::string& key, int64_t lease_id, std::vector<rpc::TaskSpec> specs,
                    absl::Status status, rpc::PushTasksReply&& reply);
   void RetryOrFail(Shape& shape, rpc::TaskSpec spec, int pid, const absl::Status& status);

@@ -1,6 +1,6 @@
-// gcs/clock.h
+// common/clock.h
 //
-// Clock is the GCS's seam to time: a monotonic clock for timeouts and
+// Clock is every daemon's seam to time: a monotonic clock for timeouts and
 // periods, and wall time for the start/end stamps shown to users.
 // SystemClock reads the real clocks; FakeClock is moved by tests by hand.
 // Threading: both are safe to read from any thread; FakeClock must only be
@@ -10,7 +10,7 @@
 #include <chrono>
 #include <cstdint>
 
-namespace lumen::gcs {
+namespace lumen {
 
 class Clock {
  public:
@@ -48,4 +48,4 @@ class FakeClock : public Clock {
   int64_t now_ms_;
 };
 
-}  // namespace lumen::gcs
+}  // namespace lumen
