@@ -118,7 +118,7 @@ std::pair<double, double> BigPut(PlasmaClient& client, const std::vector<uint8_t
 int main(int argc, char** argv) {
   int reps = 5;
   if (argc == 3 && std::string(argv[1]) == "--reps") reps = std::max(1, std::atoi(argv[2]));
-  lumen::plasma::testing::StoreProcessGroup group(LUMEN_PLASMA_BIN, 2ull << 30);
+  lumen::plasma::testing::StoreProcessGroup group(LUMEN_PLASMA_BIN, 2ull << 30, {"--prefault=true"});
   if (!group.ready()) {
     std::fprintf(stderr, "lumen-plasma did not start\n");
     return 1;

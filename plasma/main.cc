@@ -23,13 +23,13 @@ constexpr char kUsage[] =
     "  --socket PATH                Unix socket to listen on (its directory is made 0700).\n"
     "  --object-store-memory BYTES  arena size; default 30% of RAM, capped by the shm dir's free space.\n"
     "  --shm-dir DIR                where the arena lives (default /dev/shm).\n"
-    "  --prefault=true|false        commit the arena's pages in the background at start (default true).\n";
+    "  --prefault=true|false        commit the arena's pages in the background at start (default false).\n";
 
 struct Flags {
   std::string socket;
   uint64_t memory = 0;
   std::string shm_dir = "/dev/shm";
-  bool prefault = true;
+  bool prefault = false;
 };
 
 // Accepts --name=value and --name value. Exits on --help or a bad flag.

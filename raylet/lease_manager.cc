@@ -1,13 +1,22 @@
 #include "raylet/lease_manager.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "common/logging.h"
 
 namespace lumen::raylet {
 
 LeaseManager::LeaseManager(WorkerPool& pool, ResourceSet total)
-    : pool_(pool), resources_(std::move(total)) {}
+    : pool_(pool), resources_(total), gpus_(GpuIndexPool::ForTotal(total)) {}
+
+bool LeaseManager::FitsNow(const ResourceSet& shape) const {
+  return resources_.Fits(shape) && gpus_.CanAllocate(shape.GetUnits(kGpuResource));
+}
+
+bool LeaseManager::IsFeasible(const ResourceSet& shape) const {
+  return resources_.IsFeasible(shape) && gpus_.IsFeasible(shape.GetUnits(kGpuResource));
+}
 
 void LeaseManager::RequestLease(LeaseRequest request) {
   if (!pool_.HasJob(request.job)) {
@@ -16,7 +25,7 @@ void LeaseManager::RequestLease(LeaseRequest request) {
                " is not known to this raylet (its driver has not registered or has exited)");
     return;
   }
-  if (!resources_.IsFeasible(request.resources)) {
+  if (!IsFeasible(request.resources)) {
     WarnInfeasible(request);
     infeasible_.push_back(std::move(request));
     return;
@@ -68,7 +77,7 @@ void LeaseManager::GrantFromClass(SchedulingClass& cls) {
     if (front.is_cancelled && front.is_cancelled()) {
       Reject(front, "lease request cancelled by the caller");
     } else {
-      if (!resources_.Fits(cls.resources)) return;
+      if (!FitsNow(cls.resources)) return;
       const WorkerInfo* worker = pool_.PopIdle(cls.job);
       if (worker == nullptr) return;
       Grant(front, *worker);
@@ -81,7 +90,10 @@ void LeaseManager::GrantFromClass(SchedulingClass& cls) {
 void LeaseManager::Grant(LeaseRequest& request, const WorkerInfo& worker) {
   int64_t lease_id = next_lease_id_++;
   resources_.Acquire(request.resources);
-  leases_[lease_id] = Lease{worker.id, request.job, request.resources, request.caller};
+  std::optional<std::vector<int>> gpu_ids =
+      gpus_.Allocate(request.resources.GetUnits(kGpuResource));
+  CHECK(gpu_ids.has_value()) << "granted a lease whose GPU indices are taken";
+  leases_[lease_id] = Lease{worker.id, request.job, request.resources, request.caller, *gpu_ids};
   lease_by_worker_[worker.id] = lease_id;
   LeaseReply reply;
   reply.granted = true;
@@ -89,17 +101,22 @@ void LeaseManager::Grant(LeaseRequest& request, const WorkerInfo& worker) {
   reply.worker_id = worker.id;
   reply.worker_port = worker.port;
   reply.worker_pid = worker.pid;
+  reply.gpu_ids = std::move(*gpu_ids);
   request.reply(reply);
 }
 
 void LeaseManager::StartWorkersForDemand() {
   ResourceSet remaining = resources_.available();
+  // A copy to play with: N ints.
+  GpuIndexPool remaining_gpus = gpus_;
   std::vector<std::pair<JobId, int>> demand;  // Few jobs: a vector is fine.
   int cap = pool_.options().max_starting_workers;
   for (const SchedulingClass& cls : classes_) {
     int limit = std::min<int>(static_cast<int>(cls.queue.size()), cap);
     int fitting = 0;
-    while (fitting < limit && cls.resources.IsSubsetOf(remaining)) {
+    int64_t gpu_units = cls.resources.GetUnits(kGpuResource);
+    while (fitting < limit && cls.resources.IsSubsetOf(remaining) &&
+           remaining_gpus.Allocate(gpu_units).has_value()) {
       remaining.Subtract(cls.resources);
       ++fitting;
     }
@@ -138,6 +155,7 @@ void LeaseManager::ReleaseLease(int64_t lease_id) {
   ResourceSet held = lease.resources;
   if (lease.blocked) held.Set("CPU", 0);  // Already given back.
   resources_.Release(held);
+  gpus_.Release(lease.gpu_ids, lease.resources.GetUnits(kGpuResource));
   lease_by_worker_.erase(lease.worker);
   leases_.erase(it);
 }

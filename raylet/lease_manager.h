@@ -19,6 +19,11 @@
 // count in num_pending_tasks, as in Ray.
 // A worker blocked in Get gives its lease's CPU back (SetBlocked) so nested
 // tasks can run; unblocking takes it back even if that oversubscribes.
+// GPUs: a lease asking for "GPU" also gets GPU indices from a GpuIndexPool
+// (see gpu_index_pool.h for the rule), reported in LeaseReply::gpu_ids and
+// held until the lease ends (return, the worker's or its caller's death,
+// the job's end); a blocked lease keeps them. A request fits only when both
+// the counts and the index pool have room.
 //
 // Threading: the raylet loop only. Reply callbacks run on the loop, possibly
 // inline in RequestLease; each request gets exactly one reply.
@@ -34,6 +39,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "common/id.h"
+#include "raylet/gpu_index_pool.h"
 #include "raylet/resource_set.h"
 #include "raylet/worker_pool.h"
 
@@ -46,6 +52,7 @@ struct LeaseReply {
   WorkerId worker_id;
   int worker_port = 0;
   pid_t worker_pid = 0;
+  std::vector<int> gpu_ids;  // The node's GPU indices for this lease.
 };
 
 struct LeaseRequest {
@@ -78,6 +85,7 @@ class LeaseManager {
   void Schedule();
 
   const NodeResources& resources() const { return resources_; }
+  const GpuIndexPool& gpus() const { return gpus_; }
   int NumPending() const { return num_queued_ + static_cast<int>(infeasible_.size()); }
   int NumLeases() const { return static_cast<int>(leases_.size()); }
 
@@ -93,9 +101,13 @@ class LeaseManager {
     JobId job;
     ResourceSet resources;
     WorkerId caller;
+    std::vector<int> gpu_ids;
     bool blocked = false;  // Its CPU is given back while blocked.
   };
 
+  // Counts and GPU indices both have room for `shape` now / ever.
+  bool FitsNow(const ResourceSet& shape) const;
+  bool IsFeasible(const ResourceSet& shape) const;
   void Enqueue(LeaseRequest request);
   void GrantFromClass(SchedulingClass& cls);
   void Grant(LeaseRequest& request, const WorkerInfo& worker);
@@ -108,6 +120,7 @@ class LeaseManager {
 
   WorkerPool& pool_;
   NodeResources resources_;
+  GpuIndexPool gpus_;
   std::list<SchedulingClass> classes_;  // Arrival order.
   absl::flat_hash_map<std::string, std::list<SchedulingClass>::iterator> class_by_key_;
   int num_queued_ = 0;

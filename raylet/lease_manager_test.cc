@@ -1,6 +1,6 @@
 // Unit tests of LeaseManager's grant policy, over a real WorkerPool with a
 // fake launcher: grants, queueing, infeasible requests, returns, blocked
-// workers, deaths and cancellations.
+// workers, deaths and cancellations, GPU indices.
 #include "raylet/lease_manager.h"
 
 #include <catch2/catch.hpp>
@@ -16,8 +16,8 @@ namespace {
 ResourceSet Res(std::map<std::string, double> m) { return ResourceSet::FromMap(m); }
 
 struct Fixture : testing::PoolFixture {
-  explicit Fixture(double cpus, int prestart = 0)
-      : PoolFixture(prestart), leases(*pool, Res({{"CPU", cpus}, {"GPU", 1}})) {
+  explicit Fixture(double cpus, int prestart = 0, double gpus = 1)
+      : PoolFixture(prestart), leases(*pool, Res({{"CPU", cpus}, {"GPU", gpus}})) {
     AddJob(job, driver, driver_pid);
   }
 
@@ -261,4 +261,107 @@ TEST_CASE("thousands of leases flow through a few workers") {
   CHECK(returned == 5000);
   CHECK(f.launcher.started.size() == 4);
   CHECK(f.AvailableCpu() == 4);
+}
+
+TEST_CASE("GPU leases get distinct indices; a queued one gets the index that was freed") {
+  Fixture f(4, 3, /*gpus=*/2);
+  f.WorkersRegister();
+  auto first = f.Request({{"CPU", 1}, {"GPU", 1}});
+  auto second = f.Request({{"CPU", 1}, {"GPU", 1}});
+  auto third = f.Request({{"CPU", 1}, {"GPU", 1}});
+  REQUIRE(first->has_value());
+  REQUIRE(second->has_value());
+  CHECK((*first)->gpu_ids == std::vector<int>{0});
+  CHECK((*second)->gpu_ids == std::vector<int>{1});
+  CHECK_FALSE(third->has_value());
+  CHECK(f.leases.NumPending() == 1);
+  REQUIRE(f.leases.ReturnLease((*second)->lease_id, false).ok());
+  REQUIRE(third->has_value());
+  CHECK((*third)->gpu_ids == std::vector<int>{1});
+  REQUIRE(f.leases.ReturnLease((*first)->lease_id, false).ok());
+  REQUIRE(f.leases.ReturnLease((*third)->lease_id, false).ok());
+  CHECK(f.leases.gpus().NumFree() == 2);
+}
+
+TEST_CASE("a multi-GPU lease gets distinct indices; CPU-only leases get none") {
+  Fixture f(4, 2, /*gpus=*/4);
+  f.WorkersRegister();
+  auto cpu = f.Request({{"CPU", 1}});
+  auto pair = f.Request({{"CPU", 1}, {"GPU", 2}});
+  REQUIRE(cpu->has_value());
+  REQUIRE(pair->has_value());
+  CHECK((*cpu)->gpu_ids.empty());
+  CHECK((*pair)->gpu_ids == std::vector<int>{0, 1});
+  CHECK(f.leases.gpus().NumFree() == 2);
+}
+
+TEST_CASE("a dead worker's GPU indices go to the next GPU lease") {
+  Fixture f(4, 2, /*gpus=*/2);
+  f.WorkersRegister();
+  auto first = f.Request({{"CPU", 1}, {"GPU", 1}});
+  auto second = f.Request({{"CPU", 1}, {"GPU", 1}});
+  auto waiting = f.Request({{"CPU", 1}, {"GPU", 1}});
+  CHECK_FALSE(waiting->has_value());
+  f.launcher.Exit((*first)->worker_pid, "killed by signal 9 (Killed)");
+  for (const DeadWorker& dead : f.pool->ReapExited()) f.leases.OnWorkerGone(dead.id);
+  CHECK(f.leases.gpus().NumFree() == 1);
+  f.WorkersRegister();  // The worker started for the waiting request.
+  REQUIRE(waiting->has_value());
+  CHECK((*waiting)->gpu_ids == std::vector<int>{0});
+}
+
+TEST_CASE("revoking a dead caller's leases frees their GPU indices") {
+  Fixture f(4, 2, /*gpus=*/2);
+  f.WorkersRegister();
+  WorkerId caller = WorkerId::FromRandom();
+  auto held = f.Request({{"CPU", 1}, {"GPU", 2}}, caller);
+  REQUIRE(held->has_value());
+  CHECK(f.leases.gpus().NumFree() == 0);
+  f.leases.OnWorkerGone(caller);
+  CHECK(f.leases.gpus().NumFree() == 2);
+}
+
+TEST_CASE("a blocked worker keeps its GPU indices") {
+  Fixture f(1, 2, /*gpus=*/1);
+  f.WorkersRegister();
+  auto outer = f.Request({{"CPU", 1}, {"GPU", 1}});
+  auto nested_gpu = f.Request({{"CPU", 1}, {"GPU", 1}});
+  auto nested_cpu = f.Request({{"CPU", 1}});
+  f.leases.SetBlocked((*outer)->worker_id, true);
+  CHECK_FALSE(nested_gpu->has_value());
+  REQUIRE(nested_cpu->has_value());  // The lent CPU runs the CPU-only task.
+  CHECK(f.leases.gpus().NumFree() == 0);
+  f.leases.SetBlocked((*outer)->worker_id, false);
+  REQUIRE(f.leases.ReturnLease((*nested_cpu)->lease_id, false).ok());
+  REQUIRE(f.leases.ReturnLease((*outer)->lease_id, false).ok());
+  REQUIRE(nested_gpu->has_value());
+  CHECK((*nested_gpu)->gpu_ids == std::vector<int>{0});
+}
+
+TEST_CASE("fractional GPU leases share an index; a whole one waits for a free index") {
+  Fixture f(4, 2, /*gpus=*/2);
+  f.WorkersRegister();
+  auto a = f.Request({{"CPU", 1}, {"GPU", 0.6}});
+  auto b = f.Request({{"CPU", 1}, {"GPU", 0.6}});
+  auto c = f.Request({{"CPU", 1}, {"GPU", 0.8}});  // 0.8 GPU counted free, no index has room.
+  REQUIRE(a->has_value());
+  REQUIRE(b->has_value());
+  CHECK((*a)->gpu_ids == std::vector<int>{0});
+  CHECK((*b)->gpu_ids == std::vector<int>{1});
+  CHECK_FALSE(c->has_value());
+  CHECK(f.pool->NumStarting() == 0);  // No index: no worker started for it.
+  REQUIRE(f.leases.ReturnLease((*a)->lease_id, false).ok());
+  REQUIRE(c->has_value());
+  CHECK((*c)->gpu_ids == std::vector<int>{0});
+}
+
+TEST_CASE("a GPU request the node's whole GPUs cannot hold is infeasible") {
+  Fixture f(4, 1, /*gpus=*/1.5);
+  f.WorkersRegister();
+  auto too_many = f.Request({{"CPU", 1}, {"GPU", 1.5}});  // Would need two indices.
+  CHECK_FALSE(too_many->has_value());
+  CHECK(f.leases.NumPending() == 1);
+  auto one = f.Request({{"CPU", 1}, {"GPU", 1}});
+  REQUIRE(one->has_value());
+  CHECK((*one)->gpu_ids == std::vector<int>{0});
 }

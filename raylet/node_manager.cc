@@ -66,6 +66,7 @@ void NodeManager::FillGrant(const LeaseReply& lease, rpc::RequestWorkerLeaseRepl
   address->set_worker_id(lease.worker_id.Binary());
   reply->set_lease_id(lease.lease_id);
   reply->set_worker_pid(lease.worker_pid);
+  for (int gpu : lease.gpu_ids) reply->add_gpu_ids(gpu);
 }
 
 void NodeManager::ReturnWorker(const rpc::ReturnWorkerRequest& request) {

@@ -1,6 +1,6 @@
 // Unit tests of NodeManager: the RayletService semantics in plain C++ over
 // a fake launcher and clock (drivers, worker registration, leases, blocked
-// workers, deaths, job ends, stats).
+// workers, deaths, job ends, stats, GPU indices).
 #include "raylet/node_manager.h"
 
 #include <catch2/catch.hpp>
@@ -14,9 +14,10 @@ using namespace lumen::raylet;
 namespace {
 
 struct Fixture : testing::PoolFixture {
-  explicit Fixture(double cpus, int prestart)
+  explicit Fixture(double cpus, int prestart, double gpus = 0)
       : PoolFixture(prestart),
-        leases(*pool, ResourceSet::FromMap(std::map<std::string, double>{{"CPU", cpus}})),
+        leases(*pool,
+               ResourceSet::FromMap(std::map<std::string, double>{{"CPU", cpus}, {"GPU", gpus}})),
         node(NodeManagerConfig{node_id, "127.0.0.1", "/tmp/s/plasma.sock", "/tmp/s",
                                "127.0.0.1:6379"},
              *pool, leases) {}
@@ -48,11 +49,13 @@ struct Fixture : testing::PoolFixture {
     }
   }
   std::shared_ptr<std::optional<rpc::RequestWorkerLeaseReply>> Lease(double cpus,
-                                                                     WorkerId caller = {}) {
+                                                                     WorkerId caller = {},
+                                                                     double gpus = 0) {
     auto slot = std::make_shared<std::optional<rpc::RequestWorkerLeaseReply>>();
     rpc::RequestWorkerLeaseRequest request;
     request.set_job_id(job.Binary());
     (*request.mutable_resources())["CPU"] = cpus;
+    if (gpus > 0) (*request.mutable_resources())["GPU"] = gpus;
     request.set_function_name("Fib");
     if (!caller.IsNil()) request.set_caller_worker_id(caller.Binary());
     node.RequestWorkerLease(request, nullptr,
@@ -69,6 +72,9 @@ struct Fixture : testing::PoolFixture {
     node.ReturnWorker(request);
   }
   double AvailableCpu() { return node.View().available().at("CPU"); }
+  static std::vector<int> GpuIds(const std::optional<rpc::RequestWorkerLeaseReply>& reply) {
+    return {reply->gpu_ids().begin(), reply->gpu_ids().end()};
+  }
 
   NodeId node_id = NodeId::FromRandom();
   LeaseManager leases;
@@ -231,4 +237,55 @@ TEST_CASE("the resource view lists every resource and the pending count") {
   CHECK(view.total().at("CPU") == 1);
   CHECK(view.available().at("CPU") == 0);
   CHECK(view.num_pending_tasks() == 2);
+}
+
+TEST_CASE("lease replies carry GPU indices; a return frees them for a queued lease") {
+  Fixture f(4, 3, /*gpus=*/2);
+  REQUIRE(f.RegisterDriver().ok());
+  f.WorkersRegister();
+  auto first = f.Lease(1, {}, 1);
+  auto second = f.Lease(1, {}, 1);
+  auto third = f.Lease(1, {}, 1);
+  auto cpu_only = f.Lease(1);
+  REQUIRE(first->has_value());
+  REQUIRE(second->has_value());
+  REQUIRE(cpu_only->has_value());
+  CHECK(f.GpuIds(*first) == std::vector<int>{0});
+  CHECK(f.GpuIds(*second) == std::vector<int>{1});
+  CHECK((*cpu_only)->gpu_ids_size() == 0);
+  CHECK_FALSE(third->has_value());
+  f.Return(*first);
+  REQUIRE(third->has_value());
+  CHECK(f.GpuIds(*third) == std::vector<int>{0});
+}
+
+TEST_CASE("a GPU worker's death frees its indices") {
+  Fixture f(2, 1, /*gpus=*/1);
+  REQUIRE(f.RegisterDriver().ok());
+  f.WorkersRegister();
+  auto first = f.Lease(1, {}, 1);
+  auto second = f.Lease(1, {}, 1);
+  REQUIRE(first->has_value());
+  CHECK(f.GpuIds(*first) == std::vector<int>{0});
+  CHECK_FALSE(second->has_value());
+  f.launcher.Exit((*first)->worker_pid(), "killed by signal 9 (Killed)");
+  f.node.ReapWorkers();
+  CHECK(f.leases.gpus().NumFree() == 1);
+  f.WorkersRegister();
+  REQUIRE(second->has_value());
+  CHECK(f.GpuIds(*second) == std::vector<int>{0});
+}
+
+TEST_CASE("a driver's disconnect frees the GPU indices of its job's leases") {
+  Fixture f(2, 2, /*gpus=*/2);
+  REQUIRE(f.RegisterDriver().ok());
+  f.WorkersRegister();
+  auto lease = f.Lease(1, {}, 2);
+  REQUIRE(lease->has_value());
+  CHECK(f.GpuIds(*lease) == (std::vector<int>{0, 1}));
+  f.node.NotifyBlocked(f.LeasedWorker(*lease), true);
+  CHECK(f.leases.gpus().NumFree() == 0);  // Blocking lends only the CPU.
+  f.node.DisconnectWorker(f.driver);
+  CHECK(f.leases.gpus().NumFree() == 2);
+  CHECK(f.node.View().available().at("GPU") == 2);
 }

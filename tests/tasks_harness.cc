@@ -38,7 +38,7 @@ void RecordWorkerPid(pid_t pid) {
   g_pids.insert(pid);
 }
 
-int RunTaskTests(int argc, char** argv, int num_cpus) {
+int RunTaskTests(int argc, char** argv, int num_cpus, int num_gpus) {
   if (worker::IsWorkerProcess()) worker::RunWorkerProcess();
   char dir[] = "/tmp/lumen-tasks-test-XXXXXX";
   if (!::mkdtemp(dir)) return 2;
@@ -46,6 +46,7 @@ int RunTaskTests(int argc, char** argv, int num_cpus) {
   ::unsetenv("RAY_ADDRESS");
   ray::RayConfig config;
   config.num_cpus = num_cpus;
+  config.num_gpus = num_gpus;
   config.object_store_memory = 512LL * 1024 * 1024;
   ray::Init(config);
   int failed = Catch::Session().run(argc, argv);

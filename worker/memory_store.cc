@@ -58,16 +58,16 @@ std::vector<bool> MemoryStore::WaitAny(const std::vector<ObjectId>& ids, int num
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
+    // Stops at the num_ready-th ready id: callers only take that many.
     int count = 0;
-    for (size_t i = 0; i < ids.size(); ++i) {
-      ready[i] = objects_.count(ids[i]) > 0;
+    for (size_t i = 0; i < ids.size() && count < num_ready; ++i) {
+      ready[i] = ready[i] || objects_.count(ids[i]) > 0;
       count += ready[i];
     }
     if (count >= num_ready) return ready;
     if (timeout_ms < 0) {
       cv_.wait(lock);
     } else if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
-      for (size_t i = 0; i < ids.size(); ++i) ready[i] = objects_.count(ids[i]) > 0;
       return ready;
     }
   }

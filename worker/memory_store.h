@@ -44,6 +44,7 @@ class MemoryStore {
   // Returns one entry per id; nullptr for those still missing.
   std::vector<StoredObjectPtr> Wait(const std::vector<ObjectId>& ids, int64_t timeout_ms);
   // Blocks until `num_ready` of the ids are ready or the timeout passes.
+  // Flags at most num_ready ids, the first ready ones in order.
   std::vector<bool> WaitAny(const std::vector<ObjectId>& ids, int num_ready, int64_t timeout_ms);
 
   // Runs `callback` once `id` is ready (at once if it is).

@@ -169,10 +169,18 @@ std::vector<std::shared_ptr<ray::internal::Buffer>> ObjectGetter::Get(
 
 std::vector<bool> ObjectGetter::Wait(const std::vector<ray::internal::RefData>& refs,
                                      int num_objects, int64_t timeout_ms) {
-  std::vector<ObjectId> ids = Prepare(refs);
+  std::vector<ObjectId> ids;
+  ids.reserve(refs.size());
+  for (const auto& ref : refs) ids.push_back(ObjectId::FromBinaryOrNil(ref.id));
+  // Enough ready already (the common case in a wait loop): no fetches needed.
+  std::vector<bool> ready = store_.WaitAny(ids, num_objects, 0);
+  int count = 0;
+  for (bool r : ready) count += r;
+  if (count >= num_objects) return ready;
+  Prepare(refs);
   bool notify = t_in_task && notify_blocked_;
   if (notify) notify_blocked_(true);
-  std::vector<bool> ready = store_.WaitAny(ids, num_objects, timeout_ms);
+  ready = store_.WaitAny(ids, num_objects, timeout_ms);
   if (notify) notify_blocked_(false);
   return ready;
 }

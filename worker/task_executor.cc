@@ -6,6 +6,7 @@
 #include <chrono>
 #include <typeinfo>
 
+#include "absl/strings/str_split.h"
 #include "common/logging.h"
 #include "ray/api/ray_exception.h"
 #include "worker/function_registry.h"
@@ -21,6 +22,11 @@ std::string Demangle(const char* name) {
   return result;
 }
 
+std::optional<std::string> EnvOrNone(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::optional<std::string>(v) : std::nullopt;
+}
+
 }  // namespace
 
 TaskExecutor::TaskExecutor(ObjectGetter& getter, std::shared_ptr<plasma::PlasmaClient> plasma,
@@ -30,6 +36,7 @@ TaskExecutor::TaskExecutor(ObjectGetter& getter, std::shared_ptr<plasma::PlasmaC
       node_(node),
       node_ip_(std::move(node_ip)),
       pid_(::getpid()),
+      original_cuda_devices_(EnvOrNone("CUDA_VISIBLE_DEVICES")),
       thread_([this] { Loop(); }) {}
 
 TaskExecutor::~TaskExecutor() {
@@ -79,6 +86,7 @@ void TaskExecutor::Loop() {
         std::lock_guard<std::mutex> lock(mu_);
         current_name_ = spec->name().empty() ? spec->function_name() : spec->name();
       }
+      SetVisibleGpus(*spec);
       auto start = std::chrono::steady_clock::now();
       Execute(*spec, reply);
       std::fflush(stdout);
@@ -89,6 +97,29 @@ void TaskExecutor::Loop() {
     }
     item.done(absl::OkStatus());
   }
+}
+
+void TaskExecutor::SetVisibleGpus(const rpc::TaskSpec& spec) {
+  if (spec.gpu_ids().empty()) {
+    if (original_cuda_devices_) {
+      ::setenv("CUDA_VISIBLE_DEVICES", original_cuda_devices_->c_str(), 1);
+    } else {
+      ::unsetenv("CUDA_VISIBLE_DEVICES");
+    }
+    return;
+  }
+  // The raylet's indices count the devices it sees: with an inherited
+  // CUDA_VISIBLE_DEVICES=2,3, index 0 is device 2.
+  std::vector<std::string> inherited;
+  if (original_cuda_devices_ && !original_cuda_devices_->empty()) {
+    inherited = absl::StrSplit(*original_cuda_devices_, ',');
+  }
+  std::string ids;
+  for (int32_t gpu : spec.gpu_ids()) {
+    bool mapped = gpu >= 0 && static_cast<size_t>(gpu) < inherited.size();
+    ids += (ids.empty() ? "" : ",") + (mapped ? inherited[gpu] : std::to_string(gpu));
+  }
+  ::setenv("CUDA_VISIBLE_DEVICES", ids.c_str(), 1);
 }
 
 void TaskExecutor::Execute(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply) {

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <optional>
 #include <thread>
 
 #include "common/rpc/server.h"
@@ -47,6 +48,9 @@ class TaskExecutor {
   };
   void Push(Item item);
   void Loop();
+  // Points CUDA_VISIBLE_DEVICES at the task's GPUs, or back to the
+  // worker's own value for tasks without any.
+  void SetVisibleGpus(const rpc::TaskSpec& spec);
   void Execute(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply);
   void StoreResult(const rpc::TaskSpec& spec, std::string&& result, rpc::PushTaskReply* reply);
   void SetError(const rpc::TaskSpec& spec, rpc::ErrorInfo::Type type, const std::string& type_name,
@@ -57,6 +61,7 @@ class TaskExecutor {
   NodeId node_;
   std::string node_ip_;
   int pid_;
+  std::optional<std::string> original_cuda_devices_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Item> queue_;

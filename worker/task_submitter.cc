@@ -98,6 +98,7 @@ void TaskSubmitter::OnLeaseGranted(const std::string& key, absl::Status status,
   lease.id = reply.lease_id();
   lease.worker = reply.worker_address();
   lease.pid = reply.worker_pid();
+  lease.gpu_ids.assign(reply.gpu_ids().begin(), reply.gpu_ids().end());
   lease.client = workers_.Get(lease.worker);
   auto [it, inserted] = shape.leases.emplace(lease.id, std::move(lease));
   if (shape.queue.empty()) {
@@ -122,6 +123,7 @@ void TaskSubmitter::PushTo(const std::string& key, Lease& lease, std::vector<rpc
     rpc::PushTaskRequest* task = request.add_tasks();
     task->set_intended_worker_id(lease.worker.worker_id());
     *task->mutable_spec() = spec;
+    for (int32_t gpu : lease.gpu_ids) task->mutable_spec()->add_gpu_ids(gpu);
   }
   int64_t lease_id = lease.id;
   lease.client->Call(&rpc::CoreWorkerService::Stub::async::PushTasks, request,

@@ -64,6 +64,7 @@ class TaskSubmitter {
     int64_t id = 0;
     rpc::Address worker;
     int32_t pid = 0;
+    std::vector<int32_t> gpu_ids;  // Reserved for this lease by the raylet.
     std::shared_ptr<CoreWorkerClient> client;
     bool busy = false;
     uint64_t idle_epoch = 0;  // Bumped whenever the lease gets work.

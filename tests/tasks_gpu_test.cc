@@ -1,0 +1,41 @@
+// GPU tasks on a local cluster told it has 2 GPUs (no hardware needed),
+// started with CUDA_VISIBLE_DEVICES=5,7 as a node restricted to two devices
+// would be: each task holding a GPU sees only its own device (index 0 is
+// device 5), and a task without GPUs sees the worker's original value.
+#include <ray/api.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <set>
+#include <thread>
+
+#include "tests/tasks_harness.h"
+
+namespace {
+std::string VisibleGpus(int sleep_ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+  const char* v = std::getenv("CUDA_VISIBLE_DEVICES");
+  return v ? v : "<unset>";
+}
+}  // namespace
+
+RAY_REMOTE(VisibleGpus);
+
+TEST_CASE("concurrent GPU tasks get distinct CUDA_VISIBLE_DEVICES") {
+  CHECK(ray::ClusterResources()["GPU"] == 2);
+  std::vector<ray::ObjectRef<std::string>> refs;
+  for (int i = 0; i < 2; ++i) refs.push_back(ray::Task(VisibleGpus).SetResource("GPU", 1).Remote(1000));
+  std::set<std::string> seen;
+  for (const auto& v : ray::Get(refs)) seen.insert(*v);
+  CHECK(seen == std::set<std::string>{"5", "7"});
+  auto both = ray::Task(VisibleGpus).SetResource("GPU", 2).Remote(0);
+  std::string pair = *ray::Get(both);
+  CHECK((pair == "5,7" || pair == "7,5"));
+  CHECK(*ray::Get(ray::Task(VisibleGpus).Remote(0)) == "5,7");
+}
+
+int main(int argc, char** argv) {
+  ::setenv("CUDA_VISIBLE_DEVICES", "5,7", 1);
+  return lumen::testing::RunTaskTests(argc, argv, 4, 2);
+}
