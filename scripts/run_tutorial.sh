@@ -1,20 +1,38 @@
 #!/usr/bin/env bash
-# Installs the dependencies, builds Lumen (Release, -j2) into build/ and runs
-# the tutorial examples (examples/run_all.sh). Without examples it shows the
-# cluster life cycle instead: lumen start --head, lumen status, lumen stop.
+# Installs the dependencies, builds Lumen (Release, -j2) into build/, installs
+# it into build/install (`cmake --install`), then builds the tutorial examples
+# as an out-of-tree project against that prefix (find_package(Lumen)) and runs
+# them (examples/run_all.sh). The example starts its own private local
+# cluster at ray::Init() and stops it at ray::Shutdown().
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
 scripts/build.sh
-BIN="$(pwd)/${LUMEN_BUILD_DIR:-build}/bin"
-export PATH="$BIN:$PATH"
-if [ -x examples/run_all.sh ]; then
-  exec examples/run_all.sh
-fi
-echo "== no examples/run_all.sh yet: starting, inspecting and stopping a local cluster =="
+BUILD_DIR="$(pwd)/${LUMEN_BUILD_DIR:-build}"
+PREFIX="$BUILD_DIR/install"
+cmake --install "$BUILD_DIR" --prefix "$PREFIX" >/dev/null
+# Use the daemons just installed, and keep sessions and logs in a private
+# directory that goes away afterwards (after stopping anything left in it).
+export PATH="$PREFIX/bin:$PATH"
+export LUMEN_BIN_DIR="$PREFIX/bin"
+export LUMEN_EXAMPLES_BUILD="$BUILD_DIR/examples"
 LUMEN_TEMP_DIR="$(mktemp -d /tmp/lumen-tutorial-XXXXXX)"
 export LUMEN_TEMP_DIR
-trap 'lumen stop --force >/dev/null 2>&1 || true; rm -rf "$LUMEN_TEMP_DIR"' EXIT
-lumen start --head --port 0 --num-cpus 2 --object-store-memory 100000000
-lumen status
-lumen stop
+unset RAY_ADDRESS
+cleanup() {
+  rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "== run_tutorial.sh failed (exit $rc); last lines of the cluster logs: ==" >&2
+    for log in "$LUMEN_TEMP_DIR"/session_*/logs/*; do
+      [ -f "$log" ] || continue
+      echo "-- $log" >&2
+      tail -n 20 "$log" >&2
+    done
+  fi
+  lumen stop --force >/dev/null 2>&1 || true
+  rm -rf "$LUMEN_TEMP_DIR"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+examples/run_all.sh "$PREFIX"

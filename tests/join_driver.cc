@@ -22,7 +22,9 @@ int main(int argc, char** argv) {
     std::cout << "twice_str="
               << *ray::Get(ray::Task(RAY_FUNC(Twice, std::string)).Remote(std::string("ab")))
               << std::endl;
-    std::cout << "shout=" << *ray::Get(ray::Task(Shout).Remote(std::string("hey"))) << std::endl;
+    // Get before printing: the worker's forwarded line is printed meanwhile.
+    std::string shout = *ray::Get(ray::Task(Shout).Remote(std::string("hey")));
+    std::cout << "shout=" << shout << std::endl;
     std::cout << "worker_pid=" << *ray::Get(ray::Task(Pid).Remote()) << std::endl;
     std::map<std::string, double> total;
     for (const auto& [k, v] : ray::ClusterResources()) total[k] = v;

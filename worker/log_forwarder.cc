@@ -1,12 +1,18 @@
 #include "worker/log_forwarder.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
+
+#include <chrono>
 
 #include <cstdio>
 #include <cstring>
 
 namespace lumen::worker {
+namespace {
+constexpr char kDrainMarker[] = "\x1flumen-log-drain\x1f";
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<LogForwarder>> LogForwarder::Start(const std::string& log_path,
                                                                   PrefixFn prefix, SendFn send) {
@@ -42,21 +48,49 @@ void LogForwarder::Loop() {
     ssize_t n = ::read(read_fd_, buf, sizeof(buf));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;
-    (void)!::write(log_fd_, buf, n);
+    busy_ = true;
     pending.append(buf, n);
     std::vector<rpc::LogLine> lines;
     std::string prefix = prefix_();
     size_t start = 0, nl;
+    int markers = 0;
     while ((nl = pending.find('\n', start)) != std::string::npos) {
+      std::string text = pending.substr(start, nl - start);
+      start = nl + 1;
+      // A marker ends its own line, or a partial line the task left
+      // unterminated, which then goes out as a line of its own.
+      if (size_t m = text.find(kDrainMarker); m != std::string::npos) {
+        ++markers;
+        text.erase(m, sizeof(kDrainMarker) - 1);
+        if (text.empty()) continue;
+      }
+      std::string with_newline = text + "\n";
+      (void)!::write(log_fd_, with_newline.data(), with_newline.size());
       rpc::LogLine line;
       line.set_prefix(prefix);
-      line.set_line(pending.substr(start, nl - start));
+      line.set_line(std::move(text));
       lines.push_back(std::move(line));
-      start = nl + 1;
     }
     pending.erase(0, start);
     if (!lines.empty()) send_(std::move(lines));
+    busy_ = false;
+    if (markers > 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      markers_seen_ += markers;
+      drained_.notify_all();
+    }
   }
+}
+
+void LogForwarder::Drain(int timeout_ms) {
+  int unread = 0;
+  if (::ioctl(read_fd_, FIONREAD, &unread) != 0 || (unread == 0 && !busy_)) return;
+  std::unique_lock<std::mutex> lock(mu_);
+  uint64_t target = markers_seen_ + 1;
+  std::string marker = std::string(kDrainMarker) + "\n";
+  if (::write(1, marker.data(), marker.size()) != static_cast<ssize_t>(marker.size())) return;
+  drained_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                    [&] { return markers_seen_ >= target; });
 }
 
 }  // namespace lumen::worker

@@ -5,10 +5,13 @@
 // and sent to the job's driver, prefixed with the running task's name and
 // the pid, as Ray does: "(fetch_data pid=8068) Fetching from api...".
 // Lines are batched per read. Threading: own reader thread; the prefix and
-// send functions are called from it. Failure: a driver that cannot be
+// send functions are called from it; Drain from the task thread. Failure: a driver that cannot be
 // reached only loses the forwarded copy; the log file keeps every line.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <functional>
 #include <memory>
 #include <string>
@@ -29,6 +32,13 @@ class LogForwarder {
                                                              PrefixFn prefix, SendFn send);
   ~LogForwarder();
 
+  // Waits (up to `timeout_ms`) until everything written to stdout/stderr so
+  // far has been read and handed to `send`, which the forwarder calls
+  // synchronously: the task's lines reach the driver before its result.
+  // When output is pending it writes a marker line into the pipe and waits
+  // for the reader to pass it (the marker itself is never forwarded).
+  void Drain(int timeout_ms);
+
  private:
   LogForwarder(int read_fd, int log_fd, PrefixFn prefix, SendFn send);
   void Loop();
@@ -37,6 +47,10 @@ class LogForwarder {
   int log_fd_;
   PrefixFn prefix_;
   SendFn send_;
+  std::atomic<bool> busy_{false};  // Between a read with data and its send.
+  std::mutex mu_;
+  std::condition_variable drained_;
+  uint64_t markers_seen_ = 0;  // Guarded by mu_.
   std::thread thread_;
 };
 

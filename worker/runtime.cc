@@ -142,13 +142,14 @@ void RunWorkerProcess() {
         [driver](std::vector<rpc::LogLine>&& lines) {
           rpc::PushLogsRequest request;
           for (auto& l : lines) *request.add_lines() = std::move(l);
-          driver->Call(&rpc::CoreWorkerService::Stub::async::PushLogs, request,
-                       std::function<void(absl::Status, rpc::PushLogsReply&&)>(
-                           [](absl::Status, rpc::PushLogsReply&&) {}),
-                       5000);
+          (void)driver->CallSync(&rpc::CoreWorkerService::Stub::PushLogs, request, 5000);
         });
     if (logs.ok()) rt->logs = std::move(*logs);
   }
+  LogForwarder* logs = rt->logs.get();
+  rt->core->executor()->Start([logs] {
+    if (logs) logs->Drain(1000);
+  });
   rt->core->WaitForExit();
   std::fflush(stdout);
   std::_Exit(0);

@@ -36,8 +36,12 @@ TaskExecutor::TaskExecutor(ObjectGetter& getter, std::shared_ptr<plasma::PlasmaC
       node_(node),
       node_ip_(std::move(node_ip)),
       pid_(::getpid()),
-      original_cuda_devices_(EnvOrNone("CUDA_VISIBLE_DEVICES")),
-      thread_([this] { Loop(); }) {}
+      original_cuda_devices_(EnvOrNone("CUDA_VISIBLE_DEVICES")) {}
+
+void TaskExecutor::Start(std::function<void()> after_task) {
+  after_task_ = std::move(after_task);
+  thread_ = std::thread([this] { Loop(); });
+}
 
 TaskExecutor::~TaskExecutor() {
   {
@@ -45,7 +49,7 @@ TaskExecutor::~TaskExecutor() {
     stopping_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 void TaskExecutor::EnqueueBatch(const rpc::PushTasksRequest* request, rpc::PushTasksReply* reply,
@@ -91,6 +95,7 @@ void TaskExecutor::Loop() {
       Execute(*spec, reply);
       std::fflush(stdout);
       std::fflush(stderr);
+      if (after_task_) after_task_();
       reply->set_exec_micros(std::chrono::duration_cast<std::chrono::microseconds>(
                                  std::chrono::steady_clock::now() - start)
                                  .count());

@@ -6,7 +6,10 @@
 // the result in the reply: inline up to kMaxInlineReturnBytes, else sealed
 // (and pinned) in the node's plasma store. Exceptions the function throws
 // become TASK_EXCEPTION errors naming the type, message, function and pid.
-// Threading: Enqueue from any thread; `done` is called on the task thread.
+// Threading: Enqueue from any thread; tasks queue up until Start(), which
+// the runtime calls once the process can serve them (so a task never runs
+// before the runtime it may call into is published); `done` is called on
+// the task thread.
 #pragma once
 
 #include <condition_variable>
@@ -33,6 +36,10 @@ class TaskExecutor {
   TaskExecutor(ObjectGetter& getter, std::shared_ptr<plasma::PlasmaClient> plasma, NodeId node,
                std::string node_ip);
   ~TaskExecutor();  // Stops the thread after the running task.
+
+  // Starts running queued and future tasks. `after_task` (may be empty)
+  // runs on the task thread after each task, before its reply is sent.
+  void Start(std::function<void()> after_task);
 
   // Runs every task of `request` in order; `done` after the last one.
   // `request` and `reply` must stay valid until `done` runs.
@@ -67,6 +74,7 @@ class TaskExecutor {
   std::deque<Item> queue_;
   std::string current_name_;
   bool stopping_ = false;
+  std::function<void()> after_task_;
   std::thread thread_;
 };
 

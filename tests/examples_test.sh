@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# examples_out_of_tree: installs the current build into a fresh prefix, builds
+# examples/ against it as an out-of-tree project (find_package(Lumen)), runs
+# the tutorial (which starts and stops a private local cluster) and checks its
+# output. Leaves no files and no processes behind.
+# Usage: tests/examples_test.sh <lumen build dir>
+set -euo pipefail
+build_dir=$(cd "${1:?usage: examples_test.sh <lumen build dir>}" && pwd)
+examples=$(cd "$(dirname "$0")/../examples" && pwd)
+
+tmp=$(mktemp -d /tmp/lumen-ex-XXXXXX)
+prefix=$tmp/prefix
+ex_build=$tmp/build
+export LUMEN_TEMP_DIR=$tmp/t   # sessions, sockets and logs of the private cluster
+export LUMEN_BIN_DIR=$prefix/bin  # the installed daemons, not the build tree's
+unset RAY_ADDRESS
+
+# Processes of this run: executables under $tmp (the installed daemons, the
+# tutorial driver and its workers) or a command line mentioning $tmp.
+ours() {
+  local p exe
+  for p in /proc/[0-9]*; do
+    p=${p#/proc/}
+    [ "$p" = "$$" ] && continue
+    exe=$(readlink "/proc/$p/exe" 2>/dev/null) || exe=""
+    if [[ "$exe" == "$tmp"/* ]] || tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$tmp"; then
+      echo "$p"
+    fi
+  done
+}
+
+cleanup() {
+  local rc=$? pids
+  if [ -x "$prefix/bin/lumen" ]; then "$prefix/bin/lumen" stop --force >/dev/null 2>&1 || true; fi
+  pids=$(ours || true)
+  if [ -n "$pids" ]; then kill -KILL $pids 2>/dev/null || true; fi
+  rm -rf "$tmp"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+shown=0
+fail() {
+  echo "FAIL: $*" >&2
+  if [ -f "$tmp/out.txt" ] && [ "$shown" = 0 ]; then echo "--- tutorial_tasks output:" >&2; cat "$tmp/out.txt" >&2; fi
+  for log in "$LUMEN_TEMP_DIR"/session_*/logs/*; do
+    [ -f "$log" ] || continue
+    echo "--- $log (last 30 lines)" >&2
+    tail -n 30 "$log" >&2
+  done
+  exit 1
+}
+
+echo "== installing $build_dir into $prefix"
+cmake --install "$build_dir" --prefix "$prefix" >"$tmp/install.log" 2>&1 ||
+  { cat "$tmp/install.log" >&2; fail "cmake --install failed (is everything built?)"; }
+for b in lumen lumen-gcs lumen-raylet lumen-plasma lumen-worker; do
+  [ -x "$prefix/bin/$b" ] || fail "$prefix/bin/$b not installed"
+done
+if ldd "$prefix/bin/lumen-worker" | grep -q "not found"; then
+  ldd "$prefix/bin/lumen-worker" >&2
+  fail "installed lumen-worker cannot find its libraries"
+fi
+
+echo "== building examples/ against the installed Lumen"
+cmake -S "$examples" -B "$ex_build" -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/configure.log" 2>&1 ||
+  { cat "$tmp/configure.log" >&2; fail "configuring examples/ failed"; }
+cmake --build "$ex_build" -j2 >"$tmp/build.log" 2>&1 ||
+  { cat "$tmp/build.log" >&2; fail "building examples/ failed"; }
+
+echo "== running tutorial_tasks"
+rc=0 shown=0
+timeout -k 10 180 "$ex_build/tutorial_tasks" >"$tmp/out.txt" 2>&1 || rc=$?
+cat "$tmp/out.txt"; shown=1
+[ "$rc" -eq 0 ] || fail "tutorial_tasks exited with $rc (124: timed out)"
+
+out=$tmp/out.txt
+count() { grep -cF -- "$1" "$out" || true; }
+[ "$(count 'Results: [0, 1, 4, 9, 16, 25, 36, 49]')" -eq 2 ] ||
+  fail "expected 'Results: [0, 1, 4, 9, 16, 25, 36, 49]' twice (sequential and parallel)"
+grep -qF -- "'CPU': 4.0" "$out" || fail "expected \"'CPU': 4.0\" in the cluster resources"
+grep -qE -- '^\(fetch_data pid=[0-9]+\) ' "$out" || fail "expected a '(fetch_data pid=...)' prefixed worker line"
+grep -qxF -- "Result: combined(['processed(data_from_db)', 'processed(data_from_api)', 'processed(data_from_cache)'])" "$out" ||
+  fail "expected the combined DAG result"
+[ "$(grep -cE '^Got result: [0-9]+$' "$out" || true)" -eq 10 ] || fail "expected ten 'Got result:' lines"
+got=$(grep -E '^Got result: [0-9]+$' "$out" | sed 's/^Got result: //' | sort -n | tr '\n' ' ')
+[ "$got" = "0 1 2 3 4 5 6 7 8 9 " ] || fail "expected results 0..9 from ray::Wait, got: $got"
+
+# ray::Shutdown stopped the private cluster: nothing of this run may remain.
+left=""
+for _ in $(seq 1 50); do
+  left=$(ours || true)
+  [ -z "$left" ] && break
+  sleep 0.2
+done
+if [ -n "$left" ]; then
+  for p in $left; do echo "left running: $p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" >&2; done
+  fail "processes of this run are still running after tutorial_tasks exited"
+fi
+echo "PASS: examples_out_of_tree"
