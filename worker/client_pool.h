@@ -1,7 +1,8 @@
 // worker/client_pool.h
 //
 // Cached gRPC clients to other core workers (leased workers, owners of
-// borrowed objects, the driver), keyed by "ip:port". Replies are delivered
+// borrowed objects, the driver), keyed by "ip:port", and the task channels
+// opened to leased workers. Replies are delivered
 // on gRPC's threads: callers hop to their loop where they need to.
 // Threading: thread-safe.
 #pragma once
@@ -14,6 +15,7 @@
 #include "common/event_loop.h"
 #include "common/rpc/client.h"
 #include "proto/worker.grpc.pb.h"
+#include "worker/task_channel.h"
 
 namespace lumen::worker {
 
@@ -24,21 +26,35 @@ class ClientPool {
   explicit ClientPool(std::string token) : token_(std::move(token)) {}
 
   std::shared_ptr<CoreWorkerClient> Get(const rpc::Address& address) {
-    std::string key = address.ip() + ":" + std::to_string(address.port());
+    std::string key = Key(address);
     std::lock_guard<std::mutex> lock(mu_);
     auto& client = clients_[key];
     if (!client) client = std::make_shared<CoreWorkerClient>(key, token_);
     return client;
   }
+  std::shared_ptr<TaskChannelClient> GetChannel(const rpc::Address& address) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = channels_.find(Key(address));
+    return it == channels_.end() ? nullptr : it->second;
+  }
+  void SetChannel(const rpc::Address& address, std::shared_ptr<TaskChannelClient> channel) {
+    std::lock_guard<std::mutex> lock(mu_);
+    channels_[Key(address)] = std::move(channel);
+  }
   void Forget(const rpc::Address& address) {
     std::lock_guard<std::mutex> lock(mu_);
-    clients_.erase(address.ip() + ":" + std::to_string(address.port()));
+    clients_.erase(Key(address));
+    channels_.erase(Key(address));
   }
+  const std::string& token() const { return token_; }
 
  private:
+  static std::string Key(const rpc::Address& a) { return a.ip() + ":" + std::to_string(a.port()); }
+
   std::string token_;
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<CoreWorkerClient>> clients_;
+  std::unordered_map<std::string, std::shared_ptr<TaskChannelClient>> channels_;
 };
 
 }  // namespace lumen::worker

@@ -48,6 +48,7 @@ absl::Status CoreWorker::Connect() {
     getter_ = std::make_unique<ObjectGetter>(store_, refs_, plasma_, clients_, options_.worker_id,
                                              [this](bool b) { NotifyBlocked(b); });
     executor_ = std::make_unique<TaskExecutor>(*getter_, plasma_, node_id_, options_.node_ip);
+    RETURN_IF_ERROR(StartTaskChannel());
   }
   ASSIGN_OR_RETURN(int port, server_.Start());
   address_.set_ip(options_.node_ip);
@@ -65,6 +66,19 @@ absl::Status CoreWorker::Connect() {
       TaskSubmitter::Callbacks{
           [this](const rpc::TaskSpec& s, rpc::PushTaskReply&& r) { OnTaskReply(s, std::move(r)); },
           [this](const rpc::TaskSpec& s, const rpc::ErrorInfo& e) { OnTaskFailure(s, e); }});
+  return absl::OkStatus();
+}
+
+absl::Status CoreWorker::StartTaskChannel() {
+  TaskExecutor* executor = executor_.get();
+  task_channel_ = std::make_unique<TaskChannelServer>(
+      options_.token, [executor](std::shared_ptr<rpc::PushTasksRequest> request,
+                                 TaskChannelServer::Reply send) {
+        auto reply = std::make_shared<rpc::PushTasksReply>();
+        executor->EnqueueBatch(request.get(), reply.get(),
+                               [request, reply, send = std::move(send)](absl::Status) { send(*reply); });
+      });
+  ASSIGN_OR_RETURN(task_port_, task_channel_->Start(options_.node_ip));
   return absl::OkStatus();
 }
 
@@ -134,6 +148,7 @@ CoreWorker::~CoreWorker() {
     (void)gcs_->CallSync(&rpc::GcsService::Stub::MarkJobFinished, done, 2000);
   }
   server_.Shutdown();
+  task_channel_.reset();
   executor_.reset();
   loop_.Stop();
 }

@@ -30,6 +30,7 @@
 #include "worker/memory_store.h"
 #include "worker/object_getter.h"
 #include "worker/reference_table.h"
+#include "worker/task_channel.h"
 #include "worker/task_executor.h"
 #include "worker/task_submitter.h"
 
@@ -86,11 +87,13 @@ class CoreWorker {
   void HandleGetObjectStatus(const rpc::GetObjectStatusRequest& request,
                              rpc::GetObjectStatusReply* reply, rpc::Done done);
   void HandlePushLogs(const rpc::PushLogsRequest& request);
+  int task_port() const { return task_port_; }
 
  private:
   explicit CoreWorker(CoreWorkerOptions options);
   absl::Status Connect();
   absl::Status AddJob();
+  absl::Status StartTaskChannel();
   absl::Status RegisterWithRaylet();
   void OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& reply);
   void OnTaskFailure(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error);
@@ -114,6 +117,8 @@ class CoreWorker {
   std::unique_ptr<ObjectGetter> getter_;
   std::unique_ptr<TaskSubmitter> submitter_;
   std::unique_ptr<TaskExecutor> executor_;
+  std::unique_ptr<TaskChannelServer> task_channel_;  // Workers only.
+  int task_port_ = 0;
   rpc::CallGate gate_;
   std::unique_ptr<CoreWorkerService> service_;
   rpc::GrpcServer server_;

@@ -17,6 +17,15 @@ grpc::ServerUnaryReactor* CoreWorkerService::PushTasks(grpc::CallbackServerConte
   });
 }
 
+grpc::ServerUnaryReactor* CoreWorkerService::GetTaskPort(grpc::CallbackServerContext* ctx,
+                                                         const rpc::GetTaskPortRequest*,
+                                                         rpc::GetTaskPortReply* reply) {
+  return gate_.HandleInline(ctx, "GetTaskPort", [this, reply](rpc::Done done) {
+    reply->set_port(worker_.task_port());
+    done(absl::OkStatus());
+  });
+}
+
 grpc::ServerUnaryReactor* CoreWorkerService::GetObjectStatus(
     grpc::CallbackServerContext* ctx, const rpc::GetObjectStatusRequest* request,
     rpc::GetObjectStatusReply* reply) {

@@ -19,6 +19,9 @@ class CoreWorkerService : public rpc::CoreWorkerService::CallbackService {
   grpc::ServerUnaryReactor* PushTasks(grpc::CallbackServerContext* ctx,
                                       const rpc::PushTasksRequest* request,
                                       rpc::PushTasksReply* reply) override;
+  grpc::ServerUnaryReactor* GetTaskPort(grpc::CallbackServerContext* ctx,
+                                        const rpc::GetTaskPortRequest* request,
+                                        rpc::GetTaskPortReply* reply) override;
   grpc::ServerUnaryReactor* GetObjectStatus(grpc::CallbackServerContext* ctx,
                                             const rpc::GetObjectStatusRequest* request,
                                             rpc::GetObjectStatusReply* reply) override;

@@ -100,12 +100,45 @@ void TaskSubmitter::OnLeaseGranted(const std::string& key, absl::Status status,
   lease.pid = reply.worker_pid();
   lease.gpu_ids.assign(reply.gpu_ids().begin(), reply.gpu_ids().end());
   lease.client = workers_.Get(lease.worker);
+  lease.channel = workers_.GetChannel(lease.worker);
   auto [it, inserted] = shape.leases.emplace(lease.id, std::move(lease));
+  if (!it->second.channel) {
+    OpenChannel(key, it->second);
+    return;
+  }
   if (shape.queue.empty()) {
     MaybeReturnLater(key, it->second);
     return;
   }
   Pump(key);
+}
+
+void TaskSubmitter::OpenChannel(const std::string& key, Lease& lease) {
+  lease.busy = true;
+  int64_t lease_id = lease.id;
+  rpc::Address worker = lease.worker;
+  lease.client->Call(
+      &rpc::CoreWorkerService::Stub::async::GetTaskPort, rpc::GetTaskPortRequest(),
+      std::function<void(absl::Status, rpc::GetTaskPortReply&&)>(
+          [this, key, lease_id, worker](absl::Status status, rpc::GetTaskPortReply&& reply) {
+            // On a gRPC thread: connecting blocks only for a loopback/LAN handshake.
+            std::shared_ptr<TaskChannelClient> channel;
+            if (status.ok() && reply.port() > 0) {
+              auto connected = TaskChannelClient::Connect(worker.ip(), reply.port(), workers_.token());
+              if (connected.ok()) channel = *connected;
+            }
+            if (channel) workers_.SetChannel(worker, channel);
+            loop_.Post([this, key, lease_id, channel] {
+              Shape& shape = shapes_[key];
+              auto it = shape.leases.find(lease_id);
+              if (it == shape.leases.end()) return;
+              it->second.channel = channel;
+              it->second.busy = false;
+              if (shape.queue.empty()) MaybeReturnLater(key, it->second);
+              Pump(key);
+            });
+          }),
+      10000);
 }
 
 size_t TaskSubmitter::BatchSize(const Shape& shape) const {
@@ -126,16 +159,20 @@ void TaskSubmitter::PushTo(const std::string& key, Lease& lease, std::vector<rpc
     for (int32_t gpu : lease.gpu_ids) task->mutable_spec()->add_gpu_ids(gpu);
   }
   int64_t lease_id = lease.id;
-  lease.client->Call(&rpc::CoreWorkerService::Stub::async::PushTasks, request,
-                     std::function<void(absl::Status, rpc::PushTasksReply&&)>(
-                         [this, key, lease_id, specs = std::move(specs)](
-                             absl::Status status, rpc::PushTasksReply&& reply) mutable {
-                           DeliverResults(specs, status, reply);
-                           loop_.Post([this, key, lease_id, specs = std::move(specs), status,
-                                       reply = std::move(reply)]() mutable {
-                             OnPushReply(key, lease_id, std::move(specs), status, std::move(reply));
-                           });
-                         }));
+  auto on_reply = [this, key, lease_id, specs = std::move(specs)](
+                      absl::Status status, rpc::PushTasksReply&& reply) mutable {
+    DeliverResults(specs, status, reply);
+    loop_.Post([this, key, lease_id, specs = std::move(specs), status,
+                reply = std::move(reply)]() mutable {
+      OnPushReply(key, lease_id, std::move(specs), status, std::move(reply));
+    });
+  };
+  if (lease.channel) {
+    lease.channel->Push(request, std::move(on_reply));
+  } else {
+    lease.client->Call(&rpc::CoreWorkerService::Stub::async::PushTasks, request,
+                       std::function<void(absl::Status, rpc::PushTasksReply&&)>(std::move(on_reply)));
+  }
 }
 
 void TaskSubmitter::DeliverResults(const std::vector<rpc::TaskSpec>& specs, absl::Status& status,

@@ -66,6 +66,7 @@ class TaskSubmitter {
     int32_t pid = 0;
     std::vector<int32_t> gpu_ids;  // Reserved for this lease by the raylet.
     std::shared_ptr<CoreWorkerClient> client;
+    std::shared_ptr<TaskChannelClient> channel;  // Null: push over gRPC.
     bool busy = false;
     uint64_t idle_epoch = 0;  // Bumped whenever the lease gets work.
   };
@@ -87,6 +88,9 @@ class TaskSubmitter {
   void OnLeaseGranted(const std::string& key, absl::Status status,
                       rpc::RequestWorkerLeaseReply&& reply);
   size_t BatchSize(const Shape& shape) const;
+  // Opens (or reuses) the task channel to a newly leased worker; the lease
+  // stays busy until that is settled.
+  void OpenChannel(const std::string& key, Lease& lease);
   void PushTo(const std::string& key, Lease& lease, std::vector<rpc::TaskSpec> specs);
   // On the gRPC thread: checks the reply and hands results to on_reply.
   void DeliverResults(const std::vector<rpc::TaskSpec>& specs, absl::Status& status,
