@@ -6,9 +6,17 @@
 //   single_client_get_object_containing_10k_refs
 //   tutorial 8 x slow_square(0.5 s) on 4 CPUs, against the 1.0 s ideal
 // Each figure is the median of several repetitions, printed next to Ray's
-// published figure and to the gRPC round-trip floor measured in this run
-// (a HealthCheck call to the local raylet through Lumen's RPC stack).
+// published figure and, for the synchronous one, to two floors measured in
+// this run: a gRPC round trip (a HealthCheck call to the local raylet
+// through Lumen's RPC stack) and a bare TCP loopback round trip between two
+// threads (what the task channel rides on).
 #include <ray/api.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -88,6 +96,40 @@ double GrpcFloor() {
   });
 }
 
+// Round trips per second of one byte over a TCP loopback connection,
+// echoed by another thread: the floor under any task round trip.
+double TcpFloor() {
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::listen(listener, 1);
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::thread echo([listener] {
+    int fd = ::accept(listener, nullptr, nullptr);
+    char c;
+    while (::recv(fd, &c, 1, 0) == 1 && ::send(fd, &c, 1, 0) == 1) {
+    }
+    ::close(fd);
+  });
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  double rate = Rate(5, 5000, [fd] {
+    char c = 'x';
+    for (int i = 0; i < 5000; ++i) {
+      if (::send(fd, &c, 1, 0) != 1 || ::recv(fd, &c, 1, 0) != 1) break;
+    }
+  });
+  ::close(fd);
+  echo.join();
+  ::close(listener);
+  return rate;
+}
+
 }  // namespace
 
 RAY_REMOTE(SmallValue, SlowSquare, CreateObjectContainingRefs);
@@ -105,10 +147,15 @@ int main(int argc, char** argv) {
   }
   double floor = GrpcFloor();
   if (floor > 0) std::printf("%-46s %12.1f /s\n", "grpc_round_trip_floor (raylet HealthCheck)", floor);
+  double tcp_floor = TcpFloor();
+  std::printf("%-46s %12.1f /s\n", "tcp_loopback_round_trip_floor", tcp_floor);
 
-  Report("single_client_tasks_sync", Rate(5, 1000, [] {
+  double last_sync_rate = 0;
+  Report("single_client_tasks_sync", last_sync_rate = Rate(5, 1000, [] {
            for (int i = 0; i < 1000; ++i) ray::Get(ray::Task(SmallValue).Remote());
          }), "tasks/s", 970, floor);
+  std::printf("%-46s (a task round trip costs %.1f TCP round trips)\n", "",
+              tcp_floor / last_sync_rate);
 
   Report("single_client_tasks_async", Rate(5, 1000, [] {
            std::vector<ray::ObjectRef<int>> refs;
