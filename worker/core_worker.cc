@@ -65,7 +65,8 @@ absl::Status CoreWorker::Connect() {
       loop_, *raylet_, clients_,
       TaskSubmitter::Callbacks{
           [this](const rpc::TaskSpec& s, rpc::PushTaskReply&& r) { OnTaskReply(s, std::move(r)); },
-          [this](const rpc::TaskSpec& s, const rpc::ErrorInfo& e) { OnTaskFailure(s, e); }});
+          [this](const rpc::TaskSpec& s, const rpc::ErrorInfo& e) { OnTaskFailure(s, e); },
+          [this](const rpc::TaskSpec& s) { WarnIfInfeasible(s); }});
   return absl::OkStatus();
 }
 

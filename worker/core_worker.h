@@ -100,6 +100,7 @@ class CoreWorker {
   void StoreError(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error);
   void OnFree(const ObjectId& id, bool owned, bool in_plasma);
   void NotifyBlocked(bool blocked);
+  // Prints a warning when no node's total resources fit `spec`.
   void WarnIfInfeasible(const rpc::TaskSpec& spec);
   void ResolveDependencies(rpc::TaskSpec spec);
 
@@ -122,8 +123,6 @@ class CoreWorker {
   rpc::CallGate gate_;
   std::unique_ptr<CoreWorkerService> service_;
   rpc::GrpcServer server_;
-  std::mutex warned_mu_;
-  std::unordered_map<std::string, bool> warned_shapes_;
   std::mutex exit_mu_;
   std::condition_variable exit_cv_;
   bool exit_requested_ = false;

@@ -48,7 +48,6 @@ void CoreWorker::ResolveDependencies(rpc::TaskSpec spec) {
       arg->mutable_ref()->set_object_id(id.Binary());
     }
   }
-  WarnIfInfeasible(spec);
   submitter_->Submit(std::move(spec));
 }
 
@@ -131,10 +130,6 @@ std::unordered_map<std::string, double> CoreWorker::Resources(bool available) {
 
 void CoreWorker::WarnIfInfeasible(const rpc::TaskSpec& spec) {
   std::string shape = FormatResources(spec.required_resources());
-  {
-    std::lock_guard<std::mutex> lock(warned_mu_);
-    if (!warned_shapes_.emplace(shape, true).second) return;
-  }
   gcs_->Call(&rpc::GcsService::Stub::async::GetClusterResources, rpc::GetClusterResourcesRequest(),
              std::function<void(absl::Status, rpc::GetClusterResourcesReply&&)>(
                  [spec, shape](absl::Status status, rpc::GetClusterResourcesReply&& reply) {

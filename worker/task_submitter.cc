@@ -44,6 +44,7 @@ void TaskSubmitter::Submit(rpc::TaskSpec spec) {
     shape.resources.insert(spec.required_resources().begin(), spec.required_resources().end());
     shape.job_id = spec.job_id();
     shape.function_name = spec.function_name();
+    if (callbacks_.on_new_shape) callbacks_.on_new_shape(spec);
   }
   shape.queue.push_back(std::move(spec));
   Pump(key);

@@ -48,6 +48,8 @@ class TaskSubmitter {
     std::function<void(const rpc::TaskSpec&, rpc::PushTaskReply&&)> on_reply;
     // The task cannot run: retries ran out, or the raylet refused it.
     std::function<void(const rpc::TaskSpec&, const rpc::ErrorInfo&)> on_failure;
+    // The first task of a resource shape not seen before (loop thread).
+    std::function<void(const rpc::TaskSpec&)> on_new_shape;
   };
 
   TaskSubmitter(EventLoop& loop, RayletClient& raylet, ClientPool& workers, Callbacks callbacks,
