@@ -62,10 +62,10 @@ class CoreWorker {
                                     const ray::internal::TaskOptions& options);
   ray::internal::RefData Put(std::string&& data);
   std::vector<std::shared_ptr<ray::internal::Buffer>> Get(
-      const std::vector<ray::internal::RefData>& refs, int64_t timeout_ms) {
+      const ray::internal::RefList& refs, int64_t timeout_ms) {
     return getter_->Get(refs, timeout_ms);
   }
-  std::vector<bool> Wait(const std::vector<ray::internal::RefData>& refs, int num_objects,
+  std::vector<bool> Wait(const ray::internal::RefList& refs, int num_objects,
                          int64_t timeout_ms) {
     return getter_->Wait(refs, num_objects, timeout_ms);
   }

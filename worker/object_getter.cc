@@ -69,15 +69,15 @@ ObjectGetter::ObjectGetter(MemoryStore& store, ReferenceTable& refs,
 
 void ObjectGetter::SetInTask(bool in_task) { t_in_task = in_task; }
 
-std::vector<ObjectId> ObjectGetter::Prepare(const std::vector<ray::internal::RefData>& refs) {
+std::vector<ObjectId> ObjectGetter::Prepare(const ray::internal::RefList& refs) {
   std::vector<ObjectId> ids;
   ids.reserve(refs.size());
-  for (const auto& ref : refs) {
-    auto id = ObjectId::FromBinary(ref.id);
+  for (const ray::internal::RefData* ref : refs) {
+    auto id = ObjectId::FromBinary(ref->id);
     if (!id.ok()) throw ray::internal::RayException("invalid ObjectRef: " + id.status().ToString());
     ids.push_back(*id);
     if (store_.GetIfReady(*id) || refs_.IsOwnedAndAlive(*id)) continue;
-    rpc::Address owner = ParseOwner(ref.owner);
+    rpc::Address owner = ParseOwner(ref->owner);
     if (owner.worker_id() == self_.Binary()) {
       // Owned by us but already freed: nothing will ever arrive.
       rpc::ErrorInfo error;
@@ -143,7 +143,7 @@ std::shared_ptr<ray::internal::Buffer> ObjectGetter::ToBuffer(const ObjectId& id
 }
 
 std::vector<std::shared_ptr<ray::internal::Buffer>> ObjectGetter::Get(
-    const std::vector<ray::internal::RefData>& refs, int64_t timeout_ms) {
+    const ray::internal::RefList& refs, int64_t timeout_ms) {
   std::vector<ObjectId> ids = Prepare(refs);
   std::vector<StoredObjectPtr> objects = store_.Wait(ids, 0);
   bool all_ready = true;
@@ -167,11 +167,11 @@ std::vector<std::shared_ptr<ray::internal::Buffer>> ObjectGetter::Get(
   return out;
 }
 
-std::vector<bool> ObjectGetter::Wait(const std::vector<ray::internal::RefData>& refs,
+std::vector<bool> ObjectGetter::Wait(const ray::internal::RefList& refs,
                                      int num_objects, int64_t timeout_ms) {
   std::vector<ObjectId> ids;
   ids.reserve(refs.size());
-  for (const auto& ref : refs) ids.push_back(ObjectId::FromBinaryOrNil(ref.id));
+  for (const ray::internal::RefData* ref : refs) ids.push_back(ObjectId::FromBinaryOrNil(ref->id));
   // Enough ready already (the common case in a wait loop): no fetches needed.
   std::vector<bool> ready = store_.WaitAny(ids, num_objects, 0);
   int count = 0;

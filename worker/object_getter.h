@@ -32,8 +32,8 @@ class ObjectGetter {
                ClientPool& owners, WorkerId self, std::function<void(bool)> notify_blocked);
 
   std::vector<std::shared_ptr<ray::internal::Buffer>> Get(
-      const std::vector<ray::internal::RefData>& refs, int64_t timeout_ms);
-  std::vector<bool> Wait(const std::vector<ray::internal::RefData>& refs, int num_objects,
+      const ray::internal::RefList& refs, int64_t timeout_ms);
+  std::vector<bool> Wait(const ray::internal::RefList& refs, int num_objects,
                          int64_t timeout_ms);
 
   // Marks the calling thread as running a task (enables blocked notices).
@@ -41,7 +41,7 @@ class ObjectGetter {
 
  private:
   // Parses ids and starts owner fetches for borrowed objects not cached yet.
-  std::vector<ObjectId> Prepare(const std::vector<ray::internal::RefData>& refs);
+  std::vector<ObjectId> Prepare(const ray::internal::RefList& refs);
   void FetchFromOwner(const ObjectId& id, const rpc::Address& owner);
   std::shared_ptr<ray::internal::Buffer> ToBuffer(const ObjectId& id, const StoredObjectPtr& object,
                                                   int64_t timeout_ms);

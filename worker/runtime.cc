@@ -241,11 +241,11 @@ RefData SubmitTask(const std::string& function_name, std::vector<TaskArg>&& args
 
 RefData PutObject(std::string&& data) { return Core().Put(std::move(data)); }
 
-std::vector<std::shared_ptr<Buffer>> GetObjects(const std::vector<RefData>& refs, int64_t timeout_ms) {
+std::vector<std::shared_ptr<Buffer>> GetObjects(const RefList& refs, int64_t timeout_ms) {
   return Core().Get(refs, timeout_ms);
 }
 
-std::vector<bool> WaitObjects(const std::vector<RefData>& refs, int num_objects, int64_t timeout_ms) {
+std::vector<bool> WaitObjects(const RefList& refs, int num_objects, int64_t timeout_ms) {
   return Core().Wait(refs, num_objects, timeout_ms);
 }
 

@@ -136,7 +136,9 @@ void TaskExecutor::Execute(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply)
     for (const auto& arg : spec.args()) {
       if (arg.is_ref()) refs.push_back({arg.ref().object_id(), arg.ref().owner().SerializeAsString()});
     }
-    if (!refs.empty()) held = getter_.Get(refs, -1);
+    ray::internal::RefList ref_list;
+    for (const auto& ref : refs) ref_list.push_back(&ref);
+    if (!ref_list.empty()) held = getter_.Get(ref_list, -1);
     size_t next_ref = 0;
     for (const auto& arg : spec.args()) {
       if (arg.is_ref()) {

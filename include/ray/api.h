@@ -64,9 +64,9 @@ std::shared_ptr<T> Get(const ObjectRef<T>& object, const int& timeout_ms = -1) {
 template <typename T>
 std::vector<std::shared_ptr<T>> Get(const std::vector<ObjectRef<T>>& objects,
                                     const int& timeout_ms = -1) {
-  std::vector<internal::RefData> refs;
+  internal::RefList refs;
   refs.reserve(objects.size());
-  for (const auto& o : objects) refs.push_back(o.Data());
+  for (const auto& o : objects) refs.push_back(&o.Data());
   auto buffers = internal::GetObjects(refs, timeout_ms);
   std::vector<std::shared_ptr<T>> out;
   out.reserve(buffers.size());
@@ -84,9 +84,9 @@ WaitResult<T> Wait(const std::vector<ObjectRef<T>>& objects, int num_objects, in
   if (num_objects < 0 || num_objects > static_cast<int>(objects.size())) {
     throw internal::RayException("Wait: num_objects must be between 0 and the number of refs");
   }
-  std::vector<internal::RefData> refs;
+  internal::RefList refs;
   refs.reserve(objects.size());
-  for (const auto& o : objects) refs.push_back(o.Data());
+  for (const auto& o : objects) refs.push_back(&o.Data());
   std::vector<bool> ready = internal::WaitObjects(refs, num_objects, timeout_ms);
   WaitResult<T> result;
   int taken = 0;

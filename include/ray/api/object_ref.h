@@ -1,7 +1,7 @@
 // include/ray/api/object_ref.h
 //
 // ObjectRef<T>: a reference to an object in the cluster that holds (or will
-// hold) a T. Copies count as references in this process; when the last
+// hold) a T. Copies share one reference in this process; when the last
 // reference to an object this process owns goes away, the object is freed.
 // An ObjectRef can be passed to tasks (resolved to its value when the
 // parameter is a T) and nested in arguments or results (e.g. a
@@ -25,55 +25,50 @@ template <typename T>
 std::shared_ptr<T> GetOne(const ObjectRef<T>& ref, int64_t timeout_ms);
 }  // namespace internal
 
+namespace internal {
+
+// One local reference to an object, shared by every copy of the ObjectRef
+// that made it: copying an ObjectRef costs an atomic increment, and the
+// runtime hears of the reference once, when it is made and when the last
+// copy goes.
+class RefHandle {
+ public:
+  explicit RefHandle(RefData ref) : data(std::move(ref)) { AddLocalRef(data); }
+  ~RefHandle() { RemoveLocalRef(data.id); }
+  RefHandle(const RefHandle&) = delete;
+  RefHandle& operator=(const RefHandle&) = delete;
+  const RefData data;
+};
+
+}  // namespace internal
+
 template <typename T>
 class ObjectRef {
  public:
   ObjectRef() = default;
-  explicit ObjectRef(internal::RefData data) : data_(std::move(data)) { Acquire(); }
-  ObjectRef(const ObjectRef& other) : data_(other.data_) { Acquire(); }
-  ObjectRef(ObjectRef&& other) noexcept : data_(std::move(other.data_)) { other.data_.id.clear(); }
-  ObjectRef& operator=(const ObjectRef& other) {
-    if (this != &other) {
-      Release();
-      data_ = other.data_;
-      Acquire();
-    }
-    return *this;
-  }
-  ObjectRef& operator=(ObjectRef&& other) noexcept {
-    if (this != &other) {
-      Release();
-      data_ = std::move(other.data_);
-      other.data_.id.clear();
-    }
-    return *this;
-  }
-  ~ObjectRef() { Release(); }
+  explicit ObjectRef(internal::RefData data)
+      : handle_(std::make_shared<const internal::RefHandle>(std::move(data))) {}
 
   // The object id in hex, as printed by Ray: e5b2fae6e42f6bba...
-  std::string ID() const { return internal::IdToHex(data_.id); }
+  std::string ID() const { return internal::IdToHex(Data().id); }
   // Blocks until the value is available; see ray::Get.
   std::shared_ptr<T> Get(const int& timeout_ms = -1) const {
     return internal::GetOne(*this, timeout_ms);
   }
-  bool IsNil() const { return data_.id.empty(); }
-  const internal::RefData& Data() const { return data_; }
+  bool IsNil() const { return handle_ == nullptr; }
+  const internal::RefData& Data() const {
+    static const internal::RefData kNil;
+    return handle_ ? handle_->data : kNil;
+  }
 
-  friend bool operator==(const ObjectRef& a, const ObjectRef& b) { return a.data_.id == b.data_.id; }
+  friend bool operator==(const ObjectRef& a, const ObjectRef& b) { return a.Data().id == b.Data().id; }
   friend bool operator!=(const ObjectRef& a, const ObjectRef& b) { return !(a == b); }
   friend std::ostream& operator<<(std::ostream& os, const ObjectRef& ref) {
     return os << "ObjectRef(" << ref.ID() << ")";
   }
 
  private:
-  void Acquire() {
-    if (!data_.id.empty()) internal::AddLocalRef(data_);
-  }
-  void Release() {
-    if (!data_.id.empty()) internal::RemoveLocalRef(data_.id);
-    data_.id.clear();
-  }
-  internal::RefData data_;
+  std::shared_ptr<const internal::RefHandle> handle_;
 };
 
 namespace internal {
@@ -85,7 +80,7 @@ struct IsObjectRef<ObjectRef<T>> : std::true_type {};
 
 template <typename T>
 std::shared_ptr<T> GetOne(const ObjectRef<T>& ref, int64_t timeout_ms) {
-  auto buffers = GetObjects({ref.Data()}, timeout_ms);
+  auto buffers = GetObjects({&ref.Data()}, timeout_ms);
   return std::make_shared<T>(Serializer::Deserialize<T>(buffers[0]->data(), buffers[0]->size()));
 }
 

@@ -25,6 +25,8 @@ struct RefData {
   std::string id;
   std::string owner;
 };
+// Refs passed to Get and Wait, borrowed from the caller's ObjectRefs.
+using RefList = std::vector<const RefData*>;
 
 // One task argument: a msgpack-encoded value, or a reference to resolve.
 struct TaskArg {
@@ -69,14 +71,12 @@ RefData SubmitTask(const std::string& function_name, std::vector<TaskArg>&& args
 RefData PutObject(std::string&& data);
 // Buffers in the order of `refs`; throws RayTimeoutException when not all are
 // ready within timeout_ms (< 0: wait forever), or the task's error.
-std::vector<std::shared_ptr<Buffer>> GetObjects(const std::vector<RefData>& refs,
-                                                int64_t timeout_ms);
+std::vector<std::shared_ptr<Buffer>> GetObjects(const RefList& refs, int64_t timeout_ms);
 // ready[i] tells whether refs[i] is ready; at least min(num_objects, n)
 // are unless the timeout passed.
-std::vector<bool> WaitObjects(const std::vector<RefData>& refs, int num_objects,
-                              int64_t timeout_ms);
+std::vector<bool> WaitObjects(const RefList& refs, int num_objects, int64_t timeout_ms);
 
-// Local reference counting of ObjectRef copies in this process.
+// Local reference counting: one count per RefHandle (see object_ref.h).
 void AddLocalRef(const RefData& ref);
 void RemoveLocalRef(const std::string& id);
 std::string IdToHex(const std::string& id);
