@@ -76,8 +76,10 @@ absl::Status CoreWorker::StartTaskChannel() {
       options_.token, [executor](std::shared_ptr<rpc::PushTasksRequest> request,
                                  TaskChannelServer::Reply send) {
         auto reply = std::make_shared<rpc::PushTasksReply>();
-        executor->EnqueueBatch(request.get(), reply.get(),
-                               [request, reply, send = std::move(send)](absl::Status) { send(*reply); });
+        executor->EnqueueBatch(
+            request.get(), reply.get(),
+            [request, reply, send = std::move(send)](absl::Status) { send(*reply); },
+            /*may_run_here=*/true);
       });
   ASSIGN_OR_RETURN(task_port_, task_channel_->Start(options_.node_ip));
   return absl::OkStatus();

@@ -40,6 +40,10 @@ TaskExecutor::TaskExecutor(ObjectGetter& getter, std::shared_ptr<plasma::PlasmaC
 
 void TaskExecutor::Start(std::function<void()> after_task) {
   after_task_ = std::move(after_task);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    started_ = true;
+  }
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -53,17 +57,26 @@ TaskExecutor::~TaskExecutor() {
 }
 
 void TaskExecutor::EnqueueBatch(const rpc::PushTasksRequest* request, rpc::PushTasksReply* reply,
-                                rpc::Done done) {
+                                rpc::Done done, bool may_run_here) {
   Item item;
   for (const auto& task : request->tasks()) item.tasks.emplace_back(&task.spec(), reply->add_replies());
   item.done = std::move(done);
-  Push(std::move(item));
-}
-
-void TaskExecutor::Push(Item item) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(std::move(item));
+    bool idle = started_ && !stopping_ && !running_ && queue_.empty();
+    if (!may_run_here || !idle) {
+      queue_.push_back(std::move(item));
+      cv_.notify_one();
+      return;
+    }
+    running_ = true;
+  }
+  ObjectGetter::SetInTask(true);
+  RunItem(item);
+  ObjectGetter::SetInTask(false);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_ = false;
   }
   cv_.notify_one();
 }
@@ -80,28 +93,37 @@ void TaskExecutor::Loop() {
     Item item;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      cv_.wait(lock, [this] { return stopping_ || (!queue_.empty() && !running_); });
       if (stopping_) return;
       item = std::move(queue_.front());
       queue_.pop_front();
+      running_ = true;
     }
-    for (auto& [spec, reply] : item.tasks) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        current_name_ = spec->name().empty() ? spec->function_name() : spec->name();
-      }
-      SetVisibleGpus(*spec);
-      auto start = std::chrono::steady_clock::now();
-      Execute(*spec, reply);
-      std::fflush(stdout);
-      std::fflush(stderr);
-      if (after_task_) after_task_();
-      reply->set_exec_micros(std::chrono::duration_cast<std::chrono::microseconds>(
-                                 std::chrono::steady_clock::now() - start)
-                                 .count());
+    RunItem(item);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      running_ = false;
     }
-    item.done(absl::OkStatus());
   }
+}
+
+void TaskExecutor::RunItem(Item& item) {
+  for (auto& [spec, reply] : item.tasks) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      current_name_ = spec->name().empty() ? spec->function_name() : spec->name();
+    }
+    SetVisibleGpus(*spec);
+    auto start = std::chrono::steady_clock::now();
+    Execute(*spec, reply);
+    std::fflush(stdout);
+    std::fflush(stderr);
+    if (after_task_) after_task_();
+    reply->set_exec_micros(std::chrono::duration_cast<std::chrono::microseconds>(
+                               std::chrono::steady_clock::now() - start)
+                               .count());
+  }
+  item.done(absl::OkStatus());
 }
 
 void TaskExecutor::SetVisibleGpus(const rpc::TaskSpec& spec) {

@@ -6,7 +6,8 @@
 // the result in the reply: inline up to kMaxInlineReturnBytes, else sealed
 // (and pinned) in the node's plasma store. Exceptions the function throws
 // become TASK_EXCEPTION errors naming the type, message, function and pid.
-// Threading: Enqueue from any thread; tasks queue up until Start(), which
+// Threading: EnqueueBatch from any thread; one batch runs at a time, in
+// arrival order; tasks queue up until Start(), which
 // the runtime calls once the process can serve them (so a task never runs
 // before the runtime it may call into is published); `done` is called on
 // the task thread.
@@ -42,8 +43,11 @@ class TaskExecutor {
   void Start(std::function<void()> after_task);
 
   // Runs every task of `request` in order; `done` after the last one.
-  // `request` and `reply` must stay valid until `done` runs.
-  void EnqueueBatch(const rpc::PushTasksRequest* request, rpc::PushTasksReply* reply, rpc::Done done);
+  // `request` and `reply` must stay valid until `done` runs. With
+  // `may_run_here`, a batch that finds the executor idle runs at once on the
+  // calling thread (saving a thread hop per push); otherwise it is queued.
+  void EnqueueBatch(const rpc::PushTasksRequest* request, rpc::PushTasksReply* reply, rpc::Done done,
+                    bool may_run_here = false);
 
   // "(name pid=N)" for the task running now, or "(pid=N)" between tasks.
   std::string CurrentLogPrefix() const;
@@ -53,7 +57,7 @@ class TaskExecutor {
     std::vector<std::pair<const rpc::TaskSpec*, rpc::PushTaskReply*>> tasks;
     rpc::Done done;
   };
-  void Push(Item item);
+  void RunItem(Item& item);
   void Loop();
   // Points CUDA_VISIBLE_DEVICES at the task's GPUs, or back to the
   // worker's own value for tasks without any.
@@ -74,6 +78,8 @@ class TaskExecutor {
   std::deque<Item> queue_;
   std::string current_name_;
   bool stopping_ = false;
+  bool started_ = false;
+  bool running_ = false;  // A batch is executing, on the task thread or inline.
   std::function<void()> after_task_;
   std::thread thread_;
 };
