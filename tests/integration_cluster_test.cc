@@ -77,13 +77,20 @@ TEST_CASE("head, second node, raylet death, stop", "[integration]") {
   CHECK(sandbox.Lumen({"status"}).exit_code != 0);  // Nothing left to ask.
 }
 
-TEST_CASE("--block stops the node on SIGTERM and exits 0", "[integration]") {
-  Sandbox sandbox;
+// Starts `lumen start --head --block` in the background and waits until the
+// head answers `status`; returns the CLI's pid.
+pid_t StartBlockingHead(Sandbox& sandbox) {
   const std::string port = std::to_string(Sandbox::FreePort());
   pid_t cli = sandbox.Spawn("block", SmallNode({Sandbox::BinDir() + "/lumen", "start", "--head",
                                                 "--port", port, "--num-cpus", "1", "--block"}));
   REQUIRE(cli > 0);
   REQUIRE(WaitUntil([&] { return sandbox.Lumen({"status"}).exit_code == 0; }, kDeadlineMs, 200));
+  return cli;
+}
+
+TEST_CASE("--block stops the node on SIGTERM and exits 0", "[integration]") {
+  Sandbox sandbox;
+  pid_t cli = StartBlockingHead(sandbox);
   CHECK(sandbox.LumenDaemons().size() >= 3);
   REQUIRE(::kill(cli, SIGTERM) == 0);
   std::optional<int> code = sandbox.WaitForChild(cli, 20000);
@@ -95,11 +102,7 @@ TEST_CASE("--block stops the node on SIGTERM and exits 0", "[integration]") {
 
 TEST_CASE("--block exits non-zero when a daemon dies", "[integration]") {
   Sandbox sandbox;
-  const std::string port = std::to_string(Sandbox::FreePort());
-  pid_t cli = sandbox.Spawn("block", SmallNode({Sandbox::BinDir() + "/lumen", "start", "--head",
-                                                "--port", port, "--num-cpus", "1", "--block"}));
-  REQUIRE(cli > 0);
-  REQUIRE(WaitUntil([&] { return sandbox.Lumen({"status"}).exit_code == 0; }, kDeadlineMs, 200));
+  pid_t cli = StartBlockingHead(sandbox);
   const std::string session = sandbox.temp_dir() + "/session_latest";
   const pid_t plasma = sandbox.SessionPids(session)["plasma"];
   REQUIRE(plasma > 0);
