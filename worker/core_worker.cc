@@ -45,7 +45,7 @@ absl::Status CoreWorker::Connect() {
     // Workers can be pushed tasks as soon as they register: be ready first.
     const char* socket = std::getenv("LUMEN_PLASMA_SOCKET");
     ASSIGN_OR_RETURN(plasma_, plasma::PlasmaClient::Connect(socket ? socket : ""));
-    getter_ = std::make_unique<ObjectGetter>(store_, refs_, plasma_, clients_, options_.worker_id,
+    getter_ = std::make_unique<ObjectGetter>(loop_, store_, refs_, plasma_, clients_, options_.worker_id,
                                              [this](bool b) { NotifyBlocked(b); });
     executor_ = std::make_unique<TaskExecutor>(*getter_, plasma_, node_id_, options_.node_ip);
     RETURN_IF_ERROR(StartTaskChannel());
@@ -57,7 +57,7 @@ absl::Status CoreWorker::Connect() {
   if (options_.is_driver) RETURN_IF_ERROR(AddJob());
   RETURN_IF_ERROR(RegisterWithRaylet());
   if (options_.is_driver) {
-    getter_ = std::make_unique<ObjectGetter>(store_, refs_, plasma_, clients_, options_.worker_id,
+    getter_ = std::make_unique<ObjectGetter>(loop_, store_, refs_, plasma_, clients_, options_.worker_id,
                                              std::function<void(bool)>());
   }
   owner_blob_ = address_.SerializeAsString();

@@ -57,10 +57,11 @@ void ThrowTaskError(const rpc::ErrorInfo& error) {
   }
 }
 
-ObjectGetter::ObjectGetter(MemoryStore& store, ReferenceTable& refs,
+ObjectGetter::ObjectGetter(EventLoop& loop, MemoryStore& store, ReferenceTable& refs,
                            std::shared_ptr<plasma::PlasmaClient> plasma, ClientPool& owners,
                            WorkerId self, std::function<void(bool)> notify_blocked)
-    : store_(store),
+    : loop_(loop),
+      store_(store),
       refs_(refs),
       plasma_(std::move(plasma)),
       owners_(owners),
@@ -98,34 +99,50 @@ void ObjectGetter::FetchFromOwner(const ObjectId& id, const rpc::Address& owner)
     std::lock_guard<std::mutex> lock(mu_);
     if (!fetching_.insert(id).second) return;
   }
+  AskOwner(id, owner, 0);
+}
+
+void ObjectGetter::AskOwner(const ObjectId& id, const rpc::Address& owner, int attempt) {
   rpc::GetObjectStatusRequest request;
   request.set_object_id(id.Binary());
   request.set_timeout_ms(-1);
   owners_.Get(owner)->Call(
       &rpc::CoreWorkerService::Stub::async::GetObjectStatus, request,
       std::function<void(absl::Status, rpc::GetObjectStatusReply&&)>(
-          [this, id, owner](absl::Status status, rpc::GetObjectStatusReply&& reply) {
+          [this, id, owner, attempt](absl::Status status, rpc::GetObjectStatusReply&& reply) {
+            // A busy owner may be slow to accept: retry before calling it lost.
+            if (absl::IsUnavailable(status) && attempt + 1 < kOwnerAttempts) {
+              loop_.RunAfter(std::chrono::milliseconds(100 << attempt),
+                             [this, id, owner, attempt] { AskOwner(id, owner, attempt + 1); });
+              return;
+            }
             {
               std::lock_guard<std::mutex> lock(mu_);
               fetching_.erase(id);
             }
-            auto object = std::make_shared<StoredObject>();
-            if (!status.ok()) {
-              object->error.set_type(rpc::ErrorInfo::OBJECT_LOST);
-              object->error.set_message("cannot reach the owner of object " + id.Hex() + " at " +
-                                        owner.ip() + ":" + std::to_string(owner.port()) + ": " +
-                                        std::string(status.message()));
-            } else if (reply.status() == rpc::GetObjectStatusReply::READY) {
-              object->in_plasma = reply.object().in_plasma();
-              object->data = std::move(*reply.mutable_object()->mutable_data());
-            } else if (reply.status() == rpc::GetObjectStatusReply::FAILED) {
-              object->error = reply.error();
-            } else {
-              object->error.set_type(rpc::ErrorInfo::OBJECT_LOST);
-              object->error.set_message("object " + id.Hex() + " is no longer referenced by its owner");
-            }
-            store_.Put(id, object);
+            store_.Put(id, FromOwnerReply(id, owner, status, reply));
           }));
+}
+
+StoredObjectPtr ObjectGetter::FromOwnerReply(const ObjectId& id, const rpc::Address& owner,
+                                             const absl::Status& status,
+                                             rpc::GetObjectStatusReply& reply) {
+  auto object = std::make_shared<StoredObject>();
+  if (!status.ok()) {
+    object->error.set_type(rpc::ErrorInfo::OBJECT_LOST);
+    object->error.set_message("cannot reach the owner of object " + id.Hex() + " at " + owner.ip() +
+                              ":" + std::to_string(owner.port()) + ": " +
+                              std::string(status.message()));
+  } else if (reply.status() == rpc::GetObjectStatusReply::READY) {
+    object->in_plasma = reply.object().in_plasma();
+    object->data = std::move(*reply.mutable_object()->mutable_data());
+  } else if (reply.status() == rpc::GetObjectStatusReply::FAILED) {
+    object->error = reply.error();
+  } else {
+    object->error.set_type(rpc::ErrorInfo::OBJECT_LOST);
+    object->error.set_message("object " + id.Hex() + " is no longer referenced by its owner");
+  }
+  return object;
 }
 
 std::shared_ptr<ray::internal::Buffer> ObjectGetter::ToBuffer(const ObjectId& id,

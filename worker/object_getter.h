@@ -28,8 +28,10 @@ class ObjectGetter {
  public:
   // `notify_blocked(true/false)` is called around waits made from inside a
   // task; null in drivers.
-  ObjectGetter(MemoryStore& store, ReferenceTable& refs, std::shared_ptr<plasma::PlasmaClient> plasma,
-               ClientPool& owners, WorkerId self, std::function<void(bool)> notify_blocked);
+  // `loop` times retries of owner calls.
+  ObjectGetter(EventLoop& loop, MemoryStore& store, ReferenceTable& refs,
+               std::shared_ptr<plasma::PlasmaClient> plasma, ClientPool& owners, WorkerId self,
+               std::function<void(bool)> notify_blocked);
 
   std::vector<std::shared_ptr<ray::internal::Buffer>> Get(
       const ray::internal::RefList& refs, int64_t timeout_ms);
@@ -43,9 +45,16 @@ class ObjectGetter {
   // Parses ids and starts owner fetches for borrowed objects not cached yet.
   std::vector<ObjectId> Prepare(const ray::internal::RefList& refs);
   void FetchFromOwner(const ObjectId& id, const rpc::Address& owner);
+  // One GetObjectStatus call; UNAVAILABLE is retried with backoff up to
+  // kOwnerAttempts calls in all (100 ms, 200 ms, ... apart).
+  void AskOwner(const ObjectId& id, const rpc::Address& owner, int attempt);
+  static StoredObjectPtr FromOwnerReply(const ObjectId& id, const rpc::Address& owner,
+                                        const absl::Status& status, rpc::GetObjectStatusReply& reply);
+  static constexpr int kOwnerAttempts = 5;
   std::shared_ptr<ray::internal::Buffer> ToBuffer(const ObjectId& id, const StoredObjectPtr& object,
                                                   int64_t timeout_ms);
 
+  EventLoop& loop_;
   MemoryStore& store_;
   ReferenceTable& refs_;
   std::shared_ptr<plasma::PlasmaClient> plasma_;
