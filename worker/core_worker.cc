@@ -85,15 +85,21 @@ absl::Status CoreWorker::StartTaskChannel() {
   return absl::OkStatus();
 }
 
+rpc::JobInfo CoreWorker::DriverJobInfo() const {
+  rpc::JobInfo job;
+  job.set_job_id(options_.job_id.Binary());
+  job.set_driver_pid(::getpid());
+  *job.mutable_driver_address() = address_;
+  job.set_driver_executable(options_.driver_executable);
+  for (const auto& p : options_.code_search_path) job.add_code_search_path(p);
+  job.set_namespace_(options_.ray_namespace);
+  return job;
+}
+
 // Registers this driver's job with the GCS, which assigns the job id.
 absl::Status CoreWorker::AddJob() {
   rpc::AddJobRequest request;
-  rpc::JobInfo* job = request.mutable_job();
-  job->set_driver_pid(::getpid());
-  *job->mutable_driver_address() = address_;
-  job->set_driver_executable(options_.driver_executable);
-  for (const auto& p : options_.code_search_path) job->add_code_search_path(p);
-  job->set_namespace_(options_.ray_namespace);
+  *request.mutable_job() = DriverJobInfo();
   auto reply = gcs_->CallSync(&rpc::GcsService::Stub::AddJob, request, kRpcTimeoutMs);
   if (!reply.ok()) {
     return absl::UnavailableError("cannot register the job with the GCS at " +
@@ -110,14 +116,7 @@ absl::Status CoreWorker::RegisterWithRaylet() {
   request.set_pid(::getpid());
   request.set_port(address_.port());
   request.set_is_driver(options_.is_driver);
-  if (options_.is_driver) {
-    rpc::JobInfo* job = request.mutable_job();
-    job->set_job_id(options_.job_id.Binary());
-    job->set_driver_pid(::getpid());
-    *job->mutable_driver_address() = address_;
-    job->set_driver_executable(options_.driver_executable);
-    for (const auto& p : options_.code_search_path) job->add_code_search_path(p);
-  }
+  if (options_.is_driver) *request.mutable_job() = DriverJobInfo();
   auto reply = raylet_->CallSync(&rpc::RayletService::Stub::RegisterWorker, request, kRpcTimeoutMs);
   if (!reply.ok()) {
     return absl::UnavailableError("cannot register with the raylet at " + options_.raylet_address +

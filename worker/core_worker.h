@@ -92,6 +92,8 @@ class CoreWorker {
  private:
   explicit CoreWorker(CoreWorkerOptions options);
   absl::Status Connect();
+  // What this driver tells the GCS and the raylet about its job.
+  rpc::JobInfo DriverJobInfo() const;
   absl::Status AddJob();
   absl::Status StartTaskChannel();
   absl::Status RegisterWithRaylet();

@@ -92,9 +92,4 @@ void MemoryStore::Erase(const ObjectId& id) {
   objects_.erase(id);
 }
 
-size_t MemoryStore::Size() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return objects_.size();
-}
-
 }  // namespace lumen::worker

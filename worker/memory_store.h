@@ -51,7 +51,6 @@ class MemoryStore {
   void OnReady(const ObjectId& id, ReadyCallback callback);
 
   void Erase(const ObjectId& id);
-  size_t Size() const;
 
  private:
   mutable std::mutex mu_;

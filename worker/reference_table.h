@@ -31,7 +31,6 @@ class ReferenceTable {
   void Remove(const ObjectId& id);
   // True while `id` is owned here and still referenced or pending.
   bool IsOwnedAndAlive(const ObjectId& id) const;
-  bool Contains(const ObjectId& id) const;
   size_t Size() const;
 
  private:

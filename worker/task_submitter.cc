@@ -155,7 +155,6 @@ void TaskSubmitter::PushTo(const std::string& key, Lease& lease, std::vector<rpc
   rpc::PushTasksRequest request;
   for (const auto& spec : specs) {
     rpc::PushTaskRequest* task = request.add_tasks();
-    task->set_intended_worker_id(lease.worker.worker_id());
     *task->mutable_spec() = spec;
     for (int32_t gpu : lease.gpu_ids) task->mutable_spec()->add_gpu_ids(gpu);
   }
@@ -286,12 +285,6 @@ void TaskSubmitter::ReturnAllLeases() {
     for (auto& [id, lease] : shape.leases) ReturnLease(id, false);
     shape.leases.clear();
   }
-}
-
-size_t TaskSubmitter::NumLeases() const {
-  size_t n = 0;
-  for (const auto& [key, shape] : shapes_) n += shape.leases.size();
-  return n;
 }
 
 }  // namespace lumen::worker

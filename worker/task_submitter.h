@@ -59,7 +59,6 @@ class TaskSubmitter {
   // Returns every held lease to the raylet (at shutdown).
   void ReturnAllLeases();
 
-  size_t NumLeases() const;
 
  private:
   struct Lease {
