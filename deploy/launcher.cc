@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/net.h"
 #include "common/paths.h"
 #include "common/process.h"
 #include "common/rpc/auth.h"

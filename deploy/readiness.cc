@@ -1,8 +1,5 @@
 #include "deploy/readiness.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,37 +27,6 @@ Clock::time_point DeadlineIn(int timeout_ms) {
 void Pause() { std::this_thread::sleep_for(std::chrono::milliseconds(20)); }
 
 }  // namespace
-
-absl::Status CheckPortFree(const std::string& host, int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError(std::string("socket: ") + std::strerror(errno));
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));  // Ignore TIME_WAIT.
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (host.empty() || host == "0.0.0.0") {
-    addr.sin_addr.s_addr = htonl(INADDR_ANY);
-  } else if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
-    ::close(fd);
-    return absl::InvalidArgumentError("\"" + host + "\" is not an IPv4 address");
-  }
-  const int result = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  const int error = errno;
-  ::close(fd);
-  if (result == 0) return absl::OkStatus();
-  const std::string where = "port " + std::to_string(port) + " on " + host;
-  if (error == EADDRINUSE) {
-    return absl::AlreadyExistsError(
-        where + " is already in use (another Lumen head or another program); stop it with "
-                "`lumen stop` or choose another --port");
-  }
-  if (error == EADDRNOTAVAIL) {
-    return absl::InvalidArgumentError(host + " is not an address of this machine "
-                                             "(--node-ip-address)");
-  }
-  return absl::PermissionDeniedError("cannot bind " + where + ": " + std::strerror(error));
-}
 
 std::string TailOfFile(const std::string& path, int max_lines) {
   std::ifstream in(path);

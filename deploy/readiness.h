@@ -17,12 +17,6 @@
 
 namespace lumen::deploy {
 
-// OK when nothing listens on host:port (checked with a bind of our own,
-// without SO_REUSEPORT, so a gRPC server holding the port is seen too).
-// AlreadyExists when the port is taken; InvalidArgument when `host` is not
-// an address of this machine.
-absl::Status CheckPortFree(const std::string& host, int port);
-
 // The last `max_lines` lines of the file at `path` (empty if unreadable).
 std::string TailOfFile(const std::string& path, int max_lines);
 

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "common/logging.h"
+#include "common/net.h"
+#include "common/status.h"
 #include "common/rpc/auth.h"
 #include "common/rpc/fault_injection.h"
 #include "common/rpc/grpc_status.h"
@@ -18,27 +20,6 @@ bool HasValidToken(grpc::CallbackServerContext* ctx, const std::string& expected
   auto it = md.find(kTokenMetadataKey);
   if (it == md.end()) return false;
   return TokenEquals(std::string(it->second.data(), it->second.size()), expected);
-}
-
-// gRPC happily shares a port with SO_REUSEPORT; check first so that a port
-// in use is a clear error instead of a silent second server.
-absl::Status CheckPortFree(const std::string& ip, int port) {
-  if (port == 0) return absl::OkStatus();
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = ip == "0.0.0.0" ? INADDR_ANY : inet_addr(ip.c_str());
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) {
-    return absl::AlreadyExistsError("port " + std::to_string(port) + " on " + ip +
-                                    " is already in use (" + strerror(err) + ")");
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -88,7 +69,9 @@ grpc::ServerUnaryReactor* CallGate::Handle(grpc::CallbackServerContext* ctx, con
 GrpcServer::~GrpcServer() { Shutdown(); }
 
 absl::StatusOr<int> GrpcServer::Start() {
-  if (auto st = CheckPortFree(ip_, port_); !st.ok()) return st;
+  // gRPC happily shares a port with SO_REUSEPORT; check first so that a
+  // port in use is a clear error instead of a silent second server.
+  if (port_ != 0) RETURN_IF_ERROR(CheckPortFree(ip_, port_));
   grpc::ServerBuilder builder;
   int bound = 0;
   builder.AddListeningPort(ip_ + ":" + std::to_string(port_), grpc::InsecureServerCredentials(),
