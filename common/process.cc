@@ -47,7 +47,7 @@ absl::StatusOr<pid_t> StartProcess(const ProcessOptions& options) {
   if (pid == 0) {
     if (options.new_process_group) ::setpgid(0, 0);
     if (options.die_with_parent) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      ::prctl(PR_SET_PDEATHSIG, options.parent_death_signal);
       if (::getppid() != parent) ::_exit(1);
     }
     if (log_fd >= 0) {

@@ -21,8 +21,11 @@ struct ProcessOptions {
   std::map<std::string, std::string> env;  // Added to (overriding) ours.
   std::string log_file;                    // Append stdout+stderr here; empty: inherit.
   bool new_process_group = true;
-  // Send SIGKILL to the child when this process dies (Linux PDEATHSIG).
+  // Send `parent_death_signal` to the child when the thread that started it
+  // dies (Linux PDEATHSIG): SIGKILL for workers; SIGTERM for daemons, so
+  // they stop gracefully (removing their sockets).
   bool die_with_parent = false;
+  int parent_death_signal = 9;  // SIGKILL
 };
 
 // Starts the process; returns its pid. Fails when the executable is missing.

@@ -2,11 +2,14 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "common/fate_share.h"
 #include "common/net.h"
 #include "common/paths.h"
 #include "common/process.h"
@@ -41,8 +44,12 @@ class NodeStarter {
     process.argv = std::move(argv);
     process.env = options_.extra_env;
     process.env["LUMEN_TOKEN"] = token_;
+    if (options_.fate_share_pid > 0) {
+      process.env[kFateSharePidEnv] = std::to_string(options_.fate_share_pid);
+    }
     process.log_file = log_file;
     process.die_with_parent = options_.die_with_parent;
+    process.parent_death_signal = SIGTERM;  // A graceful stop: sockets removed.
     ASSIGN_OR_RETURN(pid_t pid, StartProcess(process));
     node_.daemons.emplace_back(name, pid);
     if (absl::Status s = AppendPidsFile(files_.pids_file, name, pid); !s.ok()) return s;
@@ -132,6 +139,7 @@ absl::StatusOr<StartedNode> StartNode(const NodeOptions& options) {
   if (options.head && options.port != 0) RETURN_IF_ERROR(CheckPortFree(node_ip, options.port));
   if (!options.head) RETURN_IF_ERROR(CheckGcsReachable(options.gcs_address, *token));
   ASSIGN_OR_RETURN(std::string session_dir, CreateSessionDir(temp_dir));
+  PruneSessionDirs(temp_dir, kSessionDirsKept);
   const SessionFiles files = FilesOfSession(session_dir);
   NodeStarter starter(options, *token, files);
   if (options.head) {
@@ -160,6 +168,51 @@ void StopNode(const StartedNode& node, bool force) {
   }
   StopProcesses(raylets, force, kStopGraceMs);
   StopProcesses(others, force, kStopGraceMs);
+}
+
+void RemoveSessionDir(const StartedNode& node) {
+  if (node.session_dir.empty()) return;
+  std::error_code ec;
+  fs::path latest = fs::path(node.session_dir).parent_path() / "session_latest";
+  if (fs::is_symlink(latest, ec) && fs::read_symlink(latest, ec) == fs::path(node.session_dir)) {
+    fs::remove(latest, ec);
+  }
+  fs::remove_all(node.session_dir, ec);
+}
+
+namespace {
+
+// True while a daemon recorded in `session`'s pids file still runs.
+bool SessionInUse(const fs::path& session) {
+  std::ifstream in(session / "pids");
+  std::stringstream contents;
+  contents << in.rdbuf();
+  for (const PidEntry& e : ParsePidsFile(contents.str())) {
+    if (IsLumenDaemon(ReadCmdline(e.pid), e.name)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int PruneSessionDirs(const std::string& temp_dir, size_t keep) {
+  std::vector<fs::path> sessions;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(temp_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("session_", 0) != 0 || name == "session_latest") continue;
+    if (entry.is_symlink(ec) || !entry.is_directory(ec)) continue;
+    sessions.push_back(entry.path());
+  }
+  if (sessions.size() <= keep) return 0;
+  // Names start with the start time: sorted newest first.
+  std::sort(sessions.begin(), sessions.end(), std::greater<>());
+  int removed = 0;
+  for (size_t i = keep; i < sessions.size(); ++i) {
+    if (SessionInUse(sessions[i])) continue;
+    if (fs::remove_all(sessions[i], ec) > 0 && !ec) ++removed;
+  }
+  return removed;
 }
 
 int StopAllLocal(const std::string& temp_dir, bool force) {

@@ -62,6 +62,9 @@ struct NodeOptions {
   // clusters). Linux PDEATHSIG: tied to the thread that calls StartNode, so
   // call it from a thread that lives as long as the cluster should.
   bool die_with_parent = false;
+  // Non-zero: the daemons stop (gracefully) as soon as this process exits,
+  // however it exits, SIGKILL included (common/fate_share.h).
+  pid_t fate_share_pid = 0;
   // Added to every daemon's environment.
   std::map<std::string, std::string> extra_env;
   // Head only: record the GCS address in <temp-dir>/lumen_current_cluster so
@@ -89,6 +92,17 @@ absl::StatusOr<StartedNode> StartNode(const NodeOptions& options);
 // Stops the daemons of `node`, raylet first. Graceful: SIGTERM to each
 // process group, up to ~5 s, then SIGKILL. `force`: SIGKILL at once.
 void StopNode(const StartedNode& node, bool force);
+
+// Removes the session directory of a stopped `node` (and session_latest
+// when it points there).
+void RemoveSessionDir(const StartedNode& node);
+
+// Session directories kept under a temp dir: StartNode removes the oldest
+// beyond this number, except those whose daemons still run.
+inline constexpr size_t kSessionDirsKept = 10;
+// Removes session_* directories of `temp_dir` beyond the `keep` newest whose
+// recorded daemons are all gone. Returns how many were removed.
+int PruneSessionDirs(const std::string& temp_dir, size_t keep);
 
 // Stops every Lumen daemon recorded under `temp_dir` (all session_*/pids,
 // each pid checked against /proc/<pid>/cmdline so a reused pid is never

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "common/fate_share.h"
 #include "common/logging.h"
 #include "common/rpc/auth.h"
 #include "gcs/gcs_server.h"
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  lumen::StartFateSharingFromEnv();  // A private cluster's GCS stops with its driver.
 
   auto token = lumen::rpc::FindOrCreateToken(FLAGS_token_file);
   if (!token.ok()) return Fail("no cluster token: " + std::string(token.status().message()));

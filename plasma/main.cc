@@ -10,6 +10,7 @@
 
 #include "absl/strings/numbers.h"
 #include "common/event_loop.h"
+#include "common/fate_share.h"
 #include "common/logging.h"
 #include "plasma/object_index.h"
 #include "plasma/server.h"
@@ -113,6 +114,7 @@ int main(int argc, char** argv) {
     server.Stop();
     loop.Stop();
   });
+  lumen::StartFateSharingFromEnv();  // A private cluster's store stops with its driver.
   LOG(INFO) << "plasma store listening on " << flags.socket << " with " << (*segment)->size() << " bytes";
   loop.Run();
   server.Stop();

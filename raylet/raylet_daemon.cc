@@ -1,6 +1,8 @@
 #include "raylet/raylet_daemon.h"
 
 #include <signal.h>
+
+#include "common/fate_share.h"
 #include <unistd.h>
 
 #include <cmath>
@@ -158,6 +160,8 @@ void Raylet::WaitForSignals() {
     if (ec) return;
     Stop("received signal " + std::to_string(signal_number), 0);
   });
+  // A private cluster's raylet stops (and takes its workers) with its driver.
+  StartFateSharingFromEnv();
 }
 
 void Raylet::WaitForChildren() {

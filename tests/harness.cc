@@ -211,11 +211,17 @@ pid_t Sandbox::StartChild(const std::vector<std::string>& argv,
 }
 
 std::optional<int> Sandbox::WaitForChild(pid_t pid, int timeout_ms) {
+  std::optional<int> status = WaitForChildStatus(pid, timeout_ms);
+  if (!status) return std::nullopt;
+  return *status >= 0 && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+}
+
+std::optional<int> Sandbox::WaitForChildStatus(pid_t pid, int timeout_ms) {
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   while (true) {
     int status = 0;
     pid_t done = ::waitpid(pid, &status, WNOHANG);
-    if (done == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (done == pid) return status;
     if (done < 0) return -1;
     if (Clock::now() >= deadline) return std::nullopt;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

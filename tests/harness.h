@@ -68,6 +68,8 @@ class Sandbox {
               const std::map<std::string, std::string>& env = {});
   // Waits for a child started by Spawn; its exit code, or nullopt on timeout.
   std::optional<int> WaitForChild(pid_t pid, int timeout_ms);
+  // The same, but the raw wait status (WIFSIGNALED, WTERMSIG ...).
+  std::optional<int> WaitForChildStatus(pid_t pid, int timeout_ms);
 
   // Pids of running (non-zombie) processes carrying this sandbox's marker.
   std::vector<pid_t> MarkedProcesses() const;

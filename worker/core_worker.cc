@@ -174,6 +174,11 @@ ray::internal::RefData CoreWorker::Put(std::string&& data) {
 ray::internal::RefData CoreWorker::SubmitTask(const std::string& function_name,
                                               std::vector<ray::internal::TaskArg>&& args,
                                               const ray::internal::TaskOptions& options) {
+  if (!options_.is_driver && ObjectGetter::InTask()) {
+    in_flight_.Acquire([this](bool blocked) { NotifyBlocked(blocked); });
+  } else {
+    in_flight_.Acquire();
+  }
   TaskId task = TaskId::ForNormalTask(options_.job_id);
   rpc::TaskSpec spec;
   spec.set_task_id(task.Binary());
@@ -208,6 +213,10 @@ void CoreWorker::AddLocalRef(const ray::internal::RefData& ref) {
 
 void CoreWorker::RemoveLocalRef(const std::string& id) {
   refs_.Remove(ObjectId::FromBinaryOrNil(id));
+}
+
+CoreWorker::Stats CoreWorker::GetStats() const {
+  return {store_.Size(), refs_.Size(), in_flight_.in_flight()};
 }
 
 void CoreWorker::OnFree(const ObjectId& id, bool owned, bool in_plasma) {

@@ -27,6 +27,7 @@
 #include "proto/worker.grpc.pb.h"
 #include "ray/api/runtime.h"
 #include "worker/client_pool.h"
+#include "worker/in_flight_limit.h"
 #include "worker/memory_store.h"
 #include "worker/object_getter.h"
 #include "worker/reference_table.h"
@@ -89,6 +90,18 @@ class CoreWorker {
   void HandlePushLogs(const rpc::PushLogsRequest& request);
   int task_port() const { return task_port_; }
 
+  // Counters for tests and leak checks (any thread).
+  struct Stats {
+    size_t objects_in_store = 0;
+    size_t references = 0;
+    int64_t tasks_in_flight = 0;
+  };
+  Stats GetStats() const;
+
+  // Tasks submitted and not finished, past which SubmitTask blocks.
+  static constexpr int64_t kMaxTasksInFlight = 20000;
+  static constexpr int64_t kResumeTasksAt = 15000;
+
  private:
   explicit CoreWorker(CoreWorkerOptions options);
   absl::Status Connect();
@@ -100,6 +113,9 @@ class CoreWorker {
   void OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& reply);
   void OnTaskFailure(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error);
   void StoreError(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error);
+  // Stores a task's result or error unless every reference to `id` is gone
+  // by then (then it is dropped, not leaked).
+  void StoreIfReferenced(const ObjectId& id, StoredObjectPtr object);
   void OnFree(const ObjectId& id, bool owned, bool in_plasma);
   void NotifyBlocked(bool blocked);
   // Prints a warning when no node's total resources fit `spec`.
@@ -117,6 +133,7 @@ class CoreWorker {
   ClientPool clients_;
   MemoryStore store_;
   ReferenceTable refs_;
+  InFlightLimit in_flight_{kMaxTasksInFlight, kResumeTasksAt};
   std::unique_ptr<ObjectGetter> getter_;
   std::unique_ptr<TaskSubmitter> submitter_;
   std::unique_ptr<TaskExecutor> executor_;

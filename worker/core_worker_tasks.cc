@@ -61,33 +61,44 @@ void CoreWorker::OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& rep
   ReleaseArgRefs(*this, spec);
   if (reply.error().type() != rpc::ErrorInfo::NONE) {
     StoreError(spec, reply.error());
-    return;
-  }
-  for (auto& ret : *reply.mutable_returns()) {
-    ObjectId id = ObjectId::FromBinaryOrNil(ret.object_id());
-    if (!refs_.IsOwnedAndAlive(id)) {
-      // Nobody holds the result any more: drop it.
-      if (ret.in_plasma() && plasma_) (void)plasma_->Delete({id});
-      continue;
+  } else {
+    for (auto& ret : *reply.mutable_returns()) {
+      ObjectId id = ObjectId::FromBinaryOrNil(ret.object_id());
+      if (!refs_.IsOwnedAndAlive(id)) {
+        // Nobody holds the result any more: drop it.
+        if (ret.in_plasma() && plasma_) (void)plasma_->Delete({id});
+        continue;
+      }
+      auto object = std::make_shared<StoredObject>();
+      object->in_plasma = ret.in_plasma();
+      object->data = std::move(*ret.mutable_data());
+      if (object->in_plasma) refs_.MarkInPlasma(id);
+      StoreIfReferenced(id, std::move(object));
     }
-    auto object = std::make_shared<StoredObject>();
-    object->in_plasma = ret.in_plasma();
-    object->data = std::move(*ret.mutable_data());
-    if (object->in_plasma) refs_.MarkInPlasma(id);
-    store_.Put(id, std::move(object));
   }
+  in_flight_.Release();
 }
 
 void CoreWorker::OnTaskFailure(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error) {
   ReleaseArgRefs(*this, spec);
   StoreError(spec, error);
+  in_flight_.Release();
 }
 
 void CoreWorker::StoreError(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error) {
   ObjectId id = ObjectId::FromIndex(TaskId::FromBinaryOrNil(spec.task_id()), 1);
   auto object = std::make_shared<StoredObject>();
   object->error = error;
+  StoreIfReferenced(id, std::move(object));
+}
+
+// The reference may go away at any moment on another thread; its free
+// callback erases the store entry. Putting first and checking after means
+// that either the erase comes after our Put, or the check sees the
+// reference gone: the entry never outlives every reference.
+void CoreWorker::StoreIfReferenced(const ObjectId& id, StoredObjectPtr object) {
   store_.Put(id, std::move(object));
+  if (!refs_.IsReferenced(id)) store_.Erase(id);
 }
 
 void CoreWorker::HandleGetObjectStatus(const rpc::GetObjectStatusRequest& request,

@@ -1,5 +1,6 @@
 #include "worker/memory_store.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace lumen::worker {
@@ -9,13 +10,19 @@ void MemoryStore::Put(const ObjectId& id, StoredObjectPtr object) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     objects_[id] = object;
-    auto it = callbacks_.find(id);
-    if (it != callbacks_.end()) {
+    if (auto it = callbacks_.find(id); it != callbacks_.end()) {
       to_run = std::move(it->second);
       callbacks_.erase(it);
     }
+    if (auto it = waiters_.find(id); it != waiters_.end()) {
+      for (auto [waiter, index] : it->second) {
+        if (waiter->values) (*waiter->values)[index] = object;
+        if (waiter->flags) (*waiter->flags)[index] = true;
+        if (--waiter->missing == 0) waiter->cv.notify_one();
+      }
+      waiters_.erase(it);
+    }
   }
-  cv_.notify_all();
   for (auto& cb : to_run) cb(object);
 }
 
@@ -25,52 +32,74 @@ StoredObjectPtr MemoryStore::GetIfReady(const ObjectId& id) const {
   return it == objects_.end() ? nullptr : it->second;
 }
 
+void MemoryStore::Block(std::unique_lock<std::mutex>& lock, Waiter& waiter,
+                        const std::vector<ObjectId>& ids, const std::vector<size_t>& indexes,
+                        int64_t timeout_ms) {
+  auto done = [&waiter] { return waiter.missing <= 0; };
+  if (timeout_ms < 0) {
+    waiter.cv.wait(lock, done);
+  } else {
+    waiter.cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), done);
+  }
+  if (waiter.missing <= 0 && waiter.values) return;  // Every registration was consumed.
+  for (size_t index : indexes) {
+    auto it = waiters_.find(ids[index]);
+    if (it == waiters_.end()) continue;  // Put already consumed it.
+    auto& list = it->second;
+    list.erase(std::remove(list.begin(), list.end(), Registration{&waiter, index}), list.end());
+    if (list.empty()) waiters_.erase(it);
+  }
+}
+
 std::vector<StoredObjectPtr> MemoryStore::Wait(const std::vector<ObjectId>& ids,
                                                int64_t timeout_ms) {
   std::vector<StoredObjectPtr> out(ids.size());
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   std::unique_lock<std::mutex> lock(mu_);
-  while (true) {
-    size_t missing = 0;
-    for (size_t i = 0; i < ids.size(); ++i) {
-      if (out[i]) continue;
-      auto it = objects_.find(ids[i]);
-      if (it != objects_.end()) out[i] = it->second; else ++missing;
-    }
-    if (missing == 0) return out;
-    if (timeout_ms < 0) {
-      cv_.wait(lock);
-    } else if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
-      for (size_t i = 0; i < ids.size(); ++i) {
-        if (!out[i]) {
-          auto it = objects_.find(ids[i]);
-          if (it != objects_.end()) out[i] = it->second;
-        }
-      }
-      return out;
+  Waiter waiter;
+  waiter.values = &out;
+  std::vector<size_t> missing;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto it = objects_.find(ids[i]);
+    if (it != objects_.end()) {
+      out[i] = it->second;
+    } else {
+      missing.push_back(i);
     }
   }
+  if (missing.empty() || timeout_ms == 0) return out;
+  for (size_t i : missing) waiters_[ids[i]].emplace_back(&waiter, i);
+  waiter.missing = static_cast<int64_t>(missing.size());
+  Block(lock, waiter, ids, missing, timeout_ms);
+  return out;
 }
 
 std::vector<bool> MemoryStore::WaitAny(const std::vector<ObjectId>& ids, int num_ready,
                                        int64_t timeout_ms) {
   std::vector<bool> ready(ids.size(), false);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   std::unique_lock<std::mutex> lock(mu_);
-  while (true) {
-    // Stops at the num_ready-th ready id: callers only take that many.
-    int count = 0;
-    for (size_t i = 0; i < ids.size() && count < num_ready; ++i) {
-      ready[i] = ready[i] || objects_.count(ids[i]) > 0;
-      count += ready[i];
-    }
-    if (count >= num_ready) return ready;
-    if (timeout_ms < 0) {
-      cv_.wait(lock);
-    } else if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
-      return ready;
+  // Stops at the num_ready-th ready id: callers only take that many.
+  int count = 0;
+  std::vector<size_t> missing;
+  for (size_t i = 0; i < ids.size() && count < num_ready; ++i) {
+    if (objects_.count(ids[i])) {
+      ready[i] = true;
+      ++count;
+    } else {
+      missing.push_back(i);
     }
   }
+  if (count >= num_ready || timeout_ms == 0) return ready;
+  Waiter waiter;
+  waiter.flags = &ready;
+  waiter.missing = num_ready - count;
+  for (size_t i : missing) waiters_[ids[i]].emplace_back(&waiter, i);
+  Block(lock, waiter, ids, missing, timeout_ms);
+  // Several Puts may have landed before we woke: keep the first num_ready.
+  count = 0;
+  for (size_t i = 0; i < ready.size(); ++i) {
+    if (ready[i] && ++count > num_ready) ready[i] = false;
+  }
+  return ready;
 }
 
 void MemoryStore::OnReady(const ObjectId& id, ReadyCallback callback) {
@@ -90,6 +119,11 @@ void MemoryStore::OnReady(const ObjectId& id, ReadyCallback callback) {
 void MemoryStore::Erase(const ObjectId& id) {
   std::lock_guard<std::mutex> lock(mu_);
   objects_.erase(id);
+}
+
+size_t MemoryStore::Size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return objects_.size();
 }
 
 }  // namespace lumen::worker

@@ -3,21 +3,28 @@
 // The in-process store of a driver or worker: the values of objects this
 // process owns or has fetched. A small value lives here inline; a large one
 // is only marked `in_plasma` (its bytes stay in the node's plasma store); a
-// failed task leaves its error here. Owners register their pending return
-// ids so that waiters can tell "not yet" from "unknown".
+// failed task leaves its error here.
+//
+// Cost: every operation is O(1) per id it names, whatever the number of
+// objects stored or awaited. A blocked Wait/WaitAny registers itself on each
+// id it still misses; Put hands the value straight to the waiters of its id
+// and wakes a waiter only when its count of missing ids reaches zero, so N
+// Puts awaited by one Wait of N ids cost O(N) in all, not O(N^2).
 // Threading: all methods are thread-safe; callbacks run on the thread that
 // calls Put (never under the lock).
 #pragma once
 
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "common/id.h"
 #include "proto/common.pb.h"
 
@@ -51,12 +58,29 @@ class MemoryStore {
   void OnReady(const ObjectId& id, ReadyCallback callback);
 
   void Erase(const ObjectId& id);
+  // Objects stored now (for tests and leak checks).
+  size_t Size() const;
 
  private:
+  // One blocked Wait or WaitAny; lives on its caller's stack, registered
+  // under every id it misses. Guarded by mu_.
+  struct Waiter {
+    std::vector<StoredObjectPtr>* values = nullptr;  // Wait: filled by Put.
+    std::vector<bool>* flags = nullptr;              // WaitAny: set by Put.
+    int64_t missing = 0;                             // Puts still needed.
+    std::condition_variable cv;
+  };
+  using Registration = std::pair<Waiter*, size_t>;  // The waiter, index of the id.
+
+  // Blocks on `waiter` until it misses nothing or the deadline passes, then
+  // unregisters it from the ids at `indexes` it still misses.
+  void Block(std::unique_lock<std::mutex>& lock, Waiter& waiter, const std::vector<ObjectId>& ids,
+             const std::vector<size_t>& indexes, int64_t timeout_ms);
+
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::unordered_map<ObjectId, StoredObjectPtr> objects_;
+  absl::flat_hash_map<ObjectId, StoredObjectPtr, std::hash<ObjectId>> objects_;
   std::unordered_map<ObjectId, std::vector<ReadyCallback>> callbacks_;
+  std::unordered_map<ObjectId, std::vector<Registration>> waiters_;
 };
 
 }  // namespace lumen::worker

@@ -69,6 +69,7 @@ ObjectGetter::ObjectGetter(EventLoop& loop, MemoryStore& store, ReferenceTable& 
       notify_blocked_(std::move(notify_blocked)) {}
 
 void ObjectGetter::SetInTask(bool in_task) { t_in_task = in_task; }
+bool ObjectGetter::InTask() { return t_in_task; }
 
 std::vector<ObjectId> ObjectGetter::Prepare(const ray::internal::RefList& refs) {
   std::vector<ObjectId> ids;
@@ -120,7 +121,9 @@ void ObjectGetter::AskOwner(const ObjectId& id, const rpc::Address& owner, int a
               std::lock_guard<std::mutex> lock(mu_);
               fetching_.erase(id);
             }
+            // Dropped, not cached, when every reference went away meanwhile.
             store_.Put(id, FromOwnerReply(id, owner, status, reply));
+            if (!refs_.IsReferenced(id)) store_.Erase(id);
           }));
 }
 

@@ -40,6 +40,7 @@ class ObjectGetter {
 
   // Marks the calling thread as running a task (enables blocked notices).
   static void SetInTask(bool in_task);
+  static bool InTask();
 
  private:
   // Parses ids and starts owner fetches for borrowed objects not cached yet.

@@ -37,6 +37,11 @@ bool ReferenceTable::IsOwnedAndAlive(const ObjectId& id) const {
   return it != entries_.end() && it->second.owned;
 }
 
+bool ReferenceTable::IsReferenced(const ObjectId& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return entries_.count(id) > 0;
+}
+
 size_t ReferenceTable::Size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return entries_.size();

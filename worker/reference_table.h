@@ -12,7 +12,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
-#include <unordered_map>
+#include "absl/container/flat_hash_map.h"
 
 #include "common/id.h"
 
@@ -31,6 +31,8 @@ class ReferenceTable {
   void Remove(const ObjectId& id);
   // True while `id` is owned here and still referenced or pending.
   bool IsOwnedAndAlive(const ObjectId& id) const;
+  // True while any reference to `id` (owned or borrowed) is alive here.
+  bool IsReferenced(const ObjectId& id) const;
   size_t Size() const;
 
  private:
@@ -40,7 +42,8 @@ class ReferenceTable {
     bool in_plasma = false;
   };
   mutable std::mutex mu_;
-  std::unordered_map<ObjectId, Entry> entries_;
+  // Open addressing: one probe per lookup, no node allocated per object.
+  absl::flat_hash_map<ObjectId, Entry, std::hash<ObjectId>> entries_;
   FreeCallback on_free_;
 };
 

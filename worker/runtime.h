@@ -4,6 +4,8 @@
 // CoreWorker per process, plus the private local cluster a driver started.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,5 +22,15 @@ bool IsWorkerProcess();
 // token of the initialized runtime (empty before ray::Init).
 std::string LocalRayletAddress();
 std::string ClusterToken();
+
+// For tests and leak checks: what the initialized runtime holds now.
+struct RuntimeStats {
+  size_t objects_in_store = 0;  // Values in the in-process store.
+  size_t references = 0;        // Entries in the reference table.
+  int64_t tasks_in_flight = 0;  // Submitted and not finished.
+  std::string session_dir;      // The private cluster's (empty when joined).
+  std::vector<int> daemon_pids; // The private cluster's daemons.
+};
+RuntimeStats GetRuntimeStats();
 
 }  // namespace lumen::worker

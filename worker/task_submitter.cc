@@ -57,14 +57,7 @@ void TaskSubmitter::Pump(const std::string& key) {
   for (auto& [id, lease] : shape.leases) {
     if (shape.queue.empty()) break;
     if (lease.busy) continue;
-    size_t n = BatchSize(shape);
-    std::vector<rpc::TaskSpec> batch;
-    batch.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      batch.push_back(std::move(shape.queue.front()));
-      shape.queue.pop_front();
-    }
-    PushTo(key, lease, std::move(batch));
+    PushTo(key, shape, lease, BatchSize(shape));
   }
   int wanted = std::min<int>(shape.queue.size(), kMaxPendingLeaseRequests);
   while (shape.pending_lease_requests < wanted) RequestLease(key, shape);
@@ -149,53 +142,55 @@ size_t TaskSubmitter::BatchSize(const Shape& shape) const {
   return std::clamp<size_t>(shape.queue.size() / workers, 1, kMaxBatch);
 }
 
-void TaskSubmitter::PushTo(const std::string& key, Lease& lease, std::vector<rpc::TaskSpec> specs) {
+void TaskSubmitter::PushTo(const std::string& key, Shape& shape, Lease& lease, size_t n) {
   lease.busy = true;
   ++lease.idle_epoch;
-  rpc::PushTasksRequest request;
-  for (const auto& spec : specs) {
-    rpc::PushTaskRequest* task = request.add_tasks();
-    *task->mutable_spec() = spec;
-    for (int32_t gpu : lease.gpu_ids) task->mutable_spec()->add_gpu_ids(gpu);
+  auto request = std::make_shared<rpc::PushTasksRequest>();
+  request->mutable_tasks()->Reserve(static_cast<int>(n));
+  for (size_t i = 0; i < n && !shape.queue.empty(); ++i) {
+    rpc::TaskSpec* spec = request->add_tasks()->mutable_spec();
+    spec->Swap(&shape.queue.front());
+    shape.queue.pop_front();
+    for (int32_t gpu : lease.gpu_ids) spec->add_gpu_ids(gpu);
   }
   int64_t lease_id = lease.id;
-  auto on_reply = [this, key, lease_id, specs = std::move(specs)](
-                      absl::Status status, rpc::PushTasksReply&& reply) mutable {
-    DeliverResults(specs, status, reply);
-    loop_.Post([this, key, lease_id, specs = std::move(specs), status,
+  auto on_reply = [this, key, lease_id, request](absl::Status status,
+                                                  rpc::PushTasksReply&& reply) mutable {
+    DeliverResults(*request, status, reply);
+    loop_.Post([this, key, lease_id, request = std::move(request), status,
                 reply = std::move(reply)]() mutable {
-      OnPushReply(key, lease_id, std::move(specs), status, std::move(reply));
+      OnPushReply(key, lease_id, std::move(request), status, std::move(reply));
     });
   };
   if (lease.channel) {
-    lease.channel->Push(request, std::move(on_reply));
+    lease.channel->Push(*request, std::move(on_reply));
   } else {
-    lease.client->Call(&rpc::CoreWorkerService::Stub::async::PushTasks, request,
+    lease.client->Call(&rpc::CoreWorkerService::Stub::async::PushTasks, *request,
                        std::function<void(absl::Status, rpc::PushTasksReply&&)>(std::move(on_reply)));
   }
 }
 
-void TaskSubmitter::DeliverResults(const std::vector<rpc::TaskSpec>& specs, absl::Status& status,
+void TaskSubmitter::DeliverResults(const rpc::PushTasksRequest& request, absl::Status& status,
                                    rpc::PushTasksReply& reply) {
-  if (status.ok() && reply.replies_size() != static_cast<int>(specs.size())) {
+  if (status.ok() && reply.replies_size() != request.tasks_size()) {
     status = absl::InternalError("the worker answered " + std::to_string(reply.replies_size()) +
-                                 " of " + std::to_string(specs.size()) + " tasks");
+                                 " of " + std::to_string(request.tasks_size()) + " tasks");
   }
   if (!status.ok()) return;
-  for (size_t i = 0; i < specs.size(); ++i) {
+  for (int i = 0; i < request.tasks_size(); ++i) {
     // Keep what the loop needs; hand the results over.
     rpc::PushTaskReply& one = *reply.mutable_replies(i);
     rpc::PushTaskReply results;
     results.Swap(&one);
     one.set_exec_micros(results.exec_micros());
     one.set_worker_exiting(results.worker_exiting());
-    callbacks_.on_reply(specs[i], std::move(results));
+    callbacks_.on_reply(request.tasks(i).spec(), std::move(results));
   }
 }
 
 void TaskSubmitter::OnPushReply(const std::string& key, int64_t lease_id,
-                                std::vector<rpc::TaskSpec> specs, absl::Status status,
-                                rpc::PushTasksReply&& reply) {
+                                std::shared_ptr<rpc::PushTasksRequest> request,
+                                absl::Status status, rpc::PushTasksReply&& reply) {
   Shape& shape = shapes_[key];
   auto it = shape.leases.find(lease_id);
   int pid = it == shape.leases.end() ? 0 : it->second.pid;
@@ -224,8 +219,12 @@ void TaskSubmitter::OnPushReply(const std::string& key, int64_t lease_id,
     }
     ReturnLease(lease_id, true);
     // Retry in the original order, ahead of the tasks queued since.
-    for (auto spec = specs.rbegin(); spec != specs.rend(); ++spec) {
-      RetryOrFail(shape, std::move(*spec), pid, status);
+    auto& tasks = *request->mutable_tasks();
+    for (int i = tasks.size() - 1; i >= 0; --i) {
+      rpc::TaskSpec spec;
+      spec.Swap(tasks[i].mutable_spec());
+      spec.clear_gpu_ids();  // The next lease brings its own.
+      RetryOrFail(shape, std::move(spec), pid, status);
     }
   }
   Pump(key);

@@ -92,12 +92,15 @@ class TaskSubmitter {
   // Opens (or reuses) the task channel to a newly leased worker; the lease
   // stays busy until that is settled.
   void OpenChannel(const std::string& key, Lease& lease);
-  void PushTo(const std::string& key, Lease& lease, std::vector<rpc::TaskSpec> specs);
-  // On the gRPC thread: checks the reply and hands results to on_reply.
-  void DeliverResults(const std::vector<rpc::TaskSpec>& specs, absl::Status& status,
+  // Moves the first `n` queued tasks of `shape` into one push to `lease`
+  // (no copy: the request keeps the specs until the reply is handled).
+  void PushTo(const std::string& key, Shape& shape, Lease& lease, size_t n);
+  // On the reply's thread: checks the reply and hands results to on_reply.
+  void DeliverResults(const rpc::PushTasksRequest& request, absl::Status& status,
                       rpc::PushTasksReply& reply);
-  void OnPushReply(const std::string& key, int64_t lease_id, std::vector<rpc::TaskSpec> specs,
-                   absl::Status status, rpc::PushTasksReply&& reply);
+  void OnPushReply(const std::string& key, int64_t lease_id,
+                   std::shared_ptr<rpc::PushTasksRequest> request, absl::Status status,
+                   rpc::PushTasksReply&& reply);
   void RetryOrFail(Shape& shape, rpc::TaskSpec spec, int pid, const absl::Status& status);
   void MaybeReturnLater(const std::string& key, Lease& lease);
   void ReturnLease(int64_t lease_id, bool worker_exiting);

@@ -1,0 +1,59 @@
+// worker/in_flight_limit.h
+//
+// InFlightLimit is the backpressure of task submission: a counting gate on
+// the tasks a process has submitted and not yet seen finish. Acquire costs
+// one atomic increment while fewer than `max` are in flight; past that it
+// blocks the submitting thread until completions bring the count down to
+// `resume_at`, so a caller that outruns the cluster by millions of tasks
+// holds at most `max` task specs in memory instead of growing without bound.
+// The hysteresis keeps a blocked submitter from waking once per completion.
+// Threading: any thread. Failure: none; Acquire blocks, it never fails.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+
+namespace lumen::worker {
+
+class InFlightLimit {
+ public:
+  InFlightLimit(int64_t max, int64_t resume_at) : max_(max), resume_at_(resume_at) {}
+
+  // Counts one more task in flight; blocks while `max` already are.
+  // `on_block(true)` runs before blocking and `on_block(false)` after
+  // (a worker lends its CPU to the raylet meanwhile); may be empty.
+  void Acquire(const std::function<void(bool)>& on_block = {}) {
+    if (count_.fetch_add(1) < max_) return;
+    if (on_block) on_block(true);
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      ++blocked_;
+      // Our own increment is counted: wait until the others drain.
+      cv_.wait(lock, [this] { return count_.load() <= resume_at_; });
+      --blocked_;
+    }
+    if (on_block) on_block(false);
+  }
+
+  // One task finished (its result or its error is stored).
+  void Release() {
+    if (count_.fetch_sub(1) - 1 > resume_at_ || blocked_.load() == 0) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    cv_.notify_all();
+  }
+
+  int64_t in_flight() const { return count_.load(); }
+
+ private:
+  const int64_t max_;
+  const int64_t resume_at_;
+  std::atomic<int64_t> count_{0};
+  std::atomic<int> blocked_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
+
+}  // namespace lumen::worker
