@@ -1,8 +1,11 @@
 #include "common/paths.h"
 
+#include <dlfcn.h>
+#include <link.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
@@ -20,17 +23,23 @@ std::string DefaultTempDir() {
   return "/tmp/lumen";
 }
 
-absl::StatusOr<std::string> FindLumenBinary(const std::string& name) {
+std::vector<std::string> BinarySearchDirs(const BinaryPlaces& places) {
   std::vector<std::string> dirs;
-  if (const char* d = std::getenv("LUMEN_BIN_DIR"); d && *d) dirs.push_back(d);
-  std::string self = SelfExecutablePath();
-  if (!self.empty()) dirs.push_back(fs::path(self).parent_path().string());
-#ifdef LUMEN_BUILD_BIN_DIR
-  dirs.push_back(LUMEN_BUILD_BIN_DIR);
-#endif
-#ifdef LUMEN_INSTALL_BIN_DIR
-  dirs.push_back(LUMEN_INSTALL_BIN_DIR);
-#endif
+  // The build tree the code was compiled in comes last: it may be stale or
+  // half rebuilt long after this copy was installed. Code run from the build
+  // tree finds it earlier anyway, as its executable's or library's place.
+  for (const std::string* dir : {&places.override_dir, &places.executable_dir,
+                                 &places.library_bin_dir, &places.install_bin_dir,
+                                 &places.build_bin_dir}) {
+    if (!dir->empty() && std::find(dirs.begin(), dirs.end(), *dir) == dirs.end()) {
+      dirs.push_back(*dir);
+    }
+  }
+  return dirs;
+}
+
+absl::StatusOr<std::string> FindBinaryIn(const std::string& name,
+                                         const std::vector<std::string>& dirs) {
   std::string searched;
   for (const auto& dir : dirs) {
     std::string path = dir + "/" + name;
@@ -39,6 +48,39 @@ absl::StatusOr<std::string> FindLumenBinary(const std::string& name) {
   }
   return absl::NotFoundError("cannot find " + name + " in" + searched +
                              " (set LUMEN_BIN_DIR to the directory holding it)");
+}
+
+namespace {
+
+// <dir>/../bin for the shared library this code is linked into (a driver
+// using <prefix>/lib/liblumen_ray.so wants <prefix>/bin, wherever that
+// prefix was moved), or "" when the code is part of the executable itself.
+std::string LibraryBinDir() {
+  Dl_info info{};
+  link_map* map = nullptr;
+  if (::dladdr1(reinterpret_cast<void*>(&LibraryBinDir), &info, reinterpret_cast<void**>(&map),
+                RTLD_DL_LINKMAP) == 0 ||
+      map == nullptr || map->l_name == nullptr || map->l_name[0] == '\0') {
+    return "";  // Not found, or the main program (whose link map has no name).
+  }
+  return (fs::path(map->l_name).parent_path().parent_path() / "bin").string();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> FindLumenBinary(const std::string& name) {
+  BinaryPlaces places;
+  if (const char* d = std::getenv("LUMEN_BIN_DIR"); d && *d) places.override_dir = d;
+  std::string self = SelfExecutablePath();
+  if (!self.empty()) places.executable_dir = fs::path(self).parent_path().string();
+  places.library_bin_dir = LibraryBinDir();
+#ifdef LUMEN_BUILD_BIN_DIR
+  places.build_bin_dir = LUMEN_BUILD_BIN_DIR;
+#endif
+#ifdef LUMEN_INSTALL_BIN_DIR
+  places.install_bin_dir = LUMEN_INSTALL_BIN_DIR;
+#endif
+  return FindBinaryIn(name, BinarySearchDirs(places));
 }
 
 absl::StatusOr<std::string> CreateSessionDir(const std::string& temp_dir) {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -18,9 +19,28 @@ namespace lumen {
 
 std::string DefaultTempDir();
 
-// Finds the daemon binary `name` (e.g. "lumen-gcs"): $LUMEN_BIN_DIR, then
-// the directory of the running executable, then the build tree and install
-// prefix compiled in. NotFound names the places searched.
+// The places a Lumen daemon binary may be in; empty means "none".
+struct BinaryPlaces {
+  std::string override_dir;     // $LUMEN_BIN_DIR
+  std::string executable_dir;   // the running executable's directory
+  std::string library_bin_dir;  // <dir of the library holding this code>/../bin
+  std::string install_bin_dir;  // <install prefix>/bin, compiled in
+  std::string build_bin_dir;    // <build tree>/bin, compiled in
+};
+
+// The directories to search, best first (the order of BinaryPlaces'
+// fields), without empties and repeats.
+std::vector<std::string> BinarySearchDirs(const BinaryPlaces& places);
+
+// The first `dir`/`name` in `dirs` that is executable; NotFound names the
+// directories searched.
+absl::StatusOr<std::string> FindBinaryIn(const std::string& name,
+                                         const std::vector<std::string>& dirs);
+
+// Finds the daemon binary `name` (e.g. "lumen-gcs") in the BinaryPlaces of
+// this process, in BinarySearchDirs order: $LUMEN_BIN_DIR, the running
+// executable's directory, <the library's directory>/../bin, the install
+// prefix's bin, and only then the build tree compiled in.
 absl::StatusOr<std::string> FindLumenBinary(const std::string& name);
 
 // Creates a fresh session directory with logs/ and sockets/ (0700) and
