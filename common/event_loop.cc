@@ -27,6 +27,11 @@ void EventLoop::Stop() {
   io_.stop();
 }
 
+void EventLoop::StopAndJoin() {
+  Stop();
+  if (thread_.joinable()) thread_.join();
+}
+
 void EventLoop::Post(std::function<void()> fn) { boost::asio::post(io_, std::move(fn)); }
 
 void EventLoop::RunAfter(std::chrono::milliseconds delay, std::function<void()> fn) {

@@ -28,6 +28,8 @@ class EventLoop {
   // ... or on the calling thread until Stop() (tests, main threads).
   void Run();
   void Stop();
+  // Stops the loop and waits for its thread (not from the loop thread).
+  void StopAndJoin();
 
   // Queues `fn` to run on the loop thread. Safe from any thread.
   void Post(std::function<void()> fn);

@@ -46,6 +46,15 @@ class ClientPool {
     clients_.erase(Key(address));
     channels_.erase(Key(address));
   }
+  // Closes every task channel (joining their readers) and forgets them.
+  void CloseChannels() {
+    std::unordered_map<std::string, std::shared_ptr<TaskChannelClient>> channels;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      channels.swap(channels_);
+    }
+    for (auto& [key, channel] : channels) channel->Close();
+  }
   const std::string& token() const { return token_; }
 
  private:

@@ -61,12 +61,15 @@ absl::Status CoreWorker::Connect() {
                                              std::function<void(bool)>());
   }
   owner_blob_ = address_.SerializeAsString();
+  lease_client_ = std::make_unique<RayletLeaseClient>(*raylet_);
+  pusher_ = std::make_unique<PooledTaskPusher>(clients_);
   submitter_ = std::make_unique<TaskSubmitter>(
-      loop_, *raylet_, clients_,
+      loop_, *lease_client_, *pusher_,
       TaskSubmitter::Callbacks{
           [this](const rpc::TaskSpec& s, rpc::PushTaskReply&& r) { OnTaskReply(s, std::move(r)); },
           [this](const rpc::TaskSpec& s, const rpc::ErrorInfo& e) { OnTaskFailure(s, e); },
-          [this](const rpc::TaskSpec& s) { WarnIfInfeasible(s); }});
+          [this](const rpc::TaskSpec& s) { WarnIfInfeasible(s); }},
+      TaskSubmitter::Options{options_.worker_id});
   return absl::OkStatus();
 }
 
@@ -150,9 +153,13 @@ CoreWorker::~CoreWorker() {
     (void)gcs_->CallSync(&rpc::GcsService::Stub::MarkJobFinished, done, 2000);
   }
   server_.Shutdown();
+  // Channel readers deliver their last (failed) replies into the loop
+  // before they are joined; then the loop stops, and only then are the
+  // members its handlers use destroyed.
+  clients_.CloseChannels();
   task_channel_.reset();
   executor_.reset();
-  loop_.Stop();
+  loop_.StopAndJoin();
 }
 
 ray::internal::RefData CoreWorker::Put(std::string&& data) {
@@ -216,7 +223,7 @@ void CoreWorker::RemoveLocalRef(const std::string& id) {
 }
 
 CoreWorker::Stats CoreWorker::GetStats() const {
-  return {store_.Size(), refs_.Size(), in_flight_.in_flight()};
+  return {store_.Size(), refs_.Size(), in_flight_.in_flight(), store_.NumCallbacks()};
 }
 
 void CoreWorker::OnFree(const ObjectId& id, bool owned, bool in_plasma) {

@@ -95,6 +95,7 @@ class CoreWorker {
     size_t objects_in_store = 0;
     size_t references = 0;
     int64_t tasks_in_flight = 0;
+    size_t borrower_waits = 0;  // Owner lookups waiting for a value.
   };
   Stats GetStats() const;
 
@@ -135,6 +136,8 @@ class CoreWorker {
   ReferenceTable refs_;
   InFlightLimit in_flight_{kMaxTasksInFlight, kResumeTasksAt};
   std::unique_ptr<ObjectGetter> getter_;
+  std::unique_ptr<RayletLeaseClient> lease_client_;
+  std::unique_ptr<PooledTaskPusher> pusher_;
   std::unique_ptr<TaskSubmitter> submitter_;
   std::unique_ptr<TaskExecutor> executor_;
   std::unique_ptr<TaskChannelServer> task_channel_;  // Workers only.

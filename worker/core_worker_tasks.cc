@@ -31,6 +31,8 @@ void CoreWorker::ResolveDependencies(rpc::TaskSpec spec) {
     if (!object) {
       // Not ready: come back when it is. One argument at a time keeps this
       // flat; the other arguments are usually ready by then.
+      // Pending tasks hold references on their arguments: an argument is
+      // never erased (null) while this waits.
       store_.OnReady(id, [this, spec](StoredObjectPtr) mutable {
         loop_.Post([this, spec = std::move(spec)]() mutable { ResolveDependencies(std::move(spec)); });
       });
@@ -111,7 +113,10 @@ void CoreWorker::HandleGetObjectStatus(const rpc::GetObjectStatusRequest& reques
   }
   NodeId node = node_id_;
   store_.OnReady(id, [reply, done = std::move(done), node, id](StoredObjectPtr object) {
-    if (object->IsError()) {
+    if (!object) {
+      // The owner's last reference went away before the value arrived.
+      reply->set_status(rpc::GetObjectStatusReply::OUT_OF_SCOPE);
+    } else if (object->IsError()) {
       reply->set_status(rpc::GetObjectStatusReply::FAILED);
       *reply->mutable_error() = object->error;
     } else {

@@ -26,16 +26,24 @@ class InFlightLimit {
   // `on_block(true)` runs before blocking and `on_block(false)` after
   // (a worker lends its CPU to the raylet meanwhile); may be empty.
   void Acquire(const std::function<void(bool)>& on_block = {}) {
-    if (count_.fetch_add(1) < max_) return;
-    if (on_block) on_block(true);
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      ++blocked_;
-      // Our own increment is counted: wait until the others drain.
-      cv_.wait(lock, [this] { return count_.load() <= resume_at_; });
-      --blocked_;
+    int64_t n = count_.load();
+    bool blocked = false;
+    while (true) {
+      if (n < max_) {
+        if (count_.compare_exchange_weak(n, n + 1)) break;
+        continue;  // n was reloaded.
+      }
+      if (!blocked && on_block) on_block(true);
+      blocked = true;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        ++blocked_;
+        cv_.wait(lock, [this] { return count_.load() <= resume_at_; });
+        --blocked_;
+      }
+      n = count_.load();
     }
-    if (on_block) on_block(false);
+    if (blocked && on_block) on_block(false);
   }
 
   // One task finished (its result or its error is stored).

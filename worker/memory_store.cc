@@ -117,13 +117,28 @@ void MemoryStore::OnReady(const ObjectId& id, ReadyCallback callback) {
 }
 
 void MemoryStore::Erase(const ObjectId& id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  objects_.erase(id);
+  std::vector<ReadyCallback> never;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    objects_.erase(id);
+    if (auto it = callbacks_.find(id); it != callbacks_.end()) {
+      never = std::move(it->second);
+      callbacks_.erase(it);
+    }
+  }
+  for (auto& cb : never) cb(nullptr);
 }
 
 size_t MemoryStore::Size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return objects_.size();
+}
+
+size_t MemoryStore::NumCallbacks() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = 0;
+  for (const auto& [id, list] : callbacks_) n += list.size();
+  return n;
 }
 
 }  // namespace lumen::worker

@@ -54,12 +54,16 @@ class MemoryStore {
   // Flags at most num_ready ids, the first ready ones in order.
   std::vector<bool> WaitAny(const std::vector<ObjectId>& ids, int num_ready, int64_t timeout_ms);
 
-  // Runs `callback` once `id` is ready (at once if it is).
+  // Runs `callback` once `id` is ready (at once if it is), or with nullptr
+  // when `id` is erased first (its last reference went away: it will never
+  // be ready here).
   void OnReady(const ObjectId& id, ReadyCallback callback);
 
+  // Drops the value of `id` and answers its OnReady callbacks with nullptr.
   void Erase(const ObjectId& id);
-  // Objects stored now (for tests and leak checks).
+  // Objects stored now, and OnReady callbacks waiting (tests, leak checks).
   size_t Size() const;
+  size_t NumCallbacks() const;
 
  private:
   // One blocked Wait or WaitAny; lives on its caller's stack, registered

@@ -120,3 +120,21 @@ TEST_CASE("Erase drops a stored value; Size counts what is stored") {
   CHECK(store.Size() == 0);
   CHECK_FALSE(store.GetIfReady(a));
 }
+
+TEST_CASE("OnReady callbacks of an erased id are answered with nullptr, once") {
+  MemoryStore store;
+  ObjectId a = ObjectId::FromRandom();
+  int calls = 0;
+  bool got_null = false;
+  store.OnReady(a, [&](StoredObjectPtr o) {
+    ++calls;
+    got_null = o == nullptr;
+  });
+  CHECK(store.NumCallbacks() == 1);
+  store.Erase(a);
+  CHECK(calls == 1);
+  CHECK(got_null);
+  CHECK(store.NumCallbacks() == 0);
+  store.Put(a, Value("late"));  // Nobody is told twice.
+  CHECK(calls == 1);
+}

@@ -71,7 +71,8 @@ ObjectGetter::ObjectGetter(EventLoop& loop, MemoryStore& store, ReferenceTable& 
 void ObjectGetter::SetInTask(bool in_task) { t_in_task = in_task; }
 bool ObjectGetter::InTask() { return t_in_task; }
 
-std::vector<ObjectId> ObjectGetter::Prepare(const ray::internal::RefList& refs) {
+std::vector<ObjectId> ObjectGetter::Prepare(const ray::internal::RefList& refs,
+                                            HeldRefs* held) {
   std::vector<ObjectId> ids;
   ids.reserve(refs.size());
   for (const ray::internal::RefData* ref : refs) {
@@ -90,6 +91,7 @@ std::vector<ObjectId> ObjectGetter::Prepare(const ray::internal::RefList& refs) 
       store_.Put(*id, lost);
       continue;
     }
+    held->Add(*id);
     FetchFromOwner(*id, owner);
   }
   return ids;
@@ -164,7 +166,8 @@ std::shared_ptr<ray::internal::Buffer> ObjectGetter::ToBuffer(const ObjectId& id
 
 std::vector<std::shared_ptr<ray::internal::Buffer>> ObjectGetter::Get(
     const ray::internal::RefList& refs, int64_t timeout_ms) {
-  std::vector<ObjectId> ids = Prepare(refs);
+  HeldRefs held(refs_);
+  std::vector<ObjectId> ids = Prepare(refs, &held);
   std::vector<StoredObjectPtr> objects = store_.Wait(ids, 0);
   bool all_ready = true;
   for (const auto& o : objects) all_ready &= o != nullptr;
@@ -197,7 +200,8 @@ std::vector<bool> ObjectGetter::Wait(const ray::internal::RefList& refs,
   int count = 0;
   for (bool r : ready) count += r;
   if (count >= num_objects) return ready;
-  Prepare(refs);
+  HeldRefs held(refs_);
+  Prepare(refs, &held);
   bool notify = t_in_task && notify_blocked_;
   if (notify) notify_blocked_(true);
   ready = store_.WaitAny(ids, num_objects, timeout_ms);

@@ -43,8 +43,27 @@ class ObjectGetter {
   static bool InTask();
 
  private:
-  // Parses ids and starts owner fetches for borrowed objects not cached yet.
-  std::vector<ObjectId> Prepare(const ray::internal::RefList& refs);
+  // References taken on fetched ids for one Get or Wait, dropped when it
+  // ends: a fetched value stays in the store at least that long.
+  class HeldRefs {
+   public:
+    explicit HeldRefs(ReferenceTable& refs) : refs_(refs) {}
+    ~HeldRefs() {
+      for (const ObjectId& id : ids_) refs_.Remove(id);
+    }
+    void Add(const ObjectId& id) {
+      refs_.Add(id);
+      ids_.push_back(id);
+    }
+
+   private:
+    ReferenceTable& refs_;
+    std::vector<ObjectId> ids_;
+  };
+
+  // Parses ids and starts owner fetches for borrowed objects not cached
+  // yet, holding a reference on each in `held`.
+  std::vector<ObjectId> Prepare(const ray::internal::RefList& refs, HeldRefs* held);
   void FetchFromOwner(const ObjectId& id, const rpc::Address& owner);
   // One GetObjectStatus call; UNAVAILABLE is retried with backoff up to
   // kOwnerAttempts calls in all (100 ms, 200 ms, ... apart).

@@ -57,6 +57,7 @@ RuntimeStats GetRuntimeStats() {
   stats.objects_in_store = core.objects_in_store;
   stats.references = core.references;
   stats.tasks_in_flight = core.tasks_in_flight;
+  stats.borrower_waits = core.borrower_waits;
   if (rt->local_cluster) {
     stats.session_dir = rt->local_cluster->session_dir;
     for (const auto& [name, pid] : rt->local_cluster->daemons) stats.daemon_pids.push_back(pid);

@@ -28,6 +28,7 @@ struct RuntimeStats {
   size_t objects_in_store = 0;  // Values in the in-process store.
   size_t references = 0;        // Entries in the reference table.
   int64_t tasks_in_flight = 0;  // Submitted and not finished.
+  size_t borrower_waits = 0;    // Borrowers' lookups waiting on this owner.
   std::string session_dir;      // The private cluster's (empty when joined).
   std::vector<int> daemon_pids; // The private cluster's daemons.
 };

@@ -185,11 +185,23 @@ absl::StatusOr<std::shared_ptr<TaskChannelClient>> TaskChannelClient::Connect(
   if (!WriteFrame(state->fd, kHello, 0, token)) {
     return absl::UnavailableError("task channel: cannot send the token");
   }
-  std::thread([state] { ReadLoop(state); }).detach();
-  return std::shared_ptr<TaskChannelClient>(new TaskChannelClient(state));
+  std::shared_ptr<TaskChannelClient> client(new TaskChannelClient(state));
+  client->reader_ = std::thread([state] { ReadLoop(state); });
+  return client;
 }
 
-TaskChannelClient::~TaskChannelClient() { ::shutdown(state_->fd, SHUT_RDWR); }
+TaskChannelClient::~TaskChannelClient() { Close(); }
+
+void TaskChannelClient::Close() {
+  std::lock_guard<std::mutex> lock(close_mu_);
+  ::shutdown(state_->fd, SHUT_RDWR);
+  if (!reader_.joinable()) return;
+  if (reader_.get_id() == std::this_thread::get_id()) {
+    reader_.detach();  // Dropped by one of its own callbacks: it ends by itself.
+  } else {
+    reader_.join();
+  }
+}
 
 void TaskChannelClient::Push(const rpc::PushTasksRequest& request, Callback callback) {
   std::string bytes = request.SerializeAsString();

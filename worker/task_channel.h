@@ -68,7 +68,11 @@ class TaskChannelClient {
 
   static absl::StatusOr<std::shared_ptr<TaskChannelClient>> Connect(const std::string& ip, int port,
                                                                     const std::string& token);
-  ~TaskChannelClient();  // Closes the connection; pending pushes fail.
+  ~TaskChannelClient();  // Close().
+
+  // Closes the connection and joins the reader thread; pending pushes fail
+  // (their callbacks run on the reader before this returns). Idempotent.
+  void Close();
 
   void Push(const rpc::PushTasksRequest& request, Callback callback);
 
@@ -78,6 +82,8 @@ class TaskChannelClient {
   static void ReadLoop(std::shared_ptr<State> state);
 
   std::shared_ptr<State> state_;
+  std::mutex close_mu_;
+  std::thread reader_;
 };
 
 }  // namespace lumen::worker

@@ -6,9 +6,9 @@
 #include <chrono>
 #include <typeinfo>
 
-#include "absl/strings/str_split.h"
 #include "common/logging.h"
 #include "ray/api/ray_exception.h"
+#include "worker/cuda_visible_devices.h"
 #include "worker/function_registry.h"
 
 namespace lumen::worker {
@@ -22,9 +22,9 @@ std::string Demangle(const char* name) {
   return result;
 }
 
-std::optional<std::string> EnvOrNone(const char* name) {
+std::string EnvOrEmpty(const char* name) {
   const char* v = std::getenv(name);
-  return v ? std::optional<std::string>(v) : std::nullopt;
+  return v ? v : "";
 }
 
 }  // namespace
@@ -36,7 +36,7 @@ TaskExecutor::TaskExecutor(ObjectGetter& getter, std::shared_ptr<plasma::PlasmaC
       node_(node),
       node_ip_(std::move(node_ip)),
       pid_(::getpid()),
-      original_cuda_devices_(EnvOrNone("CUDA_VISIBLE_DEVICES")) {}
+      inherited_cuda_devices_(EnvOrEmpty("CUDA_VISIBLE_DEVICES")) {}
 
 void TaskExecutor::Start(std::function<void()> after_task) {
   after_task_ = std::move(after_task);
@@ -127,26 +127,9 @@ void TaskExecutor::RunItem(Item& item) {
 }
 
 void TaskExecutor::SetVisibleGpus(const rpc::TaskSpec& spec) {
-  if (spec.gpu_ids().empty()) {
-    if (original_cuda_devices_) {
-      ::setenv("CUDA_VISIBLE_DEVICES", original_cuda_devices_->c_str(), 1);
-    } else {
-      ::unsetenv("CUDA_VISIBLE_DEVICES");
-    }
-    return;
-  }
-  // The raylet's indices count the devices it sees: with an inherited
-  // CUDA_VISIBLE_DEVICES=2,3, index 0 is device 2.
-  std::vector<std::string> inherited;
-  if (original_cuda_devices_ && !original_cuda_devices_->empty()) {
-    inherited = absl::StrSplit(*original_cuda_devices_, ',');
-  }
-  std::string ids;
-  for (int32_t gpu : spec.gpu_ids()) {
-    bool mapped = gpu >= 0 && static_cast<size_t>(gpu) < inherited.size();
-    ids += (ids.empty() ? "" : ",") + (mapped ? inherited[gpu] : std::to_string(gpu));
-  }
-  ::setenv("CUDA_VISIBLE_DEVICES", ids.c_str(), 1);
+  // Only ever overwrites the variable: see cuda_visible_devices.h for why
+  // that, and nothing else, is safe while other threads read the environment.
+  SetCudaVisibleDevices(VisibleDevicesForTask(inherited_cuda_devices_, spec.gpu_ids()));
 }
 
 void TaskExecutor::Execute(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply) {

@@ -19,7 +19,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <optional>
 #include <thread>
 
 #include "common/rpc/server.h"
@@ -60,7 +59,7 @@ class TaskExecutor {
   void RunItem(Item& item);
   void Loop();
   // Points CUDA_VISIBLE_DEVICES at the task's GPUs, or back to the
-  // worker's own value for tasks without any.
+  // worker's inherited value for tasks without any (cuda_visible_devices.h).
   void SetVisibleGpus(const rpc::TaskSpec& spec);
   void Execute(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply);
   void StoreResult(const rpc::TaskSpec& spec, std::string&& result, rpc::PushTaskReply* reply);
@@ -72,7 +71,7 @@ class TaskExecutor {
   NodeId node_;
   std::string node_ip_;
   int pid_;
-  std::optional<std::string> original_cuda_devices_;
+  std::string inherited_cuda_devices_;  // "" when the worker started without it.
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Item> queue_;

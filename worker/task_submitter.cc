@@ -21,13 +21,13 @@ rpc::ErrorInfo MakeError(rpc::ErrorInfo::Type type, const std::string& message,
 
 }  // namespace
 
-TaskSubmitter::TaskSubmitter(EventLoop& loop, RayletClient& raylet, ClientPool& workers,
-                             Callbacks callbacks, int idle_lease_grace_ms)
+TaskSubmitter::TaskSubmitter(EventLoop& loop, LeaseClient& leases, TaskPusher& pusher,
+                             Callbacks callbacks, Options options)
     : loop_(loop),
-      raylet_(raylet),
-      workers_(workers),
+      leases_(leases),
+      pusher_(pusher),
       callbacks_(std::move(callbacks)),
-      idle_lease_grace_ms_(idle_lease_grace_ms) {}
+      options_(std::move(options)) {}
 
 std::string TaskSubmitter::ShapeKey(const rpc::TaskSpec& spec) {
   std::map<std::string, double> sorted(spec.required_resources().begin(),
@@ -59,6 +59,7 @@ void TaskSubmitter::Pump(const std::string& key) {
     if (lease.busy) continue;
     PushTo(key, shape, lease, BatchSize(shape));
   }
+  if (shape.refused && !shape.leases.empty()) return;  // Those drain the queue.
   int wanted = std::min<int>(shape.queue.size(), kMaxPendingLeaseRequests);
   while (shape.pending_lease_requests < wanted) RequestLease(key, shape);
 }
@@ -67,13 +68,15 @@ void TaskSubmitter::RequestLease(const std::string& key, Shape& shape) {
   rpc::RequestWorkerLeaseRequest request;
   request.set_job_id(shape.job_id);
   request.set_function_name(shape.function_name);
+  request.set_caller_worker_id(options_.caller.Binary());
   for (const auto& [name, amount] : shape.resources) (*request.mutable_resources())[name] = amount;
   ++shape.pending_lease_requests;
-  raylet_.Call(&rpc::RayletService::Stub::async::RequestWorkerLease, request,
-               std::function<void(absl::Status, rpc::RequestWorkerLeaseReply&&)>(
-                   [this, key](absl::Status status, rpc::RequestWorkerLeaseReply&& reply) {
-                     OnLeaseGranted(key, status, std::move(reply));
-                   }));
+  leases_.RequestWorkerLease(
+      request, [this, key](absl::Status status, rpc::RequestWorkerLeaseReply&& reply) {
+        loop_.Post([this, key, status, reply = std::move(reply)]() mutable {
+          OnLeaseGranted(key, status, std::move(reply));
+        });
+      });
 }
 
 void TaskSubmitter::OnLeaseGranted(const std::string& key, absl::Status status,
@@ -82,57 +85,43 @@ void TaskSubmitter::OnLeaseGranted(const std::string& key, absl::Status status,
   --shape.pending_lease_requests;
   if (!status.ok() || reply.rejected()) {
     std::string why = status.ok() ? reply.error() : status.ToString();
+    if (!shape.leases.empty() || shape.pending_lease_requests > 0) {
+      // Healthy leases (or answers still to come) serve the queue.
+      LOG(INFO) << "the raylet refused a worker lease for " << shape.function_name << ": " << why;
+      shape.refused = true;
+      return;
+    }
     if (!shape.queue.empty()) {
       FailQueued(shape, MakeError(rpc::ErrorInfo::WORKER_DIED,
                                   "the raylet refused a worker lease: " + why, shape.queue.front()));
     }
     return;
   }
+  shape.refused = false;
   Lease lease;
   lease.id = reply.lease_id();
   lease.worker = reply.worker_address();
   lease.pid = reply.worker_pid();
   lease.gpu_ids.assign(reply.gpu_ids().begin(), reply.gpu_ids().end());
-  lease.client = workers_.Get(lease.worker);
-  lease.channel = workers_.GetChannel(lease.worker);
   auto [it, inserted] = shape.leases.emplace(lease.id, std::move(lease));
-  if (!it->second.channel) {
-    OpenChannel(key, it->second);
-    return;
-  }
-  if (shape.queue.empty()) {
-    MaybeReturnLater(key, it->second);
-    return;
-  }
-  Pump(key);
+  Connect(key, it->second);
 }
 
-void TaskSubmitter::OpenChannel(const std::string& key, Lease& lease) {
+void TaskSubmitter::Connect(const std::string& key, Lease& lease) {
   lease.busy = true;
   int64_t lease_id = lease.id;
-  rpc::Address worker = lease.worker;
-  lease.client->Call(
-      &rpc::CoreWorkerService::Stub::async::GetTaskPort, rpc::GetTaskPortRequest(),
-      std::function<void(absl::Status, rpc::GetTaskPortReply&&)>(
-          [this, key, lease_id, worker](absl::Status status, rpc::GetTaskPortReply&& reply) {
-            // On a gRPC thread: connecting blocks only for a loopback/LAN handshake.
-            std::shared_ptr<TaskChannelClient> channel;
-            if (status.ok() && reply.port() > 0) {
-              auto connected = TaskChannelClient::Connect(worker.ip(), reply.port(), workers_.token());
-              if (connected.ok()) channel = *connected;
-            }
-            if (channel) workers_.SetChannel(worker, channel);
-            loop_.Post([this, key, lease_id, channel] {
-              Shape& shape = shapes_[key];
-              auto it = shape.leases.find(lease_id);
-              if (it == shape.leases.end()) return;
-              it->second.channel = channel;
-              it->second.busy = false;
-              if (shape.queue.empty()) MaybeReturnLater(key, it->second);
-              Pump(key);
-            });
-          }),
-      10000);
+  pusher_.Connect(lease.worker, [this, key, lease_id](
+                                    std::shared_ptr<TaskPusher::Connection> connection) {
+    loop_.Post([this, key, lease_id, connection = std::move(connection)]() mutable {
+      Shape& shape = shapes_[key];
+      auto it = shape.leases.find(lease_id);
+      if (it == shape.leases.end()) return;
+      it->second.connection = std::move(connection);
+      it->second.busy = false;
+      if (shape.queue.empty()) MaybeReturnLater(key, it->second);
+      Pump(key);
+    });
+  });
 }
 
 size_t TaskSubmitter::BatchSize(const Shape& shape) const {
@@ -162,12 +151,7 @@ void TaskSubmitter::PushTo(const std::string& key, Shape& shape, Lease& lease, s
       OnPushReply(key, lease_id, std::move(request), status, std::move(reply));
     });
   };
-  if (lease.channel) {
-    lease.channel->Push(*request, std::move(on_reply));
-  } else {
-    lease.client->Call(&rpc::CoreWorkerService::Stub::async::PushTasks, *request,
-                       std::function<void(absl::Status, rpc::PushTasksReply&&)>(std::move(on_reply)));
-  }
+  lease.connection->Push(*request, std::move(on_reply));
 }
 
 void TaskSubmitter::DeliverResults(const rpc::PushTasksRequest& request, absl::Status& status,
@@ -214,7 +198,7 @@ void TaskSubmitter::OnPushReply(const std::string& key, int64_t lease_id,
   } else {
     // The worker is gone (or unreachable): never reuse this lease.
     if (it != shape.leases.end()) {
-      workers_.Forget(it->second.worker);
+      pusher_.Forget(it->second.worker);
       shape.leases.erase(it);
     }
     ReturnLease(lease_id, true);
@@ -252,7 +236,7 @@ void TaskSubmitter::MaybeReturnLater(const std::string& key, Lease& lease) {
   if (lease.busy) return;
   uint64_t epoch = lease.idle_epoch;
   int64_t lease_id = lease.id;
-  loop_.RunAfter(std::chrono::milliseconds(idle_lease_grace_ms_), [this, key, lease_id, epoch] {
+  loop_.RunAfter(std::chrono::milliseconds(options_.idle_lease_grace_ms), [this, key, lease_id, epoch] {
     Shape& shape = shapes_[key];
     auto it = shape.leases.find(lease_id);
     if (it == shape.leases.end() || it->second.busy || it->second.idle_epoch != epoch) return;
@@ -266,9 +250,7 @@ void TaskSubmitter::ReturnLease(int64_t lease_id, bool worker_exiting) {
   rpc::ReturnWorkerRequest request;
   request.set_lease_id(lease_id);
   request.set_worker_exiting(worker_exiting);
-  raylet_.Call(&rpc::RayletService::Stub::async::ReturnWorker, request,
-               std::function<void(absl::Status, rpc::ReturnWorkerReply&&)>(
-                   [](absl::Status, rpc::ReturnWorkerReply&&) {}));
+  leases_.ReturnWorker(request);
 }
 
 void TaskSubmitter::FailQueued(Shape& shape, const rpc::ErrorInfo& error) {

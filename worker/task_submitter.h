@@ -16,9 +16,15 @@
 //                     │   no lease: RequestWorkerLease (bounded)        │
 //                     └◄──────────── lease idle again ◄─────────────────┘
 //
+// A refused lease request fails the queued tasks of its shape only when no
+// lease of that shape is held or coming (otherwise those drain the queue).
+// Lease requests name the caller (caller_worker_id), so the raylet revokes
+// them, and kills the leased workers, when the caller dies.
+// Seams: LeaseClient and TaskPusher (task_submitter_io.h); unit tested with
+// fakes in task_submitter_test.cc.
 // Threading: the owner's EventLoop only (Submit must be posted there), but
-// results are handed to on_reply on the gRPC thread that received them, so
-// a waiting Get wakes without a hop through the loop.
+// results are handed to on_reply on the thread that received them, so a
+// waiting Get wakes without a hop through the loop.
 // Dependencies of a task must be resolved before Submit.
 #pragma once
 
@@ -31,14 +37,12 @@
 #include <vector>
 
 #include "common/event_loop.h"
-#include "common/rpc/client.h"
-#include "proto/raylet.grpc.pb.h"
-#include "proto/worker.grpc.pb.h"
-#include "worker/client_pool.h"
+#include "common/id.h"
+#include "proto/raylet.pb.h"
+#include "proto/worker.pb.h"
+#include "worker/task_submitter_io.h"
 
 namespace lumen::worker {
-
-using RayletClient = rpc::RpcClient<rpc::RayletService>;
 
 class TaskSubmitter {
  public:
@@ -52,8 +56,14 @@ class TaskSubmitter {
     std::function<void(const rpc::TaskSpec&)> on_new_shape;
   };
 
-  TaskSubmitter(EventLoop& loop, RayletClient& raylet, ClientPool& workers, Callbacks callbacks,
-                int idle_lease_grace_ms = 20);
+  struct Options {
+    WorkerId caller;               // This process, named in lease requests.
+    int idle_lease_grace_ms = 20;  // An idle lease is returned after this.
+  };
+
+  // `loop`, `leases` and `pusher` are not owned and must outlive this.
+  TaskSubmitter(EventLoop& loop, LeaseClient& leases, TaskPusher& pusher, Callbacks callbacks,
+                Options options);
 
   void Submit(rpc::TaskSpec spec);
   // Returns every held lease to the raylet (at shutdown).
@@ -66,8 +76,7 @@ class TaskSubmitter {
     rpc::Address worker;
     int32_t pid = 0;
     std::vector<int32_t> gpu_ids;  // Reserved for this lease by the raylet.
-    std::shared_ptr<CoreWorkerClient> client;
-    std::shared_ptr<TaskChannelClient> channel;  // Null: push over gRPC.
+    std::shared_ptr<TaskPusher::Connection> connection;  // Null while connecting.
     bool busy = false;
     uint64_t idle_epoch = 0;  // Bumped whenever the lease gets work.
   };
@@ -78,6 +87,9 @@ class TaskSubmitter {
     std::deque<rpc::TaskSpec> queue;
     std::unordered_map<int64_t, Lease> leases;
     int pending_lease_requests = 0;
+    // A lease request was refused while others were held: ask for more
+    // only once a grant shows the raylet grants again.
+    bool refused = false;
     double avg_exec_micros = -1;  // Moving average; < 0 until measured.
   };
   static constexpr int kMaxBatch = 64;
@@ -89,9 +101,8 @@ class TaskSubmitter {
   void OnLeaseGranted(const std::string& key, absl::Status status,
                       rpc::RequestWorkerLeaseReply&& reply);
   size_t BatchSize(const Shape& shape) const;
-  // Opens (or reuses) the task channel to a newly leased worker; the lease
-  // stays busy until that is settled.
-  void OpenChannel(const std::string& key, Lease& lease);
+  // Connects to a newly leased worker; the lease stays busy until then.
+  void Connect(const std::string& key, Lease& lease);
   // Moves the first `n` queued tasks of `shape` into one push to `lease`
   // (no copy: the request keeps the specs until the reply is handled).
   void PushTo(const std::string& key, Shape& shape, Lease& lease, size_t n);
@@ -107,10 +118,10 @@ class TaskSubmitter {
   void FailQueued(Shape& shape, const rpc::ErrorInfo& error);
 
   EventLoop& loop_;
-  RayletClient& raylet_;
-  ClientPool& workers_;
+  LeaseClient& leases_;
+  TaskPusher& pusher_;
   Callbacks callbacks_;
-  int idle_lease_grace_ms_;
+  Options options_;
   std::unordered_map<std::string, Shape> shapes_;
 };
 

@@ -4,6 +4,10 @@
 // cluster token to every call. Call() is asynchronous: the callback runs on
 // `loop` when one was given (daemons), else on a gRPC thread. CallSync()
 // blocks the calling thread (CLI, tests, simple drivers).
+// Lifetime: the client may be destroyed with calls in flight: the
+// destructor cancels them and waits (up to 2 s) until gRPC is done with
+// them, and their callbacks are dropped (never posted into a loop that may
+// be gone). So no call outlives its client into the process's exit.
 // Failure: transport errors and server errors both arrive as absl::Status;
 // UNAVAILABLE means the server could not be reached.
 #pragma once
@@ -11,6 +15,9 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <condition_variable>
+#include <mutex>
+#include <unordered_set>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
@@ -34,9 +41,19 @@ class RpcClient {
   RpcClient(const std::string& address, std::string token, EventLoop* loop = nullptr)
       : address_(address),
         token_(std::move(token)),
-        loop_(loop),
+        loop_(std::make_shared<LoopRef>()),
         channel_(MakeChannel(address)),
-        stub_(Service::NewStub(channel_)) {}
+        stub_(Service::NewStub(channel_)) {
+    loop_->loop = loop;
+  }
+  ~RpcClient() {
+    std::unique_lock<std::recursive_mutex> lock(loop_->mu);
+    loop_->alive = false;
+    for (grpc::ClientContext* ctx : loop_->in_flight) ctx->TryCancel();
+    loop_->done.wait_for(lock, std::chrono::seconds(2), [this] { return loop_->in_flight.empty(); });
+  }
+  RpcClient(const RpcClient&) = delete;
+  RpcClient& operator=(const RpcClient&) = delete;
 
   const std::string& address() const { return address_; }
 
@@ -54,14 +71,25 @@ class RpcClient {
     auto state = std::make_shared<State>();
     state->request = request;
     Prepare(state->ctx, timeout_ms);
-    EventLoop* loop = loop_;
+    {
+      std::lock_guard<std::recursive_mutex> lock(loop_->mu);
+      loop_->in_flight.insert(&state->ctx);
+    }
     (stub_->async()->*method)(
         &state->ctx, &state->request, &state->reply,
-        [state, loop, callback = std::move(callback)](grpc::Status s) {
+        [state, loop = loop_, callback = std::move(callback)](grpc::Status s) {
           auto deliver = [state, s, callback]() {
             callback(FromGrpcStatus(s), std::move(state->reply));
           };
-          if (loop) loop->Post(std::move(deliver)); else deliver();
+          std::lock_guard<std::recursive_mutex> lock(loop->mu);
+          loop->in_flight.erase(&state->ctx);
+          loop->done.notify_all();
+          if (!loop->alive) return;  // The client is gone: so is its owner.
+          if (loop->loop) {
+            loop->loop->Post(std::move(deliver));
+          } else {
+            deliver();
+          }
         });
   }
 
@@ -91,9 +119,20 @@ class RpcClient {
     }
   }
 
+  // Where callbacks go, and whether the client still exists; shared with
+  // the calls in flight.
+  // Recursive: a callback run without a loop may destroy its own client.
+  struct LoopRef {
+    std::recursive_mutex mu;
+    std::condition_variable_any done;  // Signalled as calls complete.
+    EventLoop* loop = nullptr;
+    bool alive = true;
+    std::unordered_set<grpc::ClientContext*> in_flight;
+  };
+
   std::string address_;
   std::string token_;
-  EventLoop* loop_;
+  std::shared_ptr<LoopRef> loop_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<Stub> stub_;
 };

@@ -2,7 +2,9 @@
 //
 // RAY_REMOTE(f, g, ...) registers free functions as remote functions under
 // their source names, in the driver and in every worker that loads the same
-// code. RAY_FUNC(f, Args...) picks one overload of f.
+// code. RAY_FUNC(f, Args...) picks the overload of f taking exactly Args...
+// (any number of them), e.g. RAY_REMOTE(RAY_FUNC(f, int, int)) and
+// ray::Task(RAY_FUNC(f, int, int)).Remote(1, 2).
 // Registration happens during static initialization; lookups afterwards
 // are thread-safe.
 #pragma once
@@ -71,6 +73,17 @@ inline std::vector<std::string> SplitFunctionNames(const std::string& text) {
   return names;
 }
 
+// RAY_FUNC(f, Args...) is OverloadOf<Args...>{}(f). The parameter list is
+// fixed by the class, so deduction only has to find the return type, and
+// exactly one overload of f (the one taking Args...) can supply it.
+template <typename... Args>
+struct OverloadOf {
+  template <typename R>
+  constexpr auto operator()(R (*fn)(Args...)) const {
+    return fn;
+  }
+};
+
 template <typename... Fs>
 bool RegisterRemoteFunctions(const char* names_text, Fs... fns) {
   std::vector<std::string> names = SplitFunctionNames(names_text);
@@ -87,5 +100,5 @@ bool RegisterRemoteFunctions(const char* names_text, Fs... fns) {
 #define RAY_REMOTE(...)                                                            \
   static const bool RAY_INTERNAL_CONCAT(ray_remote_registered_, __COUNTER__) = \
       ::ray::internal::RegisterRemoteFunctions(#__VA_ARGS__, __VA_ARGS__)
-#define RAY_FUNC(f, ...) \
-  static_cast<decltype(f(std::declval<__VA_ARGS__>()))(*)(__VA_ARGS__)>(f)
+// RAY_FUNC(f, int, int): the pointer to f(int, int); RAY_FUNC(f): f().
+#define RAY_FUNC(f, ...) ::ray::internal::OverloadOf<__VA_ARGS__>{}(f)

@@ -1,0 +1,161 @@
+// TaskExecutor sets CUDA_VISIBLE_DEVICES for each task while another thread
+// keeps reading the environment, as gRPC, libc and user threads do in a
+// worker. The environment may only change by overwriting that variable's
+// value: no variable may appear, vanish or move (see cuda_visible_devices.h).
+#include "worker/task_executor.h"
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <cstring>
+#include <future>
+#include <set>
+#include <thread>
+
+#include "ray/api.h"
+#include "worker/cuda_visible_devices.h"
+
+extern char** environ;
+
+namespace {
+
+std::string SeenGpus() {
+  const char* v = std::getenv("CUDA_VISIBLE_DEVICES");
+  return v ? v : "<unset>";
+}
+
+}  // namespace
+
+RAY_REMOTE(SeenGpus);
+
+using namespace lumen;
+using namespace lumen::worker;
+
+namespace {
+
+// The names in the environment, in order.
+std::vector<std::string> EnvNames() {
+  std::vector<std::string> names;
+  for (char** e = environ; *e; ++e) names.emplace_back(*e, std::strchr(*e, '=') - *e);
+  return names;
+}
+
+// Reads the environment in a loop on its own thread until destroyed, and
+// counts what must never happen: CUDA_VISIBLE_DEVICES missing or holding a
+// value no task was given, or another variable missing.
+class EnvReader {
+ public:
+  explicit EnvReader(std::set<std::string> allowed) : allowed_(std::move(allowed)) {
+    thread_ = std::thread([this] {
+      while (!stop_.load()) {
+        const char* cuda = std::getenv("CUDA_VISIBLE_DEVICES");
+        if (!cuda || !allowed_.count(cuda)) ++bad_cuda_;
+        if (!std::getenv("LUMEN_TEST_SENTINEL")) ++missing_sentinel_;
+        ++reads_;
+      }
+    });
+    while (reads_.load() == 0) std::this_thread::yield();  // Reading before any task runs.
+  }
+  ~EnvReader() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  int bad_cuda() const { return bad_cuda_; }
+  int missing_sentinel() const { return missing_sentinel_; }
+
+ private:
+  const std::set<std::string> allowed_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> reads_{0}, bad_cuda_{0}, missing_sentinel_{0};
+  std::thread thread_;
+};
+
+// The pieces a TaskExecutor needs; no task here has ObjectRef arguments or
+// large results, so neither the getter nor plasma is used.
+struct ExecutorFixture {
+  EventLoop loop;
+  MemoryStore store;
+  ReferenceTable refs{[](const ObjectId&, bool, bool) {}};
+  ClientPool owners{""};
+  ObjectGetter getter{loop, store, refs, nullptr, owners, WorkerId::FromRandom(), nullptr};
+  TaskExecutor executor{getter, nullptr, NodeId::FromRandom(), "127.0.0.1"};
+
+  ExecutorFixture() { executor.Start(nullptr); }
+
+  // Runs SeenGpus once per entry of `gpu_ids_per_task` (the lease's GPU
+  // indices) in one batch; returns what each task saw.
+  std::vector<std::string> Run(const std::vector<std::vector<int>>& gpu_ids_per_task) {
+    rpc::PushTasksRequest request;
+    rpc::PushTasksReply reply;
+    for (const auto& ids : gpu_ids_per_task) {
+      rpc::TaskSpec* spec = request.add_tasks()->mutable_spec();
+      spec->set_task_id(TaskId::FromRandom().Binary());
+      spec->set_function_name("SeenGpus");
+      for (int id : ids) spec->add_gpu_ids(id);
+    }
+    std::promise<void> done;
+    executor.EnqueueBatch(&request, &reply, [&done](absl::Status) { done.set_value(); });
+    done.get_future().wait();
+    std::vector<std::string> seen;
+    for (const auto& r : reply.replies()) {
+      if (r.error().type() != rpc::ErrorInfo::NONE) {
+        seen.push_back("error: " + r.error().message());
+      } else {
+        const std::string& data = r.returns(0).data();
+        seen.push_back(
+            ray::internal::Serializer::Deserialize<std::string>(data.data(), data.size()));
+      }
+    }
+    return seen;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("tasks see their own GPUs while other threads read the environment") {
+  // As a worker of a node started with CUDA_VISIBLE_DEVICES=5,7 starts.
+  ::setenv("LUMEN_TEST_SENTINEL", "1", 1);
+  ::setenv("CUDA_VISIBLE_DEVICES", "5,7", 1);
+  ClaimCudaVisibleDevices();
+  const std::vector<std::string> names = EnvNames();
+  char** const env_array = environ;
+  {
+    ExecutorFixture fixture;
+    EnvReader reader({"5,7", "5", "7", "7,5", "3"});
+    for (int round = 0; round < 50; ++round) {
+      CHECK(fixture.Run({{0}, {1}, {}, {1, 0}, {3}}) ==
+            std::vector<std::string>{"5", "7", "5,7", "7,5", "3"});
+      CHECK(EnvNames() == names);
+    }
+    reader.Stop();
+    CHECK(reader.bad_cuda() == 0);
+    CHECK(reader.missing_sentinel() == 0);
+  }
+  CHECK(environ == env_array);
+  CHECK(EnvNames() == names);
+}
+
+TEST_CASE("a worker started without CUDA_VISIBLE_DEVICES never adds or removes it") {
+  ::setenv("LUMEN_TEST_SENTINEL", "1", 1);
+  ::unsetenv("CUDA_VISIBLE_DEVICES");
+  ClaimCudaVisibleDevices();  // Before any thread: the process start.
+  CHECK(SeenGpus() == "");
+  const std::vector<std::string> names = EnvNames();
+  char** const env_array = environ;
+  {
+    ExecutorFixture fixture;
+    EnvReader reader({"", "0", "1", "0,1"});
+    for (int round = 0; round < 50; ++round) {
+      // Indices are device ids as they are: nothing inherited to map them.
+      CHECK(fixture.Run({{0}, {}, {1}, {}, {0, 1}}) ==
+            std::vector<std::string>{"0", "", "1", "", "0,1"});
+      CHECK(EnvNames() == names);
+    }
+    reader.Stop();
+    CHECK(reader.bad_cuda() == 0);
+    CHECK(reader.missing_sentinel() == 0);
+  }
+  CHECK(environ == env_array);
+  CHECK(EnvNames() == names);
+}

@@ -1,0 +1,73 @@
+#include "worker/task_submitter_io.h"
+
+namespace lumen::worker {
+namespace {
+
+constexpr int64_t kGetTaskPortTimeoutMs = 10000;
+
+class ChannelConnection : public TaskPusher::Connection {
+ public:
+  explicit ChannelConnection(std::shared_ptr<TaskChannelClient> channel)
+      : channel_(std::move(channel)) {}
+  void Push(const rpc::PushTasksRequest& request, TaskPusher::PushCallback callback) override {
+    channel_->Push(request, std::move(callback));
+  }
+
+ private:
+  std::shared_ptr<TaskChannelClient> channel_;
+};
+
+class GrpcConnection : public TaskPusher::Connection {
+ public:
+  explicit GrpcConnection(std::shared_ptr<CoreWorkerClient> client) : client_(std::move(client)) {}
+  void Push(const rpc::PushTasksRequest& request, TaskPusher::PushCallback callback) override {
+    client_->Call(&rpc::CoreWorkerService::Stub::async::PushTasks, request,
+                  std::function<void(absl::Status, rpc::PushTasksReply&&)>(std::move(callback)));
+  }
+
+ private:
+  std::shared_ptr<CoreWorkerClient> client_;
+};
+
+}  // namespace
+
+void RayletLeaseClient::RequestWorkerLease(const rpc::RequestWorkerLeaseRequest& request,
+                                           LeaseCallback callback) {
+  raylet_.Call(&rpc::RayletService::Stub::async::RequestWorkerLease, request,
+               std::function<void(absl::Status, rpc::RequestWorkerLeaseReply&&)>(
+                   std::move(callback)));
+}
+
+void RayletLeaseClient::ReturnWorker(const rpc::ReturnWorkerRequest& request) {
+  raylet_.Call(&rpc::RayletService::Stub::async::ReturnWorker, request,
+               std::function<void(absl::Status, rpc::ReturnWorkerReply&&)>(
+                   [](absl::Status, rpc::ReturnWorkerReply&&) {}));
+}
+
+void PooledTaskPusher::Connect(const rpc::Address& worker, ConnectCallback callback) {
+  if (auto channel = pool_.GetChannel(worker)) {
+    callback(std::make_shared<ChannelConnection>(std::move(channel)));
+    return;
+  }
+  std::shared_ptr<CoreWorkerClient> client = pool_.Get(worker);
+  ClientPool* pool = &pool_;
+  client->Call(
+      &rpc::CoreWorkerService::Stub::async::GetTaskPort, rpc::GetTaskPortRequest(),
+      std::function<void(absl::Status, rpc::GetTaskPortReply&&)>(
+          [pool, worker, client, callback = std::move(callback)](absl::Status status,
+                                                                  rpc::GetTaskPortReply&& reply) {
+            // On a gRPC thread: connecting blocks only for a loopback/LAN handshake.
+            if (status.ok() && reply.port() > 0) {
+              auto channel = TaskChannelClient::Connect(worker.ip(), reply.port(), pool->token());
+              if (channel.ok()) {
+                pool->SetChannel(worker, *channel);
+                callback(std::make_shared<ChannelConnection>(std::move(*channel)));
+                return;
+              }
+            }
+            callback(std::make_shared<GrpcConnection>(client));
+          }),
+      kGetTaskPortTimeoutMs);
+}
+
+}  // namespace lumen::worker

@@ -1,0 +1,168 @@
+// TaskSubmitter driven by hand: fake raylet and workers, the loop polled on
+// the test's thread, no sleeps.
+#include "worker/task_submitter.h"
+
+#include <catch2/catch.hpp>
+
+#include "worker/fake_submitter_io.h"
+
+using namespace lumen;
+using namespace lumen::worker;
+
+namespace {
+
+struct Fixture {
+  EventLoop loop;
+  FakeLeaseClient leases;
+  FakeTaskPusher pusher;
+  WorkerId caller = WorkerId::FromRandom();
+  std::vector<std::string> replied;  // Task names, in reply order.
+  std::vector<std::pair<std::string, rpc::ErrorInfo>> failed;
+  int new_shapes = 0;
+  TaskSubmitter submitter{
+      loop, leases, pusher,
+      TaskSubmitter::Callbacks{
+          [this](const rpc::TaskSpec& s, rpc::PushTaskReply&&) { replied.push_back(s.name()); },
+          [this](const rpc::TaskSpec& s, const rpc::ErrorInfo& e) { failed.emplace_back(s.name(), e); },
+          [this](const rpc::TaskSpec&) { ++new_shapes; }},
+      TaskSubmitter::Options{caller, /*idle_lease_grace_ms=*/0}};
+
+  // Runs everything the loop has ready, timers that are due included.
+  void Poll() {
+    while (loop.io_context().poll() > 0) {
+    }
+  }
+  void Submit(const std::string& name, int max_retries = 0, double cpus = 1) {
+    rpc::TaskSpec spec;
+    spec.set_task_id(TaskId::ForNormalTask(JobId::FromInt(1)).Binary());
+    spec.set_name(name);
+    spec.set_function_name("F");
+    spec.set_max_retries(max_retries);
+    (*spec.mutable_required_resources())["CPU"] = cpus;
+    submitter.Submit(std::move(spec));
+    Poll();
+  }
+  std::vector<std::string> Names(const rpc::PushTasksRequest& request) {
+    std::vector<std::string> names;
+    for (const auto& t : request.tasks()) names.push_back(t.spec().name());
+    return names;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a lease is requested per queued task, names its caller, and is reused while tasks queue") {
+  Fixture f;
+  f.Submit("a");
+  f.Submit("b");
+  f.Submit("c");
+  CHECK(f.new_shapes == 1);
+  REQUIRE(f.leases.requests.size() == 3);
+  CHECK(f.leases.requests[0].request.caller_worker_id() == f.caller.Binary());
+  CHECK(f.leases.requests[0].request.resources().at("CPU") == 1);
+  f.leases.Grant(1, 1001);
+  f.Poll();
+  // Before any run time is known, one task per push.
+  REQUIRE(f.pusher.pushes.size() == 1);
+  CHECK(f.Names(f.pusher.pushes[0].request) == std::vector<std::string>{"a"});
+  f.pusher.Reply("x");
+  f.Poll();
+  // The same lease takes the next task.
+  REQUIRE(f.pusher.pushes.size() == 1);
+  CHECK(f.pusher.pushes[0].worker.port() == 1001);
+  CHECK(f.Names(f.pusher.pushes[0].request) == std::vector<std::string>{"b"});
+  f.pusher.Reply("x");
+  f.Poll();
+  f.pusher.Reply("x");
+  f.Poll();
+  CHECK(f.replied == std::vector<std::string>{"a", "b", "c"});
+  // Idle with nothing queued: the lease goes back (grace 0).
+  REQUIRE(f.leases.returns.size() == 1);
+  CHECK(f.leases.returns[0].lease_id() == 1);
+  CHECK_FALSE(f.leases.returns[0].worker_exiting());
+  // Leases granted after the queue drained go straight back too.
+  f.leases.Grant(2, 1002);
+  f.leases.Grant(3, 1003);
+  f.Poll();
+  CHECK(f.leases.returns.size() == 3);
+  CHECK(f.pusher.pushes.empty());
+}
+
+TEST_CASE("tiny tasks travel in batches once their run time is known") {
+  Fixture f;
+  f.Submit("first");
+  f.leases.Grant(1, 1001);
+  f.Poll();
+  for (int i = 0; i < 200; ++i) f.Submit("t" + std::to_string(i));
+  f.pusher.Reply("x", /*exec_micros=*/5);
+  f.Poll();
+  REQUIRE(f.pusher.pushes.size() == 1);
+  // 200 queued, shared among the lease held and the 16 requests still open.
+  CHECK(f.pusher.pushes[0].request.tasks_size() == 200 / 17);
+}
+
+TEST_CASE("a push to a dead worker is retried on a new lease, then fails with WORKER_DIED") {
+  Fixture f;
+  f.Submit("flaky", /*max_retries=*/1);
+  f.leases.Grant(1, 1001);
+  f.Poll();
+  f.pusher.Fail();
+  f.Poll();
+  // The broken lease is returned as exiting and its worker forgotten.
+  REQUIRE(f.leases.returns.size() == 1);
+  CHECK(f.leases.returns[0].worker_exiting());
+  REQUIRE(f.pusher.forgotten.size() == 1);
+  CHECK(f.pusher.forgotten[0].port() == 1001);
+  CHECK(f.failed.empty());
+  // The retry asks for a new lease and runs there.
+  REQUIRE_FALSE(f.leases.requests.empty());
+  f.leases.Grant(2, 1002);
+  f.Poll();
+  REQUIRE(f.pusher.pushes.size() == 1);
+  CHECK(f.pusher.pushes[0].worker.port() == 1002);
+  CHECK(f.pusher.pushes[0].request.tasks(0).spec().attempt() == 1);
+  f.pusher.Fail();
+  f.Poll();
+  REQUIRE(f.failed.size() == 1);
+  CHECK(f.failed[0].first == "flaky");
+  CHECK(f.failed[0].second.type() == rpc::ErrorInfo::WORKER_DIED);
+  CHECK_THAT(f.failed[0].second.message(), Catch::Contains("1 retries used"));
+}
+
+TEST_CASE("a refused lease does not fail tasks that a healthy lease will run") {
+  Fixture f;
+  f.Submit("a");
+  f.Submit("b");
+  REQUIRE(f.leases.requests.size() == 2);
+  f.leases.Grant(1, 1001);
+  f.Poll();
+  f.leases.Refuse("out of workers");
+  f.Poll();
+  CHECK(f.failed.empty());
+  f.pusher.Reply("x");
+  f.Poll();
+  f.pusher.Reply("x");
+  f.Poll();
+  CHECK(f.replied == std::vector<std::string>{"a", "b"});
+  CHECK(f.failed.empty());
+}
+
+TEST_CASE("a refused lease fails the queued tasks when nothing else can run them") {
+  Fixture f;
+  f.Submit("lonely");
+  REQUIRE(f.leases.requests.size() == 1);
+  f.leases.Refuse("job finished");
+  f.Poll();
+  REQUIRE(f.failed.size() == 1);
+  CHECK(f.failed[0].first == "lonely");
+  CHECK_THAT(f.failed[0].second.message(), Catch::Contains("refused a worker lease: job finished"));
+}
+
+TEST_CASE("tasks of different resource shapes lease separately") {
+  Fixture f;
+  f.Submit("one-cpu", 0, 1);
+  f.Submit("two-cpu", 0, 2);
+  CHECK(f.new_shapes == 2);
+  REQUIRE(f.leases.requests.size() == 2);
+  CHECK(f.leases.requests[1].request.resources().at("CPU") == 2);
+}
