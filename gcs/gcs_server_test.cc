@@ -2,6 +2,7 @@
 // against a stand-in raylet, and a GCS restart on the same Redis.
 #include "gcs/gcs_server.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <future>
@@ -171,9 +172,11 @@ TEST_CASE("a raylet that stops answering health checks is declared dead") {
   doomed.Stop();
   auto dead = client.WaitForState(lost.node_id(), rpc::NodeInfo::DEAD);
   CHECK(dead.death_cause() == "health check failed");
-  for (const auto& node : client.Nodes()) {
-    if (node.node_id() == kept.node_id()) CHECK(node.state() == rpc::NodeInfo::ALIVE);
-  }
+  const auto nodes = client.Nodes();
+  const auto survivor = std::find_if(nodes.begin(), nodes.end(),
+                                     [&](const rpc::NodeInfo& node) { return node.node_id() == kept.node_id(); });
+  REQUIRE(survivor != nodes.end());  // The healthy node is still listed...
+  CHECK(survivor->state() == rpc::NodeInfo::ALIVE);  // ...and still alive.
 }
 
 TEST_CASE("a GCS restarted on the same Redis has its tables back") {

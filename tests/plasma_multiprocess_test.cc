@@ -23,6 +23,16 @@ namespace {
 using testing::StoreProcessGroup;
 constexpr uint64_t kMiB = 1 << 20;
 
+// ThreadSanitizer records every read in anonymous shadow memory, several
+// bytes per byte read: under it RSS cannot tell a mapping from a copy.
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kRssShowsCopies = false;
+#elif defined(__has_feature)
+constexpr bool kRssShowsCopies = !__has_feature(thread_sanitizer);
+#else
+constexpr bool kRssShowsCopies = true;
+#endif
+
 ObjectId Id(char c) { return *ObjectId::FromBinary(std::string(ObjectId::kSize, c)); }
 
 std::unique_ptr<PlasmaClient> MustConnect(const std::string& socket) {
@@ -58,7 +68,7 @@ TEST_CASE("a reader maps the writer's bytes without copying them", "[plasma][mul
   for (uint64_t i = 0; i < size; ++i) mismatches += object.data[i] != static_cast<uint8_t>(i * 7);
   CHECK(mismatches == 0);
   const uint64_t rss_after = testing::RssAnonBytes();
-  CHECK(rss_after < rss_before + 16 * kMiB);  // Shared pages, not a private copy.
+  if (kRssShowsCopies) CHECK(rss_after < rss_before + 16 * kMiB);  // Shared pages, not a copy.
   CHECK(reader->Release(Id('w')).ok());
 }
 

@@ -5,16 +5,16 @@
 #include <ray/api.h>
 
 #include <catch2/catch.hpp>
-#include <chrono>
 #include <cstdlib>
 #include <set>
-#include <thread>
 
 #include "tests/tasks_harness.h"
 
 namespace {
-std::string VisibleGpus(int sleep_ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+// Waits at the rendezvous in `dir` until `parties` tasks have arrived (so
+// they hold their GPUs at one moment; 1: no wait), then reports what it sees.
+std::string VisibleGpus(std::string dir, int parties) {
+  if (parties > 1 && !lumen::testing::Rendezvous(dir, parties, 60000)) return "<not all arrived>";
   const char* v = std::getenv("CUDA_VISIBLE_DEVICES");
   return v ? v : "<unset>";
 }
@@ -24,15 +24,16 @@ RAY_REMOTE(VisibleGpus);
 
 TEST_CASE("concurrent GPU tasks get distinct CUDA_VISIBLE_DEVICES") {
   CHECK(ray::ClusterResources()["GPU"] == 2);
+  const std::string dir = lumen::testing::MakeEventDir("gpus");
   std::vector<ray::ObjectRef<std::string>> refs;
-  for (int i = 0; i < 2; ++i) refs.push_back(ray::Task(VisibleGpus).SetResource("GPU", 1).Remote(1000));
+  for (int i = 0; i < 2; ++i) refs.push_back(ray::Task(VisibleGpus).SetResource("GPU", 1).Remote(dir, 2));
   std::set<std::string> seen;
   for (const auto& v : ray::Get(refs)) seen.insert(*v);
   CHECK(seen == std::set<std::string>{"5", "7"});
-  auto both = ray::Task(VisibleGpus).SetResource("GPU", 2).Remote(0);
+  auto both = ray::Task(VisibleGpus).SetResource("GPU", 2).Remote(std::string(), 1);
   std::string pair = *ray::Get(both);
   CHECK((pair == "5,7" || pair == "7,5"));
-  CHECK(*ray::Get(ray::Task(VisibleGpus).Remote(0)) == "5,7");
+  CHECK(*ray::Get(ray::Task(VisibleGpus).Remote(std::string(), 1)) == "5,7");
 }
 
 int main(int argc, char** argv) {

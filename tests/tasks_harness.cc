@@ -10,8 +10,11 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "worker/runtime.h"
@@ -31,7 +34,50 @@ bool AllGone(const std::set<pid_t>& pids, int timeout_ms) {
   }
   return false;
 }
+
+bool PollUntil(const std::function<bool()>& condition, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
 }  // namespace
+
+std::string MakeEventDir(const std::string& name) {
+  const char* temp = std::getenv("LUMEN_TEMP_DIR");
+  std::string pattern = std::string(temp ? temp : "/tmp") + "/events-" + name + "-XXXXXX";
+  if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp " + pattern + " failed");
+  return pattern;
+}
+
+void SignalFile(const std::string& path, const std::string& content) {
+  const std::string aside = path + ".partial";
+  std::ofstream(aside) << content;
+  std::filesystem::rename(aside, path);
+}
+
+bool WaitForFile(const std::string& path, int timeout_ms) {
+  return PollUntil([&] { return std::filesystem::exists(path); }, timeout_ms);
+}
+
+bool Rendezvous(const std::string& dir, int parties, int timeout_ms) {
+  std::string arrival = dir + "/arrived-XXXXXX";
+  const int fd = ::mkstemp(arrival.data());
+  if (fd < 0) return false;
+  ::close(fd);
+  return PollUntil(
+      [&] {
+        int arrived = 0;
+        std::error_code ec;
+        for (const auto& file : std::filesystem::directory_iterator(dir, ec)) {
+          arrived += file.path().filename().string().rfind("arrived-", 0) == 0;
+        }
+        return arrived >= parties;
+      },
+      timeout_ms);
+}
 
 void RecordWorkerPid(pid_t pid) {
   std::lock_guard<std::mutex> lock(g_mu);

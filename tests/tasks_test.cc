@@ -16,18 +16,18 @@
 
 namespace {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+// Far beyond any healthy wait: only a failing test reaches it.
+constexpr int kEventTimeoutMs = 60000;
+
+// Arrives at the rendezvous in `dir` and waits there for all `parties`;
+// reports [pid, 1 if all arrived, 0 if they never did].
+std::vector<int64_t> MeetAll(std::string dir, int parties) {
+  const bool met = lumen::testing::Rendezvous(dir, parties, kEventTimeoutMs);
+  return {::getpid(), met ? 1 : 0};
 }
 
-// Sleeps `ms` and reports [start, end, pid].
-std::vector<int64_t> SleepAndReport(int ms) {
-  int64_t start = NowMs();
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-  return {start, NowMs(), ::getpid()};
-}
+// Blocks until the driver creates `gate`: 1, or 0 if it never did.
+int WaitForGate(std::string gate) { return lumen::testing::WaitForFile(gate, kEventTimeoutMs) ? 1 : 0; }
 
 int Square(int x) { return x * x; }
 int Add(int a, int b) { return a + b; }
@@ -55,9 +55,9 @@ int AlwaysDie(int) {
   ::raise(SIGKILL);
   return 0;
 }
-// Writes its pid to `path` and sleeps, so the test can kill it from outside.
+// Writes its pid to `path` and sleeps until the test kills it from outside.
 int SleepWithPidFile(std::string path) {
-  std::ofstream(path) << ::getpid();
+  lumen::testing::SignalFile(path, std::to_string(::getpid()));
   std::this_thread::sleep_for(std::chrono::seconds(30));
   return 1;
 }
@@ -65,24 +65,21 @@ int NotRegistered(int x) { return x; }
 
 }  // namespace
 
-RAY_REMOTE(SleepAndReport, Square, Add, SumAll, SumVector, MakeVector, Fail, Pid, DieOnce, AlwaysDie,
+RAY_REMOTE(MeetAll, WaitForGate, Square, Add, SumAll, SumVector, MakeVector, Fail, Pid, DieOnce, AlwaysDie,
            SleepWithPidFile);
 
-TEST_CASE("sleeping tasks run in parallel on separate workers") {
+TEST_CASE("tasks run in parallel on separate workers") {
+  const std::string dir = lumen::testing::MakeEventDir("parallel");
   std::vector<ray::ObjectRef<std::vector<int64_t>>> refs;
-  for (int i = 0; i < 4; ++i) refs.push_back(ray::Task(SleepAndReport).Remote(1000));
-  auto results = ray::Get(refs);
-  int64_t latest_start = 0, earliest_end = INT64_MAX;
+  for (int i = 0; i < 4; ++i) refs.push_back(ray::Task(MeetAll).Remote(dir, 4));
   std::set<int64_t> pids;
-  for (const auto& r : results) {
-    latest_start = std::max(latest_start, (*r)[0]);
-    earliest_end = std::min(earliest_end, (*r)[1]);
-    pids.insert((*r)[2]);
-    lumen::testing::RecordWorkerPid((*r)[2]);
+  for (const auto& r : ray::Get(refs)) {
+    // Each waited until all four had arrived: they ran at the same moment.
+    CHECK((*r)[1] == 1);
+    pids.insert((*r)[0]);
+    lumen::testing::RecordWorkerPid((*r)[0]);
   }
-  // All four were running at the same moment, in four processes.
-  CHECK(latest_start < earliest_end);
-  CHECK(pids.size() == 4);
+  CHECK(pids.size() == 4);  // In four processes.
 }
 
 TEST_CASE("results come back in order and ObjectRef arguments are resolved") {
@@ -119,10 +116,12 @@ TEST_CASE("ObjectRef prints like Ray's and Put values reach tasks") {
 }
 
 TEST_CASE("Wait returns num_objects ready refs, or what is ready at the timeout") {
-  std::vector<ray::ObjectRef<std::vector<int64_t>>> refs;
-  refs.push_back(ray::Task(SleepAndReport).Remote(3000));
-  refs.push_back(ray::Task(SleepAndReport).Remote(10));
-  refs.push_back(ray::Task(SleepAndReport).Remote(3000));
+  // The first and last task cannot finish before the gate opens.
+  const std::string gate = lumen::testing::MakeEventDir("wait") + "/open";
+  std::vector<ray::ObjectRef<int>> refs;
+  refs.push_back(ray::Task(WaitForGate).Remote(gate));
+  refs.push_back(ray::Task(Square).Remote(3));
+  refs.push_back(ray::Task(WaitForGate).Remote(gate));
   auto first = ray::Wait(refs, 1, -1);
   REQUIRE(first.ready.size() == 1);
   CHECK(first.unready.size() == 2);
@@ -131,12 +130,20 @@ TEST_CASE("Wait returns num_objects ready refs, or what is ready at the timeout"
   CHECK(timed.ready.size() == 1);
   CHECK(timed.unready.size() == 2);
   CHECK_THROWS_AS(ray::Wait(refs, 4, 0), ray::internal::RayException);
+  lumen::testing::SignalFile(gate);
+  auto all = ray::Wait(refs, 3, -1);
+  CHECK(all.ready.size() == 3);
+  CHECK(*ray::Get(refs[0]) + *ray::Get(refs[2]) == 2);  // Both saw the gate open.
 }
 
 TEST_CASE("Get with a timeout raises RayTimeoutException") {
-  auto slow = ray::Task(SleepAndReport).Remote(3000);
-  CHECK_THROWS_AS(ray::Get(slow, 100), ray::internal::RayTimeoutException);
-  CHECK((*ray::Get(slow))[1] >= (*ray::Get(slow))[0]);  // Still completes.
+  // The task cannot finish before the gate opens.
+  const std::string gate = lumen::testing::MakeEventDir("get-timeout") + "/open";
+  auto blocked = ray::Task(WaitForGate).Remote(gate);
+  CHECK_THROWS_AS(ray::Get(blocked, 100), ray::internal::RayTimeoutException);
+  lumen::testing::SignalFile(gate);
+  // The timeout did not cancel the task: it ran on and ended normally.
+  CHECK(*ray::Get(blocked) == 1);
 }
 
 TEST_CASE("an exception in a task comes back as RayTaskException with its details") {
@@ -173,11 +180,9 @@ TEST_CASE("a worker killed mid-task is retried, then reported as RayWorkerExcept
   std::string pid_file = "/tmp/lumen-sleeper-" + std::to_string(::getpid());
   std::filesystem::remove(pid_file);
   auto sleeper = ray::Task(SleepWithPidFile).SetMaxRetries(0).Remote(pid_file);
+  REQUIRE(lumen::testing::WaitForFile(pid_file, kEventTimeoutMs));
   pid_t pid = 0;
-  for (int i = 0; i < 200 && pid == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    std::ifstream(pid_file) >> pid;
-  }
+  std::ifstream(pid_file) >> pid;
   REQUIRE(pid > 0);
   ::kill(pid, SIGKILL);
   CHECK_THROWS_AS(ray::Get(sleeper), ray::internal::RayWorkerException);
