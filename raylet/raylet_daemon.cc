@@ -80,6 +80,7 @@ WorkerPoolOptions Raylet::MakePoolOptions(const ResourceSet& total) const {
   if (worker_binary.ok()) pool.lumen_worker_path = *worker_binary;
   pool.gcs_address = options_.gcs_address;
   pool.node_ip = options_.node_ip;
+  pool.node_id_hex = node_id_.Hex();
   pool.token = options_.token;
   pool.session_dir = options_.session_dir;
   pool.plasma_socket = options_.plasma_socket;

@@ -22,6 +22,7 @@ inline WorkerPoolOptions TestPoolOptions(int prestart) {
   options.raylet_address = "127.0.0.1:7000";
   options.gcs_address = "127.0.0.1:6379";
   options.node_ip = "127.0.0.1";
+  options.node_id_hex = "00ab";
   options.token = "test-token";
   options.session_dir = "/tmp/lumen-test-session";
   options.plasma_socket = "/tmp/lumen-test-session/sockets/plasma.sock";

@@ -112,6 +112,7 @@ ProcessOptions WorkerPool::MakeProcessOptions(const Job& job, const WorkerId& id
       {"LUMEN_JOB_ID", JobId::FromBinaryOrNil(info.job_id()).Hex()},
       {"LUMEN_WORKER_ID", id.Hex()},
       {"LUMEN_NODE_IP", options_.node_ip},
+      {"LUMEN_NODE_ID", options_.node_id_hex},
       {"LUMEN_TOKEN", options_.token},
       {"LUMEN_CODE_SEARCH_PATH", absl::StrJoin(info.code_search_path(), ":")},
       {"LUMEN_SESSION_DIR", options_.session_dir},

@@ -39,6 +39,7 @@ struct WorkerPoolOptions {
   std::string raylet_address;     // ip:port of this raylet, for LUMEN_RAYLET_ADDRESS.
   std::string gcs_address;
   std::string node_ip;
+  std::string node_id_hex;  // For LUMEN_NODE_ID: workers know their node from the start.
   std::string token;
   std::string session_dir;  // Worker logs go to <session_dir>/logs/.
   std::string plasma_socket;

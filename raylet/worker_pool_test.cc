@@ -28,6 +28,7 @@ TEST_CASE("a driver's registration prestarts workers with the start contract") {
       {"LUMEN_JOB_ID", f.job.Hex()},
       {"LUMEN_WORKER_ID", id.Hex()},
       {"LUMEN_NODE_IP", "127.0.0.1"},
+      {"LUMEN_NODE_ID", "00ab"},
       {"LUMEN_TOKEN", "test-token"},
       {"LUMEN_CODE_SEARCH_PATH", ""},
       {"LUMEN_SESSION_DIR", "/tmp/lumen-test-session"},

@@ -42,7 +42,10 @@ absl::Status CoreWorker::Connect() {
   service_ = std::make_unique<CoreWorkerService>(*this, gate_);
   server_.RegisterService(service_.get());
   if (!options_.is_driver) {
-    // Workers can be pushed tasks as soon as they register: be ready first.
+    // Workers can be pushed tasks as soon as they register: be ready first,
+    // with the node id the raylet gave us (the executor stamps results with it).
+    if (options_.node_id.IsNil()) return absl::InvalidArgumentError("a worker needs its node id (LUMEN_NODE_ID)");
+    node_id_ = options_.node_id;
     const char* socket = std::getenv("LUMEN_PLASMA_SOCKET");
     ASSIGN_OR_RETURN(plasma_, plasma::PlasmaClient::Connect(socket ? socket : ""));
     getter_ = std::make_unique<ObjectGetter>(loop_, store_, refs_, plasma_, clients_, options_.worker_id,
@@ -125,7 +128,12 @@ absl::Status CoreWorker::RegisterWithRaylet() {
     return absl::UnavailableError("cannot register with the raylet at " + options_.raylet_address +
                                   ": " + reply.status().ToString());
   }
-  node_id_ = NodeId::FromBinaryOrNil(reply->node_id());
+  NodeId registered = NodeId::FromBinaryOrNil(reply->node_id());
+  if (!node_id_.IsNil() && registered != node_id_) {
+    return absl::FailedPreconditionError("registered with raylet of node " + registered.Hex() +
+                                         ", expected " + node_id_.Hex());
+  }
+  node_id_ = registered;
   address_.set_node_id(reply->node_id());
   if (!plasma_) {
     auto plasma = plasma::PlasmaClient::Connect(reply->plasma_socket());

@@ -41,6 +41,7 @@ struct CoreWorkerOptions {
   bool is_driver = true;
   JobId job_id;        // Drivers: Nil (the GCS assigns one).
   WorkerId worker_id;  // Workers: given by the raylet.
+  NodeId node_id;      // Workers: given by the raylet (drivers learn it at registration).
   std::string gcs_address;
   std::string raylet_address;
   std::string node_ip;

@@ -18,6 +18,7 @@ void RunWorkerProcess() {
   options.is_driver = false;
   options.job_id = JobId::FromHex(Env("LUMEN_JOB_ID")).value_or(JobId::Nil());
   options.worker_id = WorkerId::FromHex(Env("LUMEN_WORKER_ID")).value_or(WorkerId::FromRandom());
+  options.node_id = NodeId::FromHex(Env("LUMEN_NODE_ID")).value_or(NodeId::Nil());
   options.gcs_address = Env("LUMEN_GCS_ADDRESS");
   options.raylet_address = Env("LUMEN_RAYLET_ADDRESS");
   options.node_ip = Env("LUMEN_NODE_IP").empty() ? DefaultNodeIp() : Env("LUMEN_NODE_IP");
