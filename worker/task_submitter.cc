@@ -232,15 +232,26 @@ void TaskSubmitter::RetryOrFail(Shape& shape, rpc::TaskSpec spec, int pid,
                       spec, pid));
 }
 
+// One timer per idle period of a lease, not one per reply: a lease busy
+// with back-to-back tasks re-arms it only when it fires and finds the
+// lease used since (a synchronous caller's replies would otherwise each
+// create and cancel a timer).
 void TaskSubmitter::MaybeReturnLater(const std::string& key, Lease& lease) {
-  if (lease.busy) return;
+  if (lease.busy || lease.return_timer_armed) return;
+  lease.return_timer_armed = true;
   uint64_t epoch = lease.idle_epoch;
   int64_t lease_id = lease.id;
   loop_.RunAfter(std::chrono::milliseconds(options_.idle_lease_grace_ms), [this, key, lease_id, epoch] {
     Shape& shape = shapes_[key];
     auto it = shape.leases.find(lease_id);
-    if (it == shape.leases.end() || it->second.busy || it->second.idle_epoch != epoch) return;
-    if (!shape.queue.empty()) return;
+    if (it == shape.leases.end()) return;
+    Lease& lease = it->second;
+    lease.return_timer_armed = false;
+    if (lease.busy) return;  // Its reply arms the next period.
+    if (lease.idle_epoch != epoch || !shape.queue.empty()) {
+      MaybeReturnLater(key, lease);  // Used since: a new idle period starts.
+      return;
+    }
     shape.leases.erase(it);
     ReturnLease(lease_id, false);
   });

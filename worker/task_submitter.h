@@ -79,6 +79,7 @@ class TaskSubmitter {
     std::shared_ptr<TaskPusher::Connection> connection;  // Null while connecting.
     bool busy = false;
     uint64_t idle_epoch = 0;  // Bumped whenever the lease gets work.
+    bool return_timer_armed = false;
   };
   struct Shape {
     std::map<std::string, double> resources;
