@@ -40,26 +40,34 @@ struct Round {
   double seconds;
   long base_kib;
   long peak_kib;
+  double submit_s, get_s, release_s;  // The phases of `seconds`.
 };
+
+double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 Round RunOnce(int n) {
   ResetPeakRss();
   long base = StatusKib("VmRSS");
   auto start = Clock::now();
+  double submit_s = 0, get_s = 0;
+  Clock::time_point release;
   {
     std::vector<ray::ObjectRef<int>> refs;
     refs.reserve(n);
     for (int i = 0; i < n; ++i) refs.push_back(ray::Task(AddOne).Remote(i));
+    submit_s = Since(start);
     auto values = ray::Get(refs);
+    get_s = Since(start) - submit_s;
     for (int i = 0; i < n; i += n / 10 + 1) {
       if (*values[i] != i + 1) {
         std::fprintf(stderr, "wrong result for task %d: %d\n", i, *values[i]);
         std::exit(1);
       }
     }
+    release = Clock::now();
   }
-  double s = std::chrono::duration<double>(Clock::now() - start).count();
-  return {s, base, StatusKib("VmHWM")};
+  double s = Since(start);
+  return {s, base, StatusKib("VmHWM"), submit_s, get_s, Since(release)};
 }
 
 }  // namespace
@@ -82,7 +90,7 @@ int main(int argc, char** argv) {
     int reps = n >= 1000000 ? 1 : n >= 100000 ? 3 : 5;
     std::vector<double> rates;
     long peak = 0, base = 0;
-    double seconds = 0;
+    double seconds = 0, submit = 0, get = 0, released = 0;
     for (int r = 0; r < reps; ++r) {
       Round round = RunOnce(n);
       rates.push_back(n / round.seconds);
@@ -91,14 +99,18 @@ int main(int argc, char** argv) {
         base = round.base_kib;
       }
       seconds += round.seconds;
+      submit += round.submit_s;
+      get += round.get_s;
+      released += round.release_s;
     }
     std::sort(rates.begin(), rates.end());
     double rate = rates[rates.size() / 2];
     if (first_rate == 0) first_rate = rate;
     last_rate = rate;
-    std::printf("many_tasks n=%-8d %10.0f tasks/s  (median of %d, %.2f s each)  driver peak RSS "
-                "%ld MiB, +%.0f B per task\n",
-                n, rate, reps, seconds / reps, peak / 1024, 1024.0 * (peak - base) / n);
+    std::printf("many_tasks n=%-8d %10.0f tasks/s  (median of %d, %.2f s each: submit %.2f, get "
+                "%.2f, release %.2f)  driver peak RSS %ld MiB, +%.0f B per task\n",
+                n, rate, reps, seconds / reps, submit / reps, get / reps, released / reps,
+                peak / 1024, 1024.0 * (peak - base) / n);
     std::fflush(stdout);
   }
   if (sizes.size() > 1) {

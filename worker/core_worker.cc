@@ -72,7 +72,7 @@ absl::Status CoreWorker::Connect() {
           [this](const rpc::TaskSpec& s, rpc::PushTaskReply&& r) { OnTaskReply(s, std::move(r)); },
           [this](const rpc::TaskSpec& s, const rpc::ErrorInfo& e) { OnTaskFailure(s, e); },
           [this](const rpc::TaskSpec& s) { WarnIfInfeasible(s); }},
-      TaskSubmitter::Options{options_.worker_id});
+      TaskSubmitter::Options{options_.worker_id, address_});
   return absl::OkStatus();
 }
 
@@ -145,12 +145,12 @@ absl::Status CoreWorker::RegisterWithRaylet() {
 
 CoreWorker::~CoreWorker() {
   if (submitter_) {
-    std::promise<void> returned;
-    loop_.Post([&] {
+    auto returned = std::make_shared<std::promise<void>>();
+    loop_.Post([this, returned] {
       submitter_->ReturnAllLeases();
-      returned.set_value();
+      returned->set_value();
     });
-    returned.get_future().wait_for(std::chrono::seconds(2));
+    returned->get_future().wait_for(std::chrono::seconds(2));
   }
   if (options_.is_driver && raylet_) {
     rpc::DisconnectWorkerRequest request;
@@ -161,13 +161,16 @@ CoreWorker::~CoreWorker() {
     (void)gcs_->CallSync(&rpc::GcsService::Stub::MarkJobFinished, done, 2000);
   }
   server_.Shutdown();
-  // Channel readers deliver their last (failed) replies into the loop
-  // before they are joined; then the loop stops, and only then are the
-  // members its handlers use destroyed.
+  // Teardown order: nothing may run on the loop, or post into it, once
+  // what it uses is gone. So the loop stops first (what is posted later is
+  // dropped with it); then the task channels close, joining their readers;
+  // then the submitter and its leases' connections go. The RPC clients
+  // (members, destroyed before the loop) cancel and wait for their calls.
+  loop_.StopAndJoin();
   clients_.CloseChannels();
+  submitter_.reset();
   task_channel_.reset();
   executor_.reset();
-  loop_.StopAndJoin();
 }
 
 ray::internal::RefData CoreWorker::Put(std::string&& data) {
@@ -203,7 +206,6 @@ ray::internal::RefData CoreWorker::SubmitTask(const std::string& function_name,
   spec.set_num_returns(1);
   for (const auto& [name, amount] : options.resources) (*spec.mutable_required_resources())[name] = amount;
   if (!spec.required_resources().count("CPU")) (*spec.mutable_required_resources())["CPU"] = 1;
-  *spec.mutable_caller() = address_;
   spec.set_max_retries(options.max_retries < 0 ? kDefaultMaxRetries : options.max_retries);
   for (auto& arg : args) {
     rpc::TaskArg* out = spec.add_args();
@@ -218,7 +220,14 @@ ray::internal::RefData CoreWorker::SubmitTask(const std::string& function_name,
   }
   ObjectId return_id = ObjectId::FromIndex(task, 1);
   refs_.AddOwned(return_id);
-  loop_.Post([this, spec = std::move(spec)]() mutable { ResolveDependencies(std::move(spec)); });
+  // One wake-up of the loop per burst of submissions, not one per task.
+  bool first;
+  {
+    std::lock_guard<std::mutex> lock(submit_mu_);
+    first = submitted_.empty();
+    submitted_.push_back(std::move(spec));
+  }
+  if (first) loop_.Post([this] { DrainSubmitted(); });
   return {return_id.Binary(), owner_blob_};
 }
 
@@ -228,6 +237,15 @@ void CoreWorker::AddLocalRef(const ray::internal::RefData& ref) {
 
 void CoreWorker::RemoveLocalRef(const std::string& id) {
   refs_.Remove(ObjectId::FromBinaryOrNil(id));
+}
+
+void CoreWorker::DrainSubmitted() {
+  std::vector<rpc::TaskSpec> batch;
+  {
+    std::lock_guard<std::mutex> lock(submit_mu_);
+    batch.swap(submitted_);
+  }
+  for (auto& spec : batch) ResolveDependencies(std::move(spec));
 }
 
 CoreWorker::Stats CoreWorker::GetStats() const {

@@ -123,6 +123,8 @@ class CoreWorker {
   // Prints a warning when no node's total resources fit `spec`.
   void WarnIfInfeasible(const rpc::TaskSpec& spec);
   void ResolveDependencies(rpc::TaskSpec spec);
+  // Loop: takes the tasks SubmitTask queued since the last drain, in order.
+  void DrainSubmitted();
 
   CoreWorkerOptions options_;
   rpc::Address address_;
@@ -136,6 +138,8 @@ class CoreWorker {
   MemoryStore store_;
   ReferenceTable refs_;
   InFlightLimit in_flight_{kMaxTasksInFlight, kResumeTasksAt};
+  std::mutex submit_mu_;
+  std::vector<rpc::TaskSpec> submitted_;  // Guarded by submit_mu_; drained on the loop.
   std::unique_ptr<ObjectGetter> getter_;
   std::unique_ptr<RayletLeaseClient> lease_client_;
   std::unique_ptr<PooledTaskPusher> pusher_;

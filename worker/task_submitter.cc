@@ -135,6 +135,7 @@ void TaskSubmitter::PushTo(const std::string& key, Shape& shape, Lease& lease, s
   lease.busy = true;
   ++lease.idle_epoch;
   auto request = std::make_shared<rpc::PushTasksRequest>();
+  *request->mutable_caller() = options_.caller_address;
   request->mutable_tasks()->Reserve(static_cast<int>(n));
   for (size_t i = 0; i < n && !shape.queue.empty(); ++i) {
     rpc::TaskSpec* spec = request->add_tasks()->mutable_spec();

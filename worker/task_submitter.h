@@ -58,6 +58,7 @@ class TaskSubmitter {
 
   struct Options {
     WorkerId caller;               // This process, named in lease requests.
+    rpc::Address caller_address;   // Sent once per push as the returns' owner.
     int idle_lease_grace_ms = 20;  // An idle lease is returned after this.
   };
 

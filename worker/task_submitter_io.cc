@@ -51,11 +51,14 @@ void PooledTaskPusher::Connect(const rpc::Address& worker, ConnectCallback callb
   }
   std::shared_ptr<CoreWorkerClient> client = pool_.Get(worker);
   ClientPool* pool = &pool_;
+  // Weak: the call must not keep its client (and so its own callback)
+  // alive past the pool, whose destruction cancels it.
+  std::weak_ptr<CoreWorkerClient> weak_client = client;
   client->Call(
       &rpc::CoreWorkerService::Stub::async::GetTaskPort, rpc::GetTaskPortRequest(),
       std::function<void(absl::Status, rpc::GetTaskPortReply&&)>(
-          [pool, worker, client, callback = std::move(callback)](absl::Status status,
-                                                                  rpc::GetTaskPortReply&& reply) {
+          [pool, worker, weak_client, callback = std::move(callback)](
+              absl::Status status, rpc::GetTaskPortReply&& reply) {
             // On a gRPC thread: connecting blocks only for a loopback/LAN handshake.
             if (status.ok() && reply.port() > 0) {
               auto channel = TaskChannelClient::Connect(worker.ip(), reply.port(), pool->token());
@@ -65,7 +68,7 @@ void PooledTaskPusher::Connect(const rpc::Address& worker, ConnectCallback callb
                 return;
               }
             }
-            callback(std::make_shared<GrpcConnection>(client));
+            if (auto client = weak_client.lock()) callback(std::make_shared<GrpcConnection>(client));
           }),
       kGetTaskPortTimeoutMs);
 }

@@ -16,6 +16,11 @@ struct Fixture {
   FakeLeaseClient leases;
   FakeTaskPusher pusher;
   WorkerId caller = WorkerId::FromRandom();
+  rpc::Address caller_address = [] {
+    rpc::Address a;
+    a.set_port(4242);
+    return a;
+  }();
   std::vector<std::string> replied;  // Task names, in reply order.
   std::vector<std::pair<std::string, rpc::ErrorInfo>> failed;
   int new_shapes = 0;
@@ -25,7 +30,7 @@ struct Fixture {
           [this](const rpc::TaskSpec& s, rpc::PushTaskReply&&) { replied.push_back(s.name()); },
           [this](const rpc::TaskSpec& s, const rpc::ErrorInfo& e) { failed.emplace_back(s.name(), e); },
           [this](const rpc::TaskSpec&) { ++new_shapes; }},
-      TaskSubmitter::Options{caller, /*idle_lease_grace_ms=*/0}};
+      TaskSubmitter::Options{caller, caller_address, /*idle_lease_grace_ms=*/0}};
 
   // Runs everything the loop has ready, timers that are due included.
   void Poll() {
@@ -65,6 +70,8 @@ TEST_CASE("a lease is requested per queued task, names its caller, and is reused
   // Before any run time is known, one task per push.
   REQUIRE(f.pusher.pushes.size() == 1);
   CHECK(f.Names(f.pusher.pushes[0].request) == std::vector<std::string>{"a"});
+  // The owner of the returns travels once per push.
+  CHECK(f.pusher.pushes[0].request.caller().port() == 4242);
   f.pusher.Reply("x");
   f.Poll();
   // The same lease takes the next task.
