@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <unistd.h>
+
 #include "tests/harness.h"
 #include "tests/tasks_harness.h"
 #include "worker/runtime.h"
@@ -17,6 +19,7 @@
 namespace {
 
 int AddOne(int x) { return x + 1; }
+int Pid() { return ::getpid(); }
 int Throw(int x) { throw std::runtime_error("task " + std::to_string(x) + " fails"); }
 
 // Waits (polling the runtime's counters) until no task is in flight.
@@ -27,7 +30,7 @@ bool Drained(int timeout_ms) {
 
 }  // namespace
 
-RAY_REMOTE(AddOne, Throw);
+RAY_REMOTE(AddOne, Throw, Pid);
 
 TEST_CASE("300,000 tiny tasks submitted, then fetched, all come back right") {
   auto before = lumen::worker::GetRuntimeStats();
@@ -47,6 +50,10 @@ TEST_CASE("300,000 tiny tasks submitted, then fetched, all come back right") {
   CHECK(after.tasks_in_flight == 0);
   CHECK(after.objects_in_store == before.objects_in_store);
   CHECK(after.references == before.references);
+  // The harness checks after Shutdown that these workers are gone.
+  std::vector<ray::ObjectRef<int>> pids;
+  for (int i = 0; i < 200; ++i) pids.push_back(ray::Task(Pid).Remote());
+  for (const auto& pid : ray::Get(pids)) lumen::testing::RecordWorkerPid(*pid);
 }
 
 TEST_CASE("submission blocks at the in-flight bound instead of queueing without limit") {
