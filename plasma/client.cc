@@ -332,11 +332,13 @@ void PlasmaClient::Unhold(const ObjectId& id, Releases* to_release) {
   }
 }
 
+// `id` may be the cache entry itself (callers pass release_cache_.front()),
+// so it is copied out before that entry is erased.
 void PlasmaClient::Uncache(const ObjectId& id, Releases* to_release) {
   auto held = held_.find(id);
+  (held->second.fast ? to_release->fast : to_release->socket).push_back(id);
   release_cache_.erase(held->second.cached);
   release_cache_bytes_ -= held->second.buffer.data_size + held->second.buffer.metadata_size;
-  (held->second.fast ? to_release->fast : to_release->socket).push_back(id);
   held_.erase(held);
 }
 

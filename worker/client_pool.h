@@ -42,9 +42,21 @@ class ClientPool {
     channels_[Key(address)] = std::move(channel);
   }
   void Forget(const rpc::Address& address) {
-    std::lock_guard<std::mutex> lock(mu_);
-    clients_.erase(Key(address));
-    channels_.erase(Key(address));
+    // Destroyed after unlocking: a client's destructor waits for its calls'
+    // callbacks, which may themselves take mu_ (SetChannel).
+    std::shared_ptr<CoreWorkerClient> client;
+    std::shared_ptr<TaskChannelClient> channel;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = clients_.find(Key(address)); it != clients_.end()) {
+        client = std::move(it->second);
+        clients_.erase(it);
+      }
+      if (auto it = channels_.find(Key(address)); it != channels_.end()) {
+        channel = std::move(it->second);
+        channels_.erase(it);
+      }
+    }
   }
   // Closes every task channel (joining their readers) and forgets them.
   void CloseChannels() {
