@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -84,9 +85,33 @@ void RecordWorkerPid(pid_t pid) {
   g_pids.insert(pid);
 }
 
+namespace {
+
+// A run killed before its cleanup (a ctest timeout sends SIGKILL) leaves its
+// directory behind; the next run removes those whose test process is gone.
+const std::string kRunDirPrefix = "/tmp/lumen-tasks-test-";
+
+void RemoveDirsOfDeadRuns() {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/tmp", ec)) {
+    const std::string path = entry.path().string();
+    if (path.rfind(kRunDirPrefix, 0) != 0) continue;
+    const std::string rest = path.substr(kRunDirPrefix.size());  // "<pid>-XXXXXX"
+    size_t dash = rest.find('-');
+    if (dash == std::string::npos || dash == 0) continue;
+    pid_t owner = static_cast<pid_t>(std::atol(rest.substr(0, dash).c_str()));
+    if (owner <= 1 || ::kill(owner, 0) == 0 || errno != ESRCH) continue;
+    std::filesystem::remove_all(entry.path(), ec);
+  }
+}
+
+}  // namespace
+
 int RunTaskTests(int argc, char** argv, int num_cpus, int num_gpus) {
   if (worker::IsWorkerProcess()) worker::RunWorkerProcess();
-  char dir[] = "/tmp/lumen-tasks-test-XXXXXX";
+  RemoveDirsOfDeadRuns();
+  std::string pattern = kRunDirPrefix + std::to_string(::getpid()) + "-XXXXXX";
+  char* dir = pattern.data();
   if (!::mkdtemp(dir)) return 2;
   ::setenv("LUMEN_TEMP_DIR", dir, 1);
   ::unsetenv("RAY_ADDRESS");
