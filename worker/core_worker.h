@@ -115,9 +115,6 @@ class CoreWorker {
   void OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& reply);
   void OnTaskFailure(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error);
   void StoreError(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error);
-  // Stores a task's result or error unless every reference to `id` is gone
-  // by then (then it is dropped, not leaked).
-  void StoreIfReferenced(const ObjectId& id, StoredObjectPtr object);
   void OnFree(const ObjectId& id, bool owned, bool in_plasma);
   void NotifyBlocked(bool blocked);
   // Prints a warning when no node's total resources fit `spec`.

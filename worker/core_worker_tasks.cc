@@ -66,16 +66,13 @@ void CoreWorker::OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& rep
   } else {
     for (auto& ret : *reply.mutable_returns()) {
       ObjectId id = ObjectId::FromBinaryOrNil(ret.object_id());
-      if (!refs_.IsOwnedAndAlive(id)) {
-        // Nobody holds the result any more: drop it.
-        if (ret.in_plasma() && plasma_) (void)plasma_->Delete({id});
-        continue;
-      }
       auto object = std::make_shared<StoredObject>();
       object->in_plasma = ret.in_plasma();
       object->data = std::move(*ret.mutable_data());
       if (object->in_plasma) refs_.MarkInPlasma(id);
-      StoreIfReferenced(id, std::move(object));
+      bool kept = StoreIfReferenced(store_, refs_, id, std::move(object));
+      // Nobody holds the result any more: its plasma copy goes too.
+      if (!kept && ret.in_plasma() && plasma_) (void)plasma_->Delete({id});
     }
   }
   in_flight_.Release();
@@ -91,16 +88,7 @@ void CoreWorker::StoreError(const rpc::TaskSpec& spec, const rpc::ErrorInfo& err
   ObjectId id = ObjectId::FromIndex(TaskId::FromBinaryOrNil(spec.task_id()), 1);
   auto object = std::make_shared<StoredObject>();
   object->error = error;
-  StoreIfReferenced(id, std::move(object));
-}
-
-// The reference may go away at any moment on another thread; its free
-// callback erases the store entry. Putting first and checking after means
-// that either the erase comes after our Put, or the check sees the
-// reference gone: the entry never outlives every reference.
-void CoreWorker::StoreIfReferenced(const ObjectId& id, StoredObjectPtr object) {
-  store_.Put(id, std::move(object));
-  if (!refs_.IsReferenced(id)) store_.Erase(id);
+  StoreIfReferenced(store_, refs_, id, std::move(object));
 }
 
 void CoreWorker::HandleGetObjectStatus(const rpc::GetObjectStatusRequest& request,

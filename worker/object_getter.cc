@@ -41,6 +41,14 @@ rpc::Address ParseOwner(const std::string& owner) {
 
 }  // namespace
 
+bool StoreIfReferenced(MemoryStore& store, const ReferenceTable& refs, const ObjectId& id,
+                       StoredObjectPtr object) {
+  store.Put(id, std::move(object));
+  if (refs.IsReferenced(id)) return true;
+  store.Erase(id);
+  return false;
+}
+
 void ThrowTaskError(const rpc::ErrorInfo& error) {
   const std::string& msg = error.message();
   switch (error.type()) {
@@ -123,9 +131,7 @@ void ObjectGetter::AskOwner(const ObjectId& id, const rpc::Address& owner, int a
               std::lock_guard<std::mutex> lock(mu_);
               fetching_.erase(id);
             }
-            // Dropped, not cached, when every reference went away meanwhile.
-            store_.Put(id, FromOwnerReply(id, owner, status, reply));
-            if (!refs_.IsReferenced(id)) store_.Erase(id);
+            StoreIfReferenced(store_, refs_, id, FromOwnerReply(id, owner, status, reply));
           }));
 }
 

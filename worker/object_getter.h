@@ -85,6 +85,14 @@ class ObjectGetter {
   std::unordered_set<ObjectId> fetching_;
 };
 
+// Stores `object` unless every reference to `id` is gone by then (it is
+// then dropped, not leaked); returns whether it was kept. The reference may
+// go away at any moment on another thread, and its free callback erases
+// the store entry: putting first and checking after means that either that
+// erase comes after our Put, or the check sees the reference gone.
+bool StoreIfReferenced(MemoryStore& store, const ReferenceTable& refs, const ObjectId& id,
+                       StoredObjectPtr object);
+
 // Throws the exception matching `error` (RayTaskException, ...).
 [[noreturn]] void ThrowTaskError(const rpc::ErrorInfo& error);
 
