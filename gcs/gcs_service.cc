@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "common/logging.h"
+#include "gcs/node_manager.h"
+
 namespace lumen::gcs {
 
 using rpc::Done;
@@ -9,6 +12,11 @@ using rpc::Done;
 GcsServiceImpl::Reactor* GcsServiceImpl::RegisterNode(Ctx* ctx, const rpc::RegisterNodeRequest* req,
                                                       rpc::RegisterNodeReply* reply) {
   return gate_.HandleInLoop(ctx, "RegisterNode", [this, req, reply](Done done) {
+    for (const auto& job : req->live_jobs()) {
+      if (auto st = state_.jobs.Restore(job); !st.ok()) {
+        LOG(WARNING) << "node " << IdHex(req->node().node_id()) << ": " << st;
+      }
+    }
     done(state_.nodes.Register(req->node()));
   });
 }

@@ -48,6 +48,30 @@ absl::StatusOr<JobId> JobManager::AddJob(rpc::JobInfo job) {
   return id;
 }
 
+absl::Status JobManager::Restore(const rpc::JobInfo& job) {
+  if (job.job_id().size() != JobId::kSize) {
+    return absl::InvalidArgumentError("live job with a malformed id " + IdHex(job.job_id()));
+  }
+  const uint32_t id = JobId::FromBinaryOrNil(job.job_id()).ToInt();
+  if (id > last_job_id_) {
+    if (auto st = store_.Put(kCounterTable, kJobIdCounter, std::to_string(id)); !st.ok()) {
+      return st;
+    }
+    last_job_id_ = id;
+  }
+  if (auto it = jobs_.find(job.job_id());
+      it != jobs_.end() && it->second.driver_pid() == job.driver_pid() &&
+      it->second.driver_address().worker_id() == job.driver_address().worker_id()) {
+    return absl::OkStatus();
+  }
+  rpc::JobInfo restored = job;
+  restored.set_is_dead(false);
+  if (auto st = Persist(restored); !st.ok()) return st;
+  LOG(INFO) << "job " << id << " restored from a raylet (driver pid " << job.driver_pid() << ")";
+  jobs_[job.job_id()] = std::move(restored);
+  return absl::OkStatus();
+}
+
 absl::Status JobManager::MarkFinished(const std::string& job_id) {
   auto it = jobs_.find(job_id);
   if (it == jobs_.end()) return absl::NotFoundError("unknown job " + IdHex(job_id));

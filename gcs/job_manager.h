@@ -29,6 +29,12 @@ class JobManager {
   absl::Status Load();
   // Records `job` under a new id (which overrides job.job_id) and returns it.
   absl::StatusOr<JobId> AddJob(rpc::JobInfo job);
+  // A job a raylet reports as running (RegisterNode's live_jobs): recorded
+  // as alive when unknown, and ids are handed out after it from then on, so
+  // a GCS that lost its tables never gives a running job's id to a new
+  // driver. A known job is left as it is, unless the GCS's record names
+  // another driver (one the raylet refused for holding the id already).
+  absl::Status Restore(const rpc::JobInfo& job);
   // Marks the job finished now; finishing twice is fine. NotFound if unknown.
   absl::Status MarkFinished(const std::string& job_id);
 

@@ -60,6 +60,35 @@ TEST_CASE("a reloaded job table continues the id sequence") {
   CHECK(reloaded.AddJob(rpc::JobInfo()).value().ToInt() == 3);
 }
 
+TEST_CASE("jobs a raylet reports as running are restored and their ids never handed out") {
+  // A GCS restarted without Redis: empty tables, and a raylet whose drivers
+  // hold jobs 1 and 5 registers again.
+  InMemoryStoreClient store;
+  FakeClock clock;
+  JobManager jobs(store, clock);
+  rpc::JobInfo one;
+  one.set_job_id(JobId::FromInt(1).Binary());
+  one.set_driver_pid(100);
+  rpc::JobInfo five = one;
+  five.set_job_id(JobId::FromInt(5).Binary());
+  five.set_driver_pid(500);
+  REQUIRE(jobs.Restore(five).ok());
+  REQUIRE(jobs.Restore(one).ok());
+  REQUIRE(jobs.Find(one.job_id()) != nullptr);
+  CHECK_FALSE(jobs.Find(one.job_id())->is_dead());
+  CHECK(jobs.Find(five.job_id())->driver_pid() == 500);
+  CHECK(jobs.AddJob(rpc::JobInfo()).value().ToInt() == 6);
+  // Restoring a known job changes nothing...
+  REQUIRE(jobs.Restore(one).ok());
+  CHECK(jobs.Find(one.job_id())->driver_pid() == 100);
+  // ...but the raylet's running driver wins over a record naming another.
+  rpc::JobInfo other = one;
+  other.set_driver_pid(999);
+  REQUIRE(jobs.Restore(other).ok());
+  CHECK(jobs.Find(one.job_id())->driver_pid() == 999);
+  CHECK(absl::IsInvalidArgument(jobs.Restore(rpc::JobInfo())));
+}
+
 TEST_CASE("ids are never reused even if the counter is behind the table") {
   InMemoryStoreClient store;
   FakeClock clock;

@@ -2,10 +2,8 @@
 
 namespace lumen::raylet {
 
-void GrpcGcsClient::RegisterNode(const rpc::NodeInfo& node, int64_t timeout_ms,
+void GrpcGcsClient::RegisterNode(const rpc::RegisterNodeRequest& request, int64_t timeout_ms,
                                  StatusCallback done) {
-  rpc::RegisterNodeRequest request;
-  *request.mutable_node() = node;
   client_.Call(
       &rpc::GcsService::Stub::async::RegisterNode, request,
       std::function<void(absl::Status, rpc::RegisterNodeReply &&)>(

@@ -27,7 +27,8 @@ class GcsClient {
   using ReportCallback = std::function<void(absl::Status, bool unknown_node)>;
 
   virtual ~GcsClient() = default;
-  virtual void RegisterNode(const rpc::NodeInfo& node, int64_t timeout_ms, StatusCallback done) = 0;
+  virtual void RegisterNode(const rpc::RegisterNodeRequest& request, int64_t timeout_ms,
+                            StatusCallback done) = 0;
   virtual void ReportResources(const rpc::ResourceView& view, int64_t timeout_ms,
                                ReportCallback done) = 0;
   // Blocking; for shutdown.
@@ -41,7 +42,8 @@ class GrpcGcsClient : public GcsClient {
   GrpcGcsClient(const std::string& address, const std::string& token, EventLoop& loop)
       : client_(address, token, &loop) {}
 
-  void RegisterNode(const rpc::NodeInfo& node, int64_t timeout_ms, StatusCallback done) override;
+  void RegisterNode(const rpc::RegisterNodeRequest& request, int64_t timeout_ms,
+                    StatusCallback done) override;
   void ReportResources(const rpc::ResourceView& view, int64_t timeout_ms,
                        ReportCallback done) override;
   absl::Status UnregisterNode(const NodeId& node, const std::string& reason,

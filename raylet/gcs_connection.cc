@@ -47,7 +47,12 @@ void GcsConnection::SendRegister() {
     timeout = std::clamp<int64_t>(left, 100, options_.rpc_timeout_ms);
   }
   in_flight_ = true;
-  client_.RegisterNode(node_, timeout, [this](absl::Status st) { OnRegistered(st); });
+  rpc::RegisterNodeRequest request;
+  *request.mutable_node() = node_;
+  if (options_.live_jobs) {
+    for (auto& job : options_.live_jobs()) *request.add_live_jobs() = std::move(job);
+  }
+  client_.RegisterNode(request, timeout, [this](absl::Status st) { OnRegistered(st); });
 }
 
 void GcsConnection::OnRegistered(absl::Status status) {

@@ -13,7 +13,8 @@
 // every report_min_interval_ms) and at least every report_max_interval_ms.
 // A GCS that is down after the first registration is retried forever: a
 // restarted GCS with Redis knows the node again and accepts the reports; one
-// without answers unknown_node and the node registers again.
+// without answers unknown_node and the node registers again, reporting the
+// jobs of its drivers (options.live_jobs) so that their ids are not reused.
 //
 // Threading: the raylet loop only; at most one RPC in flight. Failure: only
 // never being registered is fatal (reported through on_fatal, once); after
@@ -22,6 +23,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "proto/common.pb.h"
 #include "common/clock.h"
@@ -36,6 +38,10 @@ struct GcsConnectionOptions {
   int64_t retry_interval_ms = 200;
   int64_t report_min_interval_ms = 200;
   int64_t report_max_interval_ms = 1000;
+  // The jobs whose drivers are registered here, sent with every
+  // registration so that a GCS that lost its tables restores them and never
+  // hands their ids to new drivers. Empty function: none.
+  std::function<std::vector<rpc::JobInfo>()> live_jobs;
 };
 
 class GcsConnection {

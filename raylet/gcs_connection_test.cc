@@ -13,8 +13,10 @@ namespace {
 // Records calls; the test answers them (in order) with Answer*().
 class FakeGcsClient : public GcsClient {
  public:
-  void RegisterNode(const rpc::NodeInfo& node, int64_t timeout_ms, StatusCallback done) override {
+  void RegisterNode(const rpc::RegisterNodeRequest& request, int64_t timeout_ms,
+                    StatusCallback done) override {
     ++registers;
+    last_register = request;
     last_timeout_ms = timeout_ms;
     pending_register = std::move(done);
   }
@@ -26,6 +28,8 @@ class FakeGcsClient : public GcsClient {
     unregister_reason = reason;
     return absl::OkStatus();
   }
+
+  rpc::RegisterNodeRequest last_register;
 
   void AnswerRegister(absl::Status st) {
     REQUIRE(pending_register);
@@ -49,12 +53,13 @@ class FakeGcsClient : public GcsClient {
 };
 
 struct Fixture {
-  Fixture() {
+  explicit Fixture(std::function<std::vector<rpc::JobInfo>()> live_jobs = nullptr) {
     rpc::NodeInfo node;
     node.set_node_id(NodeId::FromRandom().Binary());
     GcsConnectionOptions options;
     options.gcs_address = "127.0.0.1:1";
     options.connect_timeout_ms = 1000;
+    options.live_jobs = std::move(live_jobs);
     connection = std::make_unique<GcsConnection>(
         gcs, clock, node, options, [this](const std::string& m) { fatal.push_back(m); });
     view.set_node_id(node.node_id());
@@ -163,6 +168,26 @@ TEST_CASE("a lost GCS is retried forever once registered, and unknown_node re-re
   size_t reports = f.gcs.reports.size();
   f.Run(100);
   CHECK(f.gcs.reports.size() == reports + 1);  // Reports again right away.
+}
+
+TEST_CASE("every registration reports the jobs of the node's drivers as they are then") {
+  std::vector<rpc::JobInfo> jobs;
+  Fixture f([&] { return jobs; });
+  f.connection->Start();
+  CHECK(f.gcs.last_register.live_jobs_size() == 0);
+  f.gcs.AnswerRegister(absl::OkStatus());
+  rpc::JobInfo job;
+  job.set_job_id(JobId::FromInt(7).Binary());
+  job.set_driver_pid(4242);
+  jobs.push_back(job);
+  // A GCS restarted without Redis: it does not know the node, nor job 7.
+  f.Run(1000);
+  f.gcs.AnswerReport(absl::OkStatus(), /*unknown=*/true);
+  f.Run(100);
+  REQUIRE(f.gcs.last_register.live_jobs_size() == 1);
+  CHECK(f.gcs.last_register.live_jobs(0).job_id() == JobId::FromInt(7).Binary());
+  CHECK(f.gcs.last_register.live_jobs(0).driver_pid() == 4242);
+  CHECK(f.gcs.last_register.node().node_id() == f.view.node_id());
 }
 
 TEST_CASE("unregistering is best effort and only once registered") {

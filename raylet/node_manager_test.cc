@@ -103,6 +103,25 @@ TEST_CASE("a driver registers, learns the node, and its workers are prestarted")
   CHECK(stats.num_idle_workers() == 2);
 }
 
+TEST_CASE("a second driver with the same job id is refused, not merged into the job") {
+  // A GCS restarted without Redis handed the id of a running job out again.
+  Fixture f(2, 1);
+  REQUIRE(f.RegisterDriver().ok());
+  f.WorkersRegister();
+  const WorkerId first = f.driver;
+  f.driver = WorkerId::FromRandom();
+  f.driver_pid = 78;
+  absl::Status second = f.RegisterDriver();
+  CHECK(absl::IsAlreadyExists(second));
+  CHECK(second.message().find("already held by another driver (pid 77)") != std::string::npos);
+  // The first driver's job is untouched: it still leases its own workers.
+  auto lease = f.Lease(1, first);
+  REQUIRE(lease->has_value());
+  CHECK((*lease)->worker_address().worker_id().size() > 0);
+  REQUIRE(f.pool->LiveJobs().size() == 1);
+  CHECK(f.pool->LiveJobs()[0].driver_pid() == 77);
+}
+
 TEST_CASE("malformed registrations are refused") {
   Fixture f(1, 1);
   rpc::RegisterWorkerRequest request;

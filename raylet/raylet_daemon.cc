@@ -121,6 +121,7 @@ absl::Status Raylet::Start() {
   GcsConnectionOptions gcs_options;
   gcs_options.gcs_address = options_.gcs_address;
   gcs_options.connect_timeout_ms = options_.gcs_connect_timeout_ms;
+  gcs_options.live_jobs = [this] { return pool_->LiveJobs(); };
   gcs_ = std::make_unique<GcsConnection>(*gcs_client_, clock_, std::move(node), gcs_options,
                                          [this](const std::string& message) {
                                            std::cerr << "lumen-raylet: " << message << std::endl;

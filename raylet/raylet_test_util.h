@@ -46,7 +46,7 @@ struct PoolFixture {
     return info;
   }
   void AddJob(const JobId& id, const WorkerId& driver_id, pid_t driver_pid) {
-    pool->RegisterDriver(driver_id, driver_pid, MakeJob(id));
+    REQUIRE(pool->RegisterDriver(driver_id, driver_pid, MakeJob(id)).ok());
   }
 
   // The worker id the pool gave a started process (its LUMEN_WORKER_ID).

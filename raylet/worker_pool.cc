@@ -12,18 +12,36 @@ WorkerPool::WorkerPool(ProcessLauncher& launcher, const Clock& clock, WorkerPool
 
 WorkerPool::~WorkerPool() { KillAll(); }
 
-void WorkerPool::RegisterDriver(const WorkerId& driver, pid_t driver_pid,
-                                const rpc::JobInfo& info) {
+absl::Status WorkerPool::RegisterDriver(const WorkerId& driver, pid_t driver_pid,
+                                        const rpc::JobInfo& info) {
   JobId job_id = JobId::FromBinaryOrNil(info.job_id());
   auto [it, added] = jobs_.try_emplace(job_id);
   Job& job = it->second;
-  if (!added && job.driver == driver) return;  // A retried registration.
+  if (!added && job.driver == driver) return absl::OkStatus();  // A retried registration.
+  if (!added) {
+    LOG(WARNING) << "job " << job_id.Hex() << ": refused driver pid " << driver_pid
+                 << ": the job is held by driver pid " << job.driver_pid;
+    return absl::AlreadyExistsError(
+        "job " + job_id.Hex() + " is already held by another driver (pid " +
+        std::to_string(job.driver_pid) +
+        ") on this node: the GCS handed out a job id twice (restarted without Redis?)");
+  }
   job.info = info;
   job.driver = driver;
   job.driver_pid = driver_pid;
   LOG(INFO) << "job " << job_id.Hex() << ": driver pid " << driver_pid << " registered; starting "
             << options_.num_prestart_workers << " workers";
   Maintain();
+  return absl::OkStatus();
+}
+
+std::vector<rpc::JobInfo> WorkerPool::LiveJobs() const {
+  std::vector<rpc::JobInfo> jobs;
+  jobs.reserve(jobs_.size());
+  for (const auto& [id, job] : jobs_) {
+    if (!job.driver.IsNil()) jobs.push_back(job.info);
+  }
+  return jobs;
 }
 
 std::optional<JobId> WorkerPool::JobOfDriver(const WorkerId& driver) const {

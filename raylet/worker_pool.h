@@ -84,7 +84,12 @@ class WorkerPool {
 
   // Jobs. A driver's registration creates the job and prestarts its workers;
   // registering the same driver again is a no-op.
-  void RegisterDriver(const WorkerId& driver, pid_t driver_pid, const rpc::JobInfo& job);
+  // AlreadyExists when another driver holds the job id here: two drivers are
+  // never merged into one job (a GCS restarted without Redis may hand out
+  // an id again; the refused driver asks the GCS for another).
+  absl::Status RegisterDriver(const WorkerId& driver, pid_t driver_pid, const rpc::JobInfo& job);
+  // The JobInfo of every job with a registered driver here.
+  std::vector<rpc::JobInfo> LiveJobs() const;
   bool HasJob(const JobId& job) const { return jobs_.contains(job); }
   std::optional<JobId> JobOfDriver(const WorkerId& driver) const;
   // Kills every worker of `job` and forgets the job. Returns the killed ids.

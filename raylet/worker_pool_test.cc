@@ -47,7 +47,7 @@ TEST_CASE("jobs with a code search path run lumen-worker") {
   rpc::JobInfo info = f.MakeJob(f.job);
   info.add_code_search_path("/srv/lib");
   info.add_code_search_path("/srv/more");
-  f.pool->RegisterDriver(f.driver, f.driver_pid, info);
+  REQUIRE(f.pool->RegisterDriver(f.driver, f.driver_pid, info).ok());
   REQUIRE(f.launcher.started.size() == 1);
   const ProcessOptions& p = f.launcher.started.begin()->second;
   CHECK(p.argv == std::vector<std::string>{"/opt/lumen/bin/lumen-worker"});

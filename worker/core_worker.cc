@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <chrono>
 #include <future>
+#include <thread>
 
 #include "common/status.h"
 
@@ -57,8 +59,11 @@ absl::Status CoreWorker::Connect() {
   address_.set_ip(options_.node_ip);
   address_.set_port(port);
   address_.set_worker_id(options_.worker_id.Binary());
-  if (options_.is_driver) RETURN_IF_ERROR(AddJob());
-  RETURN_IF_ERROR(RegisterWithRaylet());
+  if (options_.is_driver) {
+    RETURN_IF_ERROR(RegisterDriverJob());
+  } else {
+    RETURN_IF_ERROR(RegisterWithRaylet());
+  }
   if (options_.is_driver) {
     getter_ = std::make_unique<ObjectGetter>(loop_, store_, refs_, plasma_, clients_, options_.worker_id,
                                              std::function<void(bool)>());
@@ -115,6 +120,22 @@ absl::Status CoreWorker::AddJob() {
   return absl::OkStatus();
 }
 
+// A GCS restarted without Redis may hand out the id of a job still running
+// on this node before the raylet has reported it (docs/gcs.md, "Job ids");
+// the raylet then refuses us with AlreadyExists and we ask for another id.
+absl::Status CoreWorker::RegisterDriverJob() {
+  constexpr int kAttempts = 20;
+  absl::Status refused;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    RETURN_IF_ERROR(AddJob());
+    refused = RegisterWithRaylet();
+    if (!absl::IsAlreadyExists(refused)) return refused;
+    LOG(WARNING) << refused.message() << "; asking the GCS for another job id";
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 * (attempt + 1)));
+  }
+  return refused;
+}
+
 absl::Status CoreWorker::RegisterWithRaylet() {
   rpc::RegisterWorkerRequest request;
   request.set_worker_id(options_.worker_id.Binary());
@@ -124,6 +145,7 @@ absl::Status CoreWorker::RegisterWithRaylet() {
   request.set_is_driver(options_.is_driver);
   if (options_.is_driver) *request.mutable_job() = DriverJobInfo();
   auto reply = raylet_->CallSync(&rpc::RayletService::Stub::RegisterWorker, request, kRpcTimeoutMs);
+  if (absl::IsAlreadyExists(reply.status())) return reply.status();
   if (!reply.ok()) {
     return absl::UnavailableError("cannot register with the raylet at " + options_.raylet_address +
                                   ": " + reply.status().ToString());

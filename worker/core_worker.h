@@ -111,6 +111,7 @@ class CoreWorker {
   rpc::JobInfo DriverJobInfo() const;
   absl::Status AddJob();
   absl::Status StartTaskChannel();
+  absl::Status RegisterDriverJob();
   absl::Status RegisterWithRaylet();
   void OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& reply);
   void OnTaskFailure(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error);

@@ -1,0 +1,69 @@
+// Jobs of different drivers are never mixed. A head without Redis runs
+// driver A (tenant_driver_a) in a loop; its GCS is SIGKILLed and started
+// again with its original command line, so the new GCS's job table is
+// empty. Driver B (tenant_driver_b, another binary) then joins: it must get
+// its own job and its own workers (its answer, not A's), and A must go on
+// running its tasks, before and after B exits.
+#include <signal.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "tests/harness.h"
+
+namespace lumen::testing {
+namespace {
+
+bool Has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST_CASE("a GCS restarted without Redis never gives a running job's id to another driver",
+          "[integration]") {
+  Sandbox sandbox;
+  const std::string port = std::to_string(Sandbox::FreePort());
+  CommandResult head = sandbox.Lumen({"start", "--head", "--port", port, "--num-cpus", "2",
+                                      "--object-store-memory", "33554432"});
+  INFO(head.Describe());
+  REQUIRE(head.exit_code == 0);
+  const std::map<std::string, std::string> env = {{"RAY_ADDRESS", "127.0.0.1:" + port}};
+
+  const std::string stop_file = sandbox.root() + "/stop-a";
+  const pid_t a = sandbox.Spawn(
+      "driver-a", {Sandbox::BinDir() + "/tenant_driver_a", "loop", stop_file}, env);
+  REQUIRE(a > 0);
+  const std::string a_log = sandbox.root() + "/driver-a.out";
+  REQUIRE(WaitUntil([&] { return Has(ReadFile(a_log), "ready\n"); }, 60000));
+
+  const std::string session = Sandbox::SessionDirFromOutput(head.out);
+  const pid_t old_gcs = sandbox.SessionPids(session)["gcs"];
+  const std::vector<std::string> gcs_argv = CommandLineOf(old_gcs);
+  REQUIRE(gcs_argv.size() > 1);
+  REQUIRE(::kill(old_gcs, SIGKILL) == 0);
+  REQUIRE(WaitUntil([&] { return !IsRunning(old_gcs); }, 10000));
+  const std::string token = ReadFile(sandbox.home() + "/.lumen/token");
+  const pid_t new_gcs = sandbox.Spawn("gcs-restarted", gcs_argv,
+                                      {{"LUMEN_TOKEN", token.substr(0, token.find('\n'))}});
+  REQUIRE(new_gcs > 0);
+  REQUIRE(WaitUntil([&] { return sandbox.Lumen({"status"}, {}, 20000).exit_code == 0; }, 60000,
+                    250));
+
+  CommandResult b =
+      sandbox.Run({Sandbox::BinDir() + "/tenant_driver_b", "once"}, env, 120000);
+  INFO("driver B: " << b.Describe() << "\ndriver A: " << ReadFile(a_log) << "\nraylet log: "
+                    << ReadFile(session + "/logs/raylet.out") << "\nnew gcs: "
+                    << ReadFile(sandbox.root() + "/gcs-restarted.out"));
+  CHECK(b.exit_code == 0);
+  CHECK(Has(b.out, "answer=1\n"));  // Its own function, not A's (1001).
+
+  // A kept its job and its workers through B's start and exit.
+  std::ofstream(stop_file) << "stop\n";
+  CHECK(sandbox.WaitForChild(a, 60000) == std::optional<int>(0));
+  CHECK(Has(ReadFile(a_log), "done count="));
+  CHECK_FALSE(Has(ReadFile(a_log), "WRONG"));
+  CHECK_FALSE(Has(ReadFile(a_log), "error:"));
+}
+
+}  // namespace
+}  // namespace lumen::testing

@@ -1,0 +1,50 @@
+// A driver for integration_tenants_test, built twice: tenant_driver_a
+// (TENANT_OFFSET 1000) and tenant_driver_b (TENANT_OFFSET 0). Each has its
+// own Answer(), so a task that runs in the other binary's workers returns
+// the other binary's answer. Joins the cluster at RAY_ADDRESS. Modes:
+//   loop STOP_FILE  run Answer(1) over and over, print "ready" after the first,
+//                   until STOP_FILE exists; then "done count=N"
+//   once            run Answer(1) once and print "answer=N"
+// A wrong answer prints "WRONG answer=N" and exits 2; an error exits 1.
+#include <ray/api.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#ifndef TENANT_OFFSET
+#error "build with -DTENANT_OFFSET=<int>"
+#endif
+
+int Answer(int x) { return x + TENANT_OFFSET; }
+RAY_REMOTE(Answer);
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "once";
+  try {
+    ray::RayConfig config;
+    ray::Init(config, argc, argv);
+    long count = 0;
+    do {
+      const int answer = *ray::Get(ray::Task(Answer).Remote(1));
+      if (answer != 1 + TENANT_OFFSET) {
+        std::cout << "WRONG answer=" << answer << std::endl;
+        return 2;
+      }
+      if (mode == "once") {
+        std::cout << "answer=" << answer << std::endl;
+        break;
+      }
+      if (++count == 1) std::cout << "ready" << std::endl;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    } while (::access(argv[2], F_OK) != 0);
+    if (mode == "loop") std::cout << "done count=" << count << std::endl;
+    ray::Shutdown();
+  } catch (const std::exception& e) {
+    std::cout << "error: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}
