@@ -191,6 +191,11 @@ class PlasmaSubscription {
   FrameBuffer input_;
 };
 
+// Connects as the node's raylet (OWNER_REQUEST): the store exits when this
+// connection closes, and the raylet, which keeps it open for its life, reads
+// EOF on it when the store dies. Returns the socket; the caller closes it.
+absl::StatusOr<int> ConnectAsNodeOwner(const std::string& socket_path);
+
 // Maps a store error code to an absl::Status (OK for OK).
 absl::Status ToStatus(ErrorCode code, const std::string& message);
 

@@ -114,9 +114,18 @@ int main(int argc, char** argv) {
     server.Stop();
     loop.Stop();
   });
+  int exit_code = 0;
+  // The store shares its raylet's fate (docs/plasma.md, "Fate of a node").
+  server.SetOnOwnerLost([&] {
+    LOG(ERROR) << "the raylet of this node went away (its connection closed): stopping the "
+                  "object store";
+    exit_code = 1;
+    server.Stop();
+    loop.Stop();
+  });
   lumen::StartFateSharingFromEnv();  // A private cluster's store stops with its driver.
   LOG(INFO) << "plasma store listening on " << flags.socket << " with " << (*segment)->size() << " bytes";
   loop.Run();
   server.Stop();
-  return 0;
+  return exit_code;
 }

@@ -71,6 +71,7 @@ absl::Status PlasmaServer::Listen(const std::string& socket_path) {
 
 void PlasmaServer::Stop() {
   if (!acceptor_.is_open() && connections_.empty()) return;
+  on_owner_lost_ = nullptr;  // Stopping closes the owner's connection too.
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   auto connections = std::move(connections_);
@@ -110,6 +111,10 @@ void PlasmaServer::Greet(const std::shared_ptr<Connection>& connection) {
 }
 
 void PlasmaServer::HandleClosed(Connection& connection) {
+  if (owner_ != 0 && connection.id() == owner_) {
+    owner_ = 0;
+    if (on_owner_lost_) on_owner_lost_();
+  }
   subscribers_.erase(connection.id());
   store_.DisconnectClient(connection.id());
   connections_.erase(connection.id());
@@ -144,6 +149,15 @@ absl::Status PlasmaServer::HandleFrame(Connection& connection, const Frame& fram
       return absl::OkStatus();
     case SLAB_REQUEST:
       connection.Send(CREATE_REPLY, store_.GrantSlab(connection.id()));
+      return absl::OkStatus();
+    case OWNER_REQUEST:
+      if (owner_ != 0 && owner_ != connection.id()) {
+        return absl::FailedPreconditionError("the store already has an owner (the node's raylet)");
+      }
+      owner_ = connection.id();
+      LOG(INFO) << "the node's raylet holds connection " << owner_
+                << ": the store stops when it closes";
+      connection.Send(STATUS_REPLY, StatusReply());
       return absl::OkStatus();
     case SUBSCRIBE_REQUEST:
       subscribers_.emplace(connection.id(), connection.weak_from_this());

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -41,6 +42,9 @@ class PlasmaServer : public FrameHandler {
   void Stop();
 
   size_t client_count() const { return connections_.size(); }
+  // Called (on the loop, once) when the connection of the node's raylet
+  // (OWNER_REQUEST) closes: the raylet died or stopped.
+  void SetOnOwnerLost(std::function<void()> fn) { on_owner_lost_ = std::move(fn); }
 
   absl::Status HandleFrame(Connection& connection, const Frame& frame) override;
   void HandleClosed(Connection& connection) override;
@@ -62,6 +66,8 @@ class PlasmaServer : public FrameHandler {
   std::string socket_path_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
   uint64_t next_client_id_ = 1;
+  uint64_t owner_ = 0;  // Connection id of the node's raylet; 0: none yet.
+  std::function<void()> on_owner_lost_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Connection>> connections_;
   absl::flat_hash_map<uint64_t, std::weak_ptr<Connection>> subscribers_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<boost::asio::steady_timer>> get_timers_;

@@ -24,6 +24,24 @@ absl::StatusOr<std::unique_ptr<PlasmaSubscription>> PlasmaSubscription::Connect(
 
 PlasmaSubscription::~PlasmaSubscription() { ::close(fd_); }
 
+absl::StatusOr<int> ConnectAsNodeOwner(const std::string& socket_path) {
+  absl::StatusOr<Greeting> greeting = ConnectToStore(socket_path);
+  if (!greeting.ok()) return greeting.status();
+  ::close(greeting->arena_fd);
+  if (greeting->index_fd >= 0) ::close(greeting->index_fd);
+  const int fd = greeting->socket;
+  std::string frame;
+  AppendFrame(OWNER_REQUEST, StatusReply(), &frame);
+  FrameBuffer input;
+  absl::Status written = WriteAll(fd, frame);
+  auto ack = written.ok() ? ReadFrame(fd, input) : absl::StatusOr<std::optional<Frame>>(written);
+  if (!ack.ok() || !ack->has_value() || (*ack)->type != STATUS_REPLY) {
+    ::close(fd);
+    return ack.ok() ? absl::InternalError("unexpected reply to the owner request") : ack.status();
+  }
+  return fd;
+}
+
 absl::StatusOr<std::optional<ObjectNotification>> PlasmaSubscription::ReadNotification(int64_t timeout_ms) {
   auto frame = ReadFrame(fd_, input_, timeout_ms);
   if (!frame.ok()) return frame.status();

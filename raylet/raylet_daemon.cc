@@ -134,6 +134,17 @@ absl::Status Raylet::Start() {
 int Raylet::Run() {
   loop_.Post([this] {
     gcs_->Start();
+    if (!options_.plasma_socket.empty()) {
+      // A dead store takes the node down: the GCS marks it dead with this
+      // cause, and `lumen start --block` exits non-zero (docs/plasma.md).
+      plasma_watch_ = std::make_unique<PlasmaWatch>(
+          loop_.io_context(), options_.plasma_socket, [this](const std::string& message) {
+            LOG(ERROR) << message << ": this node stops";
+            std::cerr << "lumen-raylet: " << message << ": this node stops" << std::endl;
+            Stop(message, 1);
+          });
+      plasma_watch_->Start();
+    }
     StartTimers();
     WaitForSignals();
     WaitForChildren();

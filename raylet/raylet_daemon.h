@@ -28,6 +28,7 @@
 #include "raylet/lease_manager.h"
 #include "raylet/node_manager.h"
 #include "raylet/node_resources.h"
+#include "raylet/plasma_check.h"
 #include "raylet/process_launcher.h"
 #include "raylet/raylet_service.h"
 #include "raylet/worker_pool.h"
@@ -79,6 +80,7 @@ class Raylet {
   rpc::GrpcServer server_;
   std::unique_ptr<GcsClient> gcs_client_;
   std::unique_ptr<GcsConnection> gcs_;
+  std::unique_ptr<PlasmaWatch> plasma_watch_;
   boost::asio::signal_set stop_signals_;
   boost::asio::signal_set child_signals_;
   int exit_code_ = 0;
