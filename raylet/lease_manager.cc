@@ -58,7 +58,29 @@ void LeaseManager::WarnInfeasible(const LeaseRequest& request) {
 void LeaseManager::Schedule() {
   if (scheduling_) return;  // Reached again from a reply callback.
   scheduling_ = true;
-  for (SchedulingClass& cls : classes_) GrantFromClass(cls);
+  // Fair share: each grant goes to the class whose job holds the fewest
+  // leases now; ties go to the class nearest the front, and a class that
+  // grants moves to the back (round-robin among equals). Within one pass
+  // resources and idle workers only shrink, so a class that cannot grant
+  // now leaves the pass: O((classes + grants) * classes) per pass, with
+  // classes the handful of (job, shape) pairs that have requests queued.
+  std::vector<std::list<SchedulingClass>::iterator> active;
+  active.reserve(classes_.size());
+  for (auto it = classes_.begin(); it != classes_.end(); ++it) active.push_back(it);
+  while (!active.empty()) {
+    size_t best = 0;
+    for (size_t i = 1; i < active.size(); ++i) {
+      if (LeasesOf(active[i]->job) < LeasesOf(active[best]->job)) best = i;
+    }
+    auto it = active[best];
+    if (GrantOne(*it)) {
+      active.erase(active.begin() + best);
+      classes_.splice(classes_.end(), classes_, it);
+      active.push_back(it);  // The back of the list, as in classes_.
+    } else {
+      active.erase(active.begin() + best);
+    }
+  }
   StartWorkersForDemand();
   for (auto it = classes_.begin(); it != classes_.end();) {
     if (!it->queue.empty()) {
@@ -71,20 +93,23 @@ void LeaseManager::Schedule() {
   scheduling_ = false;
 }
 
-void LeaseManager::GrantFromClass(SchedulingClass& cls) {
+bool LeaseManager::GrantOne(SchedulingClass& cls) {
   while (!cls.queue.empty()) {
     LeaseRequest& front = cls.queue.front();
-    if (front.is_cancelled && front.is_cancelled()) {
+    const bool cancelled = front.is_cancelled && front.is_cancelled();
+    if (cancelled) {
       Reject(front, "lease request cancelled by the caller");
     } else {
-      if (!FitsNow(cls.resources)) return;
+      if (!FitsNow(cls.resources)) return false;
       const WorkerInfo* worker = pool_.PopIdle(cls.job);
-      if (worker == nullptr) return;
+      if (worker == nullptr) return false;
       Grant(front, *worker);
     }
     cls.queue.pop_front();
     --num_queued_;
+    if (!cancelled) return true;
   }
+  return false;
 }
 
 void LeaseManager::Grant(LeaseRequest& request, const WorkerInfo& worker) {
@@ -94,6 +119,7 @@ void LeaseManager::Grant(LeaseRequest& request, const WorkerInfo& worker) {
       gpus_.Allocate(request.resources.GetUnits(kGpuResource));
   CHECK(gpu_ids.has_value()) << "granted a lease whose GPU indices are taken";
   leases_[lease_id] = Lease{worker.id, request.job, request.resources, request.caller, *gpu_ids};
+  ++leases_per_job_[request.job];
   lease_by_worker_[worker.id] = lease_id;
   LeaseReply reply;
   reply.granted = true;
@@ -157,6 +183,9 @@ void LeaseManager::ReleaseLease(int64_t lease_id) {
   resources_.Release(held);
   gpus_.Release(lease.gpu_ids, lease.resources.GetUnits(kGpuResource));
   lease_by_worker_.erase(lease.worker);
+  if (auto per_job = leases_per_job_.find(lease.job); --per_job->second == 0) {
+    leases_per_job_.erase(per_job);
+  }
   leases_.erase(it);
 }
 

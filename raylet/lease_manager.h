@@ -6,11 +6,13 @@
 //
 // Policy, on every event (request, return, worker registered, unblock...):
 //   1. Requests are grouped into scheduling classes (job + resource shape),
-//      each a FIFO. For each class in arrival order, grant from the front
-//      while the shape fits the available resources and the job has an idle
-//      worker. A class whose front does not fit is skipped as a whole (all
-//      its requests have the same shape), so one pass costs O(classes +
-//      grants), never O(queue^2).
+//      each a FIFO. Each grant goes to the class whose job holds the fewest
+//      leases (ties: the class that has waited longest since its last
+//      grant), if its shape fits the available resources and the job has an
+//      idle worker; so jobs with pending demand share the node
+//      (docs/raylet.md, "Fair sharing"). A class that cannot grant leaves the
+//      pass (resources only shrink within it), so one pass costs
+//      O((classes + grants) * classes), never O(queue^2).
 //   2. For what is left, count per job how many more requests would fit the
 //      remaining resources and ask the pool to have that many workers
 //      starting (the pool caps concurrent starts for the node).
@@ -109,7 +111,13 @@ class LeaseManager {
   bool FitsNow(const ResourceSet& shape) const;
   bool IsFeasible(const ResourceSet& shape) const;
   void Enqueue(LeaseRequest request);
-  void GrantFromClass(SchedulingClass& cls);
+  // Grants the front request of `cls` (dropping cancelled ones first);
+  // false when nothing could be granted.
+  bool GrantOne(SchedulingClass& cls);
+  int LeasesOf(const JobId& job) const {
+    auto it = leases_per_job_.find(job);
+    return it == leases_per_job_.end() ? 0 : it->second;
+  }
   void Grant(LeaseRequest& request, const WorkerInfo& worker);
   void StartWorkersForDemand();
   void ReleaseLease(int64_t lease_id);
@@ -128,6 +136,7 @@ class LeaseManager {
   absl::flat_hash_set<std::string> warned_infeasible_;
   absl::flat_hash_map<int64_t, Lease> leases_;
   absl::flat_hash_map<WorkerId, int64_t> lease_by_worker_;
+  absl::flat_hash_map<JobId, int> leases_per_job_;  // Granted leases held per job.
   int64_t next_lease_id_ = 1;
   bool scheduling_ = false;
 };

@@ -4,6 +4,7 @@
 #include "raylet/lease_manager.h"
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <optional>
 
 #include "raylet/raylet_test_util.h"
@@ -364,4 +365,60 @@ TEST_CASE("a GPU request the node's whole GPUs cannot hold is infeasible") {
   auto one = f.Request({{"CPU", 1}, {"GPU", 1}});
   REQUIRE(one->has_value());
   CHECK((*one)->gpu_ids == std::vector<int>{0});
+}
+
+// Fair sharing between jobs (docs/raylet.md): each row sends lease requests
+// of jobs A and B (one CPU each) in `arrivals` order on a node of `cpus`
+// CPUs, with idle workers of both jobs ready, then returns the granted
+// leases one at a time, oldest first. `grants` is the order in which the
+// jobs got their leases: the job holding fewer leases goes first, equals
+// take turns. Before, classes were served first come, first served, so A's
+// queue ran dry before B got anything ("AAAAAABB").
+TEST_CASE("jobs with pending demand share the node: fewest leases first, equals in turn") {
+  struct Row {
+    double cpus;
+    std::string arrivals;
+    std::string grants;
+  };
+  const std::vector<Row> rows = {
+      {2, "AAAAAABB", "AABABAAA"},  // A holds both CPUs; B gets the next free one.
+      {1, "AAAB", "AABA"},          // One CPU: equals take turns.
+      {2, "ABABAB", "ABABAB"},      // Already interleaved: unchanged.
+      {3, "BBBBAA", "BBBABA"},      // Whoever arrived first, the other job is not starved.
+      {2, "AAAA", "AAAA"},          // One job alone gets everything.
+  };
+  for (const Row& row : rows) {
+    INFO("cpus " << row.cpus << ", arrivals " << row.arrivals);
+    Fixture f(row.cpus, /*prestart=*/4);
+    const JobId job_b = JobId::FromInt(2);
+    f.AddJob(job_b, WorkerId::FromRandom(), 78);
+    for (int i = 0; i < 8; ++i) {  // The pool starts two processes at a time.
+      f.WorkersRegister();
+      f.pool->Maintain();
+    }
+    REQUIRE(f.pool->NumStarting() == 0);
+    std::vector<std::pair<char, std::shared_ptr<std::optional<LeaseReply>>>> requests;
+    for (char job : row.arrivals) {
+      requests.emplace_back(job, f.Request({{"CPU", 1}}, WorkerId::Nil(),
+                                           job == 'A' ? f.job : job_b));
+    }
+    std::string grants;
+    std::vector<size_t> held;  // Indices into `requests`, oldest grant first.
+    auto collect = [&] {
+      for (size_t i = 0; i < requests.size(); ++i) {
+        if (requests[i].second->has_value() &&
+            std::find(held.begin(), held.end(), i) == held.end()) {
+          REQUIRE((*requests[i].second)->granted);
+          held.push_back(i);
+          grants += requests[i].first;
+        }
+      }
+    };
+    collect();
+    for (size_t returned = 0; returned < held.size(); ++returned) {
+      REQUIRE(f.leases.ReturnLease((*requests[held[returned]].second)->lease_id, false).ok());
+      collect();
+    }
+    CHECK(grants == row.grants);
+  }
 }
