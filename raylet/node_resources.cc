@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/resources.h"
 #include "nlohmann/json.hpp"
 
 namespace lumen::raylet {
@@ -38,6 +39,9 @@ absl::StatusOr<std::map<std::string, double>> ParseResourcesJson(const std::stri
     if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < 0) {
       return absl::InvalidArgumentError("--resources: '" + name +
                                         "' must be a non-negative number, got " + value.dump());
+    }
+    if (absl::Status bad = ValidateResource(name, value.get<double>()); !bad.ok()) {
+      return absl::InvalidArgumentError("--resources: " + std::string(bad.message()));
     }
     out[name] = value.get<double>();
   }

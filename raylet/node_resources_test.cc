@@ -28,6 +28,10 @@ TEST_CASE("--resources errors are one clear line") {
       {R"({"CPU": 2})", "must not set CPU; use --num-cpus"},
       {R"({"GPU": 2})", "must not set GPU; use --num-gpus"},
       {R"({"": 1})", "empty resource name"},
+      // The rules of every resource amount (common/resources.h).
+      {R"({"a": 0.00001})", "more than 4 decimal places"},
+      {R"({"a": 1e300})", "larger than the largest amount"},
+      {R"({"my gpu": 1})", "\"my gpu\": byte 2 is a space"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.json);

@@ -1,5 +1,7 @@
 #include "raylet/raylet_service.h"
 
+#include "common/resources.h"
+
 namespace lumen::raylet {
 
 using rpc::Done;
@@ -8,6 +10,13 @@ grpc::ServerUnaryReactor* RayletServiceImpl::RequestWorkerLease(
     grpc::CallbackServerContext* ctx, const rpc::RequestWorkerLeaseRequest* request,
     rpc::RequestWorkerLeaseReply* reply) {
   return gate_.HandleInLoop(ctx, "RequestWorkerLease", [=, this](Done done) {
+    // A client that skipped the API's check gets the same refusal.
+    if (absl::Status bad = ValidateResources(request->resources()); !bad.ok()) {
+      const std::string& fn = request->function_name();
+      done(absl::InvalidArgumentError("invalid resource request" + (fn.empty() ? "" : " of " + fn) +
+                                      ": " + std::string(bad.message())));
+      return;
+    }
     // `ctx` stays valid until `done` finishes the call.
     node_manager_.RequestWorkerLease(
         *request, [ctx] { return ctx->IsCancelled(); },

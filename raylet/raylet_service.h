@@ -3,7 +3,9 @@
 // RayletServiceImpl is the gRPC face of the raylet: each RayletService
 // method checks the token and posts into the raylet loop (CallGate), where
 // it calls the NodeManager. HealthCheck is a bare loop post, so it answers
-// as long as the loop turns. Conversion between absl::Status and
+// as long as the loop turns. RequestWorkerLease refuses a resource shape
+// that breaks the rules of common/resources.h with INVALID_ARGUMENT before
+// the NodeManager sees it. Conversion between absl::Status and
 // grpc::Status happens in CallGate.
 // Threading: gRPC threads only hand work to the loop. The NodeManager is
 // not owned and must outlive the server the service is registered on.

@@ -80,6 +80,15 @@ bool Rendezvous(const std::string& dir, int parties, int timeout_ms) {
       timeout_ms);
 }
 
+std::string ErrorMessageOf(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "did not throw";
+}
+
 void RecordWorkerPid(pid_t pid) {
   std::lock_guard<std::mutex> lock(g_mu);
   g_pids.insert(pid);

@@ -15,6 +15,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 
 namespace lumen::testing {
@@ -32,5 +33,7 @@ bool WaitForFile(const std::string& path, int timeout_ms);
 // there; false if `timeout_ms` passed first. Tasks that all return true
 // were all running at one moment.
 bool Rendezvous(const std::string& dir, int parties, int timeout_ms);
+// The what() of the std::exception `call` throws, or "did not throw".
+std::string ErrorMessageOf(const std::function<void()>& call);
 
 }  // namespace lumen::testing

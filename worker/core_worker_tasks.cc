@@ -142,7 +142,7 @@ void CoreWorker::WarnIfInfeasible(const rpc::TaskSpec& spec) {
                      bool fits = true;
                      for (const auto& [name, amount] : spec.required_resources()) {
                        auto it = view.total().find(name);
-                       fits &= it != view.total().end() && it->second >= amount;
+                       fits &= amount <= 0 || (it != view.total().end() && it->second >= amount);
                      }
                      if (fits) return;
                    }

@@ -44,6 +44,9 @@ class FakeLeaseClient : public LeaseClient {
     Answer(absl::OkStatus(), std::move(reply));
   }
 
+  // Fails the oldest open request as the RPC would (raylet gone, bad request).
+  void FailWith(absl::Status status) { Answer(std::move(status), rpc::RequestWorkerLeaseReply()); }
+
   std::deque<Request> requests;
   std::vector<rpc::ReturnWorkerRequest> returns;
 

@@ -19,6 +19,42 @@ rpc::ErrorInfo MakeError(rpc::ErrorInfo::Type type, const std::string& message,
   return error;
 }
 
+// Why no worker could be leased, told by cause, with what the user can do.
+rpc::ErrorInfo LeaseError(const absl::Status& status, const rpc::RequestWorkerLeaseReply& reply,
+                          const rpc::TaskSpec& spec) {
+  const std::string task = spec.function_name();
+  const std::string detail(status.message());
+  switch (status.code()) {
+    case absl::StatusCode::kOk:  // A real refusal: the reply says why.
+      return MakeError(rpc::ErrorInfo::WORKER_DIED,
+                       "the raylet refused a worker lease: " + reply.error(), spec);
+    case absl::StatusCode::kInvalidArgument:
+      return MakeError(rpc::ErrorInfo::INVALID_REQUEST,
+                       detail + "; fix the task's SetResource/SetResources (docs/raylet.md)", spec);
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+      return MakeError(rpc::ErrorInfo::WORKER_DIED,
+                       "cannot schedule " + task +
+                           ": the local raylet is unreachable; it died or was stopped (" + detail +
+                           "). This node runs no more tasks: restart it with `lumen start`, or, "
+                           "for the private cluster of ray::Init(), call ray::Shutdown() and "
+                           "ray::Init() again",
+                       spec);
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+      return MakeError(rpc::ErrorInfo::WORKER_DIED,
+                       "cannot schedule " + task + ": the raylet does not accept this process's "
+                           "cluster token (" + detail +
+                           "); the driver must use the cluster's token (docs/operations.md)",
+                       spec);
+    default:
+      return MakeError(rpc::ErrorInfo::WORKER_DIED,
+                       "cannot schedule " + task + ": the worker lease request failed (" +
+                           status.ToString() + ")",
+                       spec);
+  }
+}
+
 }  // namespace
 
 TaskSubmitter::TaskSubmitter(EventLoop& loop, LeaseClient& leases, TaskPusher& pusher,
@@ -84,17 +120,14 @@ void TaskSubmitter::OnLeaseGranted(const std::string& key, absl::Status status,
   Shape& shape = shapes_[key];
   --shape.pending_lease_requests;
   if (!status.ok() || reply.rejected()) {
-    std::string why = status.ok() ? reply.error() : status.ToString();
     if (!shape.leases.empty() || shape.pending_lease_requests > 0) {
       // Healthy leases (or answers still to come) serve the queue.
-      LOG(INFO) << "the raylet refused a worker lease for " << shape.function_name << ": " << why;
+      LOG(INFO) << "no new worker lease for " << shape.function_name << ": "
+                << (status.ok() ? reply.error() : status.ToString());
       shape.refused = true;
       return;
     }
-    if (!shape.queue.empty()) {
-      FailQueued(shape, MakeError(rpc::ErrorInfo::WORKER_DIED,
-                                  "the raylet refused a worker lease: " + why, shape.queue.front()));
-    }
+    if (!shape.queue.empty()) FailQueued(shape, LeaseError(status, reply, shape.queue.front()));
     return;
   }
   shape.refused = false;

@@ -18,6 +18,9 @@
 //
 // A refused lease request fails the queued tasks of its shape only when no
 // lease of that shape is held or coming (otherwise those drain the queue).
+// Their error tells the cause apart (docs/workers.md, "Lease errors"): a
+// raylet that is unreachable (dead or stopped), one that found the shape
+// invalid (INVALID_REQUEST), a token it does not accept, a real refusal.
 // Lease requests name the caller (caller_worker_id), so the raylet revokes
 // them, and kills the leased workers, when the caller dies.
 // Seams: LeaseClient and TaskPusher (task_submitter_io.h); unit tested with

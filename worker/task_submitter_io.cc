@@ -33,9 +33,17 @@ class GrpcConnection : public TaskPusher::Connection {
 
 void RayletLeaseClient::RequestWorkerLease(const rpc::RequestWorkerLeaseRequest& request,
                                            LeaseCallback callback) {
+  // A failed call names the raylet, so the task's error says which one.
   raylet_.Call(&rpc::RayletService::Stub::async::RequestWorkerLease, request,
                std::function<void(absl::Status, rpc::RequestWorkerLeaseReply&&)>(
-                   std::move(callback)));
+                   [address = raylet_.address(), callback = std::move(callback)](
+                       absl::Status status, rpc::RequestWorkerLeaseReply&& reply) {
+                     if (!status.ok() && status.code() != absl::StatusCode::kInvalidArgument) {
+                       status = absl::Status(status.code(), "raylet at " + address + ": " +
+                                                                std::string(status.message()));
+                     }
+                     callback(status, std::move(reply));
+                   }));
 }
 
 void RayletLeaseClient::ReturnWorker(const rpc::ReturnWorkerRequest& request) {

@@ -165,6 +165,43 @@ TEST_CASE("a refused lease fails the queued tasks when nothing else can run them
   CHECK_THAT(f.failed[0].second.message(), Catch::Contains("refused a worker lease: job finished"));
 }
 
+TEST_CASE("a failed lease request fails its tasks with the cause and what to do") {
+  struct Case {
+    absl::Status status;
+    rpc::ErrorInfo::Type type;
+    std::vector<std::string> said;
+    std::string not_said;
+  };
+  const Case cases[] = {
+      // The raylet died: not "refused".
+      {absl::UnavailableError("raylet at 127.0.0.1:4321: failed to connect"),
+       rpc::ErrorInfo::WORKER_DIED,
+       {"unreachable", "died or was stopped", "127.0.0.1:4321", "lumen start"},
+       "refused"},
+      {absl::InvalidArgumentError("invalid resource request of F: resource \"CPU\": amount -1"),
+       rpc::ErrorInfo::INVALID_REQUEST,
+       {"\"CPU\": amount -1", "SetResource"},
+       "unreachable"},
+      {absl::UnauthenticatedError("raylet at 127.0.0.1:4321: bad token"),
+       rpc::ErrorInfo::WORKER_DIED,
+       {"cluster token"},
+       "unreachable"},
+  };
+  for (const Case& c : cases) {
+    Fixture f;
+    f.Submit("t");
+    REQUIRE(f.leases.requests.size() == 1);
+    f.leases.FailWith(c.status);
+    f.Poll();
+    REQUIRE(f.failed.size() == 1);
+    const rpc::ErrorInfo& error = f.failed[0].second;
+    INFO(error.message());
+    CHECK(error.type() == c.type);
+    for (const std::string& part : c.said) CHECK_THAT(error.message(), Catch::Contains(part));
+    CHECK_THAT(error.message(), !Catch::Contains(c.not_said));
+  }
+}
+
 TEST_CASE("tasks of different resource shapes lease separately") {
   Fixture f;
   f.Submit("one-cpu", 0, 1);

@@ -33,13 +33,22 @@
 
 namespace ray {
 
+namespace internal {
+// Throws std::invalid_argument for a bad custom resource of `config`.
+inline void CheckConfig(const RayConfig& config) {
+  for (const auto& [name, amount] : config.resources) CheckResource(name, amount);
+}
+}  // namespace internal
+
 // Connects to a cluster (config.address, else RAY_ADDRESS) or starts a
 // private local one. In a worker process started by the raylet, Init runs
-// the worker and does not return.
+// the worker and does not return. Throws std::invalid_argument for a bad
+// config.resources entry, before anything starts.
 inline void Init(RayConfig& config, int argc, char** argv) {
+  internal::CheckConfig(config);
   internal::RuntimeInit(config, argc, argv);
 }
-inline void Init(RayConfig& config) { internal::RuntimeInit(config, 0, nullptr); }
+inline void Init(RayConfig& config) { Init(config, 0, nullptr); }
 inline void Init() {
   RayConfig config;
   internal::RuntimeInit(config, 0, nullptr);

@@ -66,6 +66,11 @@ void RuntimeInit(RayConfig& config, int argc, char** argv);
 bool RuntimeIsInitialized();
 void RuntimeShutdown();
 
+// Throws std::invalid_argument, naming the resource and the amount, unless
+// `name` is 1..256 bytes of printable ASCII without spaces and `amount` is
+// finite, >= 0, <= 1e13 and a whole number of 1/10000 units (docs/raylet.md).
+void CheckResource(const std::string& name, double amount);
+
 RefData SubmitTask(const std::string& function_name, std::vector<TaskArg>&& args,
                    const TaskOptions& options);
 RefData PutObject(std::string&& data);

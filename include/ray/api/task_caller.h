@@ -45,11 +45,14 @@ class TaskCaller {
     options_.name = name;
     return *this;
   }
+  // Both throw std::invalid_argument for a bad name or amount (CheckResource).
   TaskCaller& SetResources(const std::unordered_map<std::string, double>& resources) {
+    for (const auto& [name, value] : resources) CheckResource(name, value);
     options_.resources = resources;
     return *this;
   }
   TaskCaller& SetResource(const std::string& name, double value) {
+    CheckResource(name, value);
     options_.resources[name] = value;
     return *this;
   }
