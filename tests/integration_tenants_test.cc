@@ -65,5 +65,36 @@ TEST_CASE("a GCS restarted without Redis never gives a running job's id to anoth
   CHECK_FALSE(Has(ReadFile(a_log), "error:"));
 }
 
+TEST_CASE("a job that keeps every CPU busy does not starve another job", "[integration]") {
+  // Driver A keeps 64 tasks of 50 ms in flight on a 2-CPU node; driver B's
+  // two tasks must run while A goes on (before, they ran only after A
+  // exited: A never returned a lease and the raylet served first come,
+  // first served). Not a timed check: B only has to finish before A stops.
+  Sandbox sandbox;
+  const std::string port = std::to_string(Sandbox::FreePort());
+  CommandResult head = sandbox.Lumen({"start", "--head", "--port", port, "--num-cpus", "2",
+                                      "--object-store-memory", "33554432"});
+  INFO(head.Describe());
+  REQUIRE(head.exit_code == 0);
+  const std::map<std::string, std::string> env = {{"RAY_ADDRESS", "127.0.0.1:" + port}};
+  const std::string stop_file = sandbox.root() + "/stop-a";
+  const pid_t a = sandbox.Spawn(
+      "driver-a", {Sandbox::BinDir() + "/tenant_driver_a", "busy", stop_file}, env);
+  REQUIRE(a > 0);
+  const std::string a_log = sandbox.root() + "/driver-a.out";
+  REQUIRE(WaitUntil([&] { return Has(ReadFile(a_log), "ready\n"); }, 60000));
+
+  CommandResult b = sandbox.Run({Sandbox::BinDir() + "/tenant_driver_b", "pair"}, env, 90000);
+  const bool a_still_running = IsRunning(a);
+  std::ofstream(stop_file) << "stop\n";
+  INFO("driver B: " << b.Describe() << "\ndriver A: " << ReadFile(a_log));
+  CHECK(b.exit_code == 0);
+  CHECK(Has(b.out, "pair_ms="));
+  CHECK(a_still_running);
+  CHECK(sandbox.WaitForChild(a, 60000) == std::optional<int>(0));
+  CHECK(Has(ReadFile(a_log), "done count="));
+  WARN("driver B's two 200 ms tasks beside a busy driver A: " << b.out);
+}
+
 }  // namespace
 }  // namespace lumen::testing

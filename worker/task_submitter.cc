@@ -63,7 +63,8 @@ TaskSubmitter::TaskSubmitter(EventLoop& loop, LeaseClient& leases, TaskPusher& p
       leases_(leases),
       pusher_(pusher),
       callbacks_(std::move(callbacks)),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      clock_(options_.clock ? *options_.clock : system_clock_) {}
 
 std::string TaskSubmitter::ShapeKey(const rpc::TaskSpec& spec) {
   std::map<std::string, double> sorted(spec.required_resources().begin(),
@@ -136,6 +137,7 @@ void TaskSubmitter::OnLeaseGranted(const std::string& key, absl::Status status,
   lease.worker = reply.worker_address();
   lease.pid = reply.worker_pid();
   lease.gpu_ids.assign(reply.gpu_ids().begin(), reply.gpu_ids().end());
+  lease.granted_ms = clock_.MonotonicMs();
   auto [it, inserted] = shape.leases.emplace(lease.id, std::move(lease));
   Connect(key, it->second);
 }
@@ -224,6 +226,12 @@ void TaskSubmitter::OnPushReply(const std::string& key, int64_t lease_id,
       if (exiting) {
         shape.leases.erase(it);
         ReturnLease(lease_id, true);
+      } else if (options_.lease_quantum_ms > 0 && !shape.queue.empty() &&
+                 clock_.MonotonicMs() - it->second.granted_ms >= options_.lease_quantum_ms) {
+        // Its quantum is over: back to the raylet, which shares the node
+        // among the jobs waiting; Pump below asks for a new lease.
+        shape.leases.erase(it);
+        ReturnLease(lease_id, false);
       } else {
         it->second.busy = false;
         MaybeReturnLater(key, it->second);

@@ -3,7 +3,10 @@
 // TaskSubmitter runs the caller's side of normal tasks: it queues tasks by
 // resource shape, leases workers for each shape from the local raylet,
 // pushes tasks straight to the leased workers, reuses a lease while its
-// shape has queued tasks, and returns it after a short idle grace period.
+// shape has queued tasks, and returns it after a short idle grace period,
+// or, with tasks still queued, at the first task boundary after it has been
+// held for a lease quantum (so that the raylet can share the node fairly
+// between jobs; a new lease is requested at once).
 // Tasks known to be tiny (their shape's average run time, as the workers
 // report it, is under kBatchBelowMicros) travel in batches of up to
 // kMaxBatch per push, so the per-call overhead is shared; all others, and
@@ -39,6 +42,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/event_loop.h"
 #include "common/id.h"
 #include "proto/raylet.pb.h"
@@ -63,6 +67,12 @@ class TaskSubmitter {
     WorkerId caller;               // This process, named in lease requests.
     rpc::Address caller_address;   // Sent once per push as the returns' owner.
     int idle_lease_grace_ms = 20;  // An idle lease is returned after this.
+    // A lease held this long goes back to the raylet at its next task
+    // boundary even with tasks queued, and a new one is requested: the
+    // raylet then shares the node among the jobs waiting (docs/raylet.md,
+    // "Fair sharing"). 0: never.
+    int lease_quantum_ms = 100;
+    const Clock* clock = nullptr;  // Null: the system clock.
   };
 
   // `loop`, `leases` and `pusher` are not owned and must outlive this.
@@ -84,6 +94,7 @@ class TaskSubmitter {
     bool busy = false;
     uint64_t idle_epoch = 0;  // Bumped whenever the lease gets work.
     bool return_timer_armed = false;
+    int64_t granted_ms = 0;  // When the raylet granted it (clock's monotonic ms).
   };
   struct Shape {
     std::map<std::string, double> resources;
@@ -127,6 +138,8 @@ class TaskSubmitter {
   TaskPusher& pusher_;
   Callbacks callbacks_;
   Options options_;
+  SystemClock system_clock_;
+  const Clock& clock_;
   std::unordered_map<std::string, Shape> shapes_;
 };
 

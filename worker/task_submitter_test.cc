@@ -24,13 +24,15 @@ struct Fixture {
   std::vector<std::string> replied;  // Task names, in reply order.
   std::vector<std::pair<std::string, rpc::ErrorInfo>> failed;
   int new_shapes = 0;
+  FakeClock clock;  // Still unless a test moves it: no lease outlives its quantum.
   TaskSubmitter submitter{
       loop, leases, pusher,
       TaskSubmitter::Callbacks{
           [this](const rpc::TaskSpec& s, rpc::PushTaskReply&&) { replied.push_back(s.name()); },
           [this](const rpc::TaskSpec& s, const rpc::ErrorInfo& e) { failed.emplace_back(s.name(), e); },
           [this](const rpc::TaskSpec&) { ++new_shapes; }},
-      TaskSubmitter::Options{caller, caller_address, /*idle_lease_grace_ms=*/0}};
+      TaskSubmitter::Options{caller, caller_address, /*idle_lease_grace_ms=*/0,
+                             /*lease_quantum_ms=*/100, &clock}};
 
   // Runs everything the loop has ready, timers that are due included.
   void Poll() {
@@ -209,4 +211,37 @@ TEST_CASE("tasks of different resource shapes lease separately") {
   CHECK(f.new_shapes == 2);
   REQUIRE(f.leases.requests.size() == 2);
   CHECK(f.leases.requests[1].request.resources().at("CPU") == 2);
+}
+
+TEST_CASE("a lease held past its quantum goes back at a task boundary and a new one is asked for") {
+  // So that the raylet can give the node to another job waiting
+  // (docs/raylet.md, "Fair sharing"), even while this caller has work queued.
+  Fixture f;
+  f.Submit("a");
+  f.Submit("b");
+  f.Submit("c");
+  REQUIRE(f.leases.requests.size() == 3);
+  f.leases.Grant(1, 1001);
+  f.Poll();
+  REQUIRE(f.pusher.pushes.size() == 1);
+  f.pusher.Reply("x");  // Within the quantum: reused at once.
+  f.Poll();
+  CHECK(f.leases.returns.empty());
+  REQUIRE(f.pusher.pushes.size() == 1);
+  CHECK(f.Names(f.pusher.pushes[0].request) == std::vector<std::string>{"b"});
+  f.clock.AdvanceMs(100);
+  f.pusher.Reply("x");  // "b" ends past the quantum with "c" still queued.
+  f.Poll();
+  REQUIRE(f.leases.returns.size() == 1);
+  CHECK(f.leases.returns[0].lease_id() == 1);
+  CHECK_FALSE(f.leases.returns[0].worker_exiting());
+  CHECK(f.pusher.pushes.empty());  // Not pushed to the returned lease.
+  f.leases.Grant(2, 1002);  // One of the requests still open.
+  f.Poll();
+  REQUIRE(f.pusher.pushes.size() == 1);
+  CHECK(f.pusher.pushes[0].worker.port() == 1002);
+  CHECK(f.Names(f.pusher.pushes[0].request) == std::vector<std::string>{"c"});
+  f.pusher.Reply("x");
+  f.Poll();
+  CHECK(f.replied == std::vector<std::string>{"a", "b", "c"});
 }
