@@ -1,16 +1,20 @@
 #include "common/paths.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <link.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 
 #include "common/process.h"
 
@@ -20,7 +24,108 @@ namespace lumen {
 
 std::string DefaultTempDir() {
   if (const char* d = std::getenv("LUMEN_TEMP_DIR"); d && *d) return d;
-  return "/tmp/lumen";
+  return "/tmp/lumen-" + std::to_string(::getuid());
+}
+
+namespace {
+
+std::string OctalMode(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof(buf), "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
+// The check of CheckOwnedPrivate on what lstat or fstat said about `path`.
+absl::Status CheckStat(const std::string& path, const struct stat& st, Privacy privacy) {
+  const std::string refusing = "refusing " + path + ": ";
+  if (S_ISLNK(st.st_mode)) {
+    return absl::PermissionDeniedError(refusing + "a symbolic link; remove it");
+  }
+  const uid_t me = ::geteuid();
+  const bool is_dir = S_ISDIR(st.st_mode);
+  if (st.st_uid != me && !(is_dir && st.st_uid == 0)) {
+    return absl::PermissionDeniedError(refusing + "owned by uid " + std::to_string(st.st_uid) +
+                                       ", not you (uid " + std::to_string(me) + "); remove it");
+  }
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    return absl::PermissionDeniedError(refusing + "writable by group or others (mode " +
+                                       OctalMode(st.st_mode) + "); run chmod go-w " + path);
+  }
+  if (privacy == Privacy::kOwnerOnly && (st.st_mode & (S_IRGRP | S_IROTH))) {
+    return absl::PermissionDeniedError(refusing + "readable by group or others (mode " +
+                                       OctalMode(st.st_mode) + "); run chmod " +
+                                       (is_dir ? "700 " : "600 ") + path);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ErrnoStatus(const std::string& what, const std::string& path, int error) {
+  std::string message = what + " " + path + ": " + std::strerror(error);
+  if (error == ENOENT) return absl::NotFoundError(message);
+  return absl::PermissionDeniedError(message);
+}
+
+std::string ParentDir(const std::string& path) {
+  std::string parent = fs::path(path).parent_path().string();
+  return parent.empty() ? "." : parent;
+}
+
+}  // namespace
+
+absl::Status CheckOwnedPrivate(const std::string& path, Privacy privacy) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return ErrnoStatus("cannot inspect", path, errno);
+  return CheckStat(path, st, privacy);
+}
+
+absl::StatusOr<std::string> ReadOwnedPrivateFile(const std::string& path, Privacy privacy) {
+  if (absl::Status dir = CheckOwnedPrivate(ParentDir(path)); !dir.ok()) return dir;
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ELOOP) return absl::PermissionDeniedError("refusing " + path + ": a symbolic link; remove it");
+    return ErrnoStatus("cannot read", path, errno);
+  }
+  struct stat st {};
+  absl::Status checked = ::fstat(fd, &st) != 0 ? ErrnoStatus("cannot inspect", path, errno)
+                         : !S_ISREG(st.st_mode)
+                             ? absl::PermissionDeniedError("refusing " + path + ": not a regular file")
+                             : CheckStat(path, st, privacy);
+  std::string contents;
+  char buf[4096];
+  ssize_t n = 0;
+  while (checked.ok() && (n = ::read(fd, buf, sizeof(buf))) > 0) contents.append(buf, n);
+  if (checked.ok() && n < 0) checked = ErrnoStatus("cannot read", path, errno);
+  ::close(fd);
+  if (!checked.ok()) return checked;
+  return contents;
+}
+
+absl::Status WritePrivateFile(const std::string& path, const std::string& contents) {
+  static std::atomic<unsigned> counter{0};
+  const std::string tmp = ParentDir(path) + "/." + fs::path(path).filename().string() + ".tmp" +
+                          std::to_string(::getpid()) + "_" + std::to_string(counter++);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoStatus("cannot write", tmp, errno);
+  bool ok = ::write(fd, contents.data(), contents.size()) == static_cast<ssize_t>(contents.size());
+  ok = ::close(fd) == 0 && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    ::unlink(tmp.c_str());
+    return ErrnoStatus("cannot write", path, error);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EnsurePrivateDir(const std::string& dir) {
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0 && errno == ENOENT) {
+    std::error_code ec;
+    fs::create_directories(ParentDir(dir), ec);
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return ErrnoStatus("cannot create", dir, errno);
+    }
+  }
+  return CheckOwnedPrivate(dir);
 }
 
 std::vector<std::string> BinarySearchDirs(const BinaryPlaces& places) {
@@ -84,9 +189,7 @@ absl::StatusOr<std::string> FindLumenBinary(const std::string& name) {
 }
 
 absl::StatusOr<std::string> CreateSessionDir(const std::string& temp_dir) {
-  std::error_code ec;
-  fs::create_directories(temp_dir, ec);
-  if (ec) return absl::PermissionDeniedError("cannot create " + temp_dir + ": " + ec.message());
+  if (absl::Status s = EnsurePrivateDir(temp_dir); !s.ok()) return s;
   auto now = std::chrono::system_clock::now();
   std::time_t t = std::chrono::system_clock::to_time_t(now);
   char stamp[64];
@@ -94,12 +197,12 @@ absl::StatusOr<std::string> CreateSessionDir(const std::string& temp_dir) {
   int ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::string session = temp_dir + "/session_" + stamp + "_" + std::to_string(ms) + "_" +
                         std::to_string(::getpid());
-  fs::create_directories(session + "/logs", ec);
-  fs::create_directories(session + "/sockets", ec);
-  if (ec) return absl::PermissionDeniedError("cannot create " + session + ": " + ec.message());
-  ::chmod((session + "/sockets").c_str(), 0700);
+  for (const std::string& dir : {session, session + "/logs", session + "/sockets"}) {
+    if (::mkdir(dir.c_str(), 0700) != 0) return ErrnoStatus("cannot create", dir, errno);
+  }
   std::string latest = temp_dir + "/session_latest";
   std::string tmp_link = latest + ".tmp" + std::to_string(::getpid());
+  std::error_code ec;
   fs::remove(tmp_link, ec);
   fs::create_directory_symlink(session, tmp_link, ec);
   if (!ec) fs::rename(tmp_link, latest, ec);
@@ -107,21 +210,19 @@ absl::StatusOr<std::string> CreateSessionDir(const std::string& temp_dir) {
 }
 
 absl::Status WriteCurrentCluster(const std::string& temp_dir, const std::string& address) {
-  std::string path = temp_dir + "/lumen_current_cluster";
-  std::ofstream out(path, std::ios::trunc);
-  if (!out) return absl::PermissionDeniedError("cannot write " + path);
-  out << address << "\n";
-  return absl::OkStatus();
+  if (absl::Status s = EnsurePrivateDir(temp_dir); !s.ok()) return s;
+  return WritePrivateFile(temp_dir + "/lumen_current_cluster", address + "\n");
 }
 
 absl::StatusOr<std::string> ReadCurrentCluster(const std::string& temp_dir) {
-  std::string path = temp_dir + "/lumen_current_cluster";
-  std::ifstream in(path);
-  std::string address;
-  if (!in || !std::getline(in, address) || address.empty()) {
+  const std::string path = temp_dir + "/lumen_current_cluster";
+  absl::StatusOr<std::string> contents = ReadOwnedPrivateFile(path);
+  std::string address = contents.ok() ? contents->substr(0, contents->find('\n')) : "";
+  if (contents.ok() ? address.empty() : absl::IsNotFound(contents.status())) {
     return absl::NotFoundError("no running cluster recorded in " + path +
                                " (start one with `lumen start --head`)");
   }
+  if (!contents.ok()) return contents.status();
   return address;
 }
 

@@ -35,7 +35,8 @@ absl::StatusOr<pid_t> StartProcess(const ProcessOptions& options) {
   envp.push_back(nullptr);
   int log_fd = -1;
   if (!options.log_file.empty()) {
-    log_fd = ::open(options.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    log_fd = ::open(options.log_file.c_str(),
+                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (log_fd < 0) return absl::PermissionDeniedError("cannot open log " + options.log_file);
   }
   pid_t parent = ::getpid();

@@ -19,7 +19,8 @@ namespace lumen {
 struct ProcessOptions {
   std::vector<std::string> argv;          // argv[0] is the executable path.
   std::map<std::string, std::string> env;  // Added to (overriding) ours.
-  std::string log_file;                    // Append stdout+stderr here; empty: inherit.
+  std::string log_file;                    // Append stdout+stderr here (created 0600,
+                                           // never through a symlink); empty: inherit.
   bool new_process_group = true;
   // Send `parent_death_signal` to the child when the thread that started it
   // dies (Linux PDEATHSIG): SIGKILL for workers; SIGTERM for daemons, so

@@ -78,6 +78,14 @@ absl::Status ValidateNodeOptions(const NodeOptions& options) {
       return absl::InvalidArgumentError("--redis-address: " + std::string(hp.status().message()));
     }
   }
+  if (!options.redis_password.empty() && !options.redis_password_file.empty()) {
+    return absl::InvalidArgumentError(
+        "give the Redis password once: --redis-password or --redis-password-file");
+  }
+  if ((!options.redis_password.empty() || !options.redis_password_file.empty()) &&
+      options.redis_address.empty()) {
+    return absl::InvalidArgumentError("a Redis password needs --redis-address");
+  }
   if (auto resources = ParseResourcesJson(options.resources_json); !resources.ok()) {
     return resources.status();
   }
@@ -110,8 +118,9 @@ std::vector<std::string> GcsArgv(const std::string& binary, const NodeOptions& o
                                    "--host",      node_ip};
   if (!options.redis_address.empty()) {
     argv.insert(argv.end(), {"--redis-address", options.redis_address});
-    if (!options.redis_password.empty()) {
-      argv.insert(argv.end(), {"--redis-password", options.redis_password});
+    // The password itself goes in the environment (launcher.cc): ps shows argv.
+    if (!options.redis_password_file.empty()) {
+      argv.insert(argv.end(), {"--redis-password-file", options.redis_password_file});
     }
   }
   return argv;

@@ -96,7 +96,12 @@ TEST_CASE("Daemon command lines follow the flag contracts") {
   CHECK(Contains(gcs, "--port", "0"));
   CHECK(Contains(gcs, "--port-file", files.gcs_port_file));
   CHECK(Contains(gcs, "--redis-address", "127.0.0.1:7000"));
-  CHECK(Contains(gcs, "--redis-password", "pw"));
+  // The password reaches the GCS in its environment, never in its argv.
+  for (const auto& arg : gcs) CHECK(arg.find("pw") == std::string::npos);
+  options.redis_password.clear();
+  options.redis_password_file = "/etc/lumen/redis_password";
+  CHECK(Contains(GcsArgv("/bin/lumen-gcs", options, files, "127.0.0.1"), "--redis-password-file",
+                 "/etc/lumen/redis_password"));
 
   auto plasma = PlasmaArgv("/bin/lumen-plasma", options, files);
   CHECK(Contains(plasma, "--socket", files.plasma_socket));
@@ -111,6 +116,20 @@ TEST_CASE("Daemon command lines follow the flag contracts") {
   CHECK(Contains(raylet, "--plasma-socket", files.plasma_socket));
   CHECK(std::find(raylet.begin(), raylet.end(), "--head") != raylet.end());
   CHECK(std::find(raylet.begin(), raylet.end(), "--num-gpus") == raylet.end());
+}
+
+TEST_CASE("a Redis password comes either inline or from a file") {
+  NodeOptions options;
+  options.head = true;
+  options.redis_address = "127.0.0.1:7000";
+  options.redis_password = "pw";
+  options.redis_password_file = "/etc/lumen/redis_password";
+  auto status = ValidateNodeOptions(options);
+  CHECK(absl::IsInvalidArgument(status));
+  CHECK(status.message().find("--redis-password-file") != absl::string_view::npos);
+  options.redis_address.clear();
+  options.redis_password.clear();
+  CHECK(absl::IsInvalidArgument(ValidateNodeOptions(options)));  // No Redis to use it for.
 }
 
 TEST_CASE("FormatNumber") {

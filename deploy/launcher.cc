@@ -5,9 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <functional>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "common/fate_share.h"
 #include "common/net.h"
@@ -37,12 +35,15 @@ class NodeStarter {
     node_.token = token_;
   }
 
-  // Starts lumen-<name> with `argv`, logging to `log_file`.
+  // Starts lumen-<name> with `argv` and `env` added to its environment,
+  // logging to `log_file`.
   absl::StatusOr<WatchedDaemon> Start(const std::string& name, std::vector<std::string> argv,
-                                      const std::string& log_file) {
+                                      const std::string& log_file,
+                                      const std::map<std::string, std::string>& env = {}) {
     ProcessOptions process;
     process.argv = std::move(argv);
     process.env = options_.extra_env;
+    for (const auto& [key, value] : env) process.env[key] = value;
     process.env["LUMEN_TOKEN"] = token_;
     if (options_.fate_share_pid > 0) {
       process.env[kFateSharePidEnv] = std::to_string(options_.fate_share_pid);
@@ -90,8 +91,12 @@ absl::Status CheckGcsReachable(const std::string& address, const std::string& to
 absl::Status StartGcs(NodeStarter& starter, const NodeOptions& options, const SessionFiles& files,
                       const std::string& node_ip) {
   ASSIGN_OR_RETURN(std::string binary, FindLumenBinary("lumen-gcs"));
-  ASSIGN_OR_RETURN(WatchedDaemon gcs,
-                   starter.Start("gcs", GcsArgv(binary, options, files, node_ip), files.gcs_log));
+  // Secrets travel in the environment (readable by this user only), never
+  // on a command line that every user sees in ps.
+  std::map<std::string, std::string> env;
+  if (!options.redis_password.empty()) env[rpc::kRedisPasswordEnv] = options.redis_password;
+  ASSIGN_OR_RETURN(WatchedDaemon gcs, starter.Start("gcs", GcsArgv(binary, options, files, node_ip),
+                                                    files.gcs_log, env));
   ASSIGN_OR_RETURN(int port, WaitForPortFile(files.gcs_port_file, gcs, options.startup_timeout_ms));
   starter.node().gcs_address = node_ip + ":" + std::to_string(port);
   return absl::OkStatus();
@@ -182,15 +187,25 @@ void RemoveSessionDir(const StartedNode& node) {
 
 namespace {
 
-// True while a daemon recorded in `session`'s pids file still runs.
+// True while one of our Lumen daemons runs for `session`.
 bool SessionInUse(const fs::path& session) {
-  std::ifstream in(session / "pids");
-  std::stringstream contents;
-  contents << in.rdbuf();
-  for (const PidEntry& e : ParsePidsFile(contents.str())) {
-    if (IsLumenDaemon(ReadCmdline(e.pid), e.name)) return true;
+  return !FindOwnLumenDaemons(session.string()).empty();
+}
+
+// The temp dirs of the GCSes among `pids`: <temp>/<session>/gcs_port is
+// their --port-file.
+std::set<std::string> TempDirsOfGcses(const std::vector<pid_t>& pids) {
+  std::set<std::string> dirs;
+  for (pid_t pid : pids) {
+    const std::vector<std::string> argv = ReadCmdline(pid);
+    if (argv.empty() || fs::path(argv[0]).filename() != "lumen-gcs") continue;
+    for (size_t i = 0; i + 1 < argv.size(); ++i) {
+      if (argv[i] == "--port-file") {
+        dirs.insert(fs::path(argv[i + 1]).parent_path().parent_path().string());
+      }
+    }
   }
-  return false;
+  return dirs;
 }
 
 }  // namespace
@@ -216,28 +231,18 @@ int PruneSessionDirs(const std::string& temp_dir, size_t keep) {
 }
 
 int StopAllLocal(const std::string& temp_dir, bool force) {
-  std::set<pid_t> pids;
-  std::vector<std::string> pid_files;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(temp_dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind("session_", 0) != 0 || name == "session_latest") continue;
-    const std::string pids_path = entry.path().string() + "/pids";
-    std::ifstream in(pids_path);
-    if (!in) continue;
-    std::stringstream contents;
-    contents << in.rdbuf();
-    for (const PidEntry& e : ParsePidsFile(contents.str())) {
-      if (IsLumenDaemon(ReadCmdline(e.pid), e.name)) pids.insert(e.pid);
-    }
-    pid_files.push_back(pids_path);
-  }
-  for (pid_t pid : FindLumenProcessesMentioning(temp_dir)) pids.insert(pid);
+  const std::vector<pid_t> daemons = FindOwnLumenDaemons(temp_dir);
+  std::set<pid_t> pids(daemons.begin(), daemons.end());
   for (pid_t pid : FindWorkersOfSessionsUnder(temp_dir)) pids.insert(pid);
+  std::set<std::string> temp_dirs = TempDirsOfGcses(daemons);
+  temp_dirs.insert(temp_dir.empty() ? DefaultTempDir() : temp_dir);
   const int stopped = StopProcesses(std::vector<pid_t>(pids.begin(), pids.end()), force,
                                     kStopGraceMs);
-  for (const auto& path : pid_files) fs::remove(path, ec);
-  fs::remove(temp_dir + "/lumen_current_cluster", ec);
+  // The clusters recorded there are gone; only our own records are removed.
+  std::error_code ec;
+  for (const std::string& dir : temp_dirs) {
+    if (CheckOwnedPrivate(dir).ok()) fs::remove(dir + "/lumen_current_cluster", ec);
+  }
   return stopped;
 }
 

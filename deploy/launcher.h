@@ -16,7 +16,8 @@
 // Failure: bad options give InvalidArgument before anything starts; a daemon
 // that does not come up gives an error naming it, with the tail of its log,
 // after everything this call started has been killed again.
-// Files: see common/paths.h and docs/operations.md.
+// Files: see common/paths.h and docs/operations.md. The session directory
+// and every file in it are the user's only (0700 / 0600).
 #pragma once
 
 #include <sys/types.h>
@@ -49,7 +50,11 @@ struct NodeOptions {
   // Head only: persist GCS tables in Redis ("host:port") so a restarted GCS
   // recovers them. Empty: in memory.
   std::string redis_address;
+  // Its password, handed to the GCS in its environment (LUMEN_REDIS_PASSWORD),
+  // never on its command line; or a file holding it (owner-only), which the
+  // GCS reads itself. At most one of the two.
   std::string redis_password;
+  std::string redis_password_file;
   // Root of session directories; empty: DefaultTempDir().
   std::string temp_dir;
   // Where the cluster token is read from (empty: LUMEN_TOKEN, ~/.lumen/token;
@@ -104,11 +109,13 @@ inline constexpr size_t kSessionDirsKept = 10;
 // recorded daemons are all gone. Returns how many were removed.
 int PruneSessionDirs(const std::string& temp_dir, size_t keep);
 
-// Stops every Lumen daemon recorded under `temp_dir` (all session_*/pids,
-// each pid checked against /proc/<pid>/cmdline so a reused pid is never
-// signalled), plus any lumen-* process whose command line names a session
-// of `temp_dir` and any worker whose LUMEN_SESSION_DIR is one. Returns how
-// many processes were stopped.
+// Stops every Lumen process of the current user on this machine: the
+// daemons (identified by their executable and owner, see
+// deploy/local_processes.h; pid files are not trusted) and the workers of
+// their sessions. A non-empty `temp_dir` limits it to the processes of the
+// sessions under that directory. Removes lumen_current_cluster from the temp
+// dirs whose GCS it stopped (and from `temp_dir`, or the default one) when
+// they are the user's own. Returns how many processes were stopped.
 int StopAllLocal(const std::string& temp_dir, bool force);
 
 }  // namespace lumen::deploy

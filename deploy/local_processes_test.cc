@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <set>
 
 #include "common/process.h"
 
@@ -19,16 +20,43 @@ TEST_CASE("ParsePidsFile skips malformed lines") {
   CHECK(entries[2].pid == 300);
 }
 
-TEST_CASE("SplitCmdline and IsLumenDaemon") {
+TEST_CASE("SplitCmdline") {
   std::string raw("/usr/bin/lumen-gcs\0--port\0" "6379\0", 30);
   auto argv = SplitCmdline(raw);
   REQUIRE(argv.size() == 3);
+  CHECK(argv[0] == "/usr/bin/lumen-gcs");
   CHECK(argv[2] == "6379");
-  CHECK(IsLumenDaemon(argv, ""));
-  CHECK(IsLumenDaemon(argv, "gcs"));
-  CHECK_FALSE(IsLumenDaemon(argv, "raylet"));
-  CHECK_FALSE(IsLumenDaemon({"/usr/bin/bash", "lumen-gcs"}, ""));
-  CHECK_FALSE(IsLumenDaemon({}, ""));
+}
+
+TEST_CASE("a Lumen daemon is a lumen-* binary beside the other daemon binaries") {
+  const std::set<std::string> install = {"/opt/lumen/bin/lumen-gcs", "/opt/lumen/bin/lumen-raylet",
+                                         "/opt/lumen/bin/lumen-plasma",
+                                         "/opt/lumen/bin/lumen-worker", "/home/eve/lumen-gcs"};
+  auto exists = [&](const std::string& path) { return install.count(path) > 0; };
+  CHECK(IsLumenDaemonExe("/opt/lumen/bin/lumen-gcs", exists));
+  CHECK(IsLumenDaemonExe("/opt/lumen/bin/lumen-worker", exists));
+  CHECK(IsLumenDaemonExe("/opt/lumen/bin/lumen-raylet (deleted)", exists));  // Rebuilt meanwhile.
+  CHECK_FALSE(IsLumenDaemonExe("/home/eve/lumen-gcs", exists));  // Alone: not an installation.
+  CHECK_FALSE(IsLumenDaemonExe("/opt/lumen/bin/lumen", exists));  // The CLI is not a daemon.
+  CHECK_FALSE(IsLumenDaemonExe("/usr/bin/bash", exists));
+  CHECK_FALSE(IsLumenDaemonExe("", exists));
+}
+
+TEST_CASE("ParseStatusUids reads the real and effective uid") {
+  CHECK(ParseStatusUids("Name:\tsleep\nUid:\t1001\t0\t0\t0\nGid:\t0\t0\t0\t0\n") ==
+        std::make_pair(uid_t{1001}, uid_t{0}));
+  CHECK_FALSE(ParseStatusUids("Name:\tsleep\n").has_value());
+  CHECK_FALSE(ParseStatusUids("Uid:\tx\n").has_value());
+}
+
+TEST_CASE("our own process is identified by the kernel's view of it") {
+  auto self = ReadProcessIdentity(::getpid());
+  REQUIRE(self.has_value());
+  CHECK(self->real_uid == ::getuid());
+  CHECK(self->effective_uid == ::geteuid());
+  CHECK_FALSE(self->exe.empty());
+  CHECK_FALSE(self->argv.empty());
+  CHECK_FALSE(ReadProcessIdentity(-5).has_value());
 }
 
 TEST_CASE("MentionsDirectory matches whole path components") {
@@ -44,6 +72,9 @@ TEST_CASE("EnvironNamesSessionUnder") {
   CHECK(EnvironNamesSessionUnder(env, "/tmp/lumen"));
   CHECK_FALSE(EnvironNamesSessionUnder(env, "/tmp/lum"));
   CHECK_FALSE(EnvironNamesSessionUnder("HOME=/root", "/tmp/lumen"));
+  CHECK(EnvironNamesSessionUnder(env, ""));  // Any session.
+  CHECK_FALSE(EnvironNamesSessionUnder(std::string("LUMEN_SESSION_DIR=\0", 19), ""));
+  CHECK_FALSE(EnvironNamesSessionUnder("HOME=/root", ""));
 }
 
 TEST_CASE("StopProcesses stops a process group gracefully") {

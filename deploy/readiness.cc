@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "absl/strings/numbers.h"
+#include "common/paths.h"
 #include "common/process.h"
 #include "common/rpc/client.h"
 #include "proto/gcs.grpc.pb.h"
@@ -61,10 +62,12 @@ absl::StatusOr<int> WaitForPortFile(const std::string& port_file, const WatchedD
                                     int timeout_ms) {
   const auto deadline = DeadlineIn(timeout_ms);
   while (Clock::now() < deadline) {
-    std::ifstream in(port_file);
-    std::string text;
+    absl::StatusOr<std::string> text = ReadOwnedPrivateFile(port_file);
     int port = 0;
-    if (in && std::getline(in, text) && absl::SimpleAtoi(text, &port) && port > 0) return port;
+    if (text.ok() && absl::SimpleAtoi(text->substr(0, text->find('\n')), &port) && port > 0) {
+      return port;
+    }
+    if (!text.ok() && !absl::IsNotFound(text.status())) return text.status();
     if (!ProcessAlive(daemon.pid)) {
       return absl::UnavailableError(DescribeDaemonFailure(daemon, "exited during startup"));
     }

@@ -27,8 +27,9 @@ struct WatchedDaemon {
   std::string log_file;
 };
 
-// Waits until `port_file` holds a port number; fails when `daemon` exits or
-// after `timeout_ms`.
+// Waits until `port_file` holds a port number; fails when `daemon` exits,
+// after `timeout_ms`, or at once when the file fails ReadOwnedPrivateFile's
+// check (common/paths.h).
 absl::StatusOr<int> WaitForPortFile(const std::string& port_file, const WatchedDaemon& daemon,
                                     int timeout_ms);
 

@@ -3,19 +3,24 @@
 #include <gflags/gflags.h>
 #include <signal.h>
 
-#include <cstdio>
-#include <fstream>
+#include <cstdlib>
 #include <iostream>
 
 #include "common/fate_share.h"
 #include "common/logging.h"
+#include "common/paths.h"
 #include "common/rpc/auth.h"
 #include "gcs/gcs_server.h"
 
 DEFINE_int32(port, 6379, "Port to serve gRPC on; 0 picks a free port.");
 DEFINE_string(host, "127.0.0.1", "Address to listen on (0.0.0.0 for every interface).");
 DEFINE_string(redis_address, "", "host:port of a Redis keeping the GCS tables; empty: in memory.");
-DEFINE_string(redis_password, "", "Password for --redis-address.");
+DEFINE_string(redis_password_file, "",
+              "File holding the password of --redis-address (owned by this user, mode 0600); "
+              "else $LUMEN_REDIS_PASSWORD.");
+DEFINE_string(redis_password, "",
+              "Refused: a command line is visible to every user in ps. Use --redis-password-file "
+              "or LUMEN_REDIS_PASSWORD.");
 DEFINE_string(redis_namespace, "default",
               "Cluster namespace in Redis: tables are HASHes lumen:<namespace>:<TABLE>.");
 DEFINE_string(token_file, "", "File holding the cluster token (else LUMEN_TOKEN, ~/.lumen/token).");
@@ -32,15 +37,20 @@ int Fail(const std::string& message) {
   return 1;
 }
 
-// Written to a temporary file and renamed, so readers never see half a port.
-bool WritePortFile(const std::string& path, int port) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << port << "\n";
-    if (!out.good()) return false;
+// The Redis password: from --redis-password-file, else the environment;
+// never from the command line.
+absl::StatusOr<std::string> RedisPassword() {
+  if (!FLAGS_redis_password.empty()) {
+    return absl::InvalidArgumentError(
+        "--redis-password is visible to every user in ps; put the password in a file only you "
+        "can read and pass --redis-password-file, or set " +
+        std::string(lumen::rpc::kRedisPasswordEnv));
   }
-  return std::rename(tmp.c_str(), path.c_str()) == 0;
+  if (!FLAGS_redis_password_file.empty()) {
+    return lumen::rpc::ReadSecretFile(FLAGS_redis_password_file, "Redis password file");
+  }
+  const char* env = std::getenv(lumen::rpc::kRedisPasswordEnv);
+  return std::string(env ? env : "");
 }
 
 }  // namespace
@@ -60,12 +70,15 @@ int main(int argc, char** argv) {
   auto token = lumen::rpc::FindOrCreateToken(FLAGS_token_file);
   if (!token.ok()) return Fail("no cluster token: " + std::string(token.status().message()));
 
+  auto redis_password = RedisPassword();
+  if (!redis_password.ok()) return Fail(std::string(redis_password.status().message()));
+
   lumen::gcs::GcsServerOptions options;
   options.host = FLAGS_host;
   options.port = FLAGS_port;
   options.token = *token;
   options.redis_address = FLAGS_redis_address;
-  options.redis_password = FLAGS_redis_password;
+  options.redis_password = *redis_password;
   options.redis_namespace = FLAGS_redis_namespace;
   options.health_check.period_ms = FLAGS_health_check_period_ms;
   options.health_check.timeout_ms = FLAGS_health_check_timeout_ms;
@@ -78,8 +91,11 @@ int main(int argc, char** argv) {
     if (absl::IsAlreadyExists(port.status())) message += "; is a GCS already running? (--port)";
     return Fail(message);
   }
-  if (!FLAGS_port_file.empty() && !WritePortFile(FLAGS_port_file, *port)) {
-    return Fail("cannot write the port to " + FLAGS_port_file);
+  if (!FLAGS_port_file.empty()) {
+    if (absl::Status s = lumen::WritePrivateFile(FLAGS_port_file, std::to_string(*port) + "\n");
+        !s.ok()) {
+      return Fail("cannot write the port: " + std::string(s.message()));
+    }
   }
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

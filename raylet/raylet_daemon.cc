@@ -36,16 +36,8 @@ int64_t WallClockMs() {
 }  // namespace
 
 absl::Status WritePortFile(const std::string& path, int port) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << port << "\n";
-    if (!out.good()) return absl::PermissionDeniedError("cannot write the port to " + path);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::PermissionDeniedError("cannot write the port to " + path);
-  }
-  return absl::OkStatus();
+  // 0600, under a fresh name renamed into place (never through a symlink).
+  return WritePrivateFile(path, std::to_string(port) + "\n");
 }
 
 Raylet::Raylet(RayletOptions options)

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -110,6 +112,42 @@ std::vector<std::string> CommandLineOf(pid_t pid) {
 }
 
 std::string ReadFile(const std::string& path) { return ReadRaw(path); }
+
+bool AcceptsConnections(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+LoopbackListener::LoopbackListener() {
+  // Non-blocking, so Untouched() never waits for a connection.
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      ::listen(fd_, 16) == 0 &&
+      ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port_ = ntohs(addr.sin_port);
+  }
+}
+
+LoopbackListener::~LoopbackListener() { ::close(fd_); }
+
+bool LoopbackListener::Untouched() const {
+  int conn = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  if (conn >= 0) {
+    ::close(conn);
+    return false;
+  }
+  return errno == EAGAIN || errno == EWOULDBLOCK;
+}
 
 Sandbox::Sandbox() {
   ReapOrphansOfDeadTests();
@@ -250,6 +288,12 @@ CommandResult Sandbox::Lumen(const std::vector<std::string>& args,
                              const std::map<std::string, std::string>& env, int timeout_ms) {
   std::vector<std::string> argv = {BinDir() + "/lumen"};
   argv.insert(argv.end(), args.begin(), args.end());
+  // A bare `lumen stop` stops every Lumen process of the user, those of
+  // other tests running at the same time included: keep it to this sandbox.
+  if (!args.empty() && args[0] == "stop" &&
+      std::find(args.begin(), args.end(), "--temp-dir") == args.end()) {
+    argv.insert(argv.end(), {"--temp-dir", temp_dir_});
+  }
   return Run(argv, env, timeout_ms);
 }
 

@@ -3,7 +3,9 @@
 // Shared harness of the cross-process integration tests. A Sandbox gives one
 // test a private world: a fresh directory (mkdtemp) holding its own HOME (so
 // the cluster token file is private) and its own Lumen temp dir, and runs the
-// real `lumen` CLI and other programs inside it. Every process it starts
+// real `lumen` CLI and other programs inside it. The root is made by mkdtemp
+// (0700, the test user's), so the temp dir and token file pass Lumen's
+// ownership checks (common/paths.h). Every process it starts
 // carries the environment entry LUMEN_TEST_SANDBOX=<root>, and so do their
 // descendants (daemons, workers); the destructor runs `lumen stop --force`
 // for the private temp dir and then SIGKILLs the process group of every
@@ -57,7 +59,9 @@ class Sandbox {
   // sandbox environment; a value of "\x01unset" removes the variable.
   CommandResult Run(const std::vector<std::string>& argv,
                     const std::map<std::string, std::string>& env = {}, int timeout_ms = 60000);
-  // Runs the lumen CLI with `args` (no --temp-dir needed: LUMEN_TEMP_DIR is set).
+  // Runs the lumen CLI with `args` (no --temp-dir needed: LUMEN_TEMP_DIR is
+  // set). `stop` without --temp-dir gets the sandbox's: a bare `lumen stop`
+  // would stop every Lumen process of the user, other tests' included.
   CommandResult Lumen(const std::vector<std::string>& args,
                       const std::map<std::string, std::string>& env = {},
                       int timeout_ms = 60000);
@@ -94,6 +98,28 @@ class Sandbox {
   std::string temp_dir_;
   int next_output_ = 0;
   std::vector<pid_t> spawned_;
+};
+
+// True when something accepts TCP connections on loopback `port`.
+bool AcceptsConnections(int port);
+
+// A listening TCP socket on a free loopback port, for the object's lifetime;
+// tells whether anything connected to it.
+class LoopbackListener {
+ public:
+  LoopbackListener();
+  ~LoopbackListener();
+  LoopbackListener(const LoopbackListener&) = delete;
+  LoopbackListener& operator=(const LoopbackListener&) = delete;
+  int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // True when no connection was made so far (the kernel queues completed
+  // handshakes, so one from a client that has since exited still counts).
+  bool Untouched() const;
+
+ private:
+  int fd_ = -1;
+  int port_ = -1;
 };
 
 // True when `pid` exists and is not a zombie.

@@ -16,7 +16,7 @@ constexpr char kDrainMarker[] = "\x1flumen-log-drain\x1f";
 
 absl::StatusOr<std::unique_ptr<LogForwarder>> LogForwarder::Start(const std::string& log_path,
                                                                   PrefixFn prefix, SendFn send) {
-  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (log_fd < 0) return absl::PermissionDeniedError("cannot open " + log_path + ": " + strerror(errno));
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {

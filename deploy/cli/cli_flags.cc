@@ -17,7 +17,7 @@ const std::map<std::string, CommandSpec>& Specs() {
       {"start",
        {{"head", "block"},
         {"address", "port", "num-cpus", "num-gpus", "resources", "object-store-memory",
-         "redis-address", "redis-password", "temp-dir", "node-ip-address", "token-file"}}},
+         "redis-address", "redis-password", "redis-password-file", "temp-dir", "node-ip-address", "token-file"}}},
       {"stop", {{"force"}, {"temp-dir"}}},
       {"status", {{}, {"address", "token-file", "temp-dir"}}},
       {"help", {{}, {}}},
@@ -154,6 +154,7 @@ absl::StatusOr<StartRequest> ToStartRequest(const ParsedArgs& args) {
   node.resources_json = args.Value("resources");
   node.redis_address = args.Value("redis-address");
   node.redis_password = args.Value("redis-password");
+  node.redis_password_file = args.Value("redis-password-file");
   node.temp_dir = args.Value("temp-dir");
   node.node_ip = args.Value("node-ip-address");
   node.token_file = args.Value("token-file");
@@ -172,15 +173,21 @@ std::string Usage(const std::string& command) {
            "  --resources JSON           custom resources, e.g. '{\"special_hardware\": 1}'\n"
            "  --object-store-memory B    bytes for the shared-memory object store\n"
            "  --redis-address H:P        (head) keep GCS tables in Redis to survive GCS restarts\n"
-           "  --redis-password P         (head) password of that Redis\n"
+           "  --redis-password-file F    (head) file holding that Redis's password (mode 0600)\n"
+           "  --redis-password P         (head) the password itself: visible to every user in ps\n"
+           "                             while `lumen start` runs; prefer the file or\n"
+           "                             $LUMEN_REDIS_PASSWORD\n"
            "  --node-ip-address IP       address other nodes reach this one at (default 127.0.0.1)\n"
-           "  --temp-dir DIR             sessions and logs (default /tmp/lumen or $LUMEN_TEMP_DIR)\n"
+           "  --temp-dir DIR             sessions and logs (default $LUMEN_TEMP_DIR, else\n"
+           "                             /tmp/lumen-<uid>)\n"
            "  --token-file F             cluster token file (default $LUMEN_TOKEN, ~/.lumen/token)\n"
            "  --block                    stay in the foreground; stop the node on SIGTERM/SIGINT\n";
   }
   if (command == "stop") {
     return "usage: lumen stop [--force] [--temp-dir DIR]\n"
-           "  Stops every Lumen process started on this machine under the temp dir.\n"
+           "  Stops every Lumen process of yours on this machine, whatever temp dir it\n"
+           "  was started with (other users' processes are never touched).\n"
+           "  --temp-dir DIR  only the sessions under DIR\n"
            "  --force   SIGKILL at once instead of SIGTERM and a 5 s grace period\n";
   }
   if (command == "status") {

@@ -70,7 +70,9 @@ int RunStop(const ParsedArgs& args) {
     std::cout << Usage("stop");
     return 0;
   }
-  const int stopped = deploy::StopAllLocal(TempDirOf(args), args.switches.count("force") > 0);
+  // No --temp-dir: all of the user's clusters, like `ray stop`.
+  const int stopped =
+      deploy::StopAllLocal(args.Value("temp-dir"), args.switches.count("force") > 0);
   std::cout << "Stopped " << stopped << " Lumen process" << (stopped == 1 ? "" : "es") << "."
             << std::endl;
   return 0;
