@@ -14,6 +14,13 @@ namespace {
 constexpr char kDrainMarker[] = "\x1flumen-log-drain\x1f";
 }  // namespace
 
+bool TakeLocalOnlyMarker(std::string* line) {
+  size_t at = line->find(kLocalOnlyLogMarker);
+  if (at == std::string::npos) return false;
+  line->erase(at, sizeof(kLocalOnlyLogMarker) - 1);
+  return true;
+}
+
 absl::StatusOr<std::unique_ptr<LogForwarder>> LogForwarder::Start(const std::string& log_path,
                                                                   PrefixFn prefix, SendFn send) {
   int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -64,8 +71,10 @@ void LogForwarder::Loop() {
         text.erase(m, sizeof(kDrainMarker) - 1);
         if (text.empty()) continue;
       }
+      bool local_only = TakeLocalOnlyMarker(&text);
       std::string with_newline = text + "\n";
       (void)!::write(log_fd_, with_newline.data(), with_newline.size());
+      if (local_only) continue;
       rpc::LogLine line;
       line.set_prefix(prefix);
       line.set_line(std::move(text));

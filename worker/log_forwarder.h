@@ -7,6 +7,8 @@
 // Lines are batched per read. Threading: own reader thread; the prefix and
 // send functions are called from it; Drain from the task thread. Failure: a driver that cannot be
 // reached only loses the forwarded copy; the log file keeps every line.
+// A line carrying kLocalOnlyLogMarker stays in the log file (without the
+// marker) and is not sent to the driver.
 #pragma once
 
 #include <atomic>
@@ -22,6 +24,16 @@
 #include "proto/worker.pb.h"
 
 namespace lumen::worker {
+
+// Put anywhere in a log line (e.g. `LOG(WARNING) << kLocalOnlyLogMarker
+// << ...`), keeps it out of the driver's terminal: for the worker's own
+// diagnostics that a remote peer can cause at will (refused task-channel
+// connections) and that say nothing about the user's tasks. Where no
+// forwarder runs (drivers, tests) the marker shows as "lumen-local".
+inline constexpr char kLocalOnlyLogMarker[] = "\x1flumen-local\x1f ";
+
+// Removes kLocalOnlyLogMarker from `line`; true when it was there.
+bool TakeLocalOnlyMarker(std::string* line);
 
 class LogForwarder {
  public:

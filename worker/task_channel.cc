@@ -1,21 +1,61 @@
 #include "worker/task_channel.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <cstring>
+#include <deque>
+#include <optional>
+#include <unordered_set>
 
+#include "absl/synchronization/mutex.h"
+#include "common/event_loop.h"
 #include "common/logging.h"
 #include "common/rpc/auth.h"
+#include "worker/log_forwarder.h"
+#include "worker/log_rate_limiter.h"
 
 namespace lumen::worker {
 namespace {
 
+using boost::asio::ip::tcp;
+
 enum Kind : uint8_t { kHello = 1, kPush = 2, kReply = 3 };
 constexpr size_t kHeaderBytes = 13;
+
+struct Header {
+  uint32_t len;
+  Kind kind;
+  uint64_t id;
+};
+
+Header ParseHeader(const char* bytes) {
+  Header header;
+  std::memcpy(&header.len, bytes, 4);
+  header.kind = static_cast<Kind>(bytes[4]);
+  std::memcpy(&header.id, bytes + 5, 8);
+  return header;
+}
+
+std::string EncodeFrame(Kind kind, uint64_t id, const std::string& payload) {
+  std::string frame(kHeaderBytes, '\0');
+  uint32_t len = payload.size();
+  std::memcpy(frame.data(), &len, 4);
+  frame[4] = static_cast<char>(kind);
+  std::memcpy(frame.data() + 5, &id, 8);
+  frame += payload;
+  return frame;
+}
 
 bool WriteAll(int fd, const char* data, size_t n) {
   while (n > 0) {
@@ -40,29 +80,47 @@ bool ReadAll(int fd, char* data, size_t n) {
 }
 
 bool WriteFrame(int fd, Kind kind, uint64_t id, const std::string& payload) {
-  std::string frame(kHeaderBytes, '\0');
-  uint32_t len = payload.size();
-  std::memcpy(frame.data(), &len, 4);
-  frame[4] = static_cast<char>(kind);
-  std::memcpy(frame.data() + 5, &id, 8);
-  frame += payload;
+  std::string frame = EncodeFrame(kind, id, payload);
   return WriteAll(fd, frame.data(), frame.size());
 }
 
-// Reads one frame; false on EOF, error, or a frame over the limit.
+// Reads one frame (the client's side); false on EOF, error, or a frame
+// over the limit.
 bool ReadFrame(int fd, Kind* kind, uint64_t* id, std::string* payload) {
-  char header[kHeaderBytes];
-  if (!ReadAll(fd, header, kHeaderBytes)) return false;
-  uint32_t len;
-  std::memcpy(&len, header, 4);
-  *kind = static_cast<Kind>(header[4]);
-  std::memcpy(id, header + 5, 8);
-  if (len > kMaxFrameBytes) {
-    LOG(WARNING) << "task channel: closing a connection that sent a frame of " << len << " bytes";
+  char bytes[kHeaderBytes];
+  if (!ReadAll(fd, bytes, kHeaderBytes)) return false;
+  Header header = ParseHeader(bytes);
+  *kind = header.kind;
+  *id = header.id;
+  if (header.len > kMaxFrameBytes) {
+    LOG(WARNING) << "task channel: closing a connection that sent a frame of " << header.len << " bytes";
     return false;
   }
-  payload->resize(len);
-  return ReadAll(fd, payload->data(), len);
+  payload->resize(header.len);
+  return ReadAll(fd, payload->data(), header.len);
+}
+
+// A blocking connect of `fd` that gives up after `timeout`.
+absl::Status ConnectWithin(int fd, const sockaddr_in& addr, std::chrono::milliseconds timeout) {
+  int flags = ::fcntl(fd, F_GETFL);
+  ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+  int error = rc == 0 ? 0 : errno;
+  if (error == EINPROGRESS) {
+    pollfd p{fd, POLLOUT, 0};
+    int ready;
+    do {
+      ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
+    } while (ready < 0 && errno == EINTR);
+    if (ready == 0) {
+      return absl::DeadlineExceededError("no answer within " + std::to_string(timeout.count()) + " ms");
+    }
+    socklen_t len = sizeof(error);
+    if (ready < 0 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0) error = errno;
+  }
+  ::fcntl(fd, F_SETFL, flags);
+  if (error != 0) return absl::UnavailableError(strerror(error));
+  return absl::OkStatus();
 }
 
 void SetNoDelay(int fd) {
@@ -70,94 +128,255 @@ void SetNoDelay(int fd) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+// Why a connection was refused before it authenticated; each is logged at
+// most once per kRefusalLogPeriod.
+enum class Refusal { kNotHello, kOversizedHello, kWrongToken, kDeadline, kTooMany };
+constexpr auto kRefusalLogPeriod = std::chrono::seconds(10);
+
+std::string Describe(Refusal refusal) {
+  switch (refusal) {
+    case Refusal::kNotHello: return "its first frame was not a hello";
+    case Refusal::kOversizedHello: return "its hello announced more than " + std::to_string(kMaxHelloBytes) + " bytes";
+    case Refusal::kWrongToken: return "wrong token";
+    case Refusal::kDeadline: return "no hello within the deadline";
+    case Refusal::kTooMany: return "too many connections not yet authenticated";
+  }
+  return "?";
+}
+
+// Where replies go: the server's io_context until the server stops, then
+// nowhere. Shared with every Reply, which may outlive the server.
+struct ReplyRoute {
+  absl::Mutex mu;
+  boost::asio::io_context* io ABSL_GUARDED_BY(mu);
+};
+
 }  // namespace
 
-TaskChannelServer::TaskChannelServer(std::string token, Handler handler)
-    : token_(std::move(token)), handler_(std::move(handler)) {}
+// Everything below is owned by the loop thread, until the destructor has
+// joined it.
+struct TaskChannelServer::Impl {
+  Impl(std::string token, Handler handler, TaskChannelServerOptions options)
+      : token(std::move(token)), handler(std::move(handler)), options(options),
+        route(std::make_shared<ReplyRoute>()) {
+    absl::MutexLock lock(&route->mu);
+    route->io = &loop.io_context();
+  }
+
+  void Accept();
+  void OnAccepted(tcp::socket socket);
+  void Refuse(Refusal refusal, const tcp::socket& socket);
+
+  const std::string token;
+  const Handler handler;
+  const TaskChannelServerOptions options;
+  std::shared_ptr<ReplyRoute> route;
+  LogRateLimiter refusals{kRefusalLogPeriod};
+  // The loop before what uses its io_context, so that it goes last.
+  EventLoop loop;
+  tcp::acceptor acceptor{loop.io_context()};
+  boost::asio::steady_timer accept_retry{loop.io_context()};
+  std::unordered_set<std::shared_ptr<Connection>> connections;
+  int unauthenticated = 0;
+};
+
+// One connection: reads a header, then its payload, and again; a state
+// machine on the loop thread:
+//   unauthenticated --hello with the token--> authenticated --push--> ...
+//   unauthenticated --anything else, deadline, EOF--> closed
+// Replies are queued and written one at a time.
+class TaskChannelServer::Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Impl& server, tcp::socket socket)
+      : server_(server), socket_(std::move(socket)), deadline_(server.loop.io_context()) {}
+
+  void Start();
+  void Close();
+  void Send(std::string frame);
+
+ private:
+  void ReadHeader();
+  void OnHeader();
+  void OnHello();
+  void OnPush();
+  void WriteNext();
+
+  Impl& server_;
+  tcp::socket socket_;
+  boost::asio::steady_timer deadline_;
+  char header_[kHeaderBytes];
+  Header current_{};
+  std::string payload_;
+  bool authenticated_ = false;
+  bool closed_ = false;
+  std::deque<std::string> writes_;  // Front is being written.
+};
+
+void TaskChannelServer::Connection::Start() {
+  deadline_.expires_after(server_.options.hello_deadline);
+  deadline_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || self->authenticated_ || self->closed_) return;
+    self->server_.Refuse(Refusal::kDeadline, self->socket_);
+    self->Close();
+  });
+  ReadHeader();
+}
+
+void TaskChannelServer::Connection::Close() {
+  if (closed_) return;
+  closed_ = true;
+  if (!authenticated_) --server_.unauthenticated;
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  deadline_.cancel();
+  server_.connections.erase(shared_from_this());
+}
+
+void TaskChannelServer::Connection::ReadHeader() {
+  boost::asio::async_read(socket_, boost::asio::buffer(header_),
+                          [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                            if (ec || self->closed_) return self->Close();
+                            self->OnHeader();
+                          });
+}
+
+void TaskChannelServer::Connection::OnHeader() {
+  current_ = ParseHeader(header_);
+  if (!authenticated_) {
+    // Checked before anything is allocated for the payload.
+    if (current_.kind != kHello || current_.len > kMaxHelloBytes) {
+      server_.Refuse(current_.kind != kHello ? Refusal::kNotHello : Refusal::kOversizedHello, socket_);
+      return Close();
+    }
+  } else if (current_.kind != kPush || current_.len > kMaxFrameBytes) {
+    LOG(WARNING) << kLocalOnlyLogMarker << "task channel: closing a connection that sent a frame of kind "
+                 << int(current_.kind) << " and " << current_.len << " bytes";
+    return Close();
+  }
+  payload_.resize(current_.len);
+  boost::asio::async_read(socket_, boost::asio::buffer(payload_),
+                          [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                            if (ec || self->closed_) return self->Close();
+                            self->authenticated_ ? self->OnPush() : self->OnHello();
+                          });
+}
+
+void TaskChannelServer::Connection::OnHello() {
+  if (!rpc::TokenEquals(payload_, server_.token)) {
+    server_.Refuse(Refusal::kWrongToken, socket_);
+    return Close();
+  }
+  authenticated_ = true;
+  --server_.unauthenticated;
+  deadline_.cancel();
+  ReadHeader();
+}
+
+void TaskChannelServer::Connection::OnPush() {
+  auto request = std::make_shared<rpc::PushTasksRequest>();
+  bool parsed = request->ParseFromString(payload_);
+  if (payload_.capacity() > (1u << 20)) std::string().swap(payload_);  // Not kept for the next.
+  if (!parsed) {
+    LOG(WARNING) << kLocalOnlyLogMarker << "task channel: closing a connection that sent a malformed push";
+    return Close();
+  }
+  ReadHeader();
+  Reply reply = [route = server_.route, weak = weak_from_this(), id = current_.id](
+                    const rpc::PushTasksReply& reply) {
+    std::string frame = EncodeFrame(kReply, id, reply.SerializeAsString());
+    absl::MutexLock lock(&route->mu);
+    if (route->io == nullptr) return;  // The server is gone.
+    boost::asio::post(*route->io, [weak, frame = std::move(frame)]() mutable {
+      if (auto self = weak.lock()) self->Send(std::move(frame));
+    });
+  };
+  server_.handler(std::move(request), std::move(reply));
+}
+
+void TaskChannelServer::Connection::Send(std::string frame) {
+  if (closed_) return;
+  writes_.push_back(std::move(frame));
+  if (writes_.size() == 1) WriteNext();
+}
+
+void TaskChannelServer::Connection::WriteNext() {
+  boost::asio::async_write(socket_, boost::asio::buffer(writes_.front()),
+                           [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                             if (ec || self->closed_) return self->Close();
+                             self->writes_.pop_front();
+                             if (!self->writes_.empty()) self->WriteNext();
+                           });
+}
+
+void TaskChannelServer::Impl::Accept() {
+  acceptor.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
+    if (ec == boost::asio::error::operation_aborted) return;  // Stopping.
+    if (!ec) {
+      OnAccepted(std::move(socket));
+      return Accept();
+    }
+    // Out of descriptors, say: try again shortly rather than spin.
+    LOG(WARNING) << kLocalOnlyLogMarker << "task channel: accept failed: " << ec.message();
+    accept_retry.expires_after(std::chrono::milliseconds(100));
+    accept_retry.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) Accept();
+    });
+  });
+}
+
+void TaskChannelServer::Impl::OnAccepted(tcp::socket socket) {
+  if (unauthenticated >= options.max_unauthenticated) {
+    Refuse(Refusal::kTooMany, socket);
+    return;  // `socket` closes as it goes.
+  }
+  SetNoDelay(socket.native_handle());
+  auto connection = std::make_shared<Connection>(*this, std::move(socket));
+  connections.insert(connection);
+  ++unauthenticated;
+  connection->Start();
+}
+
+void TaskChannelServer::Impl::Refuse(Refusal refusal, const tcp::socket& socket) {
+  std::optional<uint64_t> suppressed = refusals.Admit(static_cast<int>(refusal), LogRateLimiter::Clock::now());
+  if (!suppressed) return;
+  boost::system::error_code ec;
+  auto peer = socket.remote_endpoint(ec);
+  std::string more;
+  if (*suppressed > 0) more = " (and " + std::to_string(*suppressed) + " more since the last such line)";
+  LOG(WARNING) << kLocalOnlyLogMarker << "task channel: refused a connection from "
+               << (ec ? std::string("?") : peer.address().to_string()) << ": " << Describe(refusal) << more;
+}
+
+TaskChannelServer::TaskChannelServer(std::string token, Handler handler, TaskChannelServerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(token), std::move(handler), options)) {}
 
 TaskChannelServer::~TaskChannelServer() {
-  stopping_ = true;
-  if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (int fd : connections_) ::shutdown(fd, SHUT_RDWR);
+    absl::MutexLock lock(&impl_->route->mu);
+    impl_->route->io = nullptr;  // Replies from now on are dropped.
   }
-  if (accept_thread_.joinable()) accept_thread_.join();
-  if (listen_fd_ >= 0) ::close(listen_fd_);
-  // Connection threads use this object until they end.
-  std::unique_lock<std::mutex> lock(mu_);
-  served_.wait(lock, [this] { return connections_.empty(); });
+  impl_->loop.StopAndJoin();
+  // The loop is joined: its state is ours. Sockets close while the
+  // io_context still exists; handlers left in it go with it.
+  boost::system::error_code ignored;
+  impl_->acceptor.close(ignored);
+  auto connections = std::move(impl_->connections);
+  for (const auto& connection : connections) connection->Close();
 }
 
 absl::StatusOr<int> TaskChannelServer::Start(const std::string& ip) {
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = 0;
-  if (::inet_pton(AF_INET, ip.c_str(), &addr.sin_addr) != 1) {
-    return absl::InvalidArgumentError("task channel: bad IP " + ip);
-  }
-  socklen_t addr_len = sizeof(addr);
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::listen(listen_fd_, 64) != 0 ||
-      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &addr_len) != 0) {
-    return absl::UnavailableError(std::string("task channel: cannot listen: ") + strerror(errno));
-  }
-  accept_thread_ = std::thread([this] { AcceptLoop(); });
-  return ntohs(addr.sin_port);
-}
-
-void TaskChannelServer::AcceptLoop() {
-  while (!stopping_) {
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      return;
-    }
-    SetNoDelay(fd);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) {
-        ::close(fd);
-        return;
-      }
-      connections_.push_back(fd);
-    }
-    std::thread([this, fd] { Serve(fd); }).detach();
-  }
-}
-
-void TaskChannelServer::Serve(int fd) {
-  // Replies may outlive this thread; they share the socket and its lock.
-  struct Conn {
-    int fd;
-    std::mutex write_mu;
-    ~Conn() { ::close(fd); }
-  };
-  auto conn = std::make_shared<Conn>();
-  conn->fd = fd;
-  Kind kind;
-  uint64_t id;
-  std::string payload;
-  bool authenticated = ReadFrame(fd, &kind, &id, &payload) && kind == kHello &&
-                       rpc::TokenEquals(payload, token_);
-  if (!authenticated) LOG(WARNING) << "task channel: refused a connection: missing or wrong token";
-  while (authenticated && !stopping_ && ReadFrame(fd, &kind, &id, &payload)) {
-    auto request = std::make_shared<rpc::PushTasksRequest>();
-    if (kind != kPush || !request->ParseFromString(payload)) {
-      LOG(WARNING) << "task channel: closing a connection that sent a malformed frame";
-      break;
-    }
-    handler_(request, [conn, id](const rpc::PushTasksReply& reply) {
-      std::string bytes = reply.SerializeAsString();
-      std::lock_guard<std::mutex> lock(conn->write_mu);
-      (void)WriteFrame(conn->fd, kReply, id, bytes);
-    });
-  }
-  ::shutdown(fd, SHUT_RDWR);
-  std::lock_guard<std::mutex> lock(mu_);
-  std::erase(connections_, fd);
-  served_.notify_all();
+  boost::system::error_code ec;
+  auto address = boost::asio::ip::make_address_v4(ip, ec);
+  if (ec) return absl::InvalidArgumentError("task channel: bad IP " + ip);
+  tcp::endpoint endpoint(address, 0);
+  impl_->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl_->acceptor.bind(endpoint, ec);
+  if (!ec) impl_->acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);
+  if (ec) return absl::UnavailableError("task channel: cannot listen on " + ip + ": " + ec.message());
+  int port = impl_->acceptor.local_endpoint().port();
+  impl_->loop.Post([impl = impl_.get()] { impl->Accept(); });
+  impl_->loop.StartThread();
+  return port;
 }
 
 struct TaskChannelClient::State {
@@ -170,16 +389,22 @@ struct TaskChannelClient::State {
 };
 
 absl::StatusOr<std::shared_ptr<TaskChannelClient>> TaskChannelClient::Connect(
-    const std::string& ip, int port, const std::string& token) {
-  auto state = std::make_shared<State>();
-  state->fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const std::string& ip, int port, const std::string& token, std::chrono::milliseconds timeout) {
+  if (token.size() > kMaxHelloBytes) {
+    return absl::InvalidArgumentError("task channel: the cluster token is over " +
+                                      std::to_string(kMaxHelloBytes) + " bytes");
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
-  if (::inet_pton(AF_INET, ip.c_str(), &addr.sin_addr) != 1 ||
-      ::connect(state->fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return absl::UnavailableError("task channel: cannot connect to " + ip + ":" +
-                                  std::to_string(port) + ": " + strerror(errno));
+  if (::inet_pton(AF_INET, ip.c_str(), &addr.sin_addr) != 1) {
+    return absl::InvalidArgumentError("task channel: bad IP " + ip);
+  }
+  auto state = std::make_shared<State>();
+  state->fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (absl::Status connected = ConnectWithin(state->fd, addr, timeout); !connected.ok()) {
+    return absl::Status(connected.code(), "task channel: cannot connect to " + ip + ":" +
+                                              std::to_string(port) + ": " + std::string(connected.message()));
   }
   SetNoDelay(state->fd);
   if (!WriteFrame(state->fd, kHello, 0, token)) {

@@ -12,15 +12,28 @@
 // wrong token, an unknown kind, a malformed payload or a frame over
 // kMaxFrameBytes closes that connection only.
 //
-// Threading: the server runs an accept thread and one reader thread per
-// connection; replies are written by whichever thread finishes the batch.
-// The client runs one reader thread that calls the callbacks; Push may be
-// called from any thread. Failure: when a connection breaks, every pending
-// push fails with UNAVAILABLE (the worker died or went away).
+// Before it authenticates, a connection costs the server a socket and a
+// few hundred bytes, whatever it announces: a hello over kMaxHelloBytes
+// (or any other frame first) closes it before anything is allocated, the
+// hello must arrive within options.hello_deadline (2 s), and at most
+// options.max_unauthenticated (64) such connections are held at a time;
+// more are closed at accept. Refusals are logged at most once per 10 s per
+// reason, with a count of those suppressed, and never forwarded to a
+// driver (kLocalOnlyLogMarker, worker/log_forwarder.h).
+//
+// Threading: the server runs one Asio loop thread for the listener and
+// every connection; reads and writes are asynchronous. The handler is
+// called on that thread (it may run the task there: nothing else is read
+// or accepted meanwhile, and nothing is allocated for it); Reply may be
+// called from any thread, also after the server is gone (it is then
+// dropped), and is written from the loop. The destructor stops the loop
+// and joins it. The client runs one reader thread that calls the
+// callbacks; Push may be called from any thread. Failure: when a
+// connection breaks, every pending push fails with UNAVAILABLE (the worker
+// died or went away).
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -37,37 +50,42 @@ namespace lumen::worker {
 
 inline constexpr uint32_t kMaxFrameBytes = 512u << 20;
 
+inline constexpr uint32_t kMaxHelloBytes = 256;  // A token is 64 hex digits.
+inline constexpr std::chrono::milliseconds kHelloDeadline{2000};
+inline constexpr std::chrono::milliseconds kConnectTimeout{5000};
+
+struct TaskChannelServerOptions {
+  // How long a new connection has to deliver its hello.
+  std::chrono::milliseconds hello_deadline = kHelloDeadline;
+  // Connections not yet authenticated held at a time; more are closed.
+  int max_unauthenticated = 64;
+};
+
 class TaskChannelServer {
  public:
   using Reply = std::function<void(const rpc::PushTasksReply&)>;
   using Handler = std::function<void(std::shared_ptr<rpc::PushTasksRequest>, Reply)>;
 
-  TaskChannelServer(std::string token, Handler handler);
-  ~TaskChannelServer();
+  TaskChannelServer(std::string token, Handler handler, TaskChannelServerOptions options = {});
+  ~TaskChannelServer();  // Closes every connection, stops and joins the loop.
 
-  // Listens on `ip`, a free port; returns the port.
+  // Listens on `ip`, a free port; returns the port. Once.
   absl::StatusOr<int> Start(const std::string& ip);
 
  private:
-  void AcceptLoop();
-  void Serve(int fd);
-
-  std::string token_;
-  Handler handler_;
-  int listen_fd_ = -1;
-  std::atomic<bool> stopping_{false};
-  std::thread accept_thread_;
-  std::mutex mu_;
-  std::condition_variable served_;   // Signalled when a connection thread ends.
-  std::vector<int> connections_;     // Open connections, one thread each.
+  struct Impl;
+  class Connection;
+  std::unique_ptr<Impl> impl_;
 };
 
 class TaskChannelClient {
  public:
   using Callback = std::function<void(absl::Status, rpc::PushTasksReply&&)>;
 
-  static absl::StatusOr<std::shared_ptr<TaskChannelClient>> Connect(const std::string& ip, int port,
-                                                                    const std::string& token);
+  // Connects (giving up after `timeout`) and sends the hello.
+  static absl::StatusOr<std::shared_ptr<TaskChannelClient>> Connect(
+      const std::string& ip, int port, const std::string& token,
+      std::chrono::milliseconds timeout = kConnectTimeout);
   ~TaskChannelClient();  // Close().
 
   // Closes the connection and joins the reader thread; pending pushes fail
