@@ -35,7 +35,7 @@ absl::StatusOr<int> GcsServer::Start() {
   RETURN_IF_ERROR(state_->Load());
   gate_ = std::make_unique<rpc::CallGate>(loop_.get(), options_.token);
   service_ = std::make_unique<GcsServiceImpl>(*gate_, *state_, *loop_);
-  grpc_ = std::make_unique<rpc::GrpcServer>(options_.host, options_.port);
+  grpc_ = std::make_unique<rpc::GrpcServer>(options_.host, options_.port, options_.token);
   grpc_->RegisterService(service_.get());
   ASSIGN_OR_RETURN(port_, grpc_->Start());
   started_ = true;

@@ -38,7 +38,7 @@ class StandInRaylet : public rpc::RayletService::CallbackService {
 
  private:
   rpc::CallGate gate_{nullptr, kToken};
-  rpc::GrpcServer server_{"127.0.0.1", 0};
+  rpc::GrpcServer server_{"127.0.0.1", 0, kToken};
   int port_ = 0;
 };
 

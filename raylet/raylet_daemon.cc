@@ -44,7 +44,7 @@ Raylet::Raylet(RayletOptions options)
     : options_(std::move(options)),
       node_id_(NodeId::FromRandom()),
       gate_(&loop_, options_.token),
-      server_(options_.node_ip, options_.port),
+      server_(options_.node_ip, options_.port, options_.token),
       stop_signals_(loop_.io_context(), SIGTERM, SIGINT),
       child_signals_(loop_.io_context(), SIGCHLD) {
   ResourceSet total = BuildTotalResources(options_.resources);

@@ -28,7 +28,7 @@ CoreWorker::CoreWorker(CoreWorkerOptions options)
       clients_(options_.token),
       refs_([this](const ObjectId& id, bool owned, bool in_plasma) { OnFree(id, owned, in_plasma); }),
       gate_(&loop_, options_.token),
-      server_(options_.node_ip, 0) {}
+      server_(options_.node_ip, 0, options_.token) {}
 
 absl::StatusOr<std::unique_ptr<CoreWorker>> CoreWorker::Start(CoreWorkerOptions options) {
   std::unique_ptr<CoreWorker> worker(new CoreWorker(std::move(options)));

@@ -1,11 +1,14 @@
 #include "common/rpc/client.h"
 
+#include "common/rpc/limits.h"
+
 namespace lumen::rpc {
 
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(512 * 1024 * 1024);
-  args.SetMaxSendMessageSize(512 * 1024 * 1024);
+  // The servers' limit: a larger request fails here, before it is sent.
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMessageBytes);
   // Retry a lost connection quickly. (GRPC_ARG_MIN_RECONNECT_BACKOFF_MS is
   // left alone: gRPC also uses it as the connect timeout, and a loaded
   // 2-core machine can take longer than a short one to finish a handshake.)

@@ -1,10 +1,14 @@
-// Unit tests of the RPC layer: token checks and fault injection, through a
-// real in-process gRPC server on a free port.
+// Unit tests of the RPC layer: token checks, message size limits and fault
+// injection, through a real in-process gRPC server on a free port.
+// (What a refused request costs a real daemon's memory is measured in
+// tests/security_grpc_test.cc.)
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <future>
 
 #include "common/rpc/client.h"
 #include "common/rpc/fault_injection.h"
+#include "common/rpc/limits.h"
 #include "common/rpc/server.h"
 #include "proto/gcs.grpc.pb.h"
 
@@ -31,11 +35,52 @@ class EchoKv : public lumen::rpc::GcsService::CallbackService {
   CallGate& gate_;
 };
 
+// KvPut without CallGate: whatever reaches it is served, so only the
+// server's own check stands between it and a call without the token.
+class UncheckedKvPut : public lumen::rpc::GcsService::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* KvPut(grpc::CallbackServerContext* ctx, const KvPutRequest*,
+                                  KvPutReply* reply) override {
+    ++calls;
+    reply->set_added(true);
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  std::atomic<int> calls{0};
+};
+
+struct UncheckedFixture {
+  UncheckedKvPut service;
+  GrpcServer server{"127.0.0.1", 0, "secret"};
+  std::string address;
+  UncheckedFixture() {
+    server.RegisterService(&service);
+    address = "127.0.0.1:" + std::to_string(server.Start().value());
+  }
+};
+
+// A KvPut of `bytes` through a channel without Lumen's limits, carrying
+// `token` unless it is empty.
+grpc::Status RawPut(const std::string& address, const std::string& token, size_t bytes) {
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(-1);
+  auto stub = GcsService::NewStub(
+      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+  grpc::ClientContext ctx;
+  if (!token.empty()) ctx.AddMetadata(kTokenMetadataKey, token);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  KvPutRequest req;
+  req.set_value(std::string(bytes, 'v'));
+  KvPutReply reply;
+  return stub->KvPut(&ctx, req, &reply);
+}
+
 struct Fixture {
   EventLoop loop;
   CallGate gate{&loop, "secret"};
   EchoKv service{gate};
-  GrpcServer server{"127.0.0.1", 0};
+  GrpcServer server{"127.0.0.1", 0, "secret"};
   std::string address;
   Fixture() {
     loop.StartThread();
@@ -107,8 +152,44 @@ TEST_CASE("injected faults drop requests or replies of the named method") {
 
 TEST_CASE("a second server on a used port is a clear error") {
   Fixture f;
-  GrpcServer second("127.0.0.1", f.server.port());
+  GrpcServer second("127.0.0.1", f.server.port(), "secret");
   auto st = second.Start();
   REQUIRE_FALSE(st.ok());
   CHECK(st.status().message().find("already in use") != std::string::npos);
+}
+
+TEST_CASE("the server refuses a call without the token before any handler sees it") {
+  UncheckedFixture f;
+  for (const std::string& token : {std::string(), std::string("secreT")}) {
+    grpc::Status refused = RawPut(f.address, token, 1000);
+    CHECK(refused.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+    CHECK(refused.error_message() == "missing or wrong cluster token");
+  }
+  CHECK(f.service.calls == 0);
+  CHECK(RawPut(f.address, "secret", 1000).ok());
+  CHECK(f.service.calls == 1);
+}
+
+TEST_CASE("a server without a cluster token does not start") {
+  GrpcServer server("127.0.0.1", 0, "");
+  auto port = server.Start();
+  CHECK(absl::IsInvalidArgument(port.status()));
+  CHECK(port.status().message().find("needs a cluster token") != std::string::npos);
+}
+
+TEST_CASE("requests up to kMaxMessageBytes are served, larger ones refused RESOURCE_EXHAUSTED") {
+  UncheckedFixture f;
+  const size_t headroom = 64;  // Protobuf framing of the value field.
+  CHECK(RawPut(f.address, "secret", kMaxMessageBytes - headroom).ok());
+  CHECK(f.service.calls == 1);
+  // A client without Lumen's limits: the server refuses it.
+  grpc::Status over = RawPut(f.address, "secret", kMaxMessageBytes + 1);
+  CHECK(over.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // Lumen's client refuses to send it at all.
+  RpcClient<GcsService> client(f.address, "secret");
+  KvPutRequest req;
+  req.set_value(std::string(kMaxMessageBytes + 1, 'v'));
+  auto reply = client.CallSync(&GcsService::Stub::KvPut, req, 30000);
+  CHECK(absl::IsResourceExhausted(reply.status()));
+  CHECK(f.service.calls == 1);
 }

@@ -12,8 +12,20 @@
 //   }
 //
 // `done` may be called later, from any thread, exactly once.
+//
+// The token before the body: gRPC reads and parses a unary request whole
+// before any C++ code (handler or interceptor) sees the call, so a check in
+// the handler alone lets anyone make a server hold a request of any allowed
+// size. GrpcServer therefore checks the token from the request headers
+// inside gRPC core (an auth metadata processor on the listening port's
+// credentials), before the body is read: a refused call costs its headers
+// (at most kMaxMetadataBytes) and one flow-control window, whatever size
+// it announces. CallGate checks the token again (same answer), so a
+// handler never runs for a call without it. Sizes: common/rpc/limits.h.
 // Failure: a missing or wrong token finishes the call UNAUTHENTICATED
-// without running the handler.
+// ("missing or wrong cluster token") without reading the request or
+// running the handler; a request over kMaxMessageBytes finishes
+// RESOURCE_EXHAUSTED.
 #pragma once
 
 #include <functional>
@@ -53,13 +65,16 @@ class CallGate {
 
 class GrpcServer {
  public:
-  // Listens on `ip:port` (port 0 picks a free one).
-  GrpcServer(std::string ip, int port) : ip_(std::move(ip)), port_(port) {}
+  // Listens on `ip:port` (port 0 picks a free one) and serves only calls
+  // carrying `token`.
+  GrpcServer(std::string ip, int port, std::string token)
+      : ip_(std::move(ip)), port_(port), token_(std::move(token)) {}
   ~GrpcServer();
 
   // `service` is not owned and must outlive the server.
   void RegisterService(grpc::Service* service) { services_.push_back(service); }
-  // Starts serving; returns the bound port, or an error such as a port in use.
+  // Starts serving; returns the bound port, or an error such as a port in
+  // use or an empty token (InvalidArgument).
   absl::StatusOr<int> Start();
   void Shutdown();
   int port() const { return port_; }
@@ -67,6 +82,7 @@ class GrpcServer {
  private:
   std::string ip_;
   int port_;
+  std::string token_;
   std::vector<grpc::Service*> services_;
   std::unique_ptr<grpc::Server> server_;
 };
