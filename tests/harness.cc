@@ -113,6 +113,17 @@ std::vector<std::string> CommandLineOf(pid_t pid) {
 
 std::string ReadFile(const std::string& path) { return ReadRaw(path); }
 
+std::vector<std::string> EnvironOf(pid_t pid) {
+  return SplitNul(ReadRaw("/proc/" + std::to_string(pid) + "/environ"));
+}
+
+std::string FindRedisServer() {
+  for (const char* path : {"/usr/bin/redis-server", "/usr/local/bin/redis-server"}) {
+    if (::access(path, X_OK) == 0) return path;
+  }
+  return "";
+}
+
 bool AcceptsConnections(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
@@ -301,6 +312,11 @@ pid_t Sandbox::Spawn(const std::string& name, const std::vector<std::string>& ar
                      const std::map<std::string, std::string>& env) {
   const std::string log = root_ + "/" + name + ".out";
   return StartChild(argv, env, log, log);
+}
+
+pid_t Sandbox::SpawnRedis(int port) {
+  return Spawn("redis", {FindRedisServer(), "--port", std::to_string(port), "--bind", "127.0.0.1",
+                         "--save", "", "--appendonly", "no"});
 }
 
 std::vector<pid_t> Sandbox::MarkedProcesses() const {

@@ -70,6 +70,8 @@ class Sandbox {
   // <root>/<name>.out. Returns the pid (-1 on failure).
   pid_t Spawn(const std::string& name, const std::vector<std::string>& argv,
               const std::map<std::string, std::string>& env = {});
+  // Spawns FindRedisServer() on loopback `port`, without persistence.
+  pid_t SpawnRedis(int port);
   // Waits for a child started by Spawn; its exit code, or nullopt on timeout.
   std::optional<int> WaitForChild(pid_t pid, int timeout_ms);
   // The same, but the raw wait status (WIFSIGNALED, WTERMSIG ...).
@@ -128,5 +130,9 @@ bool IsRunning(pid_t pid);
 std::vector<std::string> CommandLineOf(pid_t pid);
 // Reads a whole file ("" when missing).
 std::string ReadFile(const std::string& path);
+// The environment ("KEY=value" entries) of a running process.
+std::vector<std::string> EnvironOf(pid_t pid);
+// The path of redis-server, or "" when it is not installed.
+std::string FindRedisServer();
 
 }  // namespace lumen::testing

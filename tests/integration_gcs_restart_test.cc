@@ -35,13 +35,6 @@ bool Accepts(int port) {
   return ok;
 }
 
-std::string FindRedisServer() {
-  for (const char* path : {"/usr/bin/redis-server", "/usr/local/bin/redis-server"}) {
-    if (::access(path, X_OK) == 0) return path;
-  }
-  return "";
-}
-
 // The id prefix and state lines of `lumen status`, to compare node tables.
 std::string NodeLines(const std::string& status) {
   std::string lines;
@@ -55,15 +48,13 @@ std::string NodeLines(const std::string& status) {
 }
 
 TEST_CASE("a GCS restarted on Redis keeps the node table", "[integration]") {
-  const std::string redis = FindRedisServer();
-  if (redis.empty()) {
+  if (FindRedisServer().empty()) {
     WARN("redis-server is not installed (scripts/install_deps.sh installs it); skipping");
     return;
   }
   Sandbox sandbox;
   const int redis_port = Sandbox::FreePort();
-  pid_t redis_pid = sandbox.Spawn("redis", {redis, "--port", std::to_string(redis_port), "--bind",
-                                            "127.0.0.1", "--save", "", "--appendonly", "no"});
+  pid_t redis_pid = sandbox.SpawnRedis(redis_port);
   REQUIRE(redis_pid > 0);
   REQUIRE(WaitUntil([&] { return Accepts(redis_port); }, 20000));
 
