@@ -188,21 +188,35 @@ absl::StatusOr<std::string> FindLumenBinary(const std::string& name) {
   return FindBinaryIn(name, BinarySearchDirs(places));
 }
 
-absl::StatusOr<std::string> CreateSessionDir(const std::string& temp_dir) {
-  if (absl::Status s = EnsurePrivateDir(temp_dir); !s.ok()) return s;
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
+std::string SessionDirName(std::chrono::system_clock::time_point now, pid_t pid) {
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm local{};
+  ::localtime_r(&t, &local);
   char stamp[64];
-  std::strftime(stamp, sizeof(stamp), "%Y-%m-%d_%H-%M-%S", std::localtime(&t));
-  int ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::string session = temp_dir + "/session_" + stamp + "_" + std::to_string(ms) + "_" +
-                        std::to_string(::getpid());
-  for (const std::string& dir : {session, session + "/logs", session + "/sockets"}) {
+  std::strftime(stamp, sizeof(stamp), "%Y-%m-%d_%H-%M-%S", &local);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  char millis[8];
+  std::snprintf(millis, sizeof(millis), "%03d", static_cast<int>(ms));
+  return std::string("session_") + stamp + "_" + millis + "_" + std::to_string(pid);
+}
+
+absl::StatusOr<std::string> CreateSessionDir(const std::string& temp_dir, SessionLatest latest_mode) {
+  if (absl::Status s = EnsurePrivateDir(temp_dir); !s.ok()) return s;
+  const std::string name = SessionDirName(std::chrono::system_clock::now(), ::getpid());
+  // Two nodes started by one process within a millisecond: name-1, name-2 ...
+  std::string session = temp_dir + "/" + name;
+  for (int n = 1; ::mkdir(session.c_str(), 0700) != 0; ++n) {
+    if (errno != EEXIST || n > 1000) return ErrnoStatus("cannot create", session, errno);
+    session = temp_dir + "/" + name + "-" + std::to_string(n);
+  }
+  for (const std::string& dir : {session + "/logs", session + "/sockets"}) {
     if (::mkdir(dir.c_str(), 0700) != 0) return ErrnoStatus("cannot create", dir, errno);
   }
   std::string latest = temp_dir + "/session_latest";
-  std::string tmp_link = latest + ".tmp" + std::to_string(::getpid());
   std::error_code ec;
+  if (latest_mode == SessionLatest::kKeepExisting && fs::is_directory(latest, ec)) return session;
+  std::string tmp_link = latest + ".tmp" + std::to_string(::getpid());
   fs::remove(tmp_link, ec);
   fs::create_directory_symlink(session, tmp_link, ec);
   if (!ec) fs::rename(tmp_link, latest, ec);

@@ -4,11 +4,11 @@
 // pass. See docs/operations.md for the full layout:
 //   <temp-dir>                   $LUMEN_TEMP_DIR, else /tmp/lumen-<uid> (0700)
 //   <temp-dir>/lumen_current_cluster   "host:port" of the last head started
-//   <temp-dir>/session_<stamp>_<pid>/  one per head or embedded cluster (0700)
+//   <temp-dir>/session_<stamp>_<ms>_<pid>/  one per node started (0700)
 //       logs/      gcs.out raylet.out plasma.out worker-<id>-<pid>.out (0600)
 //       sockets/   plasma.sock
 //       pids       "name pid" per daemon this session started (a record only)
-//   <temp-dir>/session_latest -> the newest session
+//   <temp-dir>/session_latest -> the newest head's (or private cluster's) session
 // Trust: a directory or file Lumen reads an address, a pid, a port or a
 // secret from must be the current user's own (directories may also be
 // root's) and not writable by group or others; a secret not even readable by
@@ -18,6 +18,9 @@
 // Thread-safe: no state.
 #pragma once
 
+#include <sys/types.h>
+
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -82,10 +85,23 @@ absl::StatusOr<std::string> FindBinaryIn(const std::string& name,
 // prefix's bin, and only then the build tree compiled in.
 absl::StatusOr<std::string> FindLumenBinary(const std::string& name);
 
+// The name of a session directory started at `now` by process `pid`:
+// session_<YYYY-MM-DD>_<HH-MM-SS>_<ms, three digits>_<pid>, local time, so
+// that names sort by start time.
+std::string SessionDirName(std::chrono::system_clock::time_point now, pid_t pid);
+
+// What CreateSessionDir does with <temp-dir>/session_latest.
+enum class SessionLatest {
+  kPointHere,     // A head: session_latest points at the new session.
+  kKeepExisting,  // A joining node: left alone while it names a directory, so
+                  // it keeps pointing at the head's logs in a shared temp dir.
+};
+
 // EnsurePrivateDir(temp_dir), then creates a fresh session directory with
-// logs/ and sockets/ (all 0700) and points session_latest at it. Returns its
-// path.
-absl::StatusOr<std::string> CreateSessionDir(const std::string& temp_dir);
+// logs/ and sockets/ (all 0700) and updates session_latest as `latest` says.
+// Returns its path.
+absl::StatusOr<std::string> CreateSessionDir(const std::string& temp_dir,
+                                             SessionLatest latest = SessionLatest::kPointHere);
 
 // Reads/writes <temp-dir>/lumen_current_cluster, both checked as above
 // (reading a missing file is NotFound, with how to start a cluster).

@@ -249,3 +249,31 @@ TEST_CASE("the temp dir and lumen_current_cluster are created private and read b
   CHECK_FALSE(lumen::CreateSessionDir(temp).ok());
   CHECK_FALSE(EnsurePrivateDir(temp).ok());
 }
+
+TEST_CASE("session directory names zero-pad milliseconds, so they sort by start time") {
+  using std::chrono::milliseconds;
+  const auto second = std::chrono::system_clock::from_time_t(1700000000);
+  const std::string early = lumen::SessionDirName(second + milliseconds(5), 42);
+  const std::string late = lumen::SessionDirName(second + milliseconds(40), 42);
+  CHECK_THAT(early, Catch::EndsWith("_005_42"));
+  CHECK_THAT(late, Catch::EndsWith("_040_42"));
+  CHECK(early < late);
+  CHECK(late < lumen::SessionDirName(second + milliseconds(1000), 42));
+}
+
+TEST_CASE("a joining node's session leaves session_latest at the head's") {
+  TempDir root;
+  const std::string temp = root.Dir("parent") + "/lumen-test";
+  auto head = lumen::CreateSessionDir(temp);
+  REQUIRE(head.ok());
+  auto joined = lumen::CreateSessionDir(temp, lumen::SessionLatest::kKeepExisting);
+  INFO(joined.status());
+  REQUIRE(joined.ok());
+  CHECK(*joined != *head);
+  CHECK(std::filesystem::read_symlink(temp + "/session_latest") == *head);
+  // A session_latest naming nothing (the head's dir was removed) is replaced.
+  std::filesystem::remove_all(*head);
+  auto next = lumen::CreateSessionDir(temp, lumen::SessionLatest::kKeepExisting);
+  REQUIRE(next.ok());
+  CHECK(std::filesystem::read_symlink(temp + "/session_latest") == *next);
+}

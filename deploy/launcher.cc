@@ -16,6 +16,7 @@
 #include "deploy/daemon_commands.h"
 #include "deploy/local_processes.h"
 #include "deploy/readiness.h"
+#include "plasma/shm_segment.h"
 
 namespace fs = std::filesystem;
 
@@ -131,10 +132,24 @@ absl::Status StartPlasmaAndRaylet(NodeStarter& starter, const NodeOptions& optio
   return absl::OkStatus();
 }
 
+// The object store's size when none is given: plasma's default rule
+// (plasma/shm_segment.h), chosen here once so that the store and the
+// raylet's object_store_memory resource are the same number.
+absl::StatusOr<int64_t> DefaultObjectStoreBytes() {
+  ASSIGN_OR_RETURN(uint64_t shm_free, plasma::FreeBytesIn("/dev/shm"));
+  ASSIGN_OR_RETURN(plasma::ArenaSize size,
+                   plasma::ChooseArenaSize(0, plasma::TotalRamBytes(), shm_free));
+  return static_cast<int64_t>(size.bytes);
+}
+
 }  // namespace
 
-absl::StatusOr<StartedNode> StartNode(const NodeOptions& options) {
-  RETURN_IF_ERROR(ValidateNodeOptions(options));
+absl::StatusOr<StartedNode> StartNode(const NodeOptions& requested) {
+  RETURN_IF_ERROR(ValidateNodeOptions(requested));
+  NodeOptions options = requested;
+  if (!options.object_store_memory) {
+    ASSIGN_OR_RETURN(options.object_store_memory, DefaultObjectStoreBytes());
+  }
   ASSIGN_OR_RETURN(auto resources, ParseResourcesJson(options.resources_json));
   const std::string temp_dir = options.temp_dir.empty() ? DefaultTempDir() : options.temp_dir;
   const std::string node_ip = options.node_ip.empty() ? DefaultNodeIp() : options.node_ip;
@@ -143,7 +158,9 @@ absl::StatusOr<StartedNode> StartNode(const NodeOptions& options) {
   if (!token.ok()) return token.status();
   if (options.head && options.port != 0) RETURN_IF_ERROR(CheckPortFree(node_ip, options.port));
   if (!options.head) RETURN_IF_ERROR(CheckGcsReachable(options.gcs_address, *token));
-  ASSIGN_OR_RETURN(std::string session_dir, CreateSessionDir(temp_dir));
+  ASSIGN_OR_RETURN(std::string session_dir,
+                   CreateSessionDir(temp_dir, options.head ? SessionLatest::kPointHere
+                                                           : SessionLatest::kKeepExisting));
   PruneSessionDirs(temp_dir, kSessionDirsKept);
   const SessionFiles files = FilesOfSession(session_dir);
   NodeStarter starter(options, *token, files);
@@ -173,6 +190,16 @@ void StopNode(const StartedNode& node, bool force) {
   }
   StopProcesses(raylets, force, kStopGraceMs);
   StopProcesses(others, force, kStopGraceMs);
+  // A stopped head is no longer "the running cluster" of its temp dir.
+  const bool head = std::any_of(node.daemons.begin(), node.daemons.end(),
+                                [](const auto& daemon) { return daemon.first == "gcs"; });
+  if (!head || node.session_dir.empty()) return;
+  const std::string temp_dir = fs::path(node.session_dir).parent_path().string();
+  absl::StatusOr<std::string> recorded = ReadCurrentCluster(temp_dir);
+  std::error_code ec;
+  if (recorded.ok() && *recorded == node.gcs_address) {
+    fs::remove(temp_dir + "/lumen_current_cluster", ec);
+  }
 }
 
 void RemoveSessionDir(const StartedNode& node) {

@@ -95,7 +95,8 @@ struct StartedNode {
 absl::StatusOr<StartedNode> StartNode(const NodeOptions& options);
 
 // Stops the daemons of `node`, raylet first. Graceful: SIGTERM to each
-// process group, up to ~5 s, then SIGKILL. `force`: SIGKILL at once.
+// process group, up to ~5 s, then SIGKILL. `force`: SIGKILL at once. A head's
+// lumen_current_cluster record goes too while it still names this node.
 void StopNode(const StartedNode& node, bool force);
 
 // Removes the session directory of a stopped `node` (and session_latest

@@ -96,6 +96,12 @@ absl::StatusOr<std::vector<rpc::NodeInfo>> GetAllNodes(const std::string& addres
   rpc::RpcClient<rpc::GcsService> client(address, token);
   auto reply = client.CallSync(&rpc::GcsService::Stub::GetAllNodes, rpc::GetAllNodesRequest(),
                                timeout_ms);
+  if (absl::IsUnimplemented(reply.status())) {
+    // Something gRPC answers there, without a GCS: a raylet's port, say.
+    return absl::FailedPreconditionError(
+        address + " is not a GCS (it answers gRPC but has no GCS service: a raylet's port?); "
+                  "use the GCS address that `lumen start --head` printed");
+  }
   if (!reply.ok()) return reply.status();
   return std::vector<rpc::NodeInfo>(reply->nodes().begin(), reply->nodes().end());
 }

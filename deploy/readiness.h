@@ -37,6 +37,7 @@ absl::StatusOr<int> WaitForPortFile(const std::string& port_file, const WatchedD
 absl::Status WaitForSocket(const std::string& path, const WatchedDaemon& daemon, int timeout_ms);
 
 // Asks the GCS at `address` for its node table. `timeout_ms` bounds the call.
+// FailedPrecondition, saying so, when `address` answers gRPC but is no GCS.
 absl::StatusOr<std::vector<rpc::NodeInfo>> GetAllNodes(const std::string& address,
                                                        const std::string& token, int timeout_ms);
 

@@ -201,7 +201,9 @@ TEST_CASE("real worker processes are started, leased, reaped and killed with the
   CHECK(first.worker_address().port() == 1);
   CHECK(first.worker_pid() != second.worker_pid());
   std::string worker_hex = WorkerId::FromBinaryOrNil(first.worker_address().worker_id()).Hex();
-  CHECK(ReadFile(session + "/logs/worker-" + worker_hex + ".out").find("registered") !=
+  CHECK(ReadFile(session + "/logs/worker-" + worker_hex + "-" +
+                 std::to_string(first.worker_pid()) + ".out")
+            .find("registered") !=
         std::string::npos);
   CHECK(Stats(raylet).view().available().at("CPU") == 0);
 

@@ -1,6 +1,8 @@
 #include "raylet/worker_pool.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 
 #include "absl/strings/str_join.h"
 #include "common/logging.h"
@@ -82,6 +84,26 @@ absl::Status WorkerPool::EnsureStarting(const JobId& job_id, int wanted) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// One log file per worker, worker-<id>-<pid>.out: the file opened for the
+// process's output before it started is renamed once its pid is known, and
+// the worker's log forwarder (worker/worker_process.cc) appends to that same
+// name. Never replaces a file: if the worker was quicker, both stay.
+// Returns the file's name.
+std::string NameLogAfterPid(const std::string& log_file, pid_t pid) {
+  const std::string suffix = ".out";
+  if (log_file.size() < suffix.size()) return log_file;
+  const std::string named =
+      log_file.substr(0, log_file.size() - suffix.size()) + "-" + std::to_string(pid) + suffix;
+  if (::renameat2(AT_FDCWD, log_file.c_str(), AT_FDCWD, named.c_str(), RENAME_NOREPLACE) != 0) {
+    return log_file;
+  }
+  return named;
+}
+
+}  // namespace
+
 absl::Status WorkerPool::StartWorker(const JobId& job_id, Job& job) {
   WorkerId id = WorkerId::FromRandom();
   std::string error;
@@ -100,7 +122,7 @@ absl::Status WorkerPool::StartWorker(const JobId& job_id, Job& job) {
   worker.job = job_id;
   worker.pid = *pid;
   worker.started_ms = clock_.MonotonicMs();
-  worker.log_file = process.log_file;
+  worker.log_file = NameLogAfterPid(process.log_file, *pid);
   worker_by_pid_[*pid] = id;
   ++job.num_workers;
   ++job.num_starting;

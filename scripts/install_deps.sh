@@ -3,6 +3,7 @@
 # "Dependencies"). Idempotent: quiet and fast when everything is present.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config
+      systemd  # systemd-analyze verify of the units (tests/systemd_units_test.sh)
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
       libboost-dev libgoogle-glog-dev libgflags-dev libhiredis-dev catch2
       libmsgpack-cxx-dev libabsl-dev nlohmann-json3-dev redis-server

@@ -1,16 +1,23 @@
 // Driver start-up and shutdown: flags, the private local cluster and its
 // fate-sharing, joining a running cluster, and what SIGINT/SIGTERM do.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <optional>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/logging.h"
+#include "common/net.h"
 #include "common/paths.h"
 #include "common/process.h"
 #include "common/rpc/auth.h"
 #include "deploy/cli/cli_flags.h"
+#include "deploy/readiness.h"
 #include "ray/api/ray_config.h"
 #include "ray/api/ray_exception.h"
 #include "worker/interrupt.h"
@@ -64,19 +71,96 @@ deploy::NodeOptions LocalClusterOptions(const ray::RayConfig& config) {
   return node;
 }
 
-// Finds this machine's raylet among the cluster's alive nodes.
-std::string FindLocalRaylet(const std::string& gcs_address, const std::string& token,
-                            const std::string& node_ip) {
-  rpc::RpcClient<rpc::GcsService> gcs(gcs_address, token);
-  auto nodes = gcs.CallSync(&rpc::GcsService::Stub::GetAllNodes, rpc::GetAllNodesRequest(), 10000);
-  if (!nodes.ok()) Fail("cannot reach the cluster at " + gcs_address + ": " + nodes.status().ToString());
-  for (const auto& node : nodes->nodes()) {
-    if (node.state() == rpc::NodeInfo::ALIVE && node.ip() == node_ip) {
-      return node.ip() + ":" + std::to_string(node.raylet_port());
-    }
+// The address this machine's kernel uses as the source of a connection to
+// `host_port` (a connected UDP socket sends nothing); "" when unknown.
+std::string SourceAddressTowards(const std::string& host_port) {
+  std::vector<std::string> parts = absl::StrSplit(host_port, ':');
+  int port = 0;
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[1], &port) ||
+      ::inet_pton(AF_INET, parts[0].c_str(), &peer.sin_addr) != 1) {
+    return "";
   }
-  Fail("the cluster at " + gcs_address + " has no alive node on " + node_ip +
-       ": start one here with `lumen start --address=" + gcs_address + "`");
+  peer.sin_port = htons(static_cast<uint16_t>(port));
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  sockaddr_in self{};
+  socklen_t len = sizeof(self);
+  char text[INET_ADDRSTRLEN] = "";
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&peer), sizeof(peer)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &len) == 0) {
+    ::inet_ntop(AF_INET, &self.sin_addr, text, sizeof(text));
+  }
+  ::close(fd);
+  return text;
+}
+
+// True when `ip` is an address of this machine (we could bind to it).
+bool IsLocalAddress(const std::string& ip) { return CheckPortFree(ip, 0).ok(); }
+
+struct LocalNode {
+  std::string ip;
+  std::string raylet_address;
+};
+
+// Finds this machine's raylet among the cluster's alive nodes (docs/workers.md,
+// "Which node a driver joins"): the node at $LUMEN_NODE_IP when that is set;
+// else the one at the address this machine uses towards the GCS; else the
+// first at any address of this machine.
+LocalNode FindLocalRaylet(const std::string& gcs_address, const std::string& token) {
+  auto nodes = deploy::GetAllNodes(gcs_address, token, 10000);
+  if (absl::IsFailedPrecondition(nodes.status())) Fail(std::string(nodes.status().message()));
+  if (!nodes.ok()) {
+    Fail("cannot reach the cluster at " + gcs_address + ": " + std::string(nodes.status().message()));
+  }
+  std::vector<const rpc::NodeInfo*> alive;
+  for (const auto& node : *nodes) {
+    if (node.state() == rpc::NodeInfo::ALIVE) alive.push_back(&node);
+  }
+  const std::string forced = Env("LUMEN_NODE_IP");
+  const std::string source = forced.empty() ? SourceAddressTowards(gcs_address) : forced;
+  auto pick = [](const rpc::NodeInfo& node) {
+    return LocalNode{node.ip(), node.ip() + ":" + std::to_string(node.raylet_port())};
+  };
+  for (const rpc::NodeInfo* node : alive) {
+    if (node->ip() == source) return pick(*node);
+  }
+  if (forced.empty()) {
+    for (const rpc::NodeInfo* node : alive) {
+      if (IsLocalAddress(node->ip())) return pick(*node);
+    }
+    Fail("the cluster at " + gcs_address + " has no alive node on this machine: start one here " +
+         "with `lumen start --address=" + gcs_address + "`");
+  }
+  Fail("the cluster at " + gcs_address + " has no alive node on " + forced +
+       " (LUMEN_NODE_IP): start one here with `lumen start --address=" + gcs_address +
+       " --node-ip-address=" + forced + "`, or unset LUMEN_NODE_IP");
+}
+
+// RayConfig's local-cluster settings make no sense when joining a running
+// cluster (as in Ray, which refuses them too): the nodes are already sized.
+void RefuseLocalSettings(const ray::RayConfig& config, const std::string& address) {
+  std::vector<std::string> set;
+  if (config.num_cpus >= 0) set.push_back("num_cpus");
+  if (config.num_gpus >= 0) set.push_back("num_gpus");
+  if (config.object_store_memory > 0) set.push_back("object_store_memory");
+  if (!config.resources.empty()) set.push_back("resources");
+  if (!config.head_args.empty()) set.push_back("head_args");
+  if (set.empty()) return;
+  Fail("RayConfig::" + absl::StrJoin(set, ", RayConfig::") +
+       " size a private local cluster and cannot be set when connecting to an existing cluster (" +
+       address + "); give them to `lumen start` on the cluster's nodes instead");
+}
+
+// The token of a driver joining a cluster: LUMEN_TOKEN, LUMEN_TOKEN_FILE or
+// ~/.lumen/token (a driver has no --token-file flag).
+std::string DriverToken() {
+  auto token = rpc::FindToken("");
+  if (token.ok()) return *token;
+  if (!absl::IsNotFound(token.status())) Fail(std::string(token.status().message()));
+  Fail("no cluster token: set LUMEN_TOKEN (the token) or LUMEN_TOKEN_FILE (a file holding it), "
+       "or copy the head's " + rpc::DefaultTokenPath() + " to this machine");
 }
 
 // On SIGINT/SIGTERM (watcher thread): the private cluster goes at once,
@@ -106,6 +190,7 @@ std::unique_ptr<Runtime> StartDriver(ray::RayConfig& config, int argc, char** ar
   }
   CoreWorkerOptions options;
   options.node_ip = DefaultNodeIp();
+  if (!address.empty()) RefuseLocalSettings(config, address);
   if (address.empty()) {
     auto node = deploy::StartNode(LocalClusterOptions(config));
     if (!node.ok()) Fail("cannot start a local cluster: " + node.status().ToString());
@@ -116,11 +201,11 @@ std::unique_ptr<Runtime> StartDriver(ray::RayConfig& config, int argc, char** ar
     options.raylet_address = node->raylet_address;
     options.token = node->token;
   } else {
-    auto token = rpc::FindToken("");
-    if (!token.ok()) Fail(std::string(token.status().message()));
-    options.token = *token;
+    options.token = DriverToken();
     options.gcs_address = address;
-    options.raylet_address = FindLocalRaylet(address, options.token, options.node_ip);
+    LocalNode local = FindLocalRaylet(address, options.token);
+    options.node_ip = local.ip;
+    options.raylet_address = local.raylet_address;
   }
   options.driver_executable = SelfExecutablePath();
   options.code_search_path = config.code_search_path;

@@ -1,7 +1,9 @@
 // The ray::internal entry points and the process-wide runtime state.
 #include "worker/runtime.h"
 
+#include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
 
 #include "common/id.h"
@@ -29,6 +31,33 @@ auto Guarded(F&& call) -> decltype(call()) {
     if (InterruptInProgress()) WaitForInterruptToEnd();
     throw;
   }
+}
+
+// What a failed ray::Init throws: a RayException like any other, and
+// recognised by the terminate handler below when nothing catches it.
+class InitFailure : public ray::internal::RayException {
+ public:
+  using RayException::RayException;
+};
+
+std::terminate_handler g_previous_terminate = nullptr;
+
+// A ray::Init failure that nothing catches ends the program with its one-line
+// cause on stderr and exit status 1, not an abort with a stack trace.
+// Everything else goes to the handler that was there before.
+void TerminateOnInitFailure() {
+  if (std::exception_ptr current = std::current_exception()) {
+    try {
+      std::rethrow_exception(current);
+    } catch (const InitFailure& e) {
+      std::fprintf(stderr, "ray::Init failed: %s\n", e.what());
+      std::fflush(stderr);
+      std::_Exit(1);
+    } catch (...) {
+    }
+  }
+  if (g_previous_terminate) g_previous_terminate();
+  std::abort();
 }
 
 CoreWorker& Core() {
@@ -90,8 +119,16 @@ void RuntimeInit(RayConfig& config, int argc, char** argv) {
   if (worker::IsWorkerProcess()) worker::RunWorkerProcess();
   std::lock_guard<std::mutex> lock(worker::g_mu);
   if (worker::g_runtime) return;  // Like ray.init(ignore_reinit_error=True).
-  if (config.local_mode) throw RayException("local_mode is not supported by Lumen");
-  worker::g_runtime = worker::StartDriver(config, argc, argv).release();
+  static std::once_flag handler_once;
+  std::call_once(handler_once, [] {
+    worker::g_previous_terminate = std::set_terminate(worker::TerminateOnInitFailure);
+  });
+  try {
+    if (config.local_mode) throw RayException("local_mode is not supported by Lumen");
+    worker::g_runtime = worker::StartDriver(config, argc, argv).release();
+  } catch (const RayException& e) {
+    throw worker::InitFailure(e.what());
+  }
 }
 
 bool RuntimeIsInitialized() { return lumen::worker::g_runtime != nullptr; }

@@ -53,8 +53,8 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
     return parsed;
   }
   size_t i = 0;
-  if (args[0] == "--help" || args[0] == "-h") {
-    parsed.command = "help";
+  if (args[0] == "--help" || args[0] == "-h" || args[0] == "--version") {
+    parsed.command = args[0] == "--version" ? "version" : "help";
     return parsed;
   }
   parsed.command = args[i++];
@@ -168,8 +168,10 @@ std::string Usage(const std::string& command) {
     return "usage: lumen start --head [--port 6379] [options]     start a new cluster here\n"
            "       lumen start --address HOST:PORT [options]      add this machine to a cluster\n"
            "options:\n"
-           "  --num-cpus N               CPUs this node offers (default: all cores)\n"
-           "  --num-gpus N               GPUs this node offers (default: 0)\n"
+           "  --num-cpus N               CPUs this node offers (default: detected, the cores\n"
+           "                             this process may use)\n"
+           "  --num-gpus N               GPUs this node offers (default: detected, from\n"
+           "                             CUDA_VISIBLE_DEVICES or /dev/nvidia*)\n"
            "  --resources JSON           custom resources, e.g. '{\"special_hardware\": 1}'\n"
            "  --object-store-memory B    bytes for the shared-memory object store\n"
            "  --redis-address H:P        (head) keep GCS tables in Redis to survive GCS restarts\n"
@@ -200,7 +202,8 @@ std::string Usage(const std::string& command) {
          "  start    start a head node (--head) or join a cluster (--address)\n"
          "  status   show nodes and resources of a cluster\n"
          "  stop     stop the Lumen processes of this machine\n"
-         "Run `lumen <command> --help` for the flags of a command.\n";
+         "Run `lumen <command> --help` for the flags of a command; `lumen --version`\n"
+         "prints the version.\n";
 }
 
 }  // namespace lumen::cli

@@ -22,7 +22,15 @@ std::string TempDirOf(const ParsedArgs& args) {
   return args.Value("temp-dir", DefaultTempDir());
 }
 
-void PrintStarted(const deploy::StartedNode& node, bool head, bool block) {
+// " --temp-dir D" when `lumen start` was given a temp dir other than the
+// default, so the commands printed find this cluster as printed.
+std::string TempDirFlag(const ParsedArgs& args) {
+  const std::string dir = args.Value("temp-dir");
+  return dir.empty() || dir == DefaultTempDir() ? "" : " --temp-dir " + dir;
+}
+
+void PrintStarted(const deploy::StartedNode& node, bool head, bool block,
+                  const std::string& temp_dir_flag) {
   std::cout << (head ? "Lumen head node started." : "Lumen worker node started.") << "\n"
             << "  GCS address:     " << node.gcs_address << "\n"
             << "  Raylet address:  " << node.raylet_address << "\n"
@@ -36,7 +44,7 @@ void PrintStarted(const deploy::StartedNode& node, bool head, bool block) {
               << "\nTo connect a driver program to this cluster, run it with:\n"
               << "    RAY_ADDRESS=" << node.gcs_address << " ./my_driver\n"
               << "  (ray::Init() reads RAY_ADDRESS; without it a driver starts a private cluster)\n"
-              << "\nTo see the cluster:  lumen status\n";
+              << "\nTo see the cluster:  lumen status" << temp_dir_flag << "\n";
   }
   if (block) {
     std::cout << "\n--block: running in the foreground; Ctrl-C or SIGTERM stops this node.\n";
@@ -60,7 +68,7 @@ int RunStart(const ParsedArgs& args) {
     const bool usage = absl::IsInvalidArgument(node.status());
     return Fail("start", std::string(node.status().message()), usage ? 2 : 1);
   }
-  PrintStarted(*node, request->node.head, request->block);
+  PrintStarted(*node, request->node.head, request->block, TempDirFlag(args));
   if (request->block) return RunForeground(*node);
   return 0;
 }
@@ -80,14 +88,16 @@ int RunStop(const ParsedArgs& args) {
 
 namespace {
 
-// --address, then $RAY_ADDRESS (unless "auto"), then lumen_current_cluster.
-absl::StatusOr<std::string> ClusterAddress(const ParsedArgs& args) {
+// --address, then $RAY_ADDRESS (unless "auto"), then lumen_current_cluster
+// (`from_record` says so).
+absl::StatusOr<std::string> ClusterAddress(const ParsedArgs& args, bool& from_record) {
   std::string address = args.Value("address");
   if (address.empty()) {
     if (const char* env = std::getenv("RAY_ADDRESS"); env && *env && std::string(env) != "auto") {
       address = env;
     }
   }
+  from_record = address.empty();
   if (address.empty()) return ReadCurrentCluster(TempDirOf(args));
   return address;
 }
@@ -99,7 +109,8 @@ int RunStatus(const ParsedArgs& args) {
     std::cout << Usage("status");
     return 0;
   }
-  absl::StatusOr<std::string> address = ClusterAddress(args);
+  bool from_record = false;
+  absl::StatusOr<std::string> address = ClusterAddress(args, from_record);
   if (!address.ok()) return Fail("status", std::string(address.status().message()));
   absl::StatusOr<std::string> token = rpc::FindToken(args.Value("token-file"));
   if (!token.ok()) return Fail("status", std::string(token.status().message()));
@@ -110,6 +121,15 @@ int RunStatus(const ParsedArgs& args) {
                                 " refused the call: missing or wrong cluster token (use the "
                                 "head's token via --token-file, LUMEN_TOKEN or " +
                                 rpc::DefaultTokenPath() + ")");
+    }
+    if (absl::IsFailedPrecondition(nodes.status())) {
+      return Fail("status", std::string(nodes.status().message()));
+    }
+    if (from_record && absl::IsUnavailable(nodes.status())) {
+      return Fail("status", "no running cluster: the head recorded in " + TempDirOf(args) +
+                                "/lumen_current_cluster (" + *address +
+                                ") does not answer; start one with `lumen start --head`, or "
+                                "give --address");
     }
     return Fail("status", "cannot reach the GCS at " + *address + ": " +
                               std::string(nodes.status().message()));

@@ -10,6 +10,10 @@
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {  // Bad usage, as documented: exit 2.
+    std::cerr << lumen::cli::Usage("");
+    return 2;
+  }
   absl::StatusOr<lumen::cli::ParsedArgs> parsed = lumen::cli::ParseArgs(args);
   if (!parsed.ok()) {
     std::cerr << "lumen: " << parsed.status().message() << std::endl;
@@ -24,6 +28,10 @@ int main(int argc, char** argv) {
   if (parsed->command == "start") return lumen::cli::RunStart(*parsed);
   if (parsed->command == "stop") return lumen::cli::RunStop(*parsed);
   if (parsed->command == "status") return lumen::cli::RunStatus(*parsed);
+  if (parsed->command == "version") {
+    std::cout << "lumen " << LUMEN_VERSION << std::endl;
+    return 0;
+  }
   std::cout << lumen::cli::Usage("");
   return 0;
 }
