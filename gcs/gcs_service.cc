@@ -146,7 +146,7 @@ void GcsServiceImpl::DoPollNodeChanges(const rpc::PollNodeChangesRequest& req,
 }
 
 absl::Status GcsServiceImpl::DoAddJob(const rpc::AddJobRequest& req, rpc::AddJobReply* reply) {
-  auto id = state_.jobs.AddJob(req.job());
+  auto id = state_.jobs.AddJob(req.job(), req.request_id());
   if (!id.ok()) return id.status();
   reply->set_job_id(id->Binary());
   return absl::OkStatus();

@@ -31,7 +31,10 @@ absl::Status JobManager::Load() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<JobId> JobManager::AddJob(rpc::JobInfo job) {
+absl::StatusOr<JobId> JobManager::AddJob(rpc::JobInfo job, const std::string& request_id) {
+  if (!request_id.empty()) {
+    if (auto it = by_request_.find(request_id); it != by_request_.end()) return it->second;
+  }
   uint32_t next = last_job_id_ + 1;
   // The counter first: a crash between the two writes skips an id, never reuses one.
   if (auto st = store_.Put(kCounterTable, kJobIdCounter, std::to_string(next)); !st.ok()) {
@@ -45,6 +48,7 @@ absl::StatusOr<JobId> JobManager::AddJob(rpc::JobInfo job) {
   if (auto st = Persist(job); !st.ok()) return st;
   LOG(INFO) << "job " << next << " added (driver pid " << job.driver_pid() << ")";
   jobs_[job.job_id()] = std::move(job);
+  if (!request_id.empty()) by_request_.emplace(request_id, id);
   return id;
 }
 

@@ -28,7 +28,10 @@ class JobManager {
   // Reads the job table and the id counter (GCS start).
   absl::Status Load();
   // Records `job` under a new id (which overrides job.job_id) and returns it.
-  absl::StatusOr<JobId> AddJob(rpc::JobInfo job);
+  // A repeat of a `request_id` already seen (a driver whose reply was lost)
+  // returns the job that request created. Not persisted: a restarted GCS
+  // forgets request ids (a repeat then makes a new job).
+  absl::StatusOr<JobId> AddJob(rpc::JobInfo job, const std::string& request_id = "");
   // A job a raylet reports as running (RegisterNode's live_jobs): recorded
   // as alive when unknown, and ids are handed out after it from then on, so
   // a GCS that lost its tables never gives a running job's id to a new
@@ -51,6 +54,7 @@ class JobManager {
   const Clock& clock_;
   uint32_t last_job_id_ = 0;
   absl::flat_hash_map<std::string, rpc::JobInfo> jobs_;  // By binary job id.
+  absl::flat_hash_map<std::string, JobId> by_request_;   // AddJob request id -> job.
 };
 
 }  // namespace lumen::gcs

@@ -89,6 +89,18 @@ TEST_CASE("jobs a raylet reports as running are restored and their ids never han
   CHECK(absl::IsInvalidArgument(jobs.Restore(rpc::JobInfo())));
 }
 
+TEST_CASE("a repeated AddJob (its reply lost) gets the job the first call created") {
+  InMemoryStoreClient store;
+  FakeClock clock;
+  JobManager jobs(store, clock);
+  JobId first = jobs.AddJob(rpc::JobInfo(), "request-1").value();
+  CHECK(jobs.AddJob(rpc::JobInfo(), "request-1").value() == first);
+  CHECK(jobs.GetAll().size() == 1);
+  JobId other = jobs.AddJob(rpc::JobInfo(), "request-2").value();
+  CHECK(other != first);
+  CHECK(jobs.AddJob(rpc::JobInfo()).value() != jobs.AddJob(rpc::JobInfo()).value());
+}
+
 TEST_CASE("ids are never reused even if the counter is behind the table") {
   InMemoryStoreClient store;
   FakeClock clock;

@@ -25,6 +25,7 @@ void LeaseManager::RequestLease(LeaseRequest request) {
                " is not known to this raylet (its driver has not registered or has exited)");
     return;
   }
+  if (AnswerRepeat(request)) return;
   if (!IsFeasible(request.resources)) {
     WarnInfeasible(request);
     infeasible_.push_back(std::move(request));
@@ -32,6 +33,43 @@ void LeaseManager::RequestLease(LeaseRequest request) {
   }
   Enqueue(std::move(request));
   Schedule();
+}
+
+bool LeaseManager::AnswerRepeat(LeaseRequest& request) {
+  if (request.request_id == 0 || request.caller.IsNil()) return false;
+  const RequestKey key{request.caller, request.request_id};
+  if (auto it = granted_requests_.find(key); it != granted_requests_.end()) {
+    auto lease = leases_.find(it->second);
+    if (lease != leases_.end()) {
+      request.reply(lease->second.grant);
+      return true;
+    }
+    granted_requests_.erase(it);
+  }
+  if (auto it = waiting_requests_.find(key); it != waiting_requests_.end()) {
+    // Still queued: its grant goes to this call; the earlier call (whose
+    // caller gave up on it) is told so.
+    std::shared_ptr<ReplySlot> slot = it->second;
+    auto earlier = std::move(slot->reply);
+    slot->reply = std::move(request.reply);
+    LeaseReply superseded;
+    superseded.error = "superseded by a repeat of the same lease request";
+    if (earlier) earlier(superseded);
+    return true;
+  }
+  auto slot = std::make_shared<ReplySlot>(ReplySlot{std::move(request.reply)});
+  waiting_requests_[key] = slot;
+  request.reply = [this, key, slot](const LeaseReply& reply) {
+    waiting_requests_.erase(key);
+    if (reply.granted) {
+      if (auto lease = leases_.find(reply.lease_id); lease != leases_.end()) {
+        lease->second.request_id = key.second;
+        granted_requests_[key] = reply.lease_id;
+      }
+    }
+    slot->reply(reply);
+  };
+  return false;
 }
 
 void LeaseManager::Enqueue(LeaseRequest request) {
@@ -128,6 +166,7 @@ void LeaseManager::Grant(LeaseRequest& request, const WorkerInfo& worker) {
   reply.worker_port = worker.port;
   reply.worker_pid = worker.pid;
   reply.gpu_ids = std::move(*gpu_ids);
+  leases_[lease_id].grant = reply;
   request.reply(reply);
 }
 
@@ -183,6 +222,7 @@ void LeaseManager::ReleaseLease(int64_t lease_id) {
   resources_.Release(held);
   gpus_.Release(lease.gpu_ids, lease.resources.GetUnits(kGpuResource));
   lease_by_worker_.erase(lease.worker);
+  if (lease.request_id != 0) granted_requests_.erase(RequestKey{lease.caller, lease.request_id});
   if (auto per_job = leases_per_job_.find(lease.job); --per_job->second == 0) {
     leases_per_job_.erase(per_job);
   }

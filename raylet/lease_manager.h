@@ -27,6 +27,11 @@
 // the job's end); a blocked lease keeps them. A request fits only when both
 // the counts and the index pool have room.
 //
+// Lost messages: a lease request carries a caller-chosen request_id; a
+// repeat of a queued request takes over its reply, a repeat of a granted one
+// gets the same grant again (the caller retries when a reply was lost, and
+// no worker is leased twice or leaked). Returning an unknown lease is
+// NotFound, so returns may be repeated too.
 // Threading: the raylet loop only. Reply callbacks run on the loop, possibly
 // inline in RequestLease; each request gets exactly one reply.
 #pragma once
@@ -62,6 +67,7 @@ struct LeaseRequest {
   ResourceSet resources;
   std::string function_name;           // For the infeasible warning.
   WorkerId caller;                     // Nil when unknown.
+  int64_t request_id = 0;              // With `caller`, names a repeated request; 0: none.
   std::function<bool()> is_cancelled;  // Optional: the caller gave up.
   std::function<void(const LeaseReply&)> reply;
 };
@@ -105,12 +111,22 @@ class LeaseManager {
     WorkerId caller;
     std::vector<int> gpu_ids;
     bool blocked = false;  // Its CPU is given back while blocked.
+    LeaseReply grant;      // As sent, for a repeated request.
+    int64_t request_id = 0;
+  };
+  using RequestKey = std::pair<WorkerId, int64_t>;  // (caller, request_id).
+  // The reply of a queued request that has a key; a repeat replaces it.
+  struct ReplySlot {
+    std::function<void(const LeaseReply&)> reply;
   };
 
   // Counts and GPU indices both have room for `shape` now / ever.
   bool FitsNow(const ResourceSet& shape) const;
   bool IsFeasible(const ResourceSet& shape) const;
   void Enqueue(LeaseRequest request);
+  // A repeat of a request with a key is answered here (true); else the
+  // request's reply is wrapped to track its key.
+  bool AnswerRepeat(LeaseRequest& request);
   // Grants the front request of `cls` (dropping cancelled ones first);
   // false when nothing could be granted.
   bool GrantOne(SchedulingClass& cls);
@@ -137,6 +153,8 @@ class LeaseManager {
   absl::flat_hash_map<int64_t, Lease> leases_;
   absl::flat_hash_map<WorkerId, int64_t> lease_by_worker_;
   absl::flat_hash_map<JobId, int> leases_per_job_;  // Granted leases held per job.
+  absl::flat_hash_map<RequestKey, std::shared_ptr<ReplySlot>> waiting_requests_;
+  absl::flat_hash_map<RequestKey, int64_t> granted_requests_;  // To the lease id.
   int64_t next_lease_id_ = 1;
   bool scheduling_ = false;
 };

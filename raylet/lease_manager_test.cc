@@ -422,3 +422,57 @@ TEST_CASE("jobs with pending demand share the node: fewest leases first, equals 
     CHECK(grants == row.grants);
   }
 }
+
+TEST_CASE("a repeated lease request is the same request: no second worker, no leak") {
+  // The caller repeats a request whose reply it lost (docs/raylet.md).
+  Fixture f(2, /*prestart=*/2);
+  f.WorkersRegister();
+  const WorkerId caller = WorkerId::FromRandom();
+  auto send = [&](int64_t request_id) {
+    auto slot = std::make_shared<std::optional<LeaseReply>>();
+    LeaseRequest request;
+    request.job = f.job;
+    request.resources = Res({{"CPU", 1}});
+    request.caller = caller;
+    request.request_id = request_id;
+    request.reply = [slot](const LeaseReply& reply) { *slot = reply; };
+    f.leases.RequestLease(std::move(request));
+    return slot;
+  };
+  SECTION("granted, then repeated: the same grant again") {
+    auto first = send(7);
+    REQUIRE(first->has_value());
+    REQUIRE((*first)->granted);
+    auto again = send(7);
+    REQUIRE(again->has_value());
+    CHECK((*again)->granted);
+    CHECK((*again)->lease_id == (*first)->lease_id);
+    CHECK((*again)->worker_id == (*first)->worker_id);
+    CHECK(f.leases.NumLeases() == 1);
+    CHECK(f.AvailableCpu() == 1);
+    // Returned: the key is forgotten, so the id may name a new request.
+    REQUIRE(f.leases.ReturnLease((*first)->lease_id, false).ok());
+    CHECK(absl::IsNotFound(f.leases.ReturnLease((*first)->lease_id, false)));  // Repeated return.
+    auto later = send(7);
+    REQUIRE(later->has_value());
+    CHECK((*later)->lease_id != (*first)->lease_id);
+  }
+  SECTION("queued, then repeated: one grant, to the repeat") {
+    auto a = send(1);
+    auto b = send(2);
+    REQUIRE((a->has_value() && b->has_value()));
+    auto queued = send(3);
+    CHECK_FALSE(queued->has_value());
+    auto repeat = send(3);
+    REQUIRE(queued->has_value());  // The earlier call is told it was superseded.
+    CHECK_FALSE((*queued)->granted);
+    CHECK((*queued)->error.find("superseded") != std::string::npos);
+    CHECK_FALSE(repeat->has_value());
+    CHECK(f.leases.NumPending() == 1);
+    REQUIRE(f.leases.ReturnLease((*a)->lease_id, false).ok());
+    REQUIRE(repeat->has_value());
+    CHECK((*repeat)->granted);
+    CHECK(f.leases.NumLeases() == 2);
+    CHECK(f.leases.NumPending() == 0);
+  }
+}

@@ -44,6 +44,7 @@ void NodeManager::RequestWorkerLease(
   lease.resources = ResourceSet::FromMap(request.resources());
   lease.function_name = request.function_name();
   lease.caller = WorkerId::FromBinaryOrNil(request.caller_worker_id());
+  lease.request_id = request.request_id();
   lease.is_cancelled = std::move(is_cancelled);
   lease.reply = [this, reply = std::move(reply)](const LeaseReply& result) {
     rpc::RequestWorkerLeaseReply out;

@@ -3,11 +3,13 @@
 #include <algorithm>
 
 #include "common/logging.h"
+#include "common/rpc/grpc_status.h"
 
 namespace lumen::worker {
 namespace {
 
 constexpr int kMaxPendingLeaseRequests = 16;
+constexpr int kMaxLeaseRetryDelayMs = 400;
 
 rpc::ErrorInfo MakeError(rpc::ErrorInfo::Type type, const std::string& message,
                          const rpc::TaskSpec& spec, int pid = 0) {
@@ -107,13 +109,34 @@ void TaskSubmitter::RequestLease(const std::string& key, Shape& shape) {
   request.set_function_name(shape.function_name);
   request.set_caller_worker_id(options_.caller.Binary());
   for (const auto& [name, amount] : shape.resources) (*request.mutable_resources())[name] = amount;
+  request.set_request_id(next_lease_request_id_++);
   ++shape.pending_lease_requests;
-  leases_.RequestWorkerLease(
-      request, [this, key](absl::Status status, rpc::RequestWorkerLeaseReply&& reply) {
-        loop_.Post([this, key, status, reply = std::move(reply)]() mutable {
-          OnLeaseGranted(key, status, std::move(reply));
-        });
-      });
+  SendLeaseRequest(key, std::move(request), 1);
+}
+
+void TaskSubmitter::SendLeaseRequest(const std::string& key,
+                                     rpc::RequestWorkerLeaseRequest request, int attempt) {
+  auto shared = std::make_shared<rpc::RequestWorkerLeaseRequest>(std::move(request));
+  leases_.RequestWorkerLease(*shared, [this, key, shared, attempt](
+                                          absl::Status status,
+                                          rpc::RequestWorkerLeaseReply&& reply) {
+    loop_.Post([this, key, shared, attempt, status, reply = std::move(reply)]() mutable {
+      if (rpc::IsLostMessage(status) && attempt < options_.lease_request_attempts) {
+        // The request or its reply may be lost on the way; the raylet knows
+        // a repeat by its request_id.
+        VLOG(1) << "lease request " << shared->request_id() << " failed (" << status
+                << "); sending it again";
+        const int delay_ms = std::min(options_.lease_retry_base_ms << (attempt - 1),
+                                      kMaxLeaseRetryDelayMs);
+        loop_.RunAfter(std::chrono::milliseconds(delay_ms),
+                       [this, key, shared, attempt] {
+                         SendLeaseRequest(key, *shared, attempt + 1);
+                       });
+        return;
+      }
+      OnLeaseGranted(key, status, std::move(reply));
+    });
+  });
 }
 
 void TaskSubmitter::OnLeaseGranted(const std::string& key, absl::Status status,

@@ -25,7 +25,9 @@
 // raylet that is unreachable (dead or stopped), one that found the shape
 // invalid (INVALID_REQUEST), a token it does not accept, a real refusal.
 // Lease requests name the caller (caller_worker_id), so the raylet revokes
-// them, and kills the leased workers, when the caller dies.
+// them, and kills the leased workers, when the caller dies; and carry a
+// request_id, so that a request repeated after a lost reply is the same
+// request to the raylet (no worker leased twice or leaked).
 // Seams: LeaseClient and TaskPusher (task_submitter_io.h); unit tested with
 // fakes in task_submitter_test.cc.
 // Threading: the owner's EventLoop only (Submit must be posted there), but
@@ -73,6 +75,13 @@ class TaskSubmitter {
     // "Fair sharing"). 0: never.
     int lease_quantum_ms = 100;
     const Clock* clock = nullptr;  // Null: the system clock.
+    // A lease request whose call fails as if the message were lost
+    // (UNAVAILABLE, DEADLINE_EXCEEDED) is sent again, with the same
+    // request_id, up to this many attempts in all, waiting base << n ms
+    // (at most kMaxLeaseRetryDelayMs) between them: a dead raylet is
+    // declared after about 2 s.
+    int lease_request_attempts = 8;
+    int lease_retry_base_ms = 50;
   };
 
   // `loop`, `leases` and `pusher` are not owned and must outlive this.
@@ -114,6 +123,8 @@ class TaskSubmitter {
   static std::string ShapeKey(const rpc::TaskSpec& spec);
   void Pump(const std::string& key);
   void RequestLease(const std::string& key, Shape& shape);
+  void SendLeaseRequest(const std::string& key, rpc::RequestWorkerLeaseRequest request,
+                        int attempt);
   void OnLeaseGranted(const std::string& key, absl::Status status,
                       rpc::RequestWorkerLeaseReply&& reply);
   size_t BatchSize(const Shape& shape) const;
@@ -141,6 +152,7 @@ class TaskSubmitter {
   SystemClock system_clock_;
   const Clock& clock_;
   std::unordered_map<std::string, Shape> shapes_;
+  int64_t next_lease_request_id_ = 1;
 };
 
 }  // namespace lumen::worker

@@ -1,5 +1,7 @@
 #include "worker/task_submitter_io.h"
 
+#include "common/rpc/grpc_status.h"
+
 namespace lumen::worker {
 namespace {
 
@@ -47,9 +49,23 @@ void RayletLeaseClient::RequestWorkerLease(const rpc::RequestWorkerLeaseRequest&
 }
 
 void RayletLeaseClient::ReturnWorker(const rpc::ReturnWorkerRequest& request) {
-  raylet_.Call(&rpc::RayletService::Stub::async::ReturnWorker, request,
-               std::function<void(absl::Status, rpc::ReturnWorkerReply&&)>(
-                   [](absl::Status, rpc::ReturnWorkerReply&&) {}));
+  SendReturn(raylet_, request, 1);
+}
+
+// A lost return would leave the worker and its resources leased for good;
+// returns are idempotent (a repeat of a done one is NOT_FOUND), so a failed
+// one is sent again at once, up to 16 times (at 10% loss each way, a
+// return is then lost once in 10^11).
+// (The RpcClient drops callbacks once it is destroyed, so `raylet` is alive
+// whenever this one runs.)
+void RayletLeaseClient::SendReturn(RayletClient& raylet, const rpc::ReturnWorkerRequest& request,
+                                   int attempt) {
+  constexpr int kAttempts = 16;
+  raylet.Call(&rpc::RayletService::Stub::async::ReturnWorker, request,
+              std::function<void(absl::Status, rpc::ReturnWorkerReply&&)>(
+                  [&raylet, request, attempt](absl::Status status, rpc::ReturnWorkerReply&&) {
+                    if (rpc::IsLostMessage(status) && attempt < kAttempts) SendReturn(raylet, request, attempt + 1);
+                  }));
 }
 
 void PooledTaskPusher::Connect(const rpc::Address& worker, ConnectCallback callback) {

@@ -60,9 +60,12 @@ class RayletLeaseClient : public LeaseClient {
   explicit RayletLeaseClient(RayletClient& raylet) : raylet_(raylet) {}
   void RequestWorkerLease(const rpc::RequestWorkerLeaseRequest& request,
                           LeaseCallback callback) override;
+  // Sent again when lost (returns are idempotent at the raylet).
   void ReturnWorker(const rpc::ReturnWorkerRequest& request) override;
 
  private:
+  static void SendReturn(RayletClient& raylet, const rpc::ReturnWorkerRequest& request,
+                         int attempt);
   RayletClient& raylet_;
 };
 

@@ -32,7 +32,8 @@ struct Fixture {
           [this](const rpc::TaskSpec& s, const rpc::ErrorInfo& e) { failed.emplace_back(s.name(), e); },
           [this](const rpc::TaskSpec&) { ++new_shapes; }},
       TaskSubmitter::Options{caller, caller_address, /*idle_lease_grace_ms=*/0,
-                             /*lease_quantum_ms=*/100, &clock}};
+                             /*lease_quantum_ms=*/100, &clock,
+                             /*lease_request_attempts=*/3, /*lease_retry_base_ms=*/0}};
 
   // Runs everything the loop has ready, timers that are due included.
   void Poll() {
@@ -193,8 +194,14 @@ TEST_CASE("a failed lease request fails its tasks with the cause and what to do"
     Fixture f;
     f.Submit("t");
     REQUIRE(f.leases.requests.size() == 1);
-    f.leases.FailWith(c.status);
-    f.Poll();
+    // A lost-looking failure is tried 3 times in all, then reported.
+    const int attempts = absl::IsUnavailable(c.status) ? 3 : 1;
+    for (int i = 0; i < attempts; ++i) {
+      REQUIRE(f.leases.requests.size() == 1);
+      f.leases.FailWith(c.status);
+      f.Poll();
+    }
+    CHECK(f.leases.requests.empty());
     REQUIRE(f.failed.size() == 1);
     const rpc::ErrorInfo& error = f.failed[0].second;
     INFO(error.message());
@@ -244,4 +251,27 @@ TEST_CASE("a lease held past its quantum goes back at a task boundary and a new 
   f.pusher.Reply("x");
   f.Poll();
   CHECK(f.replied == std::vector<std::string>{"a", "b", "c"});
+}
+
+TEST_CASE("a lease request whose reply is lost is sent again with the same request id") {
+  Fixture f;
+  f.Submit("a");
+  REQUIRE(f.leases.requests.size() == 1);
+  const int64_t id = f.leases.requests[0].request.request_id();
+  CHECK(id != 0);
+  f.leases.FailWith(absl::UnavailableError("injected fault: reply of RequestWorkerLease dropped"));
+  f.Poll();
+  REQUIRE(f.leases.requests.size() == 1);  // The same request, again.
+  CHECK(f.leases.requests[0].request.request_id() == id);
+  CHECK(f.failed.empty());
+  f.leases.Grant(1, 1001);
+  f.Poll();
+  REQUIRE(f.pusher.pushes.size() == 1);
+  f.pusher.Reply("x");
+  f.Poll();
+  CHECK(f.replied == std::vector<std::string>{"a"});
+  // A new request gets a new id.
+  f.Submit("b");
+  f.Submit("c");
+  for (const auto& r : f.leases.requests) CHECK(r.request.request_id() != id);
 }

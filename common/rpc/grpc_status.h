@@ -20,4 +20,10 @@ inline absl::Status FromGrpcStatus(const grpc::Status& s) {
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
 }
 
+// True for the failures a lost request or reply gives (the peer may be
+// fine): worth sending again when the call is idempotent.
+inline bool IsLostMessage(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s);
+}
+
 }  // namespace lumen::rpc
