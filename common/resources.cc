@@ -6,6 +6,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
 
 namespace lumen {
 namespace {
@@ -62,6 +63,36 @@ absl::Status ValidateResource(absl::string_view name, double amount) {
                      "has more than 4 decimal places; amounts are counted in units of 0.0001");
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::map<std::string, double>> ParseResourcesJson(const std::string& json) {
+  std::map<std::string, double> out;
+  if (json.find_first_not_of(" \t\r\n") == std::string::npos) return out;
+  nlohmann::json parsed = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) {
+    return absl::InvalidArgumentError("--resources is not valid JSON: '" + json +
+                                      "' (expected e.g. '{\"accelerator\": 2}')");
+  }
+  if (!parsed.is_object()) {
+    return absl::InvalidArgumentError("--resources must be a JSON object of numbers, got '" + json +
+                                      "'");
+  }
+  for (const auto& [name, value] : parsed.items()) {
+    if (name.empty()) return absl::InvalidArgumentError("--resources: empty resource name");
+    if (name == "CPU" || name == "GPU") {
+      return absl::InvalidArgumentError("--resources must not set " + name + "; use --num-" +
+                                        (name == "CPU" ? "cpus" : "gpus"));
+    }
+    if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < 0) {
+      return absl::InvalidArgumentError("--resources: '" + name +
+                                        "' must be a non-negative number, got " + value.dump());
+    }
+    if (absl::Status bad = ValidateResource(name, value.get<double>()); !bad.ok()) {
+      return absl::InvalidArgumentError("--resources: " + std::string(bad.message()));
+    }
+    out[name] = value.get<double>();
+  }
+  return out;
 }
 
 }  // namespace lumen

@@ -19,7 +19,11 @@
 // message names the resource and the value and fits on one line.
 #pragma once
 
+#include <map>
+#include <string>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace lumen {
@@ -40,5 +44,11 @@ absl::Status ValidateResources(const Map& resources) {
   }
   return absl::OkStatus();
 }
+
+// Parses a --resources flag: a JSON object of resource amounts, each checked
+// by ValidateResource. Blank input is an empty map. "CPU" and "GPU" are
+// refused (they have their own flags, --num-cpus and --num-gpus).
+// InvalidArgument, one line starting "--resources", names the problem.
+absl::StatusOr<std::map<std::string, double>> ParseResourcesJson(const std::string& json);
 
 }  // namespace lumen

@@ -6,35 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
+#include "common/status.h"
 
 namespace lumen::deploy {
-
-absl::StatusOr<std::map<std::string, double>> ParseResourcesJson(const std::string& json) {
-  std::map<std::string, double> resources;
-  if (json.find_first_not_of(" \t\r\n") == std::string::npos) return resources;
-  nlohmann::json parsed = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) {
-    return absl::InvalidArgumentError("--resources is not valid JSON: " + json +
-                                      R"( (expected an object like '{"special_hardware": 1}'))");
-  }
-  if (!parsed.is_object()) {
-    return absl::InvalidArgumentError(R"(--resources must be a JSON object like '{"special_hardware": 1}', got: )" +
-                                      json);
-  }
-  for (const auto& [name, value] : parsed.items()) {
-    if (name.empty()) return absl::InvalidArgumentError("--resources has an empty resource name");
-    if (name == "CPU" || name == "GPU") {
-      return absl::InvalidArgumentError("--resources must not set " + name + "; use --num-" +
-                                        (name == "CPU" ? std::string("cpus") : std::string("gpus")));
-    }
-    if (!value.is_number() || value.get<double>() < 0 || !std::isfinite(value.get<double>())) {
-      return absl::InvalidArgumentError("--resources: \"" + name +
-                                        "\" must be a non-negative number, got " + value.dump());
-    }
-    resources[name] = value.get<double>();
-  }
-  return resources;
-}
 
 absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& address) {
   const size_t colon = address.rfind(':');
@@ -70,6 +44,8 @@ absl::Status ValidateNodeOptions(const NodeOptions& options) {
                                         FormatNumber(*value));
     }
   }
+  if (options.num_cpus) RETURN_IF_ERROR(ValidateResource("CPU", *options.num_cpus));
+  if (options.num_gpus) RETURN_IF_ERROR(ValidateResource("GPU", *options.num_gpus));
   if (options.object_store_memory && *options.object_store_memory <= 0) {
     return absl::InvalidArgumentError("--object-store-memory must be a positive number of bytes");
   }

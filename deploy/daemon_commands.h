@@ -12,15 +12,14 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/resources.h"
 #include "deploy/launcher.h"
 
 namespace lumen::deploy {
 
-// Parses a custom-resources JSON object such as {"special_hardware": 1}.
-// Empty input is an empty map. InvalidArgument names the problem: not JSON,
-// not an object, a value that is not a non-negative number, or "CPU"/"GPU"
-// (which have their own flags).
-absl::StatusOr<std::map<std::string, double>> ParseResourcesJson(const std::string& json);
+// Parses --resources, e.g. {"special_hardware": 1}: common/resources.h, the
+// one parser, shared with the raylet's --resources.
+using ::lumen::ParseResourcesJson;
 
 // Splits "host:port"; InvalidArgument unless the port is 1..65535.
 absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& address);

@@ -30,7 +30,7 @@ TEST_CASE("ParseResourcesJson names the problem") {
   const std::vector<Case> cases = {
       {"{bad json", "not valid JSON"},
       {"[1, 2]", "must be a JSON object"},
-      {R"({"a": "x"})", "\"a\" must be a non-negative number"},
+      {R"({"a": "x"})", "'a' must be a non-negative number"},
       {R"({"a": -1})", "non-negative"},
       {R"({"CPU": 4})", "--num-cpus"},
       {R"({"GPU": 1})", "--num-gpus"},

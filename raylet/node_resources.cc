@@ -19,35 +19,6 @@
 
 namespace lumen::raylet {
 
-absl::StatusOr<std::map<std::string, double>> ParseResourcesJson(const std::string& json) {
-  nlohmann::json parsed = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) {
-    return absl::InvalidArgumentError("--resources is not valid JSON: '" + json +
-                                      "' (expected e.g. '{\"accelerator\": 2}')");
-  }
-  if (!parsed.is_object()) {
-    return absl::InvalidArgumentError("--resources must be a JSON object of numbers, got '" + json +
-                                      "'");
-  }
-  std::map<std::string, double> out;
-  for (const auto& [name, value] : parsed.items()) {
-    if (name.empty()) return absl::InvalidArgumentError("--resources: empty resource name");
-    if (name == "CPU" || name == "GPU") {
-      return absl::InvalidArgumentError("--resources must not set " + name + "; use --num-" +
-                                        (name == "CPU" ? "cpus" : "gpus"));
-    }
-    if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < 0) {
-      return absl::InvalidArgumentError("--resources: '" + name +
-                                        "' must be a non-negative number, got " + value.dump());
-    }
-    if (absl::Status bad = ValidateResource(name, value.get<double>()); !bad.ok()) {
-      return absl::InvalidArgumentError("--resources: " + std::string(bad.message()));
-    }
-    out[name] = value.get<double>();
-  }
-  return out;
-}
-
 int CountCudaVisibleDevices(const std::string& value) {
   int count = 0;
   for (absl::string_view id : absl::StrSplit(value, ',')) {

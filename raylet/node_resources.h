@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/resources.h"
 #include "raylet/resource_set.h"
 
 namespace lumen::raylet {
@@ -29,7 +30,8 @@ inline constexpr double kObjectStoreFraction = 0.3;
 // Parses --resources: a JSON object of non-negative numbers. "CPU" and
 // "GPU" are refused (they have their own flags); "memory" is taken as the
 // memory resource unless --memory is given.
-absl::StatusOr<std::map<std::string, double>> ParseResourcesJson(const std::string& json);
+// (common/resources.h; the one parser, shared with `lumen start`).
+using ::lumen::ParseResourcesJson;
 
 // Number of GPUs named by CUDA_VISIBLE_DEVICES ("0,1" -> 2, "" -> 0,
 // "-1" -> 0: CUDA stops at the first invalid id).

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -37,7 +38,9 @@ RAY_REMOTE(Pid, AddOne, SleepLong);
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "busy";
   ray::RayConfig config;
-  config.num_cpus = 2;
+  // Sizes the private cluster only: ray::Init refuses it when joining one.
+  const char* address = std::getenv("RAY_ADDRESS");
+  if (!address || !*address) config.num_cpus = 2;
   ray::Init(config, argc, argv);
   auto stats = lumen::worker::GetRuntimeStats();
   std::printf("session_dir=%s\n", stats.session_dir.c_str());
