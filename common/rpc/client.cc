@@ -4,7 +4,8 @@
 
 namespace lumen::rpc {
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           const std::shared_ptr<const TlsCredentials>& tls) {
   grpc::ChannelArguments args;
   // The servers' limit: a larger request fails here, before it is sent.
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
@@ -17,7 +18,12 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   // Each client gets its own TCP connection (no subchannel sharing), so a
   // busy stream to one peer does not delay another.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  if (!tls) return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = tls->ca_pem;
+  ssl.pem_private_key = tls->key_pem;
+  ssl.pem_cert_chain = tls->cert_pem;
+  return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
 }
 
 }  // namespace lumen::rpc

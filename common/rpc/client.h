@@ -9,7 +9,8 @@
 // them, and their callbacks are dropped (never posted into a loop that may
 // be gone). So no call outlives its client into the process's exit.
 // Failure: transport errors and server errors both arrive as absl::Status;
-// UNAVAILABLE means the server could not be reached.
+// UNAVAILABLE means the server could not be reached (also when a TLS
+// handshake fails: gRPC reports both alike).
 #pragma once
 
 #include <chrono>
@@ -26,6 +27,7 @@
 #include "common/event_loop.h"
 #include "common/rpc/auth.h"
 #include "common/rpc/grpc_status.h"
+#include "common/rpc/tls.h"
 
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>
@@ -44,8 +46,12 @@ inline void TsanRelease(void*) {}
 inline void TsanAcquire(void*) {}
 #endif
 
-// A channel with Lumen's settings (message sizes, fast reconnect).
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
+// A channel with Lumen's settings (message sizes, fast reconnect): over
+// mutual TLS with `tls` (by default the process's, ProcessTls(); the server
+// must present a certificate for its IP signed by the CA), else plaintext.
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           const std::shared_ptr<const TlsCredentials>& tls =
+                                               ProcessTls());
 
 template <typename Service>
 class RpcClient {

@@ -13,6 +13,7 @@
 #include "common/rpc/fault_injection.h"
 #include "common/rpc/grpc_status.h"
 #include "common/rpc/limits.h"
+#include "common/rpc/tls.h"
 
 namespace lumen::rpc {
 namespace {
@@ -51,14 +52,24 @@ void CheckTokenBeforeBody(void* state, grpc_auth_context* /*peer*/, const grpc_m
   done(user_data, nullptr, 0, nullptr, 0, GRPC_STATUS_UNAUTHENTICATED, kRefusal);
 }
 
-// Plaintext credentials whose listening port runs CheckTokenBeforeBody.
-// (grpc::InsecureServerCredentials() cannot carry a processor: in gRPC 1.51
-// its SetAuthMetadataProcessor aborts the process. Core's insecure
-// credentials can, and with one the server auth filter is in the stack.)
+// Mutual TLS: the server presents `tls`'s certificate and accepts only
+// clients whose certificate the CA signed (no certificate: no connection).
+grpc_server_credentials* MutualTlsCore(const TlsCredentials& tls) {
+  grpc_ssl_pem_key_cert_pair pair{tls.key_pem.c_str(), tls.cert_pem.c_str()};
+  return grpc_ssl_server_credentials_create_ex(
+      tls.ca_pem.c_str(), &pair, 1, GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY,
+      nullptr);
+}
+
+// Credentials whose listening port runs CheckTokenBeforeBody: plaintext, or
+// mutual TLS when `tls` is given. (grpc::InsecureServerCredentials() cannot
+// carry a processor: in gRPC 1.51 its SetAuthMetadataProcessor aborts the
+// process. Core's insecure and SSL credentials can, and with one the server
+// auth filter is in the stack.)
 class TokenCheckingCredentials final : public grpc::ServerCredentials {
  public:
-  explicit TokenCheckingCredentials(const std::string& token)
-      : core_(grpc_insecure_server_credentials_create()) {
+  TokenCheckingCredentials(const std::string& token, const TlsCredentials* tls)
+      : core_(tls ? MutualTlsCore(*tls) : grpc_insecure_server_credentials_create()) {
     grpc_auth_metadata_processor processor;
     processor.process = CheckTokenBeforeBody;
     processor.destroy = [](void* state) { delete static_cast<std::string*>(state); };
@@ -136,7 +147,7 @@ absl::StatusOr<int> GrpcServer::Start() {
   grpc::ServerBuilder builder;
   int bound = 0;
   builder.AddListeningPort(ip_ + ":" + std::to_string(port_),
-                           std::make_shared<TokenCheckingCredentials>(token_), &bound);
+                           std::make_shared<TokenCheckingCredentials>(token_, tls_.get()), &bound);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, kMaxMetadataBytes);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);

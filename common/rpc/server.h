@@ -26,6 +26,9 @@
 // ("missing or wrong cluster token") without reading the request or
 // running the handler; a request over kMaxMessageBytes finishes
 // RESOURCE_EXHAUSTED.
+// TLS (common/rpc/tls.h): with credentials, the port speaks only mutual TLS;
+// a client without a certificate signed by the cluster CA fails its
+// handshake before any call, and the token is still checked as above.
 #pragma once
 
 #include <functional>
@@ -37,6 +40,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/event_loop.h"
+#include "common/rpc/tls.h"
 
 namespace lumen::rpc {
 
@@ -66,9 +70,11 @@ class CallGate {
 class GrpcServer {
  public:
   // Listens on `ip:port` (port 0 picks a free one) and serves only calls
-  // carrying `token`.
-  GrpcServer(std::string ip, int port, std::string token)
-      : ip_(std::move(ip)), port_(port), token_(std::move(token)) {}
+  // carrying `token`; with `tls` (by default the process's, ProcessTls())
+  // only over mutual TLS, to clients with a certificate signed by its CA.
+  GrpcServer(std::string ip, int port, std::string token,
+             std::shared_ptr<const TlsCredentials> tls = ProcessTls())
+      : ip_(std::move(ip)), port_(port), token_(std::move(token)), tls_(std::move(tls)) {}
   ~GrpcServer();
 
   // `service` is not owned and must outlive the server.
@@ -83,6 +89,7 @@ class GrpcServer {
   std::string ip_;
   int port_;
   std::string token_;
+  std::shared_ptr<const TlsCredentials> tls_;  // Null: plaintext.
   std::vector<grpc::Service*> services_;
   std::unique_ptr<grpc::Server> server_;
 };
