@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <cstring>
@@ -24,6 +25,7 @@
 #include "common/rpc/auth.h"
 #include "worker/log_forwarder.h"
 #include "worker/log_rate_limiter.h"
+#include "worker/task_channel_tls.h"
 
 namespace lumen::worker {
 namespace {
@@ -57,38 +59,16 @@ std::string EncodeFrame(Kind kind, uint64_t id, const std::string& payload) {
   return frame;
 }
 
-bool WriteAll(int fd, const char* data, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::send(fd, data, n, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    data += w;
-    n -= w;
-  }
-  return true;
-}
-
-bool ReadAll(int fd, char* data, size_t n) {
-  while (n > 0) {
-    ssize_t r = ::recv(fd, data, n, 0);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    data += r;
-    n -= r;
-  }
-  return true;
-}
-
-bool WriteFrame(int fd, Kind kind, uint64_t id, const std::string& payload) {
+bool WriteFrame(ClientWire& wire, Kind kind, uint64_t id, const std::string& payload) {
   std::string frame = EncodeFrame(kind, id, payload);
-  return WriteAll(fd, frame.data(), frame.size());
+  return wire.Write(frame.data(), frame.size());
 }
 
 // Reads one frame (the client's side); false on EOF, error, or a frame
 // over the limit.
-bool ReadFrame(int fd, Kind* kind, uint64_t* id, std::string* payload) {
+bool ReadFrame(ClientWire& wire, Kind* kind, uint64_t* id, std::string* payload) {
   char bytes[kHeaderBytes];
-  if (!ReadAll(fd, bytes, kHeaderBytes)) return false;
+  if (!wire.Read(bytes, kHeaderBytes)) return false;
   Header header = ParseHeader(bytes);
   *kind = header.kind;
   *id = header.id;
@@ -97,7 +77,7 @@ bool ReadFrame(int fd, Kind* kind, uint64_t* id, std::string* payload) {
     return false;
   }
   payload->resize(header.len);
-  return ReadAll(fd, payload->data(), header.len);
+  return wire.Read(payload->data(), header.len);
 }
 
 // A blocking connect of `fd` that gives up after `timeout`.
@@ -130,7 +110,7 @@ void SetNoDelay(int fd) {
 
 // Why a connection was refused before it authenticated; each is logged at
 // most once per kRefusalLogPeriod.
-enum class Refusal { kNotHello, kOversizedHello, kWrongToken, kDeadline, kTooMany };
+enum class Refusal { kNotHello, kOversizedHello, kWrongToken, kDeadline, kTooMany, kTls };
 constexpr auto kRefusalLogPeriod = std::chrono::seconds(10);
 
 std::string Describe(Refusal refusal) {
@@ -140,6 +120,7 @@ std::string Describe(Refusal refusal) {
     case Refusal::kWrongToken: return "wrong token";
     case Refusal::kDeadline: return "no hello within the deadline";
     case Refusal::kTooMany: return "too many connections not yet authenticated";
+    case Refusal::kTls: return "no TLS handshake with a certificate of the cluster CA";
   }
   return "?";
 }
@@ -170,6 +151,7 @@ struct TaskChannelServer::Impl {
   const std::string token;
   const Handler handler;
   const TaskChannelServerOptions options;
+  std::unique_ptr<boost::asio::ssl::context> tls_context;  // Null: plaintext.
   std::shared_ptr<ReplyRoute> route;
   LogRateLimiter refusals{kRefusalLogPeriod};
   // The loop before what uses its io_context, so that it goes last.
@@ -188,7 +170,9 @@ struct TaskChannelServer::Impl {
 class TaskChannelServer::Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(Impl& server, tcp::socket socket)
-      : server_(server), socket_(std::move(socket)), deadline_(server.loop.io_context()) {}
+      : server_(server), socket_(std::move(socket)), deadline_(server.loop.io_context()) {
+    if (server.tls_context) tls_.emplace(socket_, *server.tls_context);
+  }
 
   void Start();
   void Close();
@@ -200,9 +184,19 @@ class TaskChannelServer::Connection : public std::enable_shared_from_this<Connec
   void OnHello();
   void OnPush();
   void WriteNext();
+  // Runs `op(stream)` on the TLS stream when there is one, else the socket.
+  template <typename Op>
+  void WithStream(Op op) {
+    if (tls_) {
+      op(*tls_);
+    } else {
+      op(socket_);
+    }
+  }
 
   Impl& server_;
   tcp::socket socket_;
+  std::optional<boost::asio::ssl::stream<tcp::socket&>> tls_;
   boost::asio::steady_timer deadline_;
   char header_[kHeaderBytes];
   Header current_{};
@@ -219,7 +213,14 @@ void TaskChannelServer::Connection::Start() {
     self->server_.Refuse(Refusal::kDeadline, self->socket_);
     self->Close();
   });
-  ReadHeader();
+  if (!tls_) return ReadHeader();
+  tls_->async_handshake(boost::asio::ssl::stream_base::server,
+                        [self = shared_from_this()](const boost::system::error_code& ec) {
+                          if (self->closed_) return;
+                          if (!ec) return self->ReadHeader();
+                          self->server_.Refuse(Refusal::kTls, self->socket_);
+                          self->Close();
+                        });
 }
 
 void TaskChannelServer::Connection::Close() {
@@ -233,11 +234,13 @@ void TaskChannelServer::Connection::Close() {
 }
 
 void TaskChannelServer::Connection::ReadHeader() {
-  boost::asio::async_read(socket_, boost::asio::buffer(header_),
-                          [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                            if (ec || self->closed_) return self->Close();
-                            self->OnHeader();
-                          });
+  WithStream([this](auto& stream) {
+    boost::asio::async_read(stream, boost::asio::buffer(header_),
+                            [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                              if (ec || self->closed_) return self->Close();
+                              self->OnHeader();
+                            });
+  });
 }
 
 void TaskChannelServer::Connection::OnHeader() {
@@ -254,11 +257,13 @@ void TaskChannelServer::Connection::OnHeader() {
     return Close();
   }
   payload_.resize(current_.len);
-  boost::asio::async_read(socket_, boost::asio::buffer(payload_),
-                          [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                            if (ec || self->closed_) return self->Close();
-                            self->authenticated_ ? self->OnPush() : self->OnHello();
-                          });
+  WithStream([this](auto& stream) {
+    boost::asio::async_read(stream, boost::asio::buffer(payload_),
+                            [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                              if (ec || self->closed_) return self->Close();
+                              self->authenticated_ ? self->OnPush() : self->OnHello();
+                            });
+  });
 }
 
 void TaskChannelServer::Connection::OnHello() {
@@ -300,12 +305,14 @@ void TaskChannelServer::Connection::Send(std::string frame) {
 }
 
 void TaskChannelServer::Connection::WriteNext() {
-  boost::asio::async_write(socket_, boost::asio::buffer(writes_.front()),
-                           [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                             if (ec || self->closed_) return self->Close();
-                             self->writes_.pop_front();
-                             if (!self->writes_.empty()) self->WriteNext();
-                           });
+  WithStream([this](auto& stream) {
+    boost::asio::async_write(stream, boost::asio::buffer(writes_.front()),
+                             [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                               if (ec || self->closed_) return self->Close();
+                               self->writes_.pop_front();
+                               if (!self->writes_.empty()) self->WriteNext();
+                             });
+  });
 }
 
 void TaskChannelServer::Impl::Accept() {
@@ -365,6 +372,11 @@ TaskChannelServer::~TaskChannelServer() {
 }
 
 absl::StatusOr<int> TaskChannelServer::Start(const std::string& ip) {
+  if (impl_->options.tls) {
+    auto context = MakeTlsContext(*impl_->options.tls, /*server=*/true);
+    if (!context.ok()) return context.status();
+    impl_->tls_context = std::move(*context);
+  }
   boost::system::error_code ec;
   auto address = boost::asio::ip::make_address_v4(ip, ec);
   if (ec) return absl::InvalidArgumentError("task channel: bad IP " + ip);
@@ -380,16 +392,17 @@ absl::StatusOr<int> TaskChannelServer::Start(const std::string& ip) {
 }
 
 struct TaskChannelClient::State {
-  int fd = -1;
+  explicit State(int fd) : wire(fd) {}
+  ClientWire wire;
   std::mutex mu;  // Guards the fields below and serializes writes.
   bool broken = false;
   uint64_t next_id = 1;
   std::unordered_map<uint64_t, Callback> pending;
-  ~State() { ::close(fd); }
 };
 
 absl::StatusOr<std::shared_ptr<TaskChannelClient>> TaskChannelClient::Connect(
-    const std::string& ip, int port, const std::string& token, std::chrono::milliseconds timeout) {
+    const std::string& ip, int port, const std::string& token, std::chrono::milliseconds timeout,
+    const std::shared_ptr<const rpc::TlsCredentials>& tls) {
   if (token.size() > kMaxHelloBytes) {
     return absl::InvalidArgumentError("task channel: the cluster token is over " +
                                       std::to_string(kMaxHelloBytes) + " bytes");
@@ -400,14 +413,18 @@ absl::StatusOr<std::shared_ptr<TaskChannelClient>> TaskChannelClient::Connect(
   if (::inet_pton(AF_INET, ip.c_str(), &addr.sin_addr) != 1) {
     return absl::InvalidArgumentError("task channel: bad IP " + ip);
   }
-  auto state = std::make_shared<State>();
-  state->fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (absl::Status connected = ConnectWithin(state->fd, addr, timeout); !connected.ok()) {
+  auto state = std::make_shared<State>(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  absl::Status connected = ConnectWithin(state->wire.fd(), addr, timeout);
+  if (connected.ok() && tls) {
+    auto context = MakeTlsContext(*tls, /*server=*/false);
+    connected = context.ok() ? state->wire.StartTls(**context, ip, timeout) : context.status();
+  }
+  if (!connected.ok()) {
     return absl::Status(connected.code(), "task channel: cannot connect to " + ip + ":" +
                                               std::to_string(port) + ": " + std::string(connected.message()));
   }
-  SetNoDelay(state->fd);
-  if (!WriteFrame(state->fd, kHello, 0, token)) {
+  SetNoDelay(state->wire.fd());
+  if (!WriteFrame(state->wire, kHello, 0, token)) {
     return absl::UnavailableError("task channel: cannot send the token");
   }
   std::shared_ptr<TaskChannelClient> client(new TaskChannelClient(state));
@@ -419,7 +436,7 @@ TaskChannelClient::~TaskChannelClient() { Close(); }
 
 void TaskChannelClient::Close() {
   std::lock_guard<std::mutex> lock(close_mu_);
-  ::shutdown(state_->fd, SHUT_RDWR);
+  state_->wire.Shutdown();
   if (!reader_.joinable()) return;
   if (reader_.get_id() == std::this_thread::get_id()) {
     reader_.detach();  // Dropped by one of its own callbacks: it ends by itself.
@@ -434,7 +451,7 @@ void TaskChannelClient::Push(const rpc::PushTasksRequest& request, Callback call
   if (!state_->broken) {
     uint64_t id = state_->next_id++;
     state_->pending.emplace(id, std::move(callback));
-    if (WriteFrame(state_->fd, kPush, id, bytes)) return;
+    if (WriteFrame(state_->wire, kPush, id, bytes)) return;
     callback = std::move(state_->pending[id]);
     state_->pending.erase(id);
   }
@@ -446,7 +463,7 @@ void TaskChannelClient::ReadLoop(std::shared_ptr<State> state) {
   Kind kind;
   uint64_t id;
   std::string payload;
-  while (ReadFrame(state->fd, &kind, &id, &payload)) {
+  while (ReadFrame(state->wire, &kind, &id, &payload)) {
     rpc::PushTasksReply reply;
     if (kind != kReply || !reply.ParseFromString(payload)) break;
     Callback callback;

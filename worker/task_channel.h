@@ -31,6 +31,12 @@
 // callbacks; Push may be called from any thread. Failure: when a
 // connection breaks, every pending push fails with UNAVAILABLE (the worker
 // died or went away).
+//
+// TLS (common/rpc/tls.h, worker/task_channel_tls.h): when the process has
+// TLS credentials, the server accepts only mutual TLS (the handshake, then
+// the hello, both within hello_deadline; a connection that fails the
+// handshake is refused like a wrong token) and the client handshakes in
+// Connect within its timeout. Without credentials nothing changes.
 #pragma once
 
 #include <chrono>
@@ -44,6 +50,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/rpc/tls.h"
 #include "proto/worker.pb.h"
 
 namespace lumen::worker {
@@ -59,6 +66,8 @@ struct TaskChannelServerOptions {
   std::chrono::milliseconds hello_deadline = kHelloDeadline;
   // Connections not yet authenticated held at a time; more are closed.
   int max_unauthenticated = 64;
+  // Null: plaintext.
+  std::shared_ptr<const rpc::TlsCredentials> tls = rpc::ProcessTls();
 };
 
 class TaskChannelServer {
@@ -82,10 +91,12 @@ class TaskChannelClient {
  public:
   using Callback = std::function<void(absl::Status, rpc::PushTasksReply&&)>;
 
-  // Connects (giving up after `timeout`) and sends the hello.
+  // Connects (giving up after `timeout`), with `tls` handshakes (the
+  // server's certificate must name `ip`), and sends the hello.
   static absl::StatusOr<std::shared_ptr<TaskChannelClient>> Connect(
       const std::string& ip, int port, const std::string& token,
-      std::chrono::milliseconds timeout = kConnectTimeout);
+      std::chrono::milliseconds timeout = kConnectTimeout,
+      const std::shared_ptr<const rpc::TlsCredentials>& tls = rpc::ProcessTls());
   ~TaskChannelClient();  // Close().
 
   // Closes the connection and joins the reader thread; pending pushes fail
