@@ -10,6 +10,7 @@
 #include "common/logging.h"
 #include "common/paths.h"
 #include "common/rpc/auth.h"
+#include "common/rpc/tls.h"
 #include "gcs/gcs_server.h"
 
 DEFINE_int32(port, 6379, "Port to serve gRPC on; 0 picks a free port.");
@@ -24,6 +25,10 @@ DEFINE_string(redis_password, "",
 DEFINE_string(redis_namespace, "default",
               "Cluster namespace in Redis: tables are HASHes lumen:<namespace>:<TABLE>.");
 DEFINE_string(token_file, "", "File holding the cluster token (else LUMEN_TOKEN, ~/.lumen/token).");
+DEFINE_string(tls_cert, "", "TLS certificate (PEM) of this node, else $LUMEN_TLS_CERT; with --tls-key "
+              "and --tls-ca every connection is mutual TLS (docs/security.md).");
+DEFINE_string(tls_key, "", "Private key (PEM, mode 0600) of --tls-cert, else $LUMEN_TLS_KEY.");
+DEFINE_string(tls_ca, "", "CA (PEM) that signed every node's certificate, else $LUMEN_TLS_CA.");
 DEFINE_string(port_file, "", "Write the bound port to this file once serving.");
 DEFINE_int32(health_check_period_ms, 1000, "How often each raylet is health-checked.");
 DEFINE_int32(health_check_timeout_ms, 1000, "How long a health check may take.");
@@ -59,6 +64,11 @@ int main(int argc, char** argv) {
   gflags::SetUsageMessage("lumen-gcs [flags]: the Lumen cluster metadata service");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   lumen::InitLogging(argv[0]);
+  // Before any thread starts: it may export the settings to the environment.
+  if (absl::Status tls = lumen::rpc::InitProcessTls({FLAGS_tls_cert, FLAGS_tls_key, FLAGS_tls_ca});
+      !tls.ok()) {
+    return Fail(std::string(tls.message()));
+  }
   // Block the stop signals before any thread starts; main waits for them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);

@@ -12,6 +12,7 @@
 #include "common/logging.h"
 #include "common/paths.h"
 #include "common/rpc/auth.h"
+#include "common/rpc/tls.h"
 #include "raylet/node_resources.h"
 #include "raylet/raylet_daemon.h"
 
@@ -33,6 +34,10 @@ DEFINE_string(
     session_dir, "",
     "Session directory; worker logs go to <dir>/logs. Default <temp-dir>/session_latest.");
 DEFINE_string(token_file, "", "File holding the cluster token (else LUMEN_TOKEN, ~/.lumen/token).");
+DEFINE_string(tls_cert, "", "TLS certificate (PEM) of this node, else $LUMEN_TLS_CERT; with --tls-key "
+              "and --tls-ca every connection is mutual TLS (docs/security.md).");
+DEFINE_string(tls_key, "", "Private key (PEM, mode 0600) of --tls-cert, else $LUMEN_TLS_KEY.");
+DEFINE_string(tls_ca, "", "CA (PEM) that signed every node's certificate, else $LUMEN_TLS_CA.");
 DEFINE_int32(gcs_connect_timeout_s, 10, "Exit 1 when the GCS cannot be reached for this long.");
 DEFINE_int32(num_prestart_workers, -1,
              "Workers started per job when its driver registers; "
@@ -63,6 +68,11 @@ absl::StatusOr<std::string> ResolveSessionDir(const std::string& flag) {
 
 int RunMain() {
   if (FLAGS_gcs_address.empty()) return Fail("--gcs-address host:port is required");
+  // Before any thread starts: it exports the settings to the workers' environment.
+  if (absl::Status tls = lumen::rpc::InitProcessTls({FLAGS_tls_cert, FLAGS_tls_key, FLAGS_tls_ca});
+      !tls.ok()) {
+    return Fail(std::string(tls.message()));
+  }
   auto token = lumen::rpc::FindToken(FLAGS_token_file);
   if (!token.ok()) return Fail("no cluster token: " + std::string(token.status().message()));
   auto session_dir = ResolveSessionDir(FLAGS_session_dir);

@@ -16,6 +16,8 @@
 #include "common/paths.h"
 #include "common/process.h"
 #include "common/rpc/auth.h"
+#include "common/rpc/retry.h"
+#include "common/rpc/tls.h"
 #include "deploy/cli/cli_flags.h"
 #include "deploy/readiness.h"
 #include "ray/api/ray_config.h"
@@ -109,7 +111,8 @@ struct LocalNode {
 // else the one at the address this machine uses towards the GCS; else the
 // first at any address of this machine.
 LocalNode FindLocalRaylet(const std::string& gcs_address, const std::string& token) {
-  auto nodes = deploy::GetAllNodes(gcs_address, token, 10000);
+  // The first call to the cluster: a lost message is sent again.
+  auto nodes = rpc::RetryLost([&] { return deploy::GetAllNodes(gcs_address, token, 10000); });
   if (absl::IsFailedPrecondition(nodes.status())) Fail(std::string(nodes.status().message()));
   if (!nodes.ok()) {
     Fail("cannot reach the cluster at " + gcs_address + ": " + std::string(nodes.status().message()));
@@ -181,6 +184,9 @@ std::unique_ptr<Runtime> StartDriver(ray::RayConfig& config, int argc, char** ar
   if (Env("GLOG_minloglevel").empty()) FLAGS_minloglevel = google::GLOG_WARNING;
   InstallInterruptHandlers(nullptr);
   ApplyArgv(config, argc, argv);
+  // TLS from LUMEN_TLS_CERT, LUMEN_TLS_KEY, LUMEN_TLS_CA (docs/security.md);
+  // a private cluster started below inherits them.
+  if (absl::Status tls = rpc::InitProcessTls(); !tls.ok()) Fail(std::string(tls.message()));
   auto rt = std::make_unique<Runtime>();
   std::string address = !config.address.empty() ? config.address : Env("RAY_ADDRESS");
   if (address == "auto") {

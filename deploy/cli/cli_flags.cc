@@ -17,9 +17,10 @@ const std::map<std::string, CommandSpec>& Specs() {
       {"start",
        {{"head", "block"},
         {"address", "port", "num-cpus", "num-gpus", "resources", "object-store-memory",
-         "redis-address", "redis-password", "redis-password-file", "temp-dir", "node-ip-address", "token-file"}}},
+         "redis-address", "redis-password", "redis-password-file", "temp-dir", "node-ip-address", "token-file",
+         "tls-cert", "tls-key", "tls-ca"}}},
       {"stop", {{"force"}, {"temp-dir"}}},
-      {"status", {{}, {"address", "token-file", "temp-dir"}}},
+      {"status", {{}, {"address", "token-file", "temp-dir", "tls-cert", "tls-key", "tls-ca"}}},
       {"help", {{}, {}}},
   };
   return *specs;
@@ -183,6 +184,10 @@ std::string Usage(const std::string& command) {
            "  --temp-dir DIR             sessions and logs (default $LUMEN_TEMP_DIR, else\n"
            "                             /tmp/lumen-<uid>)\n"
            "  --token-file F             cluster token file (default $LUMEN_TOKEN, ~/.lumen/token)\n"
+           "  --tls-cert F --tls-key F --tls-ca F\n"
+           "                             mutual TLS between all processes: this node's certificate\n"
+           "                             (its IP in subjectAltName), its key (0600), the cluster CA\n"
+           "                             (default $LUMEN_TLS_CERT, $LUMEN_TLS_KEY, $LUMEN_TLS_CA)\n"
            "  --block                    stay in the foreground; stop the node on SIGTERM/SIGINT\n";
   }
   if (command == "stop") {
@@ -194,8 +199,10 @@ std::string Usage(const std::string& command) {
   }
   if (command == "status") {
     return "usage: lumen status [--address HOST:PORT] [--token-file F] [--temp-dir DIR]\n"
+           "                    [--tls-cert F --tls-key F --tls-ca F]\n"
            "  Shows the cluster's nodes and resources. The address defaults to $RAY_ADDRESS,\n"
-           "  then to the last head started on this machine.\n";
+           "  then to the last head started on this machine. A TLS cluster needs the TLS\n"
+           "  flags (or $LUMEN_TLS_CERT, $LUMEN_TLS_KEY, $LUMEN_TLS_CA).\n";
   }
   return "usage: lumen <command> [flags]\n"
          "commands:\n"

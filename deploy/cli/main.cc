@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/logging.h"
+#include "common/rpc/tls.h"
 #include "deploy/cli/cli_flags.h"
 #include "deploy/cli/commands.h"
 
@@ -25,6 +26,16 @@ int main(int argc, char** argv) {
     lumen::cli::BlockTerminationSignals();
   }
   FLAGS_minloglevel = 2;  // The CLI reports errors itself; keep glog quiet.
+  // Before any thread exists: TLS settings go to the environment, where the
+  // daemons `lumen start` launches find them.
+  if (parsed->command == "start" || parsed->command == "status") {
+    absl::Status tls = lumen::rpc::InitProcessTls(
+        {parsed->Value("tls-cert"), parsed->Value("tls-key"), parsed->Value("tls-ca")});
+    if (!tls.ok()) {
+      std::cerr << "lumen " << parsed->command << ": " << tls.message() << std::endl;
+      return 2;
+    }
+  }
   if (parsed->command == "start") return lumen::cli::RunStart(*parsed);
   if (parsed->command == "stop") return lumen::cli::RunStop(*parsed);
   if (parsed->command == "status") return lumen::cli::RunStatus(*parsed);
