@@ -2,13 +2,12 @@
 
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <chrono>
 #include <future>
 #include <thread>
 
-#include "common/rpc/grpc_status.h"
+#include "common/rpc/retry.h"
 #include "common/status.h"
 
 #include "common/logging.h"
@@ -109,20 +108,6 @@ rpc::JobInfo CoreWorker::DriverJobInfo() const {
   return job;
 }
 
-// Calls `call()` (a blocking, idempotent RPC) again while it fails as a lost
-// message would, 8 attempts in all, waiting 50, 100, 200, then 400 ms
-// between (about 2 s before a peer that is really gone is reported).
-template <typename Call>
-auto RetryLost(Call call) {
-  constexpr int kAttempts = 8;
-  auto result = call();
-  for (int attempt = 1; attempt < kAttempts && rpc::IsLostMessage(result.status()); ++attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(50 << (attempt - 1), 400)));
-    result = call();
-  }
-  return result;
-}
-
 // Registers this driver's job with the GCS, which assigns the job id.
 absl::Status CoreWorker::AddJob() {
   rpc::AddJobRequest request;
@@ -130,7 +115,7 @@ absl::Status CoreWorker::AddJob() {
   // A lost reply is asked again under the same request id, which the GCS
   // answers with the job the first call created (no orphan job).
   request.set_request_id(WorkerId::FromRandom().Binary());
-  auto reply = RetryLost(
+  auto reply = rpc::RetryLost(
       [&] { return gcs_->CallSync(&rpc::GcsService::Stub::AddJob, request, kRpcTimeoutMs); });
   if (!reply.ok()) {
     return absl::UnavailableError("cannot register the job with the GCS at " +
@@ -166,7 +151,7 @@ absl::Status CoreWorker::RegisterWithRaylet() {
   if (options_.is_driver) *request.mutable_job() = DriverJobInfo();
   // A lost message is sent again (a driver's repeated registration is
   // recognised by its worker id).
-  auto reply = RetryLost([&] {
+  auto reply = rpc::RetryLost([&] {
     return raylet_->CallSync(&rpc::RayletService::Stub::RegisterWorker, request, kRpcTimeoutMs);
   });
   if (absl::IsAlreadyExists(reply.status())) return reply.status();
