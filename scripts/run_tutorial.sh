@@ -29,7 +29,7 @@ cleanup() {
       tail -n 20 "$log" >&2
     done
   fi
-  lumen stop --force >/dev/null 2>&1 || true
+  lumen stop --force --temp-dir "$LUMEN_TEMP_DIR" >/dev/null 2>&1 || true  # only this run's
   rm -rf "$LUMEN_TEMP_DIR"
   exit "$rc"
 }

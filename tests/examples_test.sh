@@ -31,7 +31,11 @@ ours() {
 
 cleanup() {
   local rc=$? pids
-  if [ -x "$prefix/bin/lumen" ]; then "$prefix/bin/lumen" stop --force >/dev/null 2>&1 || true; fi
+  # Scoped to this test's temp dir: a bare `lumen stop` stops every Lumen
+  # process of the user, the clusters of tests running beside this one too.
+  if [ -x "$prefix/bin/lumen" ]; then
+    "$prefix/bin/lumen" stop --force --temp-dir "$LUMEN_TEMP_DIR" >/dev/null 2>&1 || true
+  fi
   pids=$(ours || true)
   if [ -n "$pids" ]; then kill -KILL $pids 2>/dev/null || true; fi
   rm -rf "$tmp"

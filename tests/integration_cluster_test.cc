@@ -79,13 +79,26 @@ TEST_CASE("head, second node, raylet death, stop", "[integration]") {
 
 // Starts `lumen start --head --block` in the background and waits until the
 // head answers `status`; returns the CLI's pid.
+// A port that was free a moment ago may be taken by a test running beside
+// this one before the GCS binds it: a CLI that exits early is started again
+// on another port (up to three times), its output kept for the failure.
 pid_t StartBlockingHead(Sandbox& sandbox) {
-  const std::string port = std::to_string(Sandbox::FreePort());
-  pid_t cli = sandbox.Spawn("block", SmallNode({Sandbox::BinDir() + "/lumen", "start", "--head",
-                                                "--port", port, "--num-cpus", "1", "--block"}));
-  REQUIRE(cli > 0);
-  REQUIRE(WaitUntil([&] { return sandbox.Lumen({"status"}).exit_code == 0; }, kDeadlineMs, 200));
-  return cli;
+  std::string outputs;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const std::string port = std::to_string(Sandbox::FreePort());
+    pid_t cli = sandbox.Spawn("block", SmallNode({Sandbox::BinDir() + "/lumen", "start", "--head",
+                                                  "--port", port, "--num-cpus", "1", "--block"}));
+    REQUIRE(cli > 0);
+    const bool up = WaitUntil(
+        [&] { return !IsRunning(cli) || sandbox.Lumen({"status"}).exit_code == 0; }, kDeadlineMs,
+        200);
+    if (up && IsRunning(cli)) return cli;
+    outputs += ReadFile(sandbox.root() + "/block.out");
+    sandbox.WaitForChild(cli, 10000);
+  }
+  INFO(outputs);
+  FAIL("lumen start --head --block did not come up");
+  return -1;
 }
 
 TEST_CASE("--block stops the node on SIGTERM and exits 0", "[integration]") {

@@ -46,8 +46,13 @@ TEST_CASE("a GCS restarted without Redis never gives a running job's id to anoth
   const pid_t new_gcs = sandbox.Spawn("gcs-restarted", gcs_argv,
                                       {{"LUMEN_TOKEN", token.substr(0, token.find('\n'))}});
   REQUIRE(new_gcs > 0);
-  REQUIRE(WaitUntil([&] { return sandbox.Lumen({"status"}, {}, 20000).exit_code == 0; }, 60000,
-                    250));
+  // The new GCS knows the node again once the raylet has registered again.
+  REQUIRE(WaitUntil(
+      [&] {
+        CommandResult status = sandbox.Lumen({"status"}, {}, 20000);
+        return status.exit_code == 0 && Has(status.out, "Nodes: 1 alive");
+      },
+      60000, 250));
 
   CommandResult b =
       sandbox.Run({Sandbox::BinDir() + "/tenant_driver_b", "once"}, env, 120000);
