@@ -488,8 +488,9 @@ TEST_CASE("chaos: RayletService RPCs dropped at 10%", "[integration][chaos]") {
                         "DisconnectWorker", "NotifyBlocked", "HealthCheck", "GetNodeStats"});
 }
 
-// Task pushes travel over the task channel (worker/task_channel.h), not
-// gRPC: PushTasks here covers only callers that still use the gRPC method.
+// Task pushes travel over the task channel (worker/task_channel.h), where a
+// PushTasks fault closes the connection (a lost message on TCP), and over
+// the gRPC method for callers that cannot open a channel.
 TEST_CASE("chaos: CoreWorkerService RPCs dropped at 10%", "[integration][chaos]") {
   StreamUnderRpcFaults({"PushTasks", "GetTaskPort", "GetObjectStatus", "PushLogs", "Exit"});
 }

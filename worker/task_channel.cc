@@ -23,6 +23,7 @@
 #include "common/event_loop.h"
 #include "common/logging.h"
 #include "common/rpc/auth.h"
+#include "common/rpc/fault_injection.h"
 #include "worker/log_forwarder.h"
 #include "worker/log_rate_limiter.h"
 #include "worker/task_channel_tls.h"
@@ -285,14 +286,24 @@ void TaskChannelServer::Connection::OnPush() {
     LOG(WARNING) << kLocalOnlyLogMarker << "task channel: closing a connection that sent a malformed push";
     return Close();
   }
+  // Test-only faults (LUMEN_RPC_FAULTS, as for the PushTasks RPC): on TCP a
+  // lost push or reply is a broken connection, so that is what is injected.
+  if (rpc::ShouldInjectFault("PushTasks", rpc::FaultPoint::kRequest)) {
+    LOG(WARNING) << kLocalOnlyLogMarker << "task channel: injected fault: request of PushTasks dropped";
+    return Close();
+  }
+  const bool drop_reply = rpc::ShouldInjectFault("PushTasks", rpc::FaultPoint::kReply);
   ReadHeader();
-  Reply reply = [route = server_.route, weak = weak_from_this(), id = current_.id](
+  Reply reply = [route = server_.route, weak = weak_from_this(), id = current_.id, drop_reply](
                     const rpc::PushTasksReply& reply) {
     std::string frame = EncodeFrame(kReply, id, reply.SerializeAsString());
     absl::MutexLock lock(&route->mu);
     if (route->io == nullptr) return;  // The server is gone.
-    boost::asio::post(*route->io, [weak, frame = std::move(frame)]() mutable {
-      if (auto self = weak.lock()) self->Send(std::move(frame));
+    boost::asio::post(*route->io, [weak, frame = std::move(frame), drop_reply]() mutable {
+      auto self = weak.lock();
+      if (!self) return;
+      if (drop_reply) return self->Close();  // Injected: the reply is lost.
+      self->Send(std::move(frame));
     });
   };
   server_.handler(std::move(request), std::move(reply));
