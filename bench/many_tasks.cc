@@ -82,7 +82,10 @@ int main(int argc, char** argv) {
   if (sizes.empty()) sizes = {10000, 100000, 1000000};
   ray::RayConfig config;
   const char* cpus = std::getenv("LUMEN_BENCH_CPUS");
-  config.num_cpus = cpus ? std::atoi(cpus) : 2;
+  // The size of the private cluster; a cluster joined through RAY_ADDRESS
+  // has its own (and ray::Init refuses local-cluster settings when joining).
+  const char* address = std::getenv("RAY_ADDRESS");
+  if (address == nullptr || *address == '\0') config.num_cpus = cpus ? std::atoi(cpus) : 2;
   ray::Init(config, argc, argv);
   RunOnce(2000);  // Warm up: workers started and leased once.
   double first_rate = 0, last_rate = 0;

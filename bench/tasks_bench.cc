@@ -137,7 +137,10 @@ RAY_REMOTE(SmallValue, SlowSquare, CreateObjectContainingRefs);
 int main(int argc, char** argv) {
   ray::RayConfig config;
   const char* cpus = std::getenv("LUMEN_BENCH_CPUS");
-  config.num_cpus = cpus ? std::atoi(cpus) : 4;
+  // The size of the private cluster; a cluster joined through RAY_ADDRESS
+  // has its own (and ray::Init refuses local-cluster settings when joining).
+  const char* address = std::getenv("RAY_ADDRESS");
+  if (address == nullptr || *address == '\0') config.num_cpus = cpus ? std::atoi(cpus) : 4;
   ray::Init(config, argc, argv);
   // Warm up: every prestarted worker registered and leased once.
   for (int i = 0; i < 3; ++i) {
