@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 
 #include "absl/strings/numbers.h"
@@ -120,8 +121,11 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "the raylet of this node went away (its connection closed): stopping the "
                   "object store";
     exit_code = 1;
-    server.Stop();
-    loop.Stop();
+    // Not inline: this runs inside the server's handling of that connection.
+    boost::asio::post(loop.io_context(), [&] {
+      server.Stop();
+      loop.Stop();
+    });
   });
   lumen::StartFateSharingFromEnv();  // A private cluster's store stops with its driver.
   LOG(INFO) << "plasma store listening on " << flags.socket << " with " << (*segment)->size() << " bytes";

@@ -113,7 +113,10 @@ void PlasmaServer::Greet(const std::shared_ptr<Connection>& connection) {
 void PlasmaServer::HandleClosed(Connection& connection) {
   if (owner_ != 0 && connection.id() == owner_) {
     owner_ = 0;
-    if (on_owner_lost_) on_owner_lost_();
+    // Moved out first: the callback may Stop() the server, which clears it.
+    auto on_owner_lost = std::move(on_owner_lost_);
+    on_owner_lost_ = nullptr;
+    if (on_owner_lost) on_owner_lost();
   }
   subscribers_.erase(connection.id());
   store_.DisconnectClient(connection.id());
