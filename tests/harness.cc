@@ -314,9 +314,13 @@ pid_t Sandbox::Spawn(const std::string& name, const std::vector<std::string>& ar
   return StartChild(argv, env, log, log);
 }
 
-pid_t Sandbox::SpawnRedis(int port) {
-  return Spawn("redis", {FindRedisServer(), "--port", std::to_string(port), "--bind", "127.0.0.1",
-                         "--save", "", "--appendonly", "no"});
+pid_t Sandbox::SpawnRedis(int port, const std::vector<std::string>& extra_args) {
+  std::vector<std::string> argv = {FindRedisServer(), "--port", std::to_string(port), "--bind",
+                                   "127.0.0.1", "--save", "", "--appendonly", "no"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  const pid_t pid = Spawn("redis", argv);
+  if (pid <= 0 || !WaitUntil([&] { return AcceptsConnections(port); }, 20000)) return -1;
+  return pid;
 }
 
 std::vector<pid_t> Sandbox::MarkedProcesses() const {

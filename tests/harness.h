@@ -70,8 +70,10 @@ class Sandbox {
   // <root>/<name>.out. Returns the pid (-1 on failure).
   pid_t Spawn(const std::string& name, const std::vector<std::string>& argv,
               const std::map<std::string, std::string>& env = {});
-  // Spawns FindRedisServer() on loopback `port`, without persistence.
-  pid_t SpawnRedis(int port);
+  // Spawns FindRedisServer() on loopback `port`, without persistence and
+  // with `extra_args` (e.g. --requirepass), and waits (up to 20 s) until it
+  // accepts connections. Returns its pid, or -1 when it never did.
+  pid_t SpawnRedis(int port, const std::vector<std::string>& extra_args = {});
   // Waits for a child started by Spawn; its exit code, or nullopt on timeout.
   std::optional<int> WaitForChild(pid_t pid, int timeout_ms);
   // The same, but the raw wait status (WIFSIGNALED, WTERMSIG ...).

@@ -19,22 +19,38 @@ bool Has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+// A 2-CPU head, and driver A (tenant_driver_a in `mode`, until stop_file
+// exists) running on it.
+struct HeadWithDriverA {
+  HeadWithDriverA(Sandbox& sandbox, const std::string& mode) {
+    const std::string port = std::to_string(Sandbox::FreePort());
+    head = sandbox.Lumen({"start", "--head", "--port", port, "--num-cpus", "2",
+                          "--object-store-memory", "33554432"});
+    INFO(head.Describe());
+    REQUIRE(head.exit_code == 0);
+    env = {{"RAY_ADDRESS", "127.0.0.1:" + port}};
+    stop_file = sandbox.root() + "/stop-a";
+    a = sandbox.Spawn("driver-a", {Sandbox::BinDir() + "/tenant_driver_a", mode, stop_file}, env);
+    REQUIRE(a > 0);
+    a_log = sandbox.root() + "/driver-a.out";
+    REQUIRE(WaitUntil([&] { return Has(ReadFile(a_log), "ready\n"); }, 60000));
+  }
+  CommandResult head;
+  std::map<std::string, std::string> env;  // For drivers joining this head.
+  std::string stop_file;
+  pid_t a = -1;
+  std::string a_log;
+};
+
 TEST_CASE("a GCS restarted without Redis never gives a running job's id to another driver",
           "[integration]") {
   Sandbox sandbox;
-  const std::string port = std::to_string(Sandbox::FreePort());
-  CommandResult head = sandbox.Lumen({"start", "--head", "--port", port, "--num-cpus", "2",
-                                      "--object-store-memory", "33554432"});
-  INFO(head.Describe());
-  REQUIRE(head.exit_code == 0);
-  const std::map<std::string, std::string> env = {{"RAY_ADDRESS", "127.0.0.1:" + port}};
-
-  const std::string stop_file = sandbox.root() + "/stop-a";
-  const pid_t a = sandbox.Spawn(
-      "driver-a", {Sandbox::BinDir() + "/tenant_driver_a", "loop", stop_file}, env);
-  REQUIRE(a > 0);
-  const std::string a_log = sandbox.root() + "/driver-a.out";
-  REQUIRE(WaitUntil([&] { return Has(ReadFile(a_log), "ready\n"); }, 60000));
+  HeadWithDriverA cluster(sandbox, "loop");
+  const CommandResult& head = cluster.head;
+  const auto& env = cluster.env;
+  const std::string& stop_file = cluster.stop_file;
+  const pid_t a = cluster.a;
+  const std::string& a_log = cluster.a_log;
 
   const std::string session = Sandbox::SessionDirFromOutput(head.out);
   const pid_t old_gcs = sandbox.SessionPids(session)["gcs"];
@@ -76,18 +92,11 @@ TEST_CASE("a job that keeps every CPU busy does not starve another job", "[integ
   // exited: A never returned a lease and the raylet served first come,
   // first served). Not a timed check: B only has to finish before A stops.
   Sandbox sandbox;
-  const std::string port = std::to_string(Sandbox::FreePort());
-  CommandResult head = sandbox.Lumen({"start", "--head", "--port", port, "--num-cpus", "2",
-                                      "--object-store-memory", "33554432"});
-  INFO(head.Describe());
-  REQUIRE(head.exit_code == 0);
-  const std::map<std::string, std::string> env = {{"RAY_ADDRESS", "127.0.0.1:" + port}};
-  const std::string stop_file = sandbox.root() + "/stop-a";
-  const pid_t a = sandbox.Spawn(
-      "driver-a", {Sandbox::BinDir() + "/tenant_driver_a", "busy", stop_file}, env);
-  REQUIRE(a > 0);
-  const std::string a_log = sandbox.root() + "/driver-a.out";
-  REQUIRE(WaitUntil([&] { return Has(ReadFile(a_log), "ready\n"); }, 60000));
+  HeadWithDriverA cluster(sandbox, "busy");
+  const auto& env = cluster.env;
+  const std::string& stop_file = cluster.stop_file;
+  const pid_t a = cluster.a;
+  const std::string& a_log = cluster.a_log;
 
   CommandResult b = sandbox.Run({Sandbox::BinDir() + "/tenant_driver_b", "pair"}, env, 90000);
   const bool a_still_running = IsRunning(a);

@@ -345,22 +345,15 @@ TEST_CASE("lumen stop stops the user's clusters under two different temp dirs",
 
 TEST_CASE("no secret on a daemon's command line; session files are private",
           "[integration][security]") {
-  std::string redis;
-  for (const char* path : {"/usr/bin/redis-server", "/usr/local/bin/redis-server"}) {
-    if (::access(path, X_OK) == 0) redis = path;
-  }
-  if (redis.empty()) {
+  if (FindRedisServer().empty()) {
     WARN("redis-server is not installed (scripts/install_deps.sh installs it); skipping");
     return;
   }
   Sandbox sandbox;
   const std::string password = "redis-pw-5d1b7c";
   const int redis_port = Sandbox::FreePort();
-  pid_t redis_pid =
-      sandbox.Spawn("redis", {redis, "--port", std::to_string(redis_port), "--bind", "127.0.0.1",
-                              "--save", "", "--appendonly", "no", "--requirepass", password});
+  pid_t redis_pid = sandbox.SpawnRedis(redis_port, {"--requirepass", password});
   REQUIRE(redis_pid > 0);
-  REQUIRE(WaitUntil([&] { return AcceptsConnections(redis_port); }, 20000));
   CommandResult head = sandbox.Lumen({"start", "--head", "--port", "0", "--num-cpus", "1",
                                       "--object-store-memory", kSmallStore, "--redis-address",
                                       "127.0.0.1:" + std::to_string(redis_port),
