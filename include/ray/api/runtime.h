@@ -39,6 +39,19 @@ struct TaskOptions {
   std::string name;
   std::unordered_map<std::string, double> resources;
   int max_retries = -1;  // -1: the default (3).
+  std::string runtime_env_json;  // RuntimeEnv::Serialize(); empty: none.
+};
+
+// ray::Actor(factory) options (include/ray/api/actor_creator.h).
+struct ActorOptions {
+  std::string name;           // Empty: not named.
+  std::string ray_namespace;  // Empty: the job's namespace.
+  std::unordered_map<std::string, double> resources;  // Held while alive.
+  int max_restarts = 0;       // -1: without limit.
+  int max_task_retries = 0;   // -1: without limit.
+  int max_concurrency = 1;
+  int lifetime = -1;          // -1: RayConfig::default_actor_lifetime; 0 non-detached; 1 detached.
+  std::string runtime_env_json;
 };
 
 // A read-only view of an object's bytes that keeps them mapped (plasma) or
@@ -57,10 +70,21 @@ struct ArgView {
   size_t size;
 };
 using Invoker = std::function<std::string(const std::vector<ArgView>& args)>;
+// Actors: a factory makes the instance (owning it; the deleter destroys
+// it), a method runs on the instance.
+using ActorFactory = std::function<std::shared_ptr<void>(const std::vector<ArgView>& args)>;
+using MethodInvoker = std::function<std::string(void* instance, const std::vector<ArgView>& args)>;
 
 void RegisterFunction(const std::string& name, const void* fn_ptr, Invoker invoker);
 // The registered name of `fn_ptr`, or throws RayFunctionNotFound.
 std::string FunctionName(const void* fn_ptr);
+// A free function returning a pointer to a class is also an actor factory.
+void RegisterActorFactory(const std::string& name, ActorFactory factory);
+// `key` identifies the member function pointer (its bytes and the class's
+// type name), as ray::internal::MethodKey makes it.
+void RegisterActorMethod(const std::string& name, const std::string& key, MethodInvoker invoker);
+// The registered name of the method `key`, or throws RayFunctionNotFound.
+std::string MethodName(const std::string& key);
 
 void RuntimeInit(RayConfig& config, int argc, char** argv);
 bool RuntimeIsInitialized();
@@ -88,6 +112,22 @@ std::string IdToHex(const std::string& id);
 
 std::unordered_map<std::string, double> ClusterResources();
 std::unordered_map<std::string, double> AvailableResources();
+
+// Actors (docs/actors.md). Actor ids cross as binary strings.
+// Registers the actor with the GCS and returns its id at once (creation
+// goes on in the background). Throws RayException when the name is taken.
+std::string CreateActor(const std::string& factory_name, std::vector<TaskArg>&& args,
+                        const ActorOptions& options);
+RefData SubmitActorTask(const std::string& actor_id, const std::string& method_name,
+                        std::vector<TaskArg>&& args, const TaskOptions& options);
+void KillActor(const std::string& actor_id, bool no_restart);
+// The id of the live actor `name` in `ray_namespace` (empty: the job's), or
+// "" when there is none.
+std::string GetActorId(const std::string& name, const std::string& ray_namespace);
+// In an actor's method: ends the actor after this call (no restart).
+[[noreturn]] void ExitActor();
+bool WasCurrentActorRestarted();
+std::string GetNamespace();
 
 }  // namespace internal
 }  // namespace ray
