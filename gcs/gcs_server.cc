@@ -30,7 +30,9 @@ absl::StatusOr<int> GcsServer::Start() {
   loop_ = std::make_unique<EventLoop>();
   mailbox_ = std::make_shared<LoopMailbox>(loop_.get());
   prober_ = std::make_unique<RayletProber>(options_.token, mailbox_);
-  state_ = std::make_unique<GcsState>(*store_, clock_, *prober_, options_.health_check);
+  actor_rpc_ = std::make_unique<GrpcActorRpc>(options_.token, mailbox_);
+  state_ = std::make_unique<GcsState>(*store_, clock_, *prober_, options_.health_check,
+                                      *actor_rpc_);
   // The loop is not running yet: loading needs no hand-over.
   RETURN_IF_ERROR(state_->Load());
   gate_ = std::make_unique<rpc::CallGate>(loop_.get(), options_.token);
@@ -38,9 +40,16 @@ absl::StatusOr<int> GcsServer::Start() {
   grpc_ = std::make_unique<rpc::GrpcServer>(options_.host, options_.port, options_.token);
   grpc_->RegisterService(service_.get());
   ASSIGN_OR_RETURN(port_, grpc_->Start());
+  rpc::Address self;  // The caller named in actor creation tasks.
+  self.set_ip(options_.host);
+  self.set_port(port_);
+  actor_rpc_->set_caller(self);
   started_ = true;
   loop_->StartThread();
-  loop_->Post([this] { ScheduleHealthChecks(); });
+  loop_->Post([this] {
+    ScheduleHealthChecks();
+    ScheduleActorTicks();
+  });
   LOG(INFO) << "GCS serving on " << address();
   return port_;
 }
@@ -50,6 +59,15 @@ void GcsServer::ScheduleHealthChecks() {
   loop_->RunEvery(std::chrono::milliseconds(state_->health.tick_interval_ms()), [this] {
     if (stopping_) return false;
     state_->health.Tick();
+    return true;
+  });
+}
+
+void GcsServer::ScheduleActorTicks() {
+  state_->actors.Tick();  // Right away: recovers the actors loaded from the store.
+  loop_->RunEvery(std::chrono::milliseconds(1000), [this] {
+    if (stopping_) return false;
+    state_->actors.Tick();
     return true;
   });
 }
@@ -69,6 +87,7 @@ void GcsServer::Stop() {
   RunOnLoopAndWait([this] {
     stopping_ = true;
     state_->publisher.Close();
+    state_->actors.Close();
   });
   grpc_->Shutdown();
   mailbox_->Close();
@@ -77,6 +96,7 @@ void GcsServer::Stop() {
   service_.reset();
   gate_.reset();
   state_.reset();
+  actor_rpc_.reset();
   prober_.reset();
   store_.reset();
   LOG(INFO) << "GCS stopped";

@@ -2,13 +2,14 @@
 //
 // GcsServer is the whole GCS daemon minus flag parsing: it opens the store
 // (in memory, or Redis), reloads every table into GcsState, runs the GCS
-// loop thread (which owns GcsState), health-checks raylets, and serves
-// GcsService over gRPC with the cluster token.
+// loop thread (which owns GcsState), health-checks raylets, places waiting
+// actors every second, and serves GcsService over gRPC with the cluster
+// token.
 //
 // Lifecycle: construct, Start() once, Stop() (or destroy) once. Stop()
-// answers waiting long polls, shuts gRPC down while the loop still runs
+// answers waiting long polls (node changes and actors), shuts gRPC down while the loop still runs
 // (so in-flight calls finish), then stops the loop; in-flight health
-// checks are dropped through the LoopMailbox.
+// checks and actor RPCs are dropped through the LoopMailbox.
 // Threading: Start/Stop from one owner thread; everything else runs on the
 // loop thread. Failure: Start() returns the reason the GCS cannot serve
 // (Redis unreachable or refusing the password, port in use, ...).
@@ -21,6 +22,7 @@
 #include "common/event_loop.h"
 #include "common/rpc/server.h"
 #include "common/clock.h"
+#include "gcs/actor_rpc.h"
 #include "gcs/gcs_service.h"
 #include "gcs/gcs_state.h"
 #include "gcs/health_check_policy.h"
@@ -58,6 +60,7 @@ class GcsServer {
  private:
   absl::StatusOr<std::unique_ptr<StoreClient>> OpenStore() const;
   void ScheduleHealthChecks();
+  void ScheduleActorTicks();
   void RunOnLoopAndWait(std::function<void()> fn);
 
   const GcsServerOptions options_;
@@ -70,6 +73,7 @@ class GcsServer {
   std::shared_ptr<LoopMailbox> mailbox_;
   std::unique_ptr<StoreClient> store_;
   std::unique_ptr<RayletProber> prober_;
+  std::unique_ptr<GrpcActorRpc> actor_rpc_;
   std::unique_ptr<GcsState> state_;
   std::unique_ptr<rpc::CallGate> gate_;
   std::unique_ptr<GcsServiceImpl> service_;

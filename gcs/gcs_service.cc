@@ -71,7 +71,7 @@ GcsServiceImpl::Reactor* GcsServiceImpl::MarkJobFinished(Ctx* ctx,
                                                          const rpc::MarkJobFinishedRequest* req,
                                                          rpc::MarkJobFinishedReply* reply) {
   return gate_.HandleInLoop(ctx, "MarkJobFinished", [this, req, reply](Done done) {
-    done(state_.jobs.MarkFinished(req->job_id()));
+    done(DoMarkJobFinished(*req));
   });
 }
 
@@ -123,6 +123,44 @@ GcsServiceImpl::Reactor* GcsServiceImpl::KvKeys(Ctx* ctx, const rpc::KvKeysReque
   });
 }
 
+GcsServiceImpl::Reactor* GcsServiceImpl::RegisterActor(Ctx* ctx,
+                                                       const rpc::RegisterActorRequest* req,
+                                                       rpc::RegisterActorReply* reply) {
+  return gate_.HandleInLoop(ctx, "RegisterActor", [this, req, reply](Done done) {
+    done(state_.actors.Register(req->actor()));
+  });
+}
+
+GcsServiceImpl::Reactor* GcsServiceImpl::GetActorInfo(Ctx* ctx,
+                                                      const rpc::GetActorInfoRequest* req,
+                                                      rpc::GetActorInfoReply* reply) {
+  return gate_.HandleInLoop(ctx, "GetActorInfo", [this, req, reply](Done done) {
+    DoGetActorInfo(*req, reply, std::move(done));
+  });
+}
+
+GcsServiceImpl::Reactor* GcsServiceImpl::KillActor(Ctx* ctx, const rpc::KillActorRequest* req,
+                                                   rpc::KillActorReply* reply) {
+  return gate_.HandleInLoop(ctx, "KillActor", [this, req, reply](Done done) {
+    done(state_.actors.Kill(req->actor_id(), req->no_restart(), req->cause()));
+  });
+}
+
+GcsServiceImpl::Reactor* GcsServiceImpl::ListActors(Ctx* ctx, const rpc::ListActorsRequest* req,
+                                                    rpc::ListActorsReply* reply) {
+  return gate_.HandleInLoop(ctx, "ListActors", [this, req, reply](Done done) {
+    for (auto& actor : state_.actors.List()) *reply->add_actors() = std::move(actor);
+    done(absl::OkStatus());
+  });
+}
+
+GcsServiceImpl::Reactor* GcsServiceImpl::ReportWorkerFailure(
+    Ctx* ctx, const rpc::ReportWorkerFailureRequest* req, rpc::ReportWorkerFailureReply* reply) {
+  return gate_.HandleInLoop(ctx, "ReportWorkerFailure", [this, req, reply](Done done) {
+    done(state_.actors.OnWorkerFailure(*req));
+  });
+}
+
 absl::Status GcsServiceImpl::DoReportResources(const rpc::ReportResourcesRequest& req,
                                                rpc::ReportResourcesReply* reply) {
   // Only alive nodes have a view; anything else must register (again).
@@ -143,6 +181,29 @@ void GcsServiceImpl::DoPollNodeChanges(const rpc::PollNodeChangesRequest& req,
   if (!waiting) return;
   loop_.RunAfter(std::chrono::milliseconds(timeout_ms),
                  [this] { state_.publisher.ExpireWaiters(state_.clock.MonotonicMs()); });
+}
+
+absl::Status GcsServiceImpl::DoMarkJobFinished(const rpc::MarkJobFinishedRequest& req) {
+  absl::Status status = state_.jobs.MarkFinished(req.job_id());
+  if (status.ok()) state_.actors.OnJobFinished(req.job_id());
+  return status;
+}
+
+void GcsServiceImpl::DoGetActorInfo(const rpc::GetActorInfoRequest& req,
+                                    rpc::GetActorInfoReply* reply, Done done) {
+  auto waiter = state_.actors.GetInfo(req, [reply, done](const rpc::ActorInfo* info) {
+    reply->set_found(info != nullptr);
+    if (info != nullptr) *reply->mutable_actor() = *info;
+    done(absl::OkStatus());
+  });
+  if (!waiter.ok()) {
+    done(waiter.status());
+    return;
+  }
+  if (*waiter == 0) return;  // Answered.
+  int64_t timeout_ms = std::clamp<int64_t>(req.timeout_ms(), 0, kMaxPollMs);
+  loop_.RunAfter(std::chrono::milliseconds(timeout_ms),
+                 [this, id = *waiter] { state_.actors.ExpirePoll(id); });
 }
 
 absl::Status GcsServiceImpl::DoAddJob(const rpc::AddJobRequest& req, rpc::AddJobReply* reply) {

@@ -2,8 +2,8 @@
 //
 // GcsServiceImpl is the gRPC face of GcsState: each method checks the token
 // and posts itself into the GCS loop through CallGate, where it reads or
-// changes GcsState and answers. PollNodeChanges may answer later (long
-// poll, capped at kMaxPollMs).
+// changes GcsState and answers. PollNodeChanges and GetActorInfo (with
+// after_version) may answer later (long polls, capped at kMaxPollMs).
 // Threading: methods are called by gRPC threads and only post; the work
 // runs on the loop. Failure: errors of the managers (bad ids, unknown
 // nodes or jobs, store failures) are returned as the call's status.
@@ -49,6 +49,16 @@ class GcsServiceImpl : public rpc::GcsService::CallbackService {
   Reactor* KvGet(Ctx* ctx, const rpc::KvGetRequest* req, rpc::KvGetReply* reply) override;
   Reactor* KvDel(Ctx* ctx, const rpc::KvDelRequest* req, rpc::KvDelReply* reply) override;
   Reactor* KvKeys(Ctx* ctx, const rpc::KvKeysRequest* req, rpc::KvKeysReply* reply) override;
+  Reactor* RegisterActor(Ctx* ctx, const rpc::RegisterActorRequest* req,
+                         rpc::RegisterActorReply* reply) override;
+  Reactor* GetActorInfo(Ctx* ctx, const rpc::GetActorInfoRequest* req,
+                        rpc::GetActorInfoReply* reply) override;
+  Reactor* KillActor(Ctx* ctx, const rpc::KillActorRequest* req,
+                     rpc::KillActorReply* reply) override;
+  Reactor* ListActors(Ctx* ctx, const rpc::ListActorsRequest* req,
+                      rpc::ListActorsReply* reply) override;
+  Reactor* ReportWorkerFailure(Ctx* ctx, const rpc::ReportWorkerFailureRequest* req,
+                               rpc::ReportWorkerFailureReply* reply) override;
 
  private:
   // Loop-side bodies of the methods that need more than one line.
@@ -59,6 +69,9 @@ class GcsServiceImpl : public rpc::GcsService::CallbackService {
   absl::Status DoAddJob(const rpc::AddJobRequest& req, rpc::AddJobReply* reply);
   absl::Status DoKvPut(const rpc::KvPutRequest& req, rpc::KvPutReply* reply);
   absl::Status DoKvDel(const rpc::KvDelRequest& req, rpc::KvDelReply* reply);
+  absl::Status DoMarkJobFinished(const rpc::MarkJobFinishedRequest& req);
+  void DoGetActorInfo(const rpc::GetActorInfoRequest& req, rpc::GetActorInfoReply* reply,
+                      rpc::Done done);
 
   rpc::CallGate& gate_;
   GcsState& state_;

@@ -2,15 +2,18 @@
 //
 // GcsState is everything the GCS knows, as one object owned by the GCS
 // loop: the node table, resource view, job table, internal KV, node-change
-// pub/sub and health checker, wired together (a node change reaches the
-// pub/sub, the resource view and the health checker; the health checker's
-// verdicts reach the node table). GcsServer owns it; tests build it over an
-// InMemoryStoreClient, a FakeClock and a fake prober and drive it by hand.
+// pub/sub, health checker and actors, wired together (a node change reaches
+// the pub/sub, the resource view, the health checker and the actors; the
+// health checker's verdicts reach the node table). GcsServer owns it; tests
+// build it over an InMemoryStoreClient, a FakeClock, a fake prober and a
+// fake ActorRpc and drive it by hand.
 // Threading: the GCS loop only.
 // Failure: Load() returns the store's error (the GCS then refuses to start).
 #pragma once
 
 #include "common/clock.h"
+#include "gcs/actor_manager.h"
+#include "gcs/actor_rpc.h"
 #include "gcs/health_checker.h"
 #include "gcs/job_manager.h"
 #include "gcs/kv_manager.h"
@@ -27,7 +30,7 @@ class GcsState {
  public:
   // Collaborators are not owned and must outlive the state.
   GcsState(StoreClient& store, const Clock& clock, HealthProber& prober,
-           HealthCheckOptions health_check);
+           HealthCheckOptions health_check, ActorRpc& actor_rpc);
   GcsState(const GcsState&) = delete;
   GcsState& operator=(const GcsState&) = delete;
 
@@ -42,6 +45,7 @@ class GcsState {
   KvManager kv;
   NodeChangePublisher publisher;
   HealthChecker health;
+  ActorManager actors;
 };
 
 }  // namespace lumen::gcs

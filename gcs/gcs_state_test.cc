@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "gcs/store/in_memory_store_client.h"
+#include "gcs/actor_test_util.h"
 #include "gcs/test_util.h"
 
 using namespace lumen;
@@ -16,11 +17,13 @@ using lumen::gcs::testing::MakeNode;
 namespace {
 
 struct Gcs {
-  explicit Gcs(StoreClient& store) : state(store, clock, prober, HealthCheckOptions{}) {
+  explicit Gcs(StoreClient& store)
+      : state(store, clock, prober, HealthCheckOptions{}, actor_rpc) {
     REQUIRE(state.Load().ok());
   }
   FakeClock clock{0};
   FakeProber prober;
+  testing::FakeActorRpc actor_rpc;
   GcsState state;
 };
 
