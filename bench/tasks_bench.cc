@@ -12,29 +12,25 @@
 // threads (what the task channel rides on).
 #include <ray/api.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <thread>
 #include <vector>
 
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
-#include <future>
-
+#include "bench/floors.h"
 #include "worker/runtime.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using lumen::bench::Clock;
+using lumen::bench::Median;
+using lumen::bench::Rate;
+using lumen::bench::TcpFloor;
 
 int SmallValue() { return 0; }
 int SlowSquare(int x) {
@@ -46,24 +42,6 @@ std::vector<ray::ObjectRef<int>> CreateObjectContainingRefs(int n) {
   refs.reserve(n);
   for (int i = 0; i < n; ++i) refs.push_back(ray::Put(1));
   return refs;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-// Runs `body` (which does `ops` operations) `reps` times; median ops/s.
-template <typename F>
-double Rate(int reps, int ops, F body) {
-  std::vector<double> rates;
-  for (int r = 0; r < reps; ++r) {
-    auto start = Clock::now();
-    body();
-    double s = std::chrono::duration<double>(Clock::now() - start).count();
-    rates.push_back(ops / s);
-  }
-  return Median(rates);
 }
 
 void Report(const char* name, double value, const char* unit, double ray, double floor) {
@@ -94,40 +72,6 @@ double GrpcFloor() {
   return Rate(5, 2000, [&] {
     for (int i = 0; i < 2000; ++i) call();
   });
-}
-
-// Round trips per second of one byte over a TCP loopback connection,
-// echoed by another thread: the floor under any task round trip.
-double TcpFloor() {
-  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  ::listen(listener, 1);
-  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
-  std::thread echo([listener] {
-    int fd = ::accept(listener, nullptr, nullptr);
-    char c;
-    while (::recv(fd, &c, 1, 0) == 1 && ::send(fd, &c, 1, 0) == 1) {
-    }
-    ::close(fd);
-  });
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  double rate = Rate(5, 5000, [fd] {
-    char c = 'x';
-    for (int i = 0; i < 5000; ++i) {
-      if (::send(fd, &c, 1, 0) != 1 || ::recv(fd, &c, 1, 0) != 1) break;
-    }
-  });
-  ::close(fd);
-  echo.join();
-  ::close(listener);
-  return rate;
 }
 
 }  // namespace
