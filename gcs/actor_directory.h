@@ -48,6 +48,11 @@ struct ActorEntry {
   std::string node_id;  // kLeasing .. kAlive: the node asked or holding the worker.
   // Bumped whenever replies still in flight for this actor become stale.
   int64_t attempt = 0;
+  // The lease request to `request_node` that is not answered yet; a lost
+  // one is repeated with the same id, so the raylet answers it with the
+  // worker it may have granted already. 0: none.
+  int64_t request_id = 0;
+  std::string request_node;
   bool queued = false;              // In the manager's placement queue.
   bool reported_unplaceable = false;  // "cannot be placed" logged once.
   bool counted_dead = false;          // In the directory's dead list.

@@ -58,7 +58,8 @@ ActorManager::ActorManager(StoreClient& store, const Clock& clock, const NodeMan
       resources_(resources),
       jobs_(jobs),
       rpc_(rpc),
-      directory_(store, max_dead_actors) {}
+      directory_(store, max_dead_actors),
+      next_request_id_(clock.WallMs() << 16) {}
 
 absl::Status ActorManager::Load() {
   RETURN_IF_ERROR(directory_.Load());
@@ -291,6 +292,11 @@ void ActorManager::RequestLease(ActorEntry& entry, const rpc::NodeInfo& node) {
                                                       : info.class_name());
   request.set_actor_id(info.actor_id());
   request.set_detached(info.detached());
+  if (entry.request_id == 0 || entry.request_node != node.node_id()) {
+    entry.request_id = ++next_request_id_;
+    entry.request_node = node.node_id();
+  }
+  request.set_request_id(entry.request_id);
   if (const rpc::JobInfo* job = jobs_.Find(info.job_id())) *request.mutable_job() = *job;
   rpc_.RequestWorkerLease(
       node, request,
@@ -311,10 +317,17 @@ void ActorManager::OnLeaseReply(const std::string& actor_id, int64_t attempt,
     }
     return;
   }
-  if (!status.ok() || (!reply.rejected() && reply.lease_id() == 0 &&
-                       reply.retry_at_raylet().node_id().empty())) {
-    LOG(WARNING) << "actor " << IdHex(actor_id) << ": no worker lease from node "
+  if (!status.ok()) {  // Keeps request_id: a repeat to this node gets any grant it made.
+    LOG(WARNING) << "actor " << IdHex(actor_id) << ": no answer to its worker lease from node "
                  << IdHex(node.node_id()) << " (" << status << "); trying again";
+    directory_.SetNode(*entry, "");
+    Enqueue(*entry);
+    return;
+  }
+  entry->request_id = 0;  // Answered.
+  if (!reply.rejected() && reply.lease_id() == 0 && reply.retry_at_raylet().node_id().empty()) {
+    LOG(WARNING) << "actor " << IdHex(actor_id) << ": node " << IdHex(node.node_id())
+                 << " answered its lease request with no lease; trying again";
     directory_.SetNode(*entry, "");
     Enqueue(*entry);
     return;
@@ -399,6 +412,7 @@ void ActorManager::ReleaseWorker(ActorEntry& entry, bool return_lease) {
     }
   }
   ++entry.attempt;  // Replies still in flight are stale now.
+  entry.request_id = 0;
   directory_.SetNode(entry, "");
   info.clear_address();
   info.clear_lease_id();

@@ -13,7 +13,8 @@
 // available resources fit, else the first whose total resources fit; none:
 // the actor stays PENDING (logged once) and is tried again on Tick() and
 // whenever a node registers. A lease that fails in transport puts the actor
-// back in the queue. Replies that arrive for an attempt given up (killed,
+// back in the queue, and the next request to that node repeats its
+// request_id (the raylet answers a repeat with the grant it made). Replies that arrive for an attempt given up (killed,
 // node died) are ignored; a stale granted lease is returned with
 // worker_exiting so the raylet kills its worker.
 //
@@ -120,6 +121,9 @@ class ActorManager {
   ActorDirectory directory_;
   std::deque<std::string> queue_;  // Actors waiting for a node, by id.
   bool recovered_ = true;          // False from Load until the first Tick.
+  // Lease request ids; from the wall clock, so a restarted GCS never
+  // repeats one of its predecessor's.
+  int64_t next_request_id_;
 };
 
 }  // namespace lumen::gcs

@@ -237,10 +237,15 @@ TEST_CASE("lease failures: transport errors retry, a refusal kills the actor") {
   const std::string& job = cluster.job;
   auto actor = MakeActor(job);
   REQUIRE(gcs.state.actors.Register(actor).ok());
+  REQUIRE(gcs.rpc.leases.size() == 1);
+  const int64_t request_id = gcs.rpc.leases.front().request.request_id();
+  CHECK(request_id != 0);
   gcs.rpc.AnswerNextLease(absl::UnavailableError("connection refused"));
   CHECK(gcs.rpc.leases.empty());
   gcs.state.actors.Tick();
   REQUIRE(gcs.rpc.leases.size() == 1);
+  // The same request again: the raylet answers it with any grant it made.
+  CHECK(gcs.rpc.leases.front().request.request_id() == request_id);
 
   rpc::RequestWorkerLeaseReply refused;
   refused.set_rejected(true);
@@ -287,6 +292,8 @@ TEST_CASE("killing an alive actor, with and without a restart") {
   CHECK(gcs.Info(id).state() == State::RESTARTING);
   CHECK(gcs.Info(id).num_restarts() == 1);
   CHECK(gcs.Info(id).address().worker_id().empty());
+  REQUIRE(gcs.rpc.request_ids.size() == 2);
+  CHECK(gcs.rpc.request_ids[1] != gcs.rpc.request_ids[0]);  // A new request, not a repeat.
   gcs.rpc.GrantNext();
   REQUIRE(gcs.rpc.pushes.size() == 1);
   CHECK(gcs.rpc.pushes.front().spec.num_restarts() == 1);

@@ -34,6 +34,7 @@ class FakeActorRpc : public ActorRpc {
 
   void RequestWorkerLease(const rpc::NodeInfo& node, const rpc::RequestWorkerLeaseRequest& request,
                           LeaseDone done) override {
+    request_ids.push_back(request.request_id());
     leases.push_back({node, request, std::move(done)});
   }
   void ReturnWorker(const rpc::NodeInfo& node, int64_t lease_id, bool worker_exiting) override {
@@ -72,6 +73,7 @@ class FakeActorRpc : public ActorRpc {
   }
 
   std::deque<Lease> leases;
+  std::vector<int64_t> request_ids;  // Of every lease request, in order.
   std::deque<Push> pushes;
   std::vector<Return> returns;
   std::vector<std::string> forgotten;
