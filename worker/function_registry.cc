@@ -13,29 +13,66 @@ FunctionRegistry& FunctionRegistry::Instance() {
   return *registry;
 }
 
+namespace {
+
+template <typename Map>
+std::optional<typename Map::mapped_type> Lookup(const Map& map, const typename Map::key_type& key) {
+  auto it = map.find(key);
+  if (it == map.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace
+
 void FunctionRegistry::Register(const std::string& name, const void* fn_ptr,
                                 ray::internal::Invoker invoker) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   by_name_[name] = std::move(invoker);
   by_ptr_[fn_ptr] = name;
 }
 
+void FunctionRegistry::RegisterFactory(const std::string& name,
+                                       ray::internal::ActorFactory factory) {
+  absl::MutexLock lock(&mu_);
+  factories_[name] = std::move(factory);
+}
+
+void FunctionRegistry::RegisterMethod(const std::string& name, const std::string& key,
+                                      ray::internal::MethodInvoker invoker) {
+  absl::MutexLock lock(&mu_);
+  methods_[name] = std::move(invoker);
+  method_names_[key] = name;
+}
+
 std::optional<ray::internal::Invoker> FunctionRegistry::Find(const std::string& name) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = by_name_.find(name);
-  if (it == by_name_.end()) return std::nullopt;
-  return it->second;
+  absl::ReaderMutexLock lock(&mu_);
+  return Lookup(by_name_, name);
 }
 
 std::optional<std::string> FunctionRegistry::NameOf(const void* fn_ptr) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = by_ptr_.find(fn_ptr);
-  if (it == by_ptr_.end()) return std::nullopt;
-  return it->second;
+  absl::ReaderMutexLock lock(&mu_);
+  return Lookup(by_ptr_, fn_ptr);
+}
+
+std::optional<ray::internal::ActorFactory> FunctionRegistry::FindFactory(
+    const std::string& name) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return Lookup(factories_, name);
+}
+
+std::optional<ray::internal::MethodInvoker> FunctionRegistry::FindMethod(
+    const std::string& name) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return Lookup(methods_, name);
+}
+
+std::optional<std::string> FunctionRegistry::MethodNameOf(const std::string& key) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return Lookup(method_names_, key);
 }
 
 size_t FunctionRegistry::Size() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::ReaderMutexLock lock(&mu_);
   return by_name_.size();
 }
 

@@ -1,20 +1,24 @@
 // worker/function_registry.h
 //
-// The remote functions of this process: name -> invoker, and function
-// pointer -> name for ray::Task(f). Filled by RAY_REMOTE during static
-// initialization of the driver executable or of the shared libraries a
-// worker loads from the job's code search path. This is the one
-// process-wide singleton: static initializers have nowhere else to write.
-// Threading: thread-safe.
+// The remote code of this process, as RAY_REMOTE registers it: remote
+// functions (name -> invoker, function pointer -> name for ray::Task(f)),
+// actor factories (name -> factory) and actor methods (name -> invoker,
+// method key -> name for ActorHandle::Task(&C::m); the key is
+// ray::internal::MethodKey). Filled during static initialization of the
+// driver executable or of the shared libraries a worker loads from the
+// job's code search path. This is the one process-wide singleton: static
+// initializers have nowhere else to write.
+// Threading: thread-safe; lookups take a shared lock.
 #pragma once
 
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "ray/api/runtime.h"
 
 namespace lumen::worker {
@@ -23,10 +27,20 @@ class FunctionRegistry {
  public:
   static FunctionRegistry& Instance();
 
+  // A later registration under the same name or pointer replaces the
+  // earlier one (the same RAY_REMOTE seen twice registers the same code).
   void Register(const std::string& name, const void* fn_ptr, ray::internal::Invoker invoker);
-  // nullopt when no function of that name is registered.
+  void RegisterFactory(const std::string& name, ray::internal::ActorFactory factory);
+  void RegisterMethod(const std::string& name, const std::string& key,
+                      ray::internal::MethodInvoker invoker);
+
+  // nullopt when nothing of that name, pointer or key is registered.
   std::optional<ray::internal::Invoker> Find(const std::string& name) const;
   std::optional<std::string> NameOf(const void* fn_ptr) const;
+  std::optional<ray::internal::ActorFactory> FindFactory(const std::string& name) const;
+  std::optional<ray::internal::MethodInvoker> FindMethod(const std::string& name) const;
+  std::optional<std::string> MethodNameOf(const std::string& key) const;
+  // Remote functions (factories included, which are also functions).
   size_t Size() const;
 
   // dlopens every shared library named in `paths`: a path to a .so file,
@@ -34,9 +48,12 @@ class FunctionRegistry {
   absl::Status LoadLibraries(const std::vector<std::string>& paths);
 
  private:
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, ray::internal::Invoker> by_name_;
-  std::unordered_map<const void*, std::string> by_ptr_;
+  mutable absl::Mutex mu_;
+  std::unordered_map<std::string, ray::internal::Invoker> by_name_ ABSL_GUARDED_BY(mu_);
+  std::unordered_map<const void*, std::string> by_ptr_ ABSL_GUARDED_BY(mu_);
+  std::unordered_map<std::string, ray::internal::ActorFactory> factories_ ABSL_GUARDED_BY(mu_);
+  std::unordered_map<std::string, ray::internal::MethodInvoker> methods_ ABSL_GUARDED_BY(mu_);
+  std::unordered_map<std::string, std::string> method_names_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace lumen::worker

@@ -114,6 +114,24 @@ std::string FunctionName(const void* fn_ptr) {
   return *name;
 }
 
+void RegisterActorFactory(const std::string& name, ActorFactory factory) {
+  lumen::worker::FunctionRegistry::Instance().RegisterFactory(name, std::move(factory));
+}
+
+void RegisterActorMethod(const std::string& name, const std::string& key, MethodInvoker invoker) {
+  lumen::worker::FunctionRegistry::Instance().RegisterMethod(name, key, std::move(invoker));
+}
+
+std::string MethodName(const std::string& key) {
+  auto name = lumen::worker::FunctionRegistry::Instance().MethodNameOf(key);
+  if (!name) {
+    throw RayFunctionNotFound(
+        "this member function is not registered as an actor method: add "
+        "RAY_REMOTE(&Class::Method) next to the class");
+  }
+  return *name;
+}
+
 void RuntimeInit(RayConfig& config, int argc, char** argv) {
   using namespace lumen;
   if (worker::IsWorkerProcess()) worker::RunWorkerProcess();

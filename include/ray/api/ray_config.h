@@ -13,6 +13,14 @@
 
 namespace ray {
 
+// Whether an actor outlives the driver that created it (Ray's C++ API).
+// NON_DETACHED: it dies when its job's driver exits. DETACHED: it lives
+// until killed, and later drivers can find it by name.
+enum class ActorLifetime {
+  NON_DETACHED,
+  DETACHED,
+};
+
 class RayConfig {
  public:
   // "host:port" of a running cluster's GCS, "auto" for the cluster last
@@ -27,7 +35,11 @@ class RayConfig {
   // Extra `lumen start --head` flags for the private local cluster, e.g.
   // {"--num-cpus=4", "--resources={\"special\": 1}"}.
   std::vector<std::string> head_args = {};
+  // The namespace this job creates named actors in and looks them up in
+  // by default (ray::GetNamespace()).
   std::string ray_namespace = "";
+  // The lifetime of actors created without SetLifetime.
+  ActorLifetime default_actor_lifetime = ActorLifetime::NON_DETACHED;
 
   // Lumen additions (private local cluster only). Negative: defaults.
   int num_cpus = -1;

@@ -14,6 +14,7 @@
 #include "ray/api/function_manager.h"
 #include "ray/api/object_ref.h"
 #include "ray/api/runtime.h"
+#include "ray/api/runtime_env.h"
 
 namespace ray {
 namespace internal {
@@ -33,6 +34,29 @@ TaskArg MakeTaskArg(Arg&& arg) {
   return out;
 }
 
+// The resource setters of TaskCaller, ActorTaskCaller and ActorCreator:
+// throw std::invalid_argument for a bad name or amount (CheckResource),
+// leaving `into` unchanged.
+inline void SetCheckedResources(std::unordered_map<std::string, double>& into,
+                                const std::unordered_map<std::string, double>& resources) {
+  for (const auto& [name, value] : resources) CheckResource(name, value);
+  into = resources;
+}
+inline void SetCheckedResource(std::unordered_map<std::string, double>& into,
+                               const std::string& name, double value) {
+  CheckResource(name, value);
+  into[name] = value;
+}
+
+// The TaskArgs of `args` for parameters of the types in ArgsTuple.
+template <typename ArgsTuple, size_t... I, typename... Args>
+std::vector<TaskArg> MakeTaskArgs(std::index_sequence<I...>, Args&&... args) {
+  std::vector<TaskArg> out;
+  out.reserve(sizeof...(Args));
+  (out.push_back(MakeTaskArg<std::tuple_element_t<I, ArgsTuple>>(std::forward<Args>(args))), ...);
+  return out;
+}
+
 template <typename F>
 class TaskCaller {
  public:
@@ -47,13 +71,11 @@ class TaskCaller {
   }
   // Both throw std::invalid_argument for a bad name or amount (CheckResource).
   TaskCaller& SetResources(const std::unordered_map<std::string, double>& resources) {
-    for (const auto& [name, value] : resources) CheckResource(name, value);
-    options_.resources = resources;
+    SetCheckedResources(options_.resources, resources);
     return *this;
   }
   TaskCaller& SetResource(const std::string& name, double value) {
-    CheckResource(name, value);
-    options_.resources[name] = value;
+    SetCheckedResource(options_.resources, name, value);
     return *this;
   }
   // Lumen addition (Ray Python's max_retries): how often a task whose
@@ -62,25 +84,24 @@ class TaskCaller {
     options_.max_retries = max_retries;
     return *this;
   }
+  // The worker runs the task with `runtime_env` (runtime_env.h). Throws
+  // RayRuntimeEnvException for a field Lumen does not support or a
+  // malformed env_vars.
+  TaskCaller& SetRuntimeEnv(const ray::RuntimeEnv& runtime_env) {
+    options_.runtime_env_json = SerializeRuntimeEnv(runtime_env);
+    return *this;
+  }
 
   template <typename... Args>
   ObjectRef<ReturnType> Remote(Args&&... args) {
     static_assert(sizeof...(Args) == Traits::kArity, "wrong number of arguments for Remote()");
-    std::vector<TaskArg> task_args;
-    task_args.reserve(sizeof...(Args));
-    AppendArgs(task_args, std::index_sequence_for<Args...>{}, std::forward<Args>(args)...);
+    std::vector<TaskArg> task_args = MakeTaskArgs<typename Traits::ArgsTuple>(
+        std::index_sequence_for<Args...>{}, std::forward<Args>(args)...);
     return ObjectRef<ReturnType>(
         SubmitTask(FunctionName(reinterpret_cast<const void*>(fn_)), std::move(task_args), options_));
   }
 
  private:
-  template <size_t... I, typename... Args>
-  void AppendArgs(std::vector<TaskArg>& out, std::index_sequence<I...>, Args&&... args) {
-    (out.push_back(MakeTaskArg<std::tuple_element_t<I, typename Traits::ArgsTuple>>(
-         std::forward<Args>(args))),
-     ...);
-  }
-
   F fn_;
   TaskOptions options_;
 };
