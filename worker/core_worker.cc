@@ -41,7 +41,12 @@ absl::Status CoreWorker::Connect() {
   loop_.StartThread();
   gcs_ = std::make_unique<rpc::RpcClient<rpc::GcsService>>(options_.gcs_address, options_.token, &loop_);
   raylet_ = std::make_unique<RayletClient>(options_.raylet_address, options_.token, &loop_);
-  if (options_.is_driver) options_.worker_id = WorkerId::FromRandom();
+  if (options_.is_driver) {
+    options_.worker_id = WorkerId::FromRandom();
+    // Ray gives a driver without a namespace an anonymous one of its own.
+    if (options_.ray_namespace.empty()) options_.ray_namespace = "anonymous-" + WorkerId::FromRandom().Hex().substr(0, 16);
+    namespace_ = options_.ray_namespace;
+  }
   service_ = std::make_unique<CoreWorkerService>(*this, gate_);
   server_.RegisterService(service_.get());
   if (!options_.is_driver) {
@@ -79,6 +84,22 @@ absl::Status CoreWorker::Connect() {
           [this](const rpc::TaskSpec& s, const rpc::ErrorInfo& e) { OnTaskFailure(s, e); },
           [this](const rpc::TaskSpec& s) { WarnIfInfeasible(s); }},
       TaskSubmitter::Options{options_.worker_id, address_});
+  actor_directory_ = std::make_unique<GcsActorDirectory>(*gcs_);
+  actor_submitter_ = std::make_unique<ActorSubmitter>(
+      loop_, *actor_directory_, *pusher_,
+      ActorSubmitter::Callbacks{
+          [this](const rpc::TaskSpec& s, rpc::PushTaskReply&& r) { OnTaskReply(s, std::move(r)); },
+          [this](const rpc::TaskSpec& s, const rpc::ErrorInfo& e) { OnTaskFailure(s, e); }},
+      ActorSubmitter::Options{options_.worker_id, address_});
+  if (executor_) {
+    executor_->SetActorExitHandler([this](const std::string& actor_id) {
+      try {
+        KillActor(actor_id, /*no_restart=*/true, "the actor exited by calling ray::ExitActor()");
+      } catch (const std::exception& e) {
+        LOG(WARNING) << "ExitActor: " << e.what();
+      }
+    });
+  }
   return absl::OkStatus();
 }
 
@@ -220,24 +241,34 @@ ray::internal::RefData CoreWorker::Put(std::string&& data) {
   return {id.Binary(), owner_blob_};
 }
 
-ray::internal::RefData CoreWorker::SubmitTask(const std::string& function_name,
-                                              std::vector<ray::internal::TaskArg>&& args,
-                                              const ray::internal::TaskOptions& options) {
+void CoreWorker::AcquireInFlight() {
   if (!options_.is_driver && ObjectGetter::InTask()) {
     in_flight_.Acquire([this](bool blocked) { NotifyBlocked(blocked); });
   } else {
     in_flight_.Acquire();
   }
-  TaskId task = TaskId::ForNormalTask(options_.job_id);
+}
+
+ray::internal::RefData CoreWorker::SubmitTask(const std::string& function_name,
+                                              std::vector<ray::internal::TaskArg>&& args,
+                                              const ray::internal::TaskOptions& options) {
+  AcquireInFlight();
   rpc::TaskSpec spec;
-  spec.set_task_id(task.Binary());
-  spec.set_job_id(options_.job_id.Binary());
   spec.set_function_name(function_name);
   spec.set_name(options.name);
-  spec.set_num_returns(1);
   for (const auto& [name, amount] : options.resources) (*spec.mutable_required_resources())[name] = amount;
   if (!spec.required_resources().count("CPU")) (*spec.mutable_required_resources())["CPU"] = 1;
   spec.set_max_retries(options.max_retries < 0 ? kDefaultMaxRetries : options.max_retries);
+  spec.set_runtime_env_json(options.runtime_env_json);
+  return Enqueue(std::move(spec), std::move(args));
+}
+
+ray::internal::RefData CoreWorker::Enqueue(rpc::TaskSpec&& spec,
+                                           std::vector<ray::internal::TaskArg>&& args) {
+  TaskId task = TaskId::ForNormalTask(options_.job_id);
+  spec.set_task_id(task.Binary());
+  spec.set_job_id(options_.job_id.Binary());
+  spec.set_num_returns(1);
   for (auto& arg : args) {
     rpc::TaskArg* out = spec.add_args();
     if (arg.is_ref) {
@@ -276,7 +307,12 @@ void CoreWorker::DrainSubmitted() {
     std::lock_guard<std::mutex> lock(submit_mu_);
     batch.swap(submitted_);
   }
-  for (auto& spec : batch) ResolveDependencies(std::move(spec));
+  for (auto& spec : batch) {
+    // An actor call is numbered in submission order, before its arguments
+    // are resolved (calls after it wait for it).
+    if (!spec.actor_id().empty()) actor_submitter_->Submit(spec);
+    ResolveDependencies(std::move(spec));
+  }
 }
 
 CoreWorker::Stats CoreWorker::GetStats() const {

@@ -26,6 +26,7 @@
 #include "proto/raylet.grpc.pb.h"
 #include "proto/worker.grpc.pb.h"
 #include "ray/api/runtime.h"
+#include "worker/actor_submitter.h"
 #include "worker/client_pool.h"
 #include "worker/in_flight_limit.h"
 #include "worker/memory_store.h"
@@ -49,7 +50,8 @@ struct CoreWorkerOptions {
   // Drivers: how this job's workers find the user's code.
   std::string driver_executable;
   std::vector<std::string> code_search_path;
-  std::string ray_namespace;
+  std::string ray_namespace;  // Drivers: empty picks an anonymous one, as Ray does.
+  bool default_detached = false;  // RayConfig::default_actor_lifetime.
 };
 
 class CoreWorkerService;
@@ -63,6 +65,18 @@ class CoreWorker {
                                     std::vector<ray::internal::TaskArg>&& args,
                                     const ray::internal::TaskOptions& options);
   ray::internal::RefData Put(std::string&& data);
+
+  // Actors (core_worker_actors.cc; docs/actors.md). Throw RayException.
+  std::string CreateActor(const std::string& factory_name, std::vector<ray::internal::TaskArg>&& args,
+                          const ray::internal::ActorOptions& options);
+  ray::internal::RefData SubmitActorTask(const std::string& actor_id, const std::string& method,
+                                         std::vector<ray::internal::TaskArg>&& args,
+                                         const ray::internal::TaskOptions& options);
+  void KillActor(const std::string& actor_id, bool no_restart, const std::string& cause = "");
+  std::string GetActorId(const std::string& name, const std::string& ray_namespace);
+  bool WasCurrentActorRestarted() const { return executor_ && executor_->actor_restarted(); }
+  // The job's namespace (workers ask the GCS once).
+  std::string GetNamespace();
   std::vector<std::shared_ptr<ray::internal::Buffer>> Get(
       const ray::internal::RefList& refs, int64_t timeout_ms) {
     return getter_->Get(refs, timeout_ms);
@@ -121,6 +135,10 @@ class CoreWorker {
   // Prints a warning when no node's total resources fit `spec`.
   void WarnIfInfeasible(const rpc::TaskSpec& spec);
   void ResolveDependencies(rpc::TaskSpec spec);
+  // SubmitTask and SubmitActorTask: the arguments into `spec` (references
+  // held until the task ends), the return owned, the spec queued for the loop.
+  ray::internal::RefData Enqueue(rpc::TaskSpec&& spec, std::vector<ray::internal::TaskArg>&& args);
+  void AcquireInFlight();
   // Loop: takes the tasks SubmitTask queued since the last drain, in order.
   void DrainSubmitted();
 
@@ -142,6 +160,10 @@ class CoreWorker {
   std::unique_ptr<RayletLeaseClient> lease_client_;
   std::unique_ptr<PooledTaskPusher> pusher_;
   std::unique_ptr<TaskSubmitter> submitter_;
+  std::unique_ptr<GcsActorDirectory> actor_directory_;
+  std::unique_ptr<ActorSubmitter> actor_submitter_;
+  std::mutex namespace_mu_;
+  std::string namespace_;  // Guarded by namespace_mu_; workers fill it lazily.
   std::unique_ptr<TaskExecutor> executor_;
   std::unique_ptr<TaskChannelServer> task_channel_;  // Workers only.
   int task_port_ = 0;

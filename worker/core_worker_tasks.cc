@@ -39,7 +39,11 @@ void CoreWorker::ResolveDependencies(rpc::TaskSpec spec) {
       return;
     }
     if (object->IsError()) {
-      OnTaskFailure(spec, object->error);
+      if (!spec.actor_id().empty()) {
+        actor_submitter_->OnResolved(std::move(spec), &object->error);
+      } else {
+        OnTaskFailure(spec, object->error);
+      }
       return;
     }
     if (!object->in_plasma) {
@@ -50,7 +54,11 @@ void CoreWorker::ResolveDependencies(rpc::TaskSpec spec) {
       arg->mutable_ref()->set_object_id(id.Binary());
     }
   }
-  submitter_->Submit(std::move(spec));
+  if (!spec.actor_id().empty()) {
+    actor_submitter_->OnResolved(std::move(spec));
+  } else {
+    submitter_->Submit(std::move(spec));
+  }
 }
 
 static void ReleaseArgRefs(CoreWorker& worker, const rpc::TaskSpec& spec) {

@@ -216,6 +216,7 @@ std::unique_ptr<Runtime> StartDriver(ray::RayConfig& config, int argc, char** ar
   options.driver_executable = SelfExecutablePath();
   options.code_search_path = config.code_search_path;
   options.ray_namespace = config.ray_namespace;
+  options.default_detached = config.default_actor_lifetime == ray::ActorLifetime::DETACHED;
   auto core = CoreWorker::Start(options);
   if (!core.ok()) {
     InstallInterruptHandlers(nullptr);

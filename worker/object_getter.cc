@@ -60,6 +60,8 @@ void ThrowTaskError(const rpc::ErrorInfo& error) {
       throw ray::internal::RayFunctionNotFound(msg);
     case rpc::ErrorInfo::OBJECT_LOST:
       throw ray::internal::UnreconstructableException(msg);
+    case rpc::ErrorInfo::ACTOR_DIED:
+      throw ray::internal::RayActorException(msg);
     default:
       throw ray::internal::RayException(msg);
   }

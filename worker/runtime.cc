@@ -192,6 +192,42 @@ std::string IdToHex(const std::string& id) {
 std::unordered_map<std::string, double> ClusterResources() {
   return lumen::worker::Guarded([] { return Core().Resources(false); });
 }
+
+std::string CreateActor(const std::string& factory_name, std::vector<TaskArg>&& args,
+                        const ActorOptions& options) {
+  return lumen::worker::Guarded(
+      [&] { return Core().CreateActor(factory_name, std::move(args), options); });
+}
+
+RefData SubmitActorTask(const std::string& actor_id, const std::string& method_name,
+                        std::vector<TaskArg>&& args, const TaskOptions& options) {
+  return lumen::worker::Guarded(
+      [&] { return Core().SubmitActorTask(actor_id, method_name, std::move(args), options); });
+}
+
+void KillActor(const std::string& actor_id, bool no_restart) {
+  lumen::worker::Guarded([&] { Core().KillActor(actor_id, no_restart); });
+}
+
+std::string GetActorId(const std::string& name, const std::string& ray_namespace) {
+  return lumen::worker::Guarded([&] { return Core().GetActorId(name, ray_namespace); });
+}
+
+void ExitActor() {
+  if (!lumen::worker::g_runtime || Core().executor() == nullptr ||
+      Core().executor()->actor_id().empty()) {
+    throw RayException("ray::ExitActor() may only be called inside an actor's method");
+  }
+  throw lumen::worker::ActorExitSignal();
+}
+
+bool WasCurrentActorRestarted() {
+  return lumen::worker::Guarded([] { return Core().WasCurrentActorRestarted(); });
+}
+
+std::string GetNamespace() {
+  return lumen::worker::Guarded([] { return Core().GetNamespace(); });
+}
 std::unordered_map<std::string, double> AvailableResources() {
   return lumen::worker::Guarded([] { return Core().Resources(true); });
 }

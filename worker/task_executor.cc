@@ -7,6 +7,7 @@
 #include <typeinfo>
 
 #include "common/logging.h"
+#include "nlohmann/json.hpp"
 #include "ray/api/ray_exception.h"
 #include "worker/cuda_visible_devices.h"
 #include "worker/function_registry.h"
@@ -26,6 +27,57 @@ std::string EnvOrEmpty(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
 }
+
+// RuntimeEnv's "env_vars" (a JSON object of strings), or an error naming
+// what is wrong.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> EnvVarsOf(const std::string& json) {
+  std::vector<std::pair<std::string, std::string>> vars;
+  if (json.empty()) return vars;
+  nlohmann::json env = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (env.is_discarded() || !env.is_object()) {
+    return absl::InvalidArgumentError("the runtime_env is not a JSON object");
+  }
+  auto it = env.find("env_vars");
+  if (it == env.end()) return vars;
+  if (!it->is_object()) return absl::InvalidArgumentError("runtime_env env_vars must be a map of strings");
+  for (const auto& [name, value] : it->items()) {
+    if (!value.is_string() || name.empty() || name.find('=') != std::string::npos) {
+      return absl::InvalidArgumentError("runtime_env env_vars must map names to strings (bad entry '" +
+                                        name + "')");
+    }
+    vars.emplace_back(name, value.get<std::string>());
+  }
+  return vars;
+}
+
+// Sets `vars` for the scope's life, then puts back what was there.
+class ScopedEnv {
+ public:
+  explicit ScopedEnv(const std::vector<std::pair<std::string, std::string>>& vars) {
+    for (const auto& [name, value] : vars) {
+      const char* old = std::getenv(name.c_str());
+      saved_.push_back({name, old != nullptr, old ? old : ""});
+      ::setenv(name.c_str(), value.c_str(), 1);
+    }
+  }
+  ~ScopedEnv() {
+    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
+      if (it->had) {
+        ::setenv(it->name.c_str(), it->value.c_str(), 1);
+      } else {
+        ::unsetenv(it->name.c_str());
+      }
+    }
+  }
+
+ private:
+  struct Saved {
+    std::string name;
+    bool had;
+    std::string value;
+  };
+  std::vector<Saved> saved_;
+};
 
 }  // namespace
 
@@ -53,7 +105,19 @@ TaskExecutor::~TaskExecutor() {
     stopping_ = true;
   }
   cv_.notify_all();
+  pool_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  for (auto& t : pool_) t.join();
+}
+
+std::string TaskExecutor::actor_id() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return actor_id_;
+}
+
+bool TaskExecutor::actor_restarted() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return actor_restarted_;
 }
 
 void TaskExecutor::EnqueueBatch(const rpc::PushTasksRequest* request, rpc::PushTasksReply* reply,
@@ -61,24 +125,96 @@ void TaskExecutor::EnqueueBatch(const rpc::PushTasksRequest* request, rpc::PushT
   Item item;
   for (const auto& task : request->tasks()) item.tasks.emplace_back(&task.spec(), reply->add_replies());
   item.done = std::move(done);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    bool idle = started_ && !stopping_ && !running_ && queue_.empty();
-    if (!may_run_here || !idle) {
-      queue_.push_back(std::move(item));
-      cv_.notify_one();
+  std::vector<Item> ready;
+  const rpc::TaskSpec* first = item.tasks.empty() ? nullptr : item.tasks.front().first;
+  if (first && !first->actor_id().empty() && !first->actor_creation()) {
+    // A push of actor calls: released in its caller's order.
+    std::vector<Item> stale;
+    bool ours;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ours = actor_ && first->actor_id() == actor_id_;
+      if (ours) {
+        // (The count is read before `item` is moved into the call.)
+        const int64_t count = static_cast<int64_t>(item.tasks.size());
+        order_.Admit(first->caller_id(), first->caller_floor(), first->sequence_number(), count,
+                     std::move(item), &ready, &stale);
+      }
+    }
+    if (!ours) {
+      Refuse(item, "this worker does not host the actor " +
+                       ActorId::FromBinaryOrNil(first->actor_id()).Hex() +
+                       " (it was restarted elsewhere)");
       return;
     }
-    running_ = true;
+    for (Item& s : stale) {
+      Refuse(s, "the actor already ran this call, and its result was lost with a broken "
+                "connection");
+    }
+  } else {
+    ready.push_back(std::move(item));
   }
+  Dispatch(ready, may_run_here);
+}
+
+void TaskExecutor::Refuse(Item& item, const std::string& error) {
+  for (auto& [spec, reply] : item.tasks) SetError(*spec, rpc::ErrorInfo::ACTOR_DIED, "", error, reply);
+  item.done(absl::OkStatus());
+}
+
+void TaskExecutor::Dispatch(std::vector<Item>& ready, bool may_run_here) {
+  if (ready.empty()) return;
+  bool run_here = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!pool_.empty()) {
+      for (Item& item : ready) {
+        auto batch = std::make_shared<PoolBatch>();
+        batch->left = static_cast<int>(item.tasks.size());
+        batch->done = std::move(item.done);
+        if (item.tasks.empty()) batch->done(absl::OkStatus());
+        for (auto& [spec, reply] : item.tasks) pool_queue_.push_back({spec, reply, batch});
+      }
+      pool_cv_.notify_all();
+      return;
+    }
+    bool idle = started_ && !stopping_ && !running_ && queue_.empty();
+    if (may_run_here && idle && ready.size() == 1) {
+      running_ = true;
+      run_here = true;
+    } else {
+      for (Item& item : ready) queue_.push_back(std::move(item));
+      cv_.notify_one();
+    }
+  }
+  if (!run_here) return;
   ObjectGetter::SetInTask(true);
-  RunItem(item);
+  RunItem(ready.front());
   ObjectGetter::SetInTask(false);
   {
     std::lock_guard<std::mutex> lock(mu_);
     running_ = false;
   }
   cv_.notify_one();
+}
+
+void TaskExecutor::PoolLoop() {
+  ObjectGetter::SetInTask(true);
+  while (true) {
+    PoolTask task;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      pool_cv_.wait(lock, [this] { return stopping_ || !pool_queue_.empty(); });
+      if (stopping_) return;
+      task = std::move(pool_queue_.front());
+      pool_queue_.pop_front();
+    }
+    RunOne(*task.spec, task.reply);
+    if (task.batch->left.fetch_sub(1) == 1) {
+      task.batch->done(absl::OkStatus());
+      ReportExitOnce();
+    }
+  }
 }
 
 std::string TaskExecutor::CurrentLogPrefix() const {
@@ -108,22 +244,95 @@ void TaskExecutor::Loop() {
 }
 
 void TaskExecutor::RunItem(Item& item) {
-  for (auto& [spec, reply] : item.tasks) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      current_name_ = spec->name().empty() ? spec->function_name() : spec->name();
-    }
-    SetVisibleGpus(*spec);
-    auto start = std::chrono::steady_clock::now();
-    Execute(*spec, reply);
-    std::fflush(stdout);
-    std::fflush(stderr);
-    if (after_task_) after_task_();
-    reply->set_exec_micros(std::chrono::duration_cast<std::chrono::microseconds>(
-                               std::chrono::steady_clock::now() - start)
-                               .count());
-  }
+  for (auto& [spec, reply] : item.tasks) RunOne(*spec, reply);
   item.done(absl::OkStatus());
+  ReportExitOnce();
+}
+
+void TaskExecutor::ReportExitOnce() {
+  if (exiting_actor_ && on_actor_exit_ && !exit_reported_.exchange(true)) on_actor_exit_(actor_id_);
+}
+
+void TaskExecutor::RunOne(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply) {
+  bool actor_call = !spec.actor_id().empty() && !spec.actor_creation();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    current_name_ = spec.name().empty() ? spec.function_name() : spec.name();
+  }
+  // An actor keeps the GPUs (and environment) of its creation.
+  if (!actor_call) SetVisibleGpus(spec);
+  auto start = std::chrono::steady_clock::now();
+  if (actor_call || spec.actor_creation() || spec.runtime_env_json().empty()) {
+    Execute(spec, reply);
+  } else {
+    auto vars = EnvVarsOf(spec.runtime_env_json());
+    if (!vars.ok()) {
+      SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, "ray::internal::RayRuntimeEnvException",
+               std::string(vars.status().message()), reply);
+    } else {
+      ScopedEnv env(*vars);
+      Execute(spec, reply);
+    }
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+  if (after_task_) after_task_();
+  reply->set_exec_micros(std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::steady_clock::now() - start)
+                             .count());
+}
+
+void TaskExecutor::CreateActor(const rpc::TaskSpec& spec,
+                               const std::vector<ray::internal::ArgView>& args,
+                               rpc::PushTaskReply* reply) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (actor_) {
+      SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, "ray::internal::RayActorException",
+               "this worker already hosts an actor", reply);
+      return;
+    }
+  }
+  auto factory = FunctionRegistry::Instance().FindFactory(spec.function_name());
+  if (!factory) {
+    SetError(spec, rpc::ErrorInfo::FUNCTION_NOT_FOUND, "",
+             "actor factory '" + spec.function_name() +
+                 "' is not registered in the worker: register it with RAY_REMOTE in the code the "
+                 "worker loads (the driver executable or a library on the code search path)",
+             reply);
+    return;
+  }
+  auto vars = EnvVarsOf(spec.runtime_env_json());
+  if (!vars.ok()) {
+    SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, "ray::internal::RayRuntimeEnvException",
+             std::string(vars.status().message()), reply);
+    return;
+  }
+  for (const auto& [name, value] : *vars) ::setenv(name.c_str(), value.c_str(), 1);
+  std::shared_ptr<void> instance;
+  try {
+    instance = (*factory)(args);
+  } catch (const std::exception& e) {
+    SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, Demangle(typeid(e).name()), e.what(), reply);
+    return;
+  } catch (...) {
+    SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, "unknown exception", "(not a std::exception)",
+             reply);
+    return;
+  }
+  if (!instance) {
+    SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, "ray::internal::RayActorException",
+             "the actor factory returned a null pointer", reply);
+    return;
+  }
+  int threads = std::max(1, spec.max_concurrency());
+  std::lock_guard<std::mutex> lock(mu_);
+  actor_ = std::move(instance);
+  actor_id_ = spec.actor_id();
+  actor_restarted_ = spec.num_restarts() > 0;
+  if (threads > 1) {
+    for (int i = 0; i < threads; ++i) pool_.emplace_back([this] { PoolLoop(); });
+  }
 }
 
 void TaskExecutor::SetVisibleGpus(const rpc::TaskSpec& spec) {
@@ -158,6 +367,15 @@ void TaskExecutor::Execute(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply)
              std::string("an argument could not be resolved: ") + e.what(), reply);
     return;
   }
+  if (spec.actor_creation()) {
+    CreateActor(spec, args, reply);
+    return;
+  }
+  if (!spec.actor_id().empty()) {
+    ExecuteMethod(spec, args, reply);
+    held.clear();
+    return;
+  }
   auto invoker = FunctionRegistry::Instance().Find(spec.function_name());
   if (!invoker) {
     SetError(spec, rpc::ErrorInfo::FUNCTION_NOT_FOUND, "",
@@ -171,6 +389,31 @@ void TaskExecutor::Execute(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply)
     std::string result = (*invoker)(args);
     held.clear();
     StoreResult(spec, std::move(result), reply);
+  } catch (const std::exception& e) {
+    SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, Demangle(typeid(e).name()), e.what(), reply);
+  } catch (...) {
+    SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, "unknown exception", "(not a std::exception)",
+             reply);
+  }
+}
+
+void TaskExecutor::ExecuteMethod(const rpc::TaskSpec& spec,
+                                 const std::vector<ray::internal::ArgView>& args,
+                                 rpc::PushTaskReply* reply) {
+  auto method = FunctionRegistry::Instance().FindMethod(spec.function_name());
+  if (!method) {
+    SetError(spec, rpc::ErrorInfo::FUNCTION_NOT_FOUND, "",
+             "actor method '" + spec.function_name() +
+                 "' is not registered in the worker: register it with RAY_REMOTE(&Class::Method)",
+             reply);
+    return;
+  }
+  try {
+    StoreResult(spec, (*method)(actor_.get(), args), reply);
+  } catch (const ActorExitSignal&) {
+    SetError(spec, rpc::ErrorInfo::ACTOR_DIED, "", "the actor exited by calling ray::ExitActor()",
+             reply);
+    exiting_actor_ = true;
   } catch (const std::exception& e) {
     SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, Demangle(typeid(e).name()), e.what(), reply);
   } catch (...) {

@@ -6,6 +6,13 @@
 // the result in the reply: inline up to kMaxInlineReturnBytes, else sealed
 // (and pinned) in the node's plasma store. Exceptions the function throws
 // become TASK_EXCEPTION errors naming the type, message, function and pid.
+// Actors (docs/actors.md): a creation task (spec.actor_creation) runs the
+// factory and makes this worker the actor's for good: later pushes of the
+// actor's method calls pass through ActorCallOrder (each caller's calls
+// in sequence-number order) and run on the instance, on the task thread,
+// or with max_concurrency > 1 on that many threads at once.
+// RuntimeEnv "env_vars" are set while a task runs, and for an actor's
+// whole life from its creation.
 // Threading: EnqueueBatch from any thread; one batch runs at a time, in
 // arrival order; tasks queue up until Start(), which
 // the runtime calls once the process can serve them (so a task never runs
@@ -13,6 +20,7 @@
 // the task thread.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -25,11 +33,16 @@
 #include "plasma/client.h"
 #include "proto/worker.pb.h"
 #include <vector>
+#include "worker/actor_call_order.h"
 #include "worker/object_getter.h"
 
 namespace lumen::worker {
 
 inline constexpr size_t kMaxInlineReturnBytes = 100 * 1024;
+
+// Thrown by ray::ExitActor() inside a method; deliberately not a
+// std::exception, so that user code catching those does not stop it.
+struct ActorExitSignal {};
 
 class TaskExecutor {
  public:
@@ -51,11 +64,41 @@ class TaskExecutor {
   // "(name pid=N)" for the task running now, or "(pid=N)" between tasks.
   std::string CurrentLogPrefix() const;
 
+  // Called (on a task thread) after a method called ray::ExitActor(), once
+  // its reply is sent: the process should end the actor for good.
+  void SetActorExitHandler(std::function<void(const std::string& actor_id)> handler) {
+    on_actor_exit_ = std::move(handler);
+  }
+  // The actor this worker hosts (binary id), empty if none; whether its
+  // factory ran before in another process.
+  std::string actor_id() const;
+  bool actor_restarted() const;
+
  private:
   struct Item {
     std::vector<std::pair<const rpc::TaskSpec*, rpc::PushTaskReply*>> tasks;
     rpc::Done done;
   };
+  // Counts down the calls of one push running on the actor's pool.
+  struct PoolBatch {
+    std::atomic<int> left{0};
+    rpc::Done done;
+  };
+  struct PoolTask {
+    const rpc::TaskSpec* spec;
+    rpc::PushTaskReply* reply;
+    std::shared_ptr<PoolBatch> batch;
+  };
+  // Answers every call of `item` with `error` (type ACTOR_DIED).
+  void Refuse(Item& item, const std::string& error);
+  // Hands the released actor pushes to the task thread or the pool.
+  void Dispatch(std::vector<Item>& ready, bool may_run_here);
+  void RunOne(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply);
+  void PoolLoop();
+  void CreateActor(const rpc::TaskSpec& spec, const std::vector<ray::internal::ArgView>& args,
+                   rpc::PushTaskReply* reply);
+  void ExecuteMethod(const rpc::TaskSpec& spec, const std::vector<ray::internal::ArgView>& args,
+                     rpc::PushTaskReply* reply);
   void RunItem(Item& item);
   void Loop();
   // Points CUDA_VISIBLE_DEVICES at the task's GPUs, or back to the
@@ -81,6 +124,19 @@ class TaskExecutor {
   bool running_ = false;  // A batch is executing, on the task thread or inline.
   std::function<void()> after_task_;
   std::thread thread_;
+
+  // The actor, once created (then never changed); guarded by mu_ until then.
+  std::shared_ptr<void> actor_;
+  std::string actor_id_;
+  bool actor_restarted_ = false;
+  ActorCallOrder<Item> order_;  // Guarded by mu_.
+  std::function<void(const std::string&)> on_actor_exit_;
+  std::deque<PoolTask> pool_queue_;  // Guarded by mu_; max_concurrency > 1 only.
+  std::condition_variable pool_cv_;
+  std::vector<std::thread> pool_;
+  std::atomic<bool> exiting_actor_{false};  // A method called ray::ExitActor().
+  std::atomic<bool> exit_reported_{false};
+  void ReportExitOnce();
 };
 
 }  // namespace lumen::worker

@@ -1,0 +1,296 @@
+#include "worker/actor_submitter.h"
+
+#include <chrono>
+
+#include "common/logging.h"
+
+namespace lumen::worker {
+namespace {
+
+std::string StateName(rpc::ActorInfo::State state) {
+  switch (state) {
+    case rpc::ActorInfo::PENDING: return "PENDING";
+    case rpc::ActorInfo::ALIVE: return "ALIVE";
+    case rpc::ActorInfo::RESTARTING: return "RESTARTING";
+    case rpc::ActorInfo::DEAD: return "DEAD";
+    default: return "UNKNOWN";
+  }
+}
+
+}  // namespace
+
+void GcsActorDirectory::GetActorInfo(const std::string& actor_id, int64_t after_version,
+                                     int64_t timeout_ms, InfoCallback callback) {
+  rpc::GetActorInfoRequest request;
+  request.set_actor_id(actor_id);
+  request.set_after_version(after_version);
+  request.set_timeout_ms(timeout_ms);
+  // The deadline leaves the GCS time to answer at its own timeout.
+  gcs_.Call(&rpc::GcsService::Stub::async::GetActorInfo, request, std::move(callback),
+            timeout_ms + 10000);
+}
+
+ActorSubmitter::ActorSubmitter(EventLoop& loop, ActorDirectory& directory, TaskPusher& pusher,
+                               Callbacks callbacks, Options options)
+    : loop_(loop),
+      directory_(directory),
+      pusher_(pusher),
+      callbacks_(std::move(callbacks)),
+      options_(std::move(options)) {}
+
+ActorSubmitter::Actor& ActorSubmitter::GetActor(const std::string& id) {
+  auto& slot = actors_[id];
+  if (!slot) {
+    slot = std::make_unique<Actor>();
+    slot->id = id;
+  }
+  return *slot;
+}
+
+size_t ActorSubmitter::NumPending() const {
+  size_t n = 0;
+  for (const auto& [id, actor] : actors_) n += actor->calls.size();
+  return n;
+}
+
+int64_t ActorSubmitter::Submit(rpc::TaskSpec& spec) {
+  Actor& actor = GetActor(spec.actor_id());
+  int64_t seq = actor.next_seq++;
+  spec.set_sequence_number(seq);
+  spec.set_caller_id(options_.caller.Binary());
+  actor.calls.emplace(seq, Call{});
+  return seq;
+}
+
+void ActorSubmitter::OnResolved(rpc::TaskSpec spec, const rpc::ErrorInfo* error) {
+  auto it = actors_.find(spec.actor_id());
+  if (it == actors_.end()) return;
+  Actor& actor = *it->second;
+  auto call = actor.calls.find(spec.sequence_number());
+  if (call == actor.calls.end()) return;  // Already failed (the actor died).
+  if (error) {
+    actor.calls.erase(call);
+    callbacks_.on_failure(spec, *error);
+  } else {
+    call->second.spec = std::move(spec);
+    call->second.resolved = true;
+  }
+  Pump(actor);
+}
+
+void ActorSubmitter::Refresh(const std::string& actor_id) {
+  auto it = actors_.find(actor_id);
+  if (it == actors_.end() || it->second->polling) return;
+  Poll(*it->second, 0);
+}
+
+void ActorSubmitter::Pump(Actor& actor) {
+  if (!actor.known) {
+    if (!actor.polling) Poll(actor, 0);
+    return;
+  }
+  switch (actor.info.state()) {
+    case rpc::ActorInfo::DEAD:
+      FailAll(actor, DeathError(actor));
+      return;
+    case rpc::ActorInfo::ALIVE:
+      if (actor.connection) {
+        SendReady(actor);
+      } else if (!actor.connecting && !actor.polling) {
+        Connect(actor);
+      }
+      return;
+    default:  // PENDING, RESTARTING: wait for the GCS's next word.
+      if (!actor.polling && !actor.calls.empty()) Poll(actor, actor.info.version());
+      return;
+  }
+}
+
+void ActorSubmitter::Poll(Actor& actor, int64_t after_version) {
+  actor.polling = true;
+  std::string id = actor.id;
+  directory_.GetActorInfo(
+      id, after_version, after_version > 0 ? options_.poll_timeout_ms : 0,
+      [this, id, after_version](absl::Status status, rpc::GetActorInfoReply&& reply) {
+        loop_.Post([this, id, after_version, status = std::move(status),
+                    reply = std::move(reply)]() mutable {
+          OnInfo(id, after_version, std::move(status), std::move(reply));
+        });
+      });
+}
+
+void ActorSubmitter::OnInfo(const std::string& id, int64_t asked_version, absl::Status status,
+                            rpc::GetActorInfoReply&& reply) {
+  auto it = actors_.find(id);
+  if (it == actors_.end()) return;
+  Actor& actor = *it->second;
+  actor.polling = false;
+  if (!status.ok()) {
+    // The GCS is unreachable or restarting: ask again shortly. Calls wait.
+    VLOG(1) << "GetActorInfo: " << status;
+    loop_.RunAfter(std::chrono::milliseconds(options_.retry_delay_ms), [this, id, asked_version] {
+      auto again = actors_.find(id);
+      if (again != actors_.end() && !again->second->polling) Poll(*again->second, asked_version);
+    });
+    return;
+  }
+  if (!reply.found()) {
+    reply.mutable_actor()->set_actor_id(id);
+    reply.mutable_actor()->set_state(rpc::ActorInfo::DEAD);
+    reply.mutable_actor()->set_death_cause(
+        "the GCS does not know this actor (it was never created, or its record is gone)");
+  }
+  bool same_incarnation = reply.actor().state() == rpc::ActorInfo::ALIVE &&
+                          reply.actor().address().worker_id() == actor.incarnation;
+  actor.info = std::move(*reply.mutable_actor());
+  actor.known = true;
+  if (!actor.connection && !actor.connecting) {
+    if (same_incarnation) {
+      // The connection broke but the actor lives on: send the calls again
+      // (the actor tells apart those it already ran).
+      for (auto& [seq, call] : actor.calls) call.sent = false;
+    } else {
+      SettleSentCalls(actor, "its worker process died (actor state now " +
+                                 StateName(actor.info.state()) + ")");
+    }
+  }
+  Pump(actor);
+}
+
+void ActorSubmitter::Connect(Actor& actor) {
+  actor.connecting = true;
+  std::string id = actor.id;
+  uint64_t epoch = actor.epoch;
+  rpc::Address address = actor.info.address();
+  pusher_.Connect(address, [this, id, epoch, address](std::shared_ptr<TaskPusher::Connection> c) {
+    loop_.Post([this, id, epoch, address, c = std::move(c)]() mutable {
+      auto it = actors_.find(id);
+      if (it == actors_.end()) return;
+      Actor& actor = *it->second;
+      actor.connecting = false;
+      if (epoch != actor.epoch || actor.info.address().worker_id() != address.worker_id()) {
+        Pump(actor);  // The actor moved meanwhile.
+        return;
+      }
+      if (actor.incarnation != address.worker_id()) {
+        SettleSentCalls(actor, "its worker process died");
+        actor.incarnation = address.worker_id();
+      }
+      actor.connection = std::move(c);
+      Pump(actor);
+    });
+  });
+}
+
+void ActorSubmitter::SendReady(Actor& actor) {
+  auto request = std::make_shared<rpc::PushTasksRequest>();
+  for (auto& [seq, call] : actor.calls) {
+    if (!call.resolved) break;  // Later calls wait for this one's arguments.
+    if (call.sent) continue;
+    *request->add_tasks()->mutable_spec() = call.spec;
+    call.sent = true;
+  }
+  if (request->tasks_size() == 0) return;
+  int64_t floor = actor.calls.begin()->first;
+  for (auto& task : *request->mutable_tasks()) task.mutable_spec()->set_caller_floor(floor);
+  *request->mutable_caller() = options_.caller_address;
+  std::string id = actor.id;
+  uint64_t epoch = actor.epoch;
+  actor.connection->Push(*request, [this, id, epoch, request](absl::Status status,
+                                                               rpc::PushTasksReply&& reply) {
+    if (status.ok() && reply.replies_size() != request->tasks_size()) {
+      status = absl::InternalError("the actor answered " + std::to_string(reply.replies_size()) +
+                                   " of " + std::to_string(request->tasks_size()) + " calls");
+    }
+    if (status.ok()) {
+      // Results go to their waiters from this thread; the bookkeeping
+      // follows on the loop.
+      for (int i = 0; i < request->tasks_size(); ++i) {
+        callbacks_.on_reply(request->tasks(i).spec(), std::move(*reply.mutable_replies(i)));
+      }
+    }
+    loop_.Post([this, id, epoch, request, status = std::move(status)]() mutable {
+      OnPushReply(id, epoch, request, std::move(status), rpc::PushTasksReply());
+    });
+  });
+}
+
+void ActorSubmitter::OnPushReply(const std::string& id, uint64_t epoch,
+                                 std::shared_ptr<rpc::PushTasksRequest> request,
+                                 absl::Status status, rpc::PushTasksReply&&) {
+  auto it = actors_.find(id);
+  if (it == actors_.end()) return;
+  Actor& actor = *it->second;
+  if (status.ok()) {
+    for (const auto& task : request->tasks()) actor.calls.erase(task.spec().sequence_number());
+    return;
+  }
+  if (epoch == actor.epoch) OnConnectionLost(actor);
+}
+
+void ActorSubmitter::OnConnectionLost(Actor& actor) {
+  VLOG(1) << "connection to actor " << ActorId::FromBinaryOrNil(actor.id).Hex() << " lost";
+  pusher_.Forget(actor.info.address());
+  actor.connection.reset();
+  ++actor.epoch;
+  if (!actor.polling) Poll(actor, actor.info.version());
+}
+
+void ActorSubmitter::SettleSentCalls(Actor& actor, const std::string& why) {
+  int max_retries = actor.info.max_task_retries();
+  for (auto it = actor.calls.begin(); it != actor.calls.end();) {
+    Call& call = it->second;
+    if (!call.sent) {
+      ++it;
+      continue;
+    }
+    call.sent = false;
+    if (max_retries < 0 || call.spec.attempt() < max_retries) {
+      call.spec.set_attempt(call.spec.attempt() + 1);
+      ++it;
+      continue;
+    }
+    rpc::ErrorInfo error = DeathError(actor);
+    error.set_message("the actor " + actor.info.class_name() + " (" +
+                      ActorId::FromBinaryOrNil(actor.id).Hex() + ") died while running " +
+                      call.spec.function_name() + ": " + why +
+                      (max_retries == 0 ? "; calls are not retried (SetMaxTaskRetries)" : ""));
+    Fail(call.spec, error);
+    it = actor.calls.erase(it);
+  }
+}
+
+void ActorSubmitter::FailAll(Actor& actor, const rpc::ErrorInfo& error) {
+  // Calls still resolving their arguments fail when OnResolved finds them
+  // gone; their specs are not here yet, so fail those that are.
+  for (auto it = actor.calls.begin(); it != actor.calls.end();) {
+    if (!it->second.resolved) {
+      ++it;
+      continue;
+    }
+    Fail(it->second.spec, error);
+    it = actor.calls.erase(it);
+  }
+}
+
+void ActorSubmitter::Fail(rpc::TaskSpec& spec, const rpc::ErrorInfo& error) {
+  rpc::ErrorInfo e = error;
+  e.set_function_name(spec.function_name());
+  callbacks_.on_failure(spec, e);
+}
+
+rpc::ErrorInfo ActorSubmitter::DeathError(const Actor& actor) const {
+  rpc::ErrorInfo error;
+  error.set_type(rpc::ErrorInfo::ACTOR_DIED);
+  std::string name = actor.info.class_name().empty() ? "actor" : "actor " + actor.info.class_name();
+  if (!actor.info.name().empty()) name += " '" + actor.info.name() + "'";
+  error.set_message("The " + name + " (" + ActorId::FromBinaryOrNil(actor.id).Hex() +
+                    ") is dead: " +
+                    (actor.info.death_cause().empty() ? "no cause recorded"
+                                                      : actor.info.death_cause()));
+  error.set_pid(actor.info.pid());
+  error.set_node_ip(actor.info.address().ip());
+  return error;
+}
+
+}  // namespace lumen::worker

@@ -1,0 +1,152 @@
+// worker/actor_submitter.h
+//
+// ActorSubmitter runs the caller's side of actor method calls: it numbers
+// each actor's calls 1, 2, 3, ... in the order they were submitted, learns
+// where the actor lives from the GCS (GetActorInfo, long-polled while the
+// actor is pending or restarting), and pushes calls straight to the actor's
+// worker over the task channel, every call queued so far in one push.
+//
+//   Submit ──► queue (by seq) ──► resolved prefix ──► push to the actor ──► reply
+//                  │ actor not ALIVE / unknown: long poll the GCS ◄──────────┘ broken
+//
+// Order: the actor runs one caller's calls in sequence-number order,
+// whatever connection they arrive on (worker/actor_call_order.h); a call
+// whose arguments are still being resolved holds back the calls after it.
+// Every push carries caller_floor, the lowest call still unfinished here,
+// so a restarted actor knows where this caller's sequence stands.
+//
+// Failure: when the connection to the actor breaks, the calls in flight
+// wait for the GCS's next word on the actor: DEAD fails them and every
+// later call with RayActorException carrying the death cause; a new
+// incarnation (RESTARTING, or ALIVE elsewhere) fails them too unless they
+// have retries left (SetMaxTaskRetries), which resend them; the same
+// incarnation still ALIVE after the long poll's timeout means the
+// connection broke but not the actor: the calls are sent again (the
+// actor answers a call it already ran with an error, since its result is
+// gone). Calls never hang on a dead actor.
+//
+// Threading: the owner's EventLoop only (Submit, OnResolved, Forget must
+// be posted there); results reach Callbacks::on_reply on the thread that
+// received them, like TaskSubmitter.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "common/event_loop.h"
+#include "common/id.h"
+#include "common/rpc/client.h"
+#include "proto/gcs.grpc.pb.h"
+#include "proto/worker.pb.h"
+#include "worker/task_submitter_io.h"
+
+namespace lumen::worker {
+
+// The GCS calls ActorSubmitter makes (a seam for unit tests).
+class ActorDirectory {
+ public:
+  using InfoCallback = std::function<void(absl::Status, rpc::GetActorInfoReply&&)>;
+  virtual ~ActorDirectory() = default;
+  // Long poll: answers once the actor's version exceeds after_version (or
+  // at once when after_version is 0), or after timeout_ms with the current
+  // info. The callback runs on the owner's loop.
+  virtual void GetActorInfo(const std::string& actor_id, int64_t after_version, int64_t timeout_ms,
+                            InfoCallback callback) = 0;
+};
+
+class GcsActorDirectory : public ActorDirectory {
+ public:
+  explicit GcsActorDirectory(rpc::RpcClient<rpc::GcsService>& gcs) : gcs_(gcs) {}
+  void GetActorInfo(const std::string& actor_id, int64_t after_version, int64_t timeout_ms,
+                    InfoCallback callback) override;
+
+ private:
+  rpc::RpcClient<rpc::GcsService>& gcs_;
+};
+
+class ActorSubmitter {
+ public:
+  struct Callbacks {
+    // The actor ran the call (the reply may carry the call's own error).
+    std::function<void(const rpc::TaskSpec&, rpc::PushTaskReply&&)> on_reply;
+    // The call cannot run: the actor is dead, or died while running it.
+    std::function<void(const rpc::TaskSpec&, const rpc::ErrorInfo&)> on_failure;
+  };
+  struct Options {
+    WorkerId caller;
+    rpc::Address caller_address;  // Owner of the calls' returns.
+    int64_t poll_timeout_ms = 10000;
+    int64_t retry_delay_ms = 200;  // After a failed GCS call.
+  };
+
+  // `loop`, `directory` and `pusher` are not owned and must outlive this.
+  ActorSubmitter(EventLoop& loop, ActorDirectory& directory, TaskPusher& pusher,
+                 Callbacks callbacks, Options options);
+
+  // Numbers the call (sequence_number, caller_id) and queues it; it is not
+  // sent before OnResolved hands it back with its arguments resolved.
+  // Returns the sequence number.
+  int64_t Submit(rpc::TaskSpec& spec);
+  // The call's ObjectRef arguments are resolved (`spec` as it goes out),
+  // or could not be (`error` set: the call fails with it).
+  void OnResolved(rpc::TaskSpec spec, const rpc::ErrorInfo* error = nullptr);
+  // This process killed the actor: the GCS will say DEAD; ask it now.
+  void Refresh(const std::string& actor_id);
+
+  // For tests and leak checks.
+  size_t NumActors() const { return actors_.size(); }
+  size_t NumPending() const;
+
+ private:
+  struct Call {
+    rpc::TaskSpec spec;
+    bool resolved = false;
+    bool sent = false;
+    int retries_left = 0;  // -1: without limit.
+  };
+  struct Actor {
+    std::string id;
+    rpc::ActorInfo info;
+    bool known = false;        // `info` came from the GCS.
+    bool polling = false;      // A GetActorInfo is outstanding.
+    int64_t next_seq = 1;
+    std::map<int64_t, Call> calls;  // Unfinished calls by sequence number.
+    std::shared_ptr<TaskPusher::Connection> connection;
+    bool connecting = false;
+    uint64_t epoch = 0;        // Bumped when a connection is dropped.
+    std::string incarnation;   // Worker id the calls in flight went to.
+  };
+
+  Actor& GetActor(const std::string& id);
+  void Pump(Actor& actor);
+  void Poll(Actor& actor, int64_t after_version);
+  void OnInfo(const std::string& id, int64_t asked_version, absl::Status status,
+              rpc::GetActorInfoReply&& reply);
+  void Connect(Actor& actor);
+  void SendReady(Actor& actor);
+  void OnPushReply(const std::string& id, uint64_t epoch,
+                   std::shared_ptr<rpc::PushTasksRequest> request, absl::Status status,
+                   rpc::PushTasksReply&& reply);
+  void OnConnectionLost(Actor& actor);
+  // The calls sent to an incarnation that is gone: retried or failed.
+  void SettleSentCalls(Actor& actor, const std::string& why);
+  void FailAll(Actor& actor, const rpc::ErrorInfo& error);
+  void Fail(rpc::TaskSpec& spec, const rpc::ErrorInfo& error);
+  rpc::ErrorInfo DeathError(const Actor& actor) const;
+
+  EventLoop& loop_;
+  ActorDirectory& directory_;
+  // An actor's entry stays for the process's life (a dead actor's answers
+  // later calls at once): one per actor this process has called.
+  TaskPusher& pusher_;
+  Callbacks callbacks_;
+  Options options_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Actor>> actors_;
+};
+
+}  // namespace lumen::worker
