@@ -27,7 +27,7 @@ class FakeProcessLauncher : public ProcessLauncher {
   }
   void KillGroup(pid_t pid, int sig) override {
     killed.push_back({pid, sig});
-    Exit(pid, "killed by signal " + std::to_string(sig));
+    Exit(pid, "killed by signal " + std::to_string(sig) + (sig == 9 ? " (SIGKILL)" : ""));
   }
   std::vector<ExitedProcess> ReapExited() override {
     std::vector<ExitedProcess> out;
@@ -37,7 +37,7 @@ class FakeProcessLauncher : public ProcessLauncher {
   bool IsAlive(pid_t pid) override { return !dead_.count(pid); }
 
   // Test controls.
-  void Exit(pid_t pid, const std::string& cause = "exit code 1") {
+  void Exit(pid_t pid, const std::string& cause = "exited with status 1") {
     if (running_.erase(pid)) exited_.push_back({pid, cause});
   }
   void SetAlive(pid_t pid, bool alive) {

@@ -23,6 +23,25 @@ void GrpcGcsClient::ReportResources(const rpc::ResourceView& view, int64_t timeo
                timeout_ms);
 }
 
+void GrpcGcsClient::MarkJobFinished(const JobId& job, int64_t timeout_ms, StatusCallback done) {
+  rpc::MarkJobFinishedRequest request;
+  request.set_job_id(job.Binary());
+  client_.Call(
+      &rpc::GcsService::Stub::async::MarkJobFinished, request,
+      std::function<void(absl::Status, rpc::MarkJobFinishedReply &&)>(
+          [done = std::move(done)](absl::Status st, rpc::MarkJobFinishedReply&&) { done(st); }),
+      timeout_ms);
+}
+
+void GrpcGcsClient::ReportWorkerFailure(const rpc::ReportWorkerFailureRequest& request,
+                                        int64_t timeout_ms, StatusCallback done) {
+  client_.Call(
+      &rpc::GcsService::Stub::async::ReportWorkerFailure, request,
+      std::function<void(absl::Status, rpc::ReportWorkerFailureReply &&)>(
+          [done = std::move(done)](absl::Status st, rpc::ReportWorkerFailureReply&&) { done(st); }),
+      timeout_ms);
+}
+
 absl::Status GrpcGcsClient::UnregisterNode(const NodeId& node, const std::string& reason,
                                            int64_t timeout_ms) {
   rpc::UnregisterNodeRequest request;

@@ -1,8 +1,10 @@
 // raylet/gcs_client.h
 //
 // GcsClient is the narrow slice of the GCS that a raylet uses: register its
-// node, report its resources, unregister at exit. GrpcGcsClient does it over
-// RpcClient<GcsService>; tests use FakeGcsClient (gcs_connection_test.cc).
+// node, report its resources, unregister at exit, and tell it about job ends
+// and actor worker deaths (sent and retried by GcsReporter). GrpcGcsClient
+// does it over RpcClient<GcsService>; tests use FakeGcsClient
+// (fake_gcs_client.h).
 // Threading: asynchronous calls deliver their callback on the loop given to
 // GrpcGcsClient. Failure: transport and server errors arrive as Status;
 // UNAVAILABLE / DEADLINE_EXCEEDED mean the GCS could not be reached.
@@ -31,6 +33,9 @@ class GcsClient {
                             StatusCallback done) = 0;
   virtual void ReportResources(const rpc::ResourceView& view, int64_t timeout_ms,
                                ReportCallback done) = 0;
+  virtual void MarkJobFinished(const JobId& job, int64_t timeout_ms, StatusCallback done) = 0;
+  virtual void ReportWorkerFailure(const rpc::ReportWorkerFailureRequest& request,
+                                   int64_t timeout_ms, StatusCallback done) = 0;
   // Blocking; for shutdown.
   virtual absl::Status UnregisterNode(const NodeId& node, const std::string& reason,
                                       int64_t timeout_ms) = 0;
@@ -48,6 +53,9 @@ class GrpcGcsClient : public GcsClient {
                        ReportCallback done) override;
   absl::Status UnregisterNode(const NodeId& node, const std::string& reason,
                               int64_t timeout_ms) override;
+  void MarkJobFinished(const JobId& job, int64_t timeout_ms, StatusCallback done) override;
+  void ReportWorkerFailure(const rpc::ReportWorkerFailureRequest& request, int64_t timeout_ms,
+                           StatusCallback done) override;
 
  private:
   rpc::RpcClient<rpc::GcsService> client_;

@@ -1,6 +1,7 @@
 // Unit tests of GcsConnection's state machine with a fake GCS client whose
 // replies the test releases by hand, and a fake clock.
 #include "raylet/gcs_connection.h"
+#include "raylet/fake_gcs_client.h"
 
 #include <catch2/catch.hpp>
 #include <deque>
@@ -9,48 +10,6 @@ using namespace lumen;
 using namespace lumen::raylet;
 
 namespace {
-
-// Records calls; the test answers them (in order) with Answer*().
-class FakeGcsClient : public GcsClient {
- public:
-  void RegisterNode(const rpc::RegisterNodeRequest& request, int64_t timeout_ms,
-                    StatusCallback done) override {
-    ++registers;
-    last_register = request;
-    last_timeout_ms = timeout_ms;
-    pending_register = std::move(done);
-  }
-  void ReportResources(const rpc::ResourceView& view, int64_t, ReportCallback done) override {
-    reports.push_back(view);
-    pending_report = std::move(done);
-  }
-  absl::Status UnregisterNode(const NodeId&, const std::string& reason, int64_t) override {
-    unregister_reason = reason;
-    return absl::OkStatus();
-  }
-
-  rpc::RegisterNodeRequest last_register;
-
-  void AnswerRegister(absl::Status st) {
-    REQUIRE(pending_register);
-    auto done = std::move(pending_register);
-    pending_register = nullptr;
-    done(st);
-  }
-  void AnswerReport(absl::Status st, bool unknown = false) {
-    REQUIRE(pending_report);
-    auto done = std::move(pending_report);
-    pending_report = nullptr;
-    done(st, unknown);
-  }
-
-  int registers = 0;
-  int64_t last_timeout_ms = 0;
-  std::vector<rpc::ResourceView> reports;
-  StatusCallback pending_register;
-  ReportCallback pending_report;
-  std::string unregister_reason;
-};
 
 struct Fixture {
   explicit Fixture(std::function<std::vector<rpc::JobInfo>()> live_jobs = nullptr) {

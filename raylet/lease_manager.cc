@@ -36,8 +36,8 @@ void LeaseManager::RequestLease(LeaseRequest request) {
 }
 
 bool LeaseManager::AnswerRepeat(LeaseRequest& request) {
-  if (request.request_id == 0 || request.caller.IsNil()) return false;
-  const RequestKey key{request.caller, request.request_id};
+  if (request.request_id == 0 || (request.caller.IsNil() && request.actor.IsNil())) return false;
+  const RequestKey key{KeyOwner(request.caller, request.actor), request.request_id};
   if (auto it = granted_requests_.find(key); it != granted_requests_.end()) {
     auto lease = leases_.find(it->second);
     if (lease != leases_.end()) {
@@ -156,8 +156,13 @@ void LeaseManager::Grant(LeaseRequest& request, const WorkerInfo& worker) {
   std::optional<std::vector<int>> gpu_ids =
       gpus_.Allocate(request.resources.GetUnits(kGpuResource));
   CHECK(gpu_ids.has_value()) << "granted a lease whose GPU indices are taken";
-  leases_[lease_id] = Lease{worker.id, request.job, request.resources, request.caller, *gpu_ids};
-  ++leases_per_job_[request.job];
+  leases_[lease_id] =
+      Lease{worker.id, request.job, request.resources, request.caller, request.actor, *gpu_ids};
+  if (request.actor.IsNil()) {
+    ++leases_per_job_[request.job];
+  } else {
+    pool_.Dedicate(worker.id, request.actor, request.detached);
+  }
   lease_by_worker_[worker.id] = lease_id;
   LeaseReply reply;
   reply.granted = true;
@@ -203,9 +208,10 @@ absl::Status LeaseManager::ReturnLease(int64_t lease_id, bool kill_worker) {
   auto it = leases_.find(lease_id);
   if (it == leases_.end()) return absl::NotFoundError("unknown lease " + std::to_string(lease_id));
   WorkerId worker = it->second.worker;
+  const bool actor = !it->second.actor.IsNil();
   ReleaseLease(lease_id);
-  if (kill_worker) {
-    pool_.KillWorker(worker, "returned as broken");
+  if (kill_worker || actor) {
+    pool_.KillWorker(worker, actor ? "its actor's lease was returned" : "returned as broken");
     OnWorkerGone(worker);
     return absl::OkStatus();
   }
@@ -222,9 +228,13 @@ void LeaseManager::ReleaseLease(int64_t lease_id) {
   resources_.Release(held);
   gpus_.Release(lease.gpu_ids, lease.resources.GetUnits(kGpuResource));
   lease_by_worker_.erase(lease.worker);
-  if (lease.request_id != 0) granted_requests_.erase(RequestKey{lease.caller, lease.request_id});
-  if (auto per_job = leases_per_job_.find(lease.job); --per_job->second == 0) {
-    leases_per_job_.erase(per_job);
+  if (lease.request_id != 0) {
+    granted_requests_.erase(RequestKey{KeyOwner(lease.caller, lease.actor), lease.request_id});
+  }
+  if (lease.actor.IsNil()) {
+    if (auto per_job = leases_per_job_.find(lease.job); --per_job->second == 0) {
+      leases_per_job_.erase(per_job);
+    }
   }
   leases_.erase(it);
 }
@@ -260,7 +270,8 @@ void LeaseManager::OnWorkerGone(const WorkerId& worker) {
 void LeaseManager::RevokeLeasesOf(const WorkerId& caller, std::vector<WorkerId>* killed) {
   std::vector<int64_t> revoked;
   for (const auto& [lease_id, lease] : leases_) {
-    if (lease.caller == caller) revoked.push_back(lease_id);
+    // An actor's lease belongs to the GCS, not to a caller.
+    if (lease.caller == caller && lease.actor.IsNil()) revoked.push_back(lease_id);
   }
   for (int64_t lease_id : revoked) {
     WorkerId worker = leases_.at(lease_id).worker;
@@ -285,15 +296,17 @@ void LeaseManager::DropRequestsOf(const WorkerId& caller) {
   }
 }
 
-void LeaseManager::RejectJobRequests(const JobId& job, const std::string& error) {
+void LeaseManager::RejectJobRequests(const JobId& job, const std::string& error,
+                                     const std::function<bool(const LeaseRequest&)>& keep) {
+  auto stays = [&](const LeaseRequest& r) { return r.job != job || (keep && keep(r)); };
   for (SchedulingClass& cls : classes_) {
     if (cls.job != job) continue;
-    for (LeaseRequest& request : cls.queue) Reject(request, error);
-    num_queued_ -= static_cast<int>(cls.queue.size());
-    cls.queue.clear();
+    auto doomed = std::stable_partition(cls.queue.begin(), cls.queue.end(), stays);
+    for (auto it = doomed; it != cls.queue.end(); ++it) Reject(*it, error);
+    num_queued_ -= static_cast<int>(cls.queue.end() - doomed);
+    cls.queue.erase(doomed, cls.queue.end());
   }
-  auto doomed = std::stable_partition(infeasible_.begin(), infeasible_.end(),
-                                      [&](const LeaseRequest& r) { return r.job != job; });
+  auto doomed = std::stable_partition(infeasible_.begin(), infeasible_.end(), stays);
   for (auto it = doomed; it != infeasible_.end(); ++it) Reject(*it, error);
   infeasible_.erase(doomed, infeasible_.end());
 }
@@ -302,6 +315,23 @@ void LeaseManager::Reject(LeaseRequest& request, const std::string& error) {
   LeaseReply reply;
   reply.error = error;
   request.reply(reply);
+}
+
+
+std::vector<WorkerId> LeaseManager::WorkersLeasedBy(const WorkerId& caller) const {
+  std::vector<WorkerId> workers;
+  for (const auto& [lease_id, lease] : leases_) {
+    if (lease.caller == caller && !caller.IsNil()) workers.push_back(lease.worker);
+  }
+  return workers;
+}
+
+bool LeaseManager::HasRequestsOf(const JobId& job) const {
+  for (const SchedulingClass& cls : classes_) {
+    if (cls.job == job && !cls.queue.empty()) return true;
+  }
+  return std::any_of(infeasible_.begin(), infeasible_.end(),
+                     [&](const LeaseRequest& r) { return r.job == job; });
 }
 
 }  // namespace lumen::raylet

@@ -27,9 +27,17 @@
 // the job's end); a blocked lease keeps them. A request fits only when both
 // the counts and the index pool have room.
 //
+// Actor leases (asked by the GCS, with `actor` set and no caller): the
+// worker is dedicated to the actor (WorkerPool::Dedicate): returning the
+// lease always kills it, it is never revoked because of a caller's death,
+// and it does not count as a lease of its job for fair sharing (actors
+// usually hold no resources and live long). A zero-resource request still
+// needs a worker: an idle one of the job, else one is started.
+//
 // Lost messages: a lease request carries a caller-chosen request_id; a
 // repeat of a queued request takes over its reply, a repeat of a granted one
-// gets the same grant again (the caller retries when a reply was lost, and
+// gets the same grant again (keyed by caller, or by actor when there is no
+// caller) (the caller retries when a reply was lost, and
 // no worker is leased twice or leaked). Returning an unknown lease is
 // NotFound, so returns may be repeated too.
 // Threading: the raylet loop only. Reply callbacks run on the loop, possibly
@@ -67,7 +75,9 @@ struct LeaseRequest {
   ResourceSet resources;
   std::string function_name;           // For the infeasible warning.
   WorkerId caller;                     // Nil when unknown.
-  int64_t request_id = 0;              // With `caller`, names a repeated request; 0: none.
+  int64_t request_id = 0;              // With `caller` (or `actor`), names a repeat; 0: none.
+  ActorId actor;                       // Non-nil: an actor lease (dedicated worker).
+  bool detached = false;               // The actor outlives its job's driver.
   std::function<bool()> is_cancelled;  // Optional: the caller gave up.
   std::function<void(const LeaseReply&)> reply;
 };
@@ -81,14 +91,21 @@ class LeaseManager {
   // pool does not know.
   void RequestLease(LeaseRequest request);
   // Releases the lease's resources; the worker goes back to idle, or is
-  // killed when `kill_worker`. NotFound for unknown leases.
+  // killed when `kill_worker` or the lease is an actor's. NotFound for
+  // unknown leases.
   absl::Status ReturnLease(int64_t lease_id, bool kill_worker);
   void SetBlocked(const WorkerId& worker, bool blocked);
   // `worker`'s process is gone: its lease is released, leases it held as a
   // caller are revoked (their workers killed), its queued requests dropped.
   void OnWorkerGone(const WorkerId& worker);
-  // Rejects every queued request of `job` with `error`.
-  void RejectJobRequests(const JobId& job, const std::string& error);
+  // Rejects every queued request of `job` with `error`, except those `keep`
+  // (optional) holds on to.
+  void RejectJobRequests(const JobId& job, const std::string& error,
+                         const std::function<bool(const LeaseRequest&)>& keep = nullptr);
+  // The workers holding leases that `caller` asked for.
+  std::vector<WorkerId> WorkersLeasedBy(const WorkerId& caller) const;
+  // Whether requests of `job` wait here (queued or infeasible).
+  bool HasRequestsOf(const JobId& job) const;
   // Grants what it can and asks the pool for workers for the rest.
   void Schedule();
 
@@ -109,12 +126,17 @@ class LeaseManager {
     JobId job;
     ResourceSet resources;
     WorkerId caller;
+    ActorId actor;
     std::vector<int> gpu_ids;
     bool blocked = false;  // Its CPU is given back while blocked.
     LeaseReply grant;      // As sent, for a repeated request.
     int64_t request_id = 0;
   };
-  using RequestKey = std::pair<WorkerId, int64_t>;  // (caller, request_id).
+  // (caller's or else actor's id, request_id).
+  using RequestKey = std::pair<std::string, int64_t>;
+  static std::string KeyOwner(const WorkerId& caller, const ActorId& actor) {
+    return caller.IsNil() ? actor.Binary() : caller.Binary();
+  }
   // The reply of a queued request that has a key; a repeat replaces it.
   struct ReplySlot {
     std::function<void(const LeaseReply&)> reply;

@@ -178,7 +178,7 @@ TEST_CASE("a dead worker's lease is released and the next request runs") {
   f.WorkersRegister();
   auto first = f.Request({{"CPU", 1}});
   auto second = f.Request({{"CPU", 1}});
-  f.launcher.Exit((*first)->worker_pid, "killed by signal 9 (Killed)");
+  f.launcher.Exit((*first)->worker_pid, "killed by signal 9 (SIGKILL)");
   for (const DeadWorker& dead : f.pool->ReapExited()) f.leases.OnWorkerGone(dead.id);
   CHECK(f.leases.NumLeases() == 0);
   CHECK(f.AvailableCpu() == 1);
@@ -303,7 +303,7 @@ TEST_CASE("a dead worker's GPU indices go to the next GPU lease") {
   auto second = f.Request({{"CPU", 1}, {"GPU", 1}});
   auto waiting = f.Request({{"CPU", 1}, {"GPU", 1}});
   CHECK_FALSE(waiting->has_value());
-  f.launcher.Exit((*first)->worker_pid, "killed by signal 9 (Killed)");
+  f.launcher.Exit((*first)->worker_pid, "killed by signal 9 (SIGKILL)");
   for (const DeadWorker& dead : f.pool->ReapExited()) f.leases.OnWorkerGone(dead.id);
   CHECK(f.leases.gpus().NumFree() == 1);
   f.WorkersRegister();  // The worker started for the waiting request.

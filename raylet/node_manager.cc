@@ -6,8 +6,26 @@
 
 namespace lumen::raylet {
 
-NodeManager::NodeManager(NodeManagerConfig config, WorkerPool& pool, LeaseManager& leases)
-    : config_(std::move(config)), pool_(pool), leases_(leases) {}
+NodeManager::NodeManager(NodeManagerConfig config, WorkerPool& pool, LeaseManager& leases,
+                         GcsReporter& gcs)
+    : config_(std::move(config)), pool_(pool), leases_(leases), gcs_(gcs) {
+  pool_.set_on_worker_gone([this](const DeadWorker& dead) { OnWorkerGone(dead); });
+}
+
+NodeManager::~NodeManager() { pool_.set_on_worker_gone(nullptr); }
+
+void NodeManager::OnWorkerGone(const DeadWorker& dead) {
+  if (dead.actor.IsNil()) return;
+  LOG(INFO) << "worker " << dead.id.Hex() << " of actor " << dead.actor.Hex() << " is gone ("
+            << dead.cause << "); telling the GCS";
+  rpc::ReportWorkerFailureRequest report;
+  report.set_worker_id(dead.id.Binary());
+  report.set_node_id(config_.node_id.Binary());
+  report.set_actor_id(dead.actor.Binary());
+  report.set_pid(dead.pid);
+  report.set_cause(dead.cause);
+  gcs_.ReportWorkerFailure(report);
+}
 
 absl::Status NodeManager::RegisterWorker(const rpc::RegisterWorkerRequest& request,
                                          rpc::RegisterWorkerReply* reply) {
@@ -39,14 +57,7 @@ absl::Status NodeManager::RegisterWorker(const rpc::RegisterWorkerRequest& reque
 void NodeManager::RequestWorkerLease(
     const rpc::RequestWorkerLeaseRequest& request, std::function<bool()> is_cancelled,
     std::function<void(const rpc::RequestWorkerLeaseReply&)> reply) {
-  LeaseRequest lease;
-  lease.job = JobId::FromBinaryOrNil(request.job_id());
-  lease.resources = ResourceSet::FromMap(request.resources());
-  lease.function_name = request.function_name();
-  lease.caller = WorkerId::FromBinaryOrNil(request.caller_worker_id());
-  lease.request_id = request.request_id();
-  lease.is_cancelled = std::move(is_cancelled);
-  lease.reply = [this, reply = std::move(reply)](const LeaseReply& result) {
+  auto answer = [this, reply = std::move(reply)](const LeaseReply& result) {
     rpc::RequestWorkerLeaseReply out;
     if (result.granted) {
       FillGrant(result, &out);
@@ -56,7 +67,50 @@ void NodeManager::RequestWorkerLease(
     }
     reply(out);
   };
+  LeaseRequest lease;
+  lease.job = JobId::FromBinaryOrNil(request.job_id());
+  if (std::string error; !AdmitJob(request, lease.job, &error)) {
+    LeaseReply rejected;
+    rejected.error = std::move(error);
+    answer(rejected);
+    return;
+  }
+  lease.actor = ActorId::FromBinaryOrNil(request.actor_id());
+  lease.detached = request.detached();
+  lease.resources = ResourceSet::FromMap(request.resources());
+  lease.function_name = request.function_name();
+  lease.caller = WorkerId::FromBinaryOrNil(request.caller_worker_id());
+  lease.request_id = request.request_id();
+  lease.is_cancelled = std::move(is_cancelled);
+  lease.reply = std::move(answer);
   leases_.RequestLease(std::move(lease));
+}
+
+bool NodeManager::AdmitJob(const rpc::RequestWorkerLeaseRequest& request, const JobId& job,
+                           std::string* error) {
+  if (!request.actor_id().empty() && !ActorId::FromBinary(request.actor_id()).ok()) {
+    *error = "actor_id is not a valid actor id (" + std::to_string(request.actor_id().size()) +
+             " bytes)";
+    return false;
+  }
+  if (finished_jobs_.contains(job) && !request.actor_id().empty() && !request.detached()) {
+    // A late request of the GCS, sent before it heard of the job's end.
+    *error = "job " + job.Hex() + " finished: its driver exited";
+    return false;
+  }
+  if (!request.has_job() || pool_.HasJob(job)) return true;
+  const rpc::JobInfo& info = request.job();
+  if (!info.job_id().empty() && info.job_id() != request.job_id()) {
+    *error = "the lease request's JobInfo names job " +
+             JobId::FromBinaryOrNil(info.job_id()).Hex() + ", not job " + job.Hex();
+    return false;
+  }
+  if (job.IsNil()) {
+    *error = "a lease request with a JobInfo needs a valid job_id";
+    return false;
+  }
+  pool_.AddJob(job, info);
+  return true;
 }
 
 void NodeManager::FillGrant(const LeaseReply& lease, rpc::RequestWorkerLeaseReply* reply) const {
@@ -92,9 +146,30 @@ void NodeManager::NotifyBlocked(const WorkerId& worker, bool blocked) {
 }
 
 void NodeManager::FinishJob(const JobId& job, const std::string& reason) {
-  LOG(INFO) << "job " << job.Hex() << " finished on this node: " << reason;
-  leases_.RejectJobRequests(job, "job " + job.Hex() + " finished");
-  for (const WorkerId& worker : pool_.FinishJob(job)) leases_.OnWorkerGone(worker);
+  const absl::flat_hash_set<WorkerId> survivors = SurvivorsOf(job);
+  LOG(INFO) << "job " << job.Hex() << " finished on this node: " << reason << "; "
+            << survivors.size() << " workers of detached actors (and theirs) stay";
+  // The GCS hears of the job's end before the deaths of its actors' workers
+  // (GcsReporter holds those back), so it does not restart them.
+  gcs_.MarkJobFinished(job);
+  finished_jobs_.insert(job);
+  leases_.RejectJobRequests(job, "job " + job.Hex() + " finished", [&](const LeaseRequest& r) {
+    return r.detached || survivors.contains(r.caller);
+  });
+  const std::string why = "job " + job.Hex() + " finished: " + reason;
+  for (const WorkerId& worker : pool_.FinishJob(job, survivors, why)) leases_.OnWorkerGone(worker);
+}
+
+absl::flat_hash_set<WorkerId> NodeManager::SurvivorsOf(const JobId& job) const {
+  std::vector<WorkerId> todo = pool_.DetachedWorkers(job);
+  absl::flat_hash_set<WorkerId> survivors;
+  while (!todo.empty()) {
+    WorkerId worker = todo.back();
+    todo.pop_back();
+    if (!survivors.insert(worker).second) continue;
+    for (const WorkerId& leased : leases_.WorkersLeasedBy(worker)) todo.push_back(leased);
+  }
+  return survivors;
 }
 
 void NodeManager::ReapWorkers() {
@@ -112,6 +187,9 @@ void NodeManager::CheckDrivers() {
 
 void NodeManager::Maintain() {
   pool_.Maintain();
+  for (const JobId& job : pool_.EmptyDriverlessJobs()) {
+    if (!leases_.HasRequestsOf(job)) pool_.DropJob(job);
+  }
   leases_.Schedule();
 }
 

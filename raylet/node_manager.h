@@ -11,7 +11,15 @@
 //   CheckDrivers()  a driver process vanished: its job is finished here;
 //   Maintain()      idle/unregistered workers expire, prestart top-up.
 // A finished job (DisconnectWorker of its driver, or the driver's death)
-// loses all its workers (process group SIGKILL) and queued requests.
+// loses its workers (process group SIGKILL) and queued requests, except
+// workers dedicated to detached actors, the workers those lease (and so on
+// down), and their requests; the GCS is told (MarkJobFinished).
+//
+// Actors (docs/raylet.md, "Actor leases"): a lease request with actor_id
+// (from the GCS) gets a worker dedicated to the actor; a request carrying a
+// JobInfo for a job without a driver here makes the job known from it.
+// Every death of an actor's worker (exit, or a kill by this raylet) is
+// reported to the GCS with its cause (GcsReporter).
 //
 // Threading: the raylet loop only. Failure: bad requests come back as
 // absl::Status (InvalidArgument, NotFound); nothing here is fatal.
@@ -20,9 +28,11 @@
 #include <functional>
 #include <string>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "common/id.h"
 #include "proto/raylet.pb.h"
+#include "raylet/gcs_reporter.h"
 #include "raylet/lease_manager.h"
 #include "raylet/worker_pool.h"
 
@@ -38,8 +48,9 @@ struct NodeManagerConfig {
 
 class NodeManager {
  public:
-  // `pool` and `leases` are not owned and must outlive the manager.
-  NodeManager(NodeManagerConfig config, WorkerPool& pool, LeaseManager& leases);
+  // `pool`, `leases` and `gcs` are not owned and must outlive the manager.
+  NodeManager(NodeManagerConfig config, WorkerPool& pool, LeaseManager& leases, GcsReporter& gcs);
+  ~NodeManager();
 
   absl::Status RegisterWorker(const rpc::RegisterWorkerRequest& request,
                               rpc::RegisterWorkerReply* reply);
@@ -61,11 +72,22 @@ class NodeManager {
 
  private:
   void FinishJob(const JobId& job, const std::string& reason);
+  // The workers a finished job keeps: detached actors' and what they lease.
+  absl::flat_hash_set<WorkerId> SurvivorsOf(const JobId& job) const;
+  // Makes a job named by an actor lease known; false (and `error`) if the
+  // request cannot be served.
+  bool AdmitJob(const rpc::RequestWorkerLeaseRequest& request, const JobId& job,
+                std::string* error);
+  void OnWorkerGone(const DeadWorker& dead);
   void FillGrant(const LeaseReply& lease, rpc::RequestWorkerLeaseReply* reply) const;
 
   NodeManagerConfig config_;
   WorkerPool& pool_;
   LeaseManager& leases_;
+  GcsReporter& gcs_;
+  // Jobs whose driver exited here (4 bytes each): a late actor lease of one
+  // must not start its workers again.
+  absl::flat_hash_set<JobId> finished_jobs_;
 };
 
 }  // namespace lumen::raylet

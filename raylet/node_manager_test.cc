@@ -6,83 +6,12 @@
 #include <catch2/catch.hpp>
 #include <optional>
 
-#include "raylet/raylet_test_util.h"
+#include "raylet/node_manager_fixture.h"
 
 using namespace lumen;
 using namespace lumen::raylet;
 
-namespace {
-
-struct Fixture : testing::PoolFixture {
-  explicit Fixture(double cpus, int prestart, double gpus = 0)
-      : PoolFixture(prestart),
-        leases(*pool,
-               ResourceSet::FromMap(std::map<std::string, double>{{"CPU", cpus}, {"GPU", gpus}})),
-        node(NodeManagerConfig{node_id, "127.0.0.1", "/tmp/s/plasma.sock", "/tmp/s",
-                               "127.0.0.1:6379"},
-             *pool, leases) {}
-
-  absl::Status RegisterDriver() {
-    rpc::RegisterWorkerRequest request;
-    request.set_is_driver(true);
-    request.set_worker_id(driver.Binary());
-    request.set_job_id(job.Binary());
-    request.set_pid(driver_pid);
-    request.mutable_job()->set_driver_executable("/home/user/my_driver");
-    rpc::RegisterWorkerReply reply;
-    absl::Status st = node.RegisterWorker(request, &reply);
-    last_register_reply = reply;
-    return st;
-  }
-  // Plays the started workers: each calls RegisterWorker.
-  void WorkersRegister() {
-    for (const auto& [pid, options] : launcher.started) {
-      const WorkerInfo* worker = pool->Get(IdOf(pid));
-      if (!launcher.IsRunning(pid) || !worker || worker->state != WorkerState::kStarting) continue;
-      rpc::RegisterWorkerRequest request;
-      request.set_worker_id(IdOf(pid).Binary());
-      request.set_job_id(job.Binary());
-      request.set_pid(pid);
-      request.set_port(30000 + pid);
-      rpc::RegisterWorkerReply reply;
-      REQUIRE(node.RegisterWorker(request, &reply).ok());
-    }
-  }
-  std::shared_ptr<std::optional<rpc::RequestWorkerLeaseReply>> Lease(double cpus,
-                                                                     WorkerId caller = {},
-                                                                     double gpus = 0) {
-    auto slot = std::make_shared<std::optional<rpc::RequestWorkerLeaseReply>>();
-    rpc::RequestWorkerLeaseRequest request;
-    request.set_job_id(job.Binary());
-    (*request.mutable_resources())["CPU"] = cpus;
-    if (gpus > 0) (*request.mutable_resources())["GPU"] = gpus;
-    request.set_function_name("Fib");
-    if (!caller.IsNil()) request.set_caller_worker_id(caller.Binary());
-    node.RequestWorkerLease(request, nullptr,
-                            [slot](const rpc::RequestWorkerLeaseReply& reply) { *slot = reply; });
-    return slot;
-  }
-  WorkerId LeasedWorker(const std::optional<rpc::RequestWorkerLeaseReply>& reply) {
-    return WorkerId::FromBinaryOrNil(reply->worker_address().worker_id());
-  }
-  void Return(const std::optional<rpc::RequestWorkerLeaseReply>& reply, bool exiting = false) {
-    rpc::ReturnWorkerRequest request;
-    request.set_lease_id(reply->lease_id());
-    request.set_worker_exiting(exiting);
-    node.ReturnWorker(request);
-  }
-  double AvailableCpu() { return node.View().available().at("CPU"); }
-  static std::vector<int> GpuIds(const std::optional<rpc::RequestWorkerLeaseReply>& reply) {
-    return {reply->gpu_ids().begin(), reply->gpu_ids().end()};
-  }
-
-  NodeId node_id = NodeId::FromRandom();
-  LeaseManager leases;
-  NodeManager node;
-  rpc::RegisterWorkerReply last_register_reply;
-};
-
-}  // namespace
+using Fixture = testing::NodeFixture;
 
 TEST_CASE("a driver registers, learns the node, and its workers are prestarted") {
   Fixture f(2, 2);
@@ -192,7 +121,7 @@ TEST_CASE("a worker's death releases its lease so the next request is granted") 
   auto first = f.Lease(1);
   auto second = f.Lease(1);
   CHECK_FALSE(second->has_value());
-  f.launcher.Exit((*first)->worker_pid(), "killed by signal 9 (Killed)");
+  f.launcher.Exit((*first)->worker_pid(), "killed by signal 9 (SIGKILL)");
   f.node.ReapWorkers();
   CHECK(f.AvailableCpu() == 1);
   f.WorkersRegister();  // The replacement worker.
@@ -287,7 +216,7 @@ TEST_CASE("a GPU worker's death frees its indices") {
   REQUIRE(first->has_value());
   CHECK(f.GpuIds(*first) == std::vector<int>{0});
   CHECK_FALSE(second->has_value());
-  f.launcher.Exit((*first)->worker_pid(), "killed by signal 9 (Killed)");
+  f.launcher.Exit((*first)->worker_pid(), "killed by signal 9 (SIGKILL)");
   f.node.ReapWorkers();
   CHECK(f.leases.gpus().NumFree() == 1);
   f.WorkersRegister();

@@ -10,11 +10,12 @@
 namespace lumen::raylet {
 
 std::string DescribeWaitStatus(int status) {
-  if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
-    const char* name = strsignal(sig);
-    return "killed by signal " + std::to_string(sig) + " (" + (name ? name : "?") + ")";
+    const char* abbrev = sigabbrev_np(sig);  // "KILL"; null for unknown numbers.
+    return "killed by signal " + std::to_string(sig) + " (" +
+           (abbrev ? "SIG" + std::string(abbrev) : "unknown signal") + ")";
   }
   return "status " + std::to_string(status);
 }

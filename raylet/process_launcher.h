@@ -21,7 +21,7 @@ namespace lumen::raylet {
 
 struct ExitedProcess {
   pid_t pid = 0;
-  std::string cause;  // "exit code 1", "killed by signal 9 (Killed)", ...
+  std::string cause;  // "exited with status 1", "killed by signal 9 (SIGKILL)", ...
 };
 
 class ProcessLauncher {
@@ -46,7 +46,8 @@ class PosixProcessLauncher : public ProcessLauncher {
   bool IsAlive(pid_t pid) override;
 };
 
-// "exit code N" / "killed by signal N (name)" for a waitpid status.
+// "exited with status N" / "killed by signal N (SIGNAME)" for a waitpid
+// status; the words ReportWorkerFailure carries to the GCS.
 std::string DescribeWaitStatus(int status);
 
 }  // namespace lumen::raylet

@@ -50,14 +50,15 @@ Raylet::Raylet(RayletOptions options)
   ResourceSet total = BuildTotalResources(options_.resources);
   LOG(INFO) << "node " << node_id_.Hex() << " at " << options_.node_ip << " offers "
             << total.DebugString();
+  gcs_client_ = std::make_unique<GrpcGcsClient>(options_.gcs_address, options_.token, loop_);
+  gcs_reporter_ = std::make_unique<GcsReporter>(*gcs_client_, clock_);
   pool_ = std::make_unique<WorkerPool>(launcher_, clock_, MakePoolOptions(total));
   leases_ = std::make_unique<LeaseManager>(*pool_, total);
   NodeManagerConfig config{node_id_, options_.node_ip, options_.plasma_socket, options_.session_dir,
                            options_.gcs_address};
-  node_manager_ = std::make_unique<NodeManager>(config, *pool_, *leases_);
+  node_manager_ = std::make_unique<NodeManager>(config, *pool_, *leases_, *gcs_reporter_);
   service_ = std::make_unique<RayletServiceImpl>(gate_, *node_manager_);
   server_.RegisterService(service_.get());
-  gcs_client_ = std::make_unique<GrpcGcsClient>(options_.gcs_address, options_.token, loop_);
 }
 
 Raylet::~Raylet() {
@@ -151,6 +152,7 @@ void Raylet::StartTimers() {
     node_manager_->ReapWorkers();
     node_manager_->Maintain();
     gcs_->Tick(node_manager_->View());
+    gcs_reporter_->Tick();
     return true;
   });
   loop_.RunEvery(kDriverCheckPeriod, [this] {

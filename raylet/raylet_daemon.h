@@ -6,6 +6,7 @@
 // signals that drive them:
 //   every 100 ms   reap exited workers, expire idle/unregistered workers,
 //                  tick the GCS connection (registration, resource reports)
+//                  and the GCS reporter (job ends, actor worker deaths)
 //   every 500 ms   check that drivers are alive
 //   SIGCHLD        reap at once
 //   SIGTERM/INT    kill every worker, unregister at the GCS, stop.
@@ -25,6 +26,7 @@
 #include "common/rpc/server.h"
 #include "common/clock.h"
 #include "raylet/gcs_connection.h"
+#include "raylet/gcs_reporter.h"
 #include "raylet/lease_manager.h"
 #include "raylet/node_manager.h"
 #include "raylet/node_resources.h"
@@ -72,13 +74,14 @@ class Raylet {
   EventLoop loop_;
   SystemClock clock_;
   PosixProcessLauncher launcher_;
+  std::unique_ptr<GcsClient> gcs_client_;
+  std::unique_ptr<GcsReporter> gcs_reporter_;
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<LeaseManager> leases_;
   std::unique_ptr<NodeManager> node_manager_;
   rpc::CallGate gate_;
   std::unique_ptr<RayletServiceImpl> service_;
   rpc::GrpcServer server_;
-  std::unique_ptr<GcsClient> gcs_client_;
   std::unique_ptr<GcsConnection> gcs_;
   std::unique_ptr<PlasmaWatch> plasma_watch_;
   boost::asio::signal_set stop_signals_;

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -157,14 +158,35 @@ rpc::GetNodeStatsReply Stats(rpc::RpcClient<rpc::RayletService>& raylet) {
   return *stats;
 }
 
+// Sends `request`; it must be granted.
+rpc::RequestWorkerLeaseReply Granted(rpc::RpcClient<rpc::RayletService>& raylet,
+                                     const rpc::RequestWorkerLeaseRequest& request) {
+  auto reply = raylet.CallSync(&rpc::RayletService::Stub::RequestWorkerLease, request, 15000);
+  REQUIRE(reply.ok());
+  CAPTURE(reply->error());
+  REQUIRE_FALSE(reply->rejected());
+  return *reply;
+}
+
 rpc::RequestWorkerLeaseReply Lease(rpc::RpcClient<rpc::RayletService>& raylet, const JobId& job) {
   rpc::RequestWorkerLeaseRequest request;
   request.set_job_id(job.Binary());
   (*request.mutable_resources())["CPU"] = 1;
-  auto reply = raylet.CallSync(&rpc::RayletService::Stub::RequestWorkerLease, request, 15000);
-  REQUIRE(reply.ok());
-  REQUIRE_FALSE(reply->rejected());
-  return *reply;
+  return Granted(raylet, request);
+}
+
+// This test process plays the job's driver; its workers are the fake worker.
+rpc::RegisterWorkerReply RegisterDriver(rpc::RpcClient<rpc::RayletService>& raylet,
+                                        const JobId& job, const WorkerId& driver) {
+  rpc::RegisterWorkerRequest hello;
+  hello.set_is_driver(true);
+  hello.set_worker_id(driver.Binary());
+  hello.set_job_id(job.Binary());
+  hello.set_pid(::getpid());
+  hello.mutable_job()->set_driver_executable(LUMEN_FAKE_WORKER_BIN);
+  auto node = raylet.CallSync(&rpc::RayletService::Stub::RegisterWorker, hello, 5000);
+  REQUIRE(node.ok());
+  return *node;
 }
 
 }  // namespace
@@ -185,15 +207,7 @@ TEST_CASE("real worker processes are started, leased, reaped and killed with the
 
   JobId job = JobId::FromInt(7);
   WorkerId driver = WorkerId::FromRandom();
-  rpc::RegisterWorkerRequest hello;
-  hello.set_is_driver(true);
-  hello.set_worker_id(driver.Binary());
-  hello.set_job_id(job.Binary());
-  hello.set_pid(::getpid());
-  hello.mutable_job()->set_driver_executable(LUMEN_FAKE_WORKER_BIN);
-  auto node = raylet.CallSync(&rpc::RayletService::Stub::RegisterWorker, hello, 5000);
-  REQUIRE(node.ok());
-  CHECK(node->session_dir() == session);
+  CHECK(RegisterDriver(raylet, job, driver).session_dir() == session);
   CHECK(WaitUntil([&] { return Stats(raylet).num_idle_workers() == 1; }, 10s));
 
   rpc::RequestWorkerLeaseReply first = Lease(raylet, job);
@@ -220,6 +234,121 @@ TEST_CASE("real worker processes are started, leased, reaped and killed with the
   CHECK(Stats(raylet).num_workers() == 0);
   CHECK(WaitUntil([&] { return ProcessGone(second.worker_pid()); }, 5s));
 }
+
+namespace {
+
+rpc::RequestWorkerLeaseReply LeaseForActor(rpc::RpcClient<rpc::RayletService>& raylet,
+                                           const JobId& job, bool detached) {
+  rpc::RequestWorkerLeaseRequest request;
+  request.set_job_id(job.Binary());
+  request.set_actor_id(ActorId::Of(job).Binary());
+  request.set_detached(detached);
+  request.mutable_job()->set_job_id(job.Binary());
+  request.mutable_job()->set_driver_executable(LUMEN_FAKE_WORKER_BIN);
+  return Granted(raylet, request);
+}
+
+}  // namespace
+
+TEST_CASE("actor leases get dedicated real workers; a detached actor's outlives its driver") {
+  Processes p;
+  std::string gcs = "127.0.0.1:" + std::to_string(UnusedPort());  // Nobody there: fine for 60 s.
+  p.Start({LUMEN_RAYLET_BIN, "--gcs-address=" + gcs, "--gcs-connect-timeout-s=60", "--num-cpus=1",
+           "--num-prestart-workers=0", "--node-ip-address=127.0.0.1",
+           "--session-dir=" + p.dir + "/session", "--port-file=" + p.dir + "/raylet.port"},
+          "raylet.out");
+  auto port = WaitForPortFile(p.dir + "/raylet.port");
+  REQUIRE(port.has_value());
+  rpc::RpcClient<rpc::RayletService> raylet("127.0.0.1:" + std::to_string(*port), kToken);
+
+  // A job whose driver never registered here: known from the lease's JobInfo.
+  JobId remote = JobId::FromInt(8);
+  rpc::RequestWorkerLeaseReply remote_actor = LeaseForActor(raylet, remote, false);
+  rpc::ReturnWorkerRequest give_back;
+  give_back.set_lease_id(remote_actor.lease_id());  // Not marked exiting: killed anyway.
+  REQUIRE(raylet.CallSync(&rpc::RayletService::Stub::ReturnWorker, give_back, 5000).ok());
+  CHECK(WaitUntil([&] { return ProcessGone(remote_actor.worker_pid()); }, 5s));
+
+  // A driver's job: three zero-CPU actors on a one-CPU node, three processes.
+  JobId job = JobId::FromInt(7);
+  WorkerId driver = WorkerId::FromRandom();
+  RegisterDriver(raylet, job, driver);
+  rpc::RequestWorkerLeaseReply regular = LeaseForActor(raylet, job, false);
+  rpc::RequestWorkerLeaseReply regular2 = LeaseForActor(raylet, job, false);
+  rpc::RequestWorkerLeaseReply detached = LeaseForActor(raylet, job, true);
+  CHECK(regular.worker_pid() != regular2.worker_pid());
+  CHECK(regular2.worker_pid() != detached.worker_pid());
+  CHECK(Stats(raylet).view().available().at("CPU") == 1);
+
+  rpc::DisconnectWorkerRequest bye;
+  bye.set_worker_id(driver.Binary());
+  REQUIRE(raylet.CallSync(&rpc::RayletService::Stub::DisconnectWorker, bye, 5000).ok());
+  CHECK(WaitUntil([&] { return ProcessGone(regular.worker_pid()); }, 5s));
+  CHECK(WaitUntil([&] { return ProcessGone(regular2.worker_pid()); }, 5s));
+  CHECK_FALSE(ProcessGone(detached.worker_pid()));
+  CHECK(Stats(raylet).num_workers() == 1);
+
+  give_back.set_lease_id(detached.lease_id());
+  REQUIRE(raylet.CallSync(&rpc::RayletService::Stub::ReturnWorker, give_back, 5000).ok());
+  CHECK(WaitUntil([&] { return ProcessGone(detached.worker_pid()); }, 5s));
+  CHECK(Stats(raylet).num_workers() == 0);
+}
+
+#if defined(LUMEN_GCS_BIN) && defined(LUMEN_PLASMA_BIN)
+// Not run by ctest ([.]): how fast zero-CPU actor leases get real
+// lumen-worker processes for each start concurrency (max(2, --num-cpus)).
+// Run: raylet_process_test "[start_rate]" -s. Checks only that every lease
+// got its own process; the rates go to the output (docs/raylet.md quotes
+// them).
+TEST_CASE("actor lease start rate by start concurrency", "[.][start_rate]") {
+  const int cpus = GENERATE(1, 3, 4, 8);
+  constexpr int kLeases = 24;
+  Processes p;
+  p.Start({LUMEN_GCS_BIN, "--port=0", "--port-file=" + p.dir + "/gcs.port"}, "gcs.out");
+  auto gcs_port = WaitForPortFile(p.dir + "/gcs.port");
+  REQUIRE(gcs_port.has_value());
+  // Real workers connect to the node's plasma store at start.
+  const std::string plasma = p.dir + "/plasma.sock";
+  p.Start({LUMEN_PLASMA_BIN, "--socket=" + plasma, "--object-store-memory=67108864"}, "plasma.out");
+  REQUIRE(WaitUntil([&] { return std::filesystem::exists(plasma); }, 10s));
+  p.Start({LUMEN_RAYLET_BIN, "--gcs-address=127.0.0.1:" + std::to_string(*gcs_port),
+           "--plasma-socket=" + plasma, "--object-store-memory=67108864",
+           "--num-cpus=" + std::to_string(cpus), "--num-prestart-workers=0",
+           "--node-ip-address=127.0.0.1", "--session-dir=" + p.dir + "/session",
+           "--port-file=" + p.dir + "/raylet.port"},
+          "raylet.out");
+  auto port = WaitForPortFile(p.dir + "/raylet.port");
+  REQUIRE(port.has_value());
+  rpc::RpcClient<rpc::RayletService> raylet("127.0.0.1:" + std::to_string(*port), kToken);
+  // A library for lumen-worker to load: the API library itself (build/lib).
+  const std::string library =
+      std::filesystem::path(LUMEN_RAYLET_BIN).parent_path().parent_path() / "lib/liblumen_ray.so";
+  REQUIRE(std::filesystem::exists(library));
+  JobId job = JobId::FromInt(11);
+  std::vector<std::thread> threads;
+  std::vector<int> pids(kLeases, 0);
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kLeases; ++i) {
+    threads.emplace_back([&, i] {
+      rpc::RequestWorkerLeaseRequest request;
+      request.set_job_id(job.Binary());
+      request.set_actor_id(ActorId::Of(job).Binary());
+      request.mutable_job()->set_job_id(job.Binary());
+      request.mutable_job()->add_code_search_path(library);
+      auto reply = raylet.CallSync(&rpc::RayletService::Stub::RequestWorkerLease, request, 60000);
+      if (reply.ok() && !reply->rejected()) pids[i] = reply->worker_pid();
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::set<int> distinct(pids.begin(), pids.end());
+  CAPTURE(ReadFile(p.dir + "/raylet.out"));
+  CHECK(distinct.size() == kLeases);
+  CHECK(distinct.count(0) == 0);
+  std::printf("start concurrency %d: %d actor leases in %.2f s = %.1f/s\n", std::max(2, cpus),
+              kLeases, seconds, kLeases / seconds);
+}
+#endif
 
 #ifdef LUMEN_GCS_BIN
 TEST_CASE("the raylet registers with a real GCS and unregisters on SIGTERM") {

@@ -17,10 +17,9 @@ WorkerPool::~WorkerPool() { KillAll(); }
 absl::Status WorkerPool::RegisterDriver(const WorkerId& driver, pid_t driver_pid,
                                         const rpc::JobInfo& info) {
   JobId job_id = JobId::FromBinaryOrNil(info.job_id());
-  auto [it, added] = jobs_.try_emplace(job_id);
-  Job& job = it->second;
-  if (!added && job.driver == driver) return absl::OkStatus();  // A retried registration.
-  if (!added) {
+  Job& job = jobs_[job_id];  // A driverless job (actor leases only) is adopted.
+  if (job.driver == driver) return absl::OkStatus();  // A retried registration.
+  if (!job.driver.IsNil()) {
     LOG(WARNING) << "job " << job_id.Hex() << ": refused driver pid " << driver_pid
                  << ": the job is held by driver pid " << job.driver_pid;
     return absl::AlreadyExistsError(
@@ -37,6 +36,14 @@ absl::Status WorkerPool::RegisterDriver(const WorkerId& driver, pid_t driver_pid
   return absl::OkStatus();
 }
 
+void WorkerPool::AddJob(const JobId& job_id, const rpc::JobInfo& info) {
+  auto [it, added] = jobs_.try_emplace(job_id);
+  if (!added) return;
+  it->second.info = info;
+  it->second.info.set_job_id(job_id.Binary());
+  LOG(INFO) << "job " << job_id.Hex() << ": known here without its driver (actor lease)";
+}
+
 std::vector<rpc::JobInfo> WorkerPool::LiveJobs() const {
   std::vector<rpc::JobInfo> jobs;
   jobs.reserve(jobs_.size());
@@ -47,20 +54,46 @@ std::vector<rpc::JobInfo> WorkerPool::LiveJobs() const {
 }
 
 std::optional<JobId> WorkerPool::JobOfDriver(const WorkerId& driver) const {
+  if (driver.IsNil()) return std::nullopt;  // Driverless jobs have a nil driver.
   for (const auto& [job_id, job] : jobs_) {
     if (job.driver == driver) return job_id;
   }
   return std::nullopt;
 }
 
-std::vector<WorkerId> WorkerPool::FinishJob(const JobId& job_id) {
+std::vector<WorkerId> WorkerPool::FinishJob(const JobId& job_id,
+                                            const absl::flat_hash_set<WorkerId>& keep,
+                                            const std::string& reason) {
   std::vector<WorkerId> killed;
   for (const auto& [id, worker] : workers_) {
-    if (worker.job == job_id) killed.push_back(id);
+    if (worker.job == job_id && !keep.contains(id)) killed.push_back(id);
   }
-  for (const auto& id : killed) KillWorker(id, "job finished");
-  jobs_.erase(job_id);
+  for (const auto& id : killed) KillWorker(id, reason);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return killed;
+  if (it->second.num_workers == 0) {
+    jobs_.erase(it);
+  } else {
+    it->second.driver = WorkerId::Nil();  // Stays for the kept workers.
+    it->second.driver_pid = 0;
+  }
   return killed;
+}
+
+std::vector<WorkerId> WorkerPool::DetachedWorkers(const JobId& job) const {
+  std::vector<WorkerId> detached;
+  for (const auto& [id, worker] : workers_) {
+    if (worker.job == job && worker.detached) detached.push_back(id);
+  }
+  return detached;
+}
+
+std::vector<JobId> WorkerPool::EmptyDriverlessJobs() const {
+  std::vector<JobId> empty;
+  for (const auto& [job_id, job] : jobs_) {
+    if (job.driver.IsNil() && job.num_workers == 0) empty.push_back(job_id);
+  }
+  return empty;
 }
 
 std::vector<JobId> WorkerPool::FindJobsWithDeadDrivers() {
@@ -218,36 +251,55 @@ const WorkerInfo* WorkerPool::PopIdle(const JobId& job_id) {
 void WorkerPool::PushIdle(const WorkerId& id) {
   auto it = workers_.find(id);
   if (it == workers_.end() || it->second.state != WorkerState::kLeased) return;
+  if (!it->second.actor.IsNil()) return;  // Dedicated: never reused.
   MakeIdle(it->second, jobs_.at(it->second.job));
 }
 
+void WorkerPool::Dedicate(const WorkerId& id, const ActorId& actor, bool detached) {
+  auto it = workers_.find(id);
+  if (it == workers_.end() || it->second.state != WorkerState::kLeased) return;
+  WorkerInfo& worker = it->second;
+  if (worker.actor.IsNil()) ++jobs_.at(worker.job).num_dedicated;
+  worker.actor = actor;
+  worker.detached = detached;
+}
+
 void WorkerPool::KillWorker(const WorkerId& id, const std::string& reason) {
+  Kill(id, reason, /*announce=*/true);
+}
+
+void WorkerPool::Kill(const WorkerId& id, const std::string& reason, bool announce) {
   auto it = workers_.find(id);
   if (it == workers_.end()) return;
   LOG(INFO) << "killing worker " << id.Hex() << " pid " << it->second.pid << ": " << reason;
   launcher_.KillGroup(it->second.pid, SIGKILL);
-  Forget(id);
+  DeadWorker dead = Forget(id, "killed by the raylet: " + reason);
+  if (announce && on_worker_gone_) on_worker_gone_(dead);
 }
 
 void WorkerPool::KillAll() {
   std::vector<WorkerId> all;
   for (const auto& [id, worker] : workers_) all.push_back(id);
-  for (const auto& id : all) KillWorker(id, "raylet shutting down");
+  for (const auto& id : all) Kill(id, "raylet shutting down", /*announce=*/false);
 }
 
-void WorkerPool::Forget(const WorkerId& id) {
+DeadWorker WorkerPool::Forget(const WorkerId& id, std::string cause) {
   auto it = workers_.find(id);
   WorkerInfo& worker = it->second;
+  DeadWorker dead{worker.id,        worker.job,   worker.pid, worker.state != WorkerState::kStarting,
+                  std::move(cause), worker.actor};
   auto job_it = jobs_.find(worker.job);
   if (job_it != jobs_.end()) {
     Job& job = job_it->second;
     --job.num_workers;
+    if (!worker.actor.IsNil()) --job.num_dedicated;
     if (worker.state == WorkerState::kStarting) --job.num_starting;
     if (worker.state == WorkerState::kIdle) job.idle.erase(worker.idle_pos);
   }
   if (worker.state == WorkerState::kStarting) --total_starting_;
   worker_by_pid_.erase(worker.pid);
   workers_.erase(it);
+  return dead;
 }
 
 std::vector<DeadWorker> WorkerPool::ReapExited() {
@@ -255,10 +307,9 @@ std::vector<DeadWorker> WorkerPool::ReapExited() {
   for (const ExitedProcess& exited : launcher_.ReapExited()) {
     auto by_pid = worker_by_pid_.find(exited.pid);
     if (by_pid == worker_by_pid_.end()) continue;  // Already killed and forgotten.
-    const WorkerInfo& worker = workers_.at(by_pid->second);
-    DeadWorker entry{worker.id, worker.job, worker.pid, worker.state != WorkerState::kStarting,
-                     exited.cause};
-    if (!entry.was_registered) {
+    const WorkerId id = by_pid->second;
+    const WorkerInfo& worker = workers_.at(id);
+    if (worker.state == WorkerState::kStarting) {
       auto job = jobs_.find(worker.job);
       std::string message = "worker pid " + std::to_string(worker.pid) +
                             " exited before registering (" + exited.cause + "); see " +
@@ -269,8 +320,8 @@ std::vector<DeadWorker> WorkerPool::ReapExited() {
       LOG(INFO) << "worker " << worker.id.Hex() << " pid " << worker.pid
                 << " exited: " << exited.cause;
     }
-    Forget(entry.id);
-    dead.push_back(std::move(entry));
+    dead.push_back(Forget(id, exited.cause));
+    if (on_worker_gone_) on_worker_gone_(dead.back());
   }
   return dead;
 }
@@ -278,7 +329,7 @@ std::vector<DeadWorker> WorkerPool::ReapExited() {
 void WorkerPool::Maintain() {
   KillExpired(clock_.MonotonicMs());
   for (auto& [job_id, job] : jobs_) {
-    while (job.num_workers < options_.num_prestart_workers && !StartsSuspended(job) &&
+    while (job.num_workers - job.num_dedicated < KeepCount(job) && !StartsSuspended(job) &&
            total_starting_ < options_.max_starting_workers) {
       if (!StartWorker(job_id, job).ok()) break;
     }
@@ -299,7 +350,7 @@ void WorkerPool::KillExpired(int64_t now) {
     KillWorker(id, "did not register in time");
   }
   for (auto& [job_id, job] : jobs_) {
-    while (job.num_workers > options_.num_prestart_workers && !job.idle.empty() &&
+    while (job.num_workers - job.num_dedicated > KeepCount(job) && !job.idle.empty() &&
            now - workers_.at(job.idle.front()).idle_since_ms >= options_.idle_timeout_ms) {
       KillWorker(job.idle.front(), "idle");
     }

@@ -9,6 +9,16 @@
 // RegisterWorker -> kIdle <-> kLeased (PopIdle / PushIdle) -> killed or
 // exited. A worker that does not register within the registration timeout
 // is killed. The pool owns no leases or resources: LeaseManager does.
+// A leased worker may be dedicated to an actor (Dedicate): it never becomes
+// idle again and does not count towards the job's prestarted workers.
+//
+// Jobs: a driver's registration creates its job (with prestarted workers);
+// AddJob creates a job without a driver here, from the JobInfo the GCS sends
+// with an actor lease: no prestarted workers, nothing to watch; idle
+// workers of such a job die after the idle timeout. FinishJob may keep some
+// workers (a detached actor's): the job then stays, driverless, for them.
+// Every worker that is killed (but not by KillAll) or exits is announced to
+// the WorkerGone listener, with its actor if dedicated.
 //
 // Threading: the raylet loop only. Failure: process starts that fail, or
 // workers that die before registering, are counted per job; after
@@ -19,12 +29,14 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <list>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "common/id.h"
@@ -63,6 +75,8 @@ struct WorkerInfo {
   int64_t idle_since_ms = 0;
   std::string log_file;
   std::list<WorkerId>::iterator idle_pos;  // Valid while kIdle.
+  ActorId actor;          // Non-nil: dedicated to this actor (Dedicate).
+  bool detached = false;  // The actor is detached: outlives its job's driver.
 };
 
 struct DeadWorker {
@@ -70,7 +84,8 @@ struct DeadWorker {
   JobId job;
   pid_t pid = 0;
   bool was_registered = false;
-  std::string cause;
+  std::string cause;  // "exited with status 1", "killed by the raylet: <reason>", ...
+  ActorId actor;      // Non-nil for a worker dedicated to an actor.
 };
 
 class WorkerPool {
@@ -80,6 +95,11 @@ class WorkerPool {
   ~WorkerPool();  // Kills every worker still running.
 
   void set_raylet_address(std::string address) { options_.raylet_address = std::move(address); }
+  // Called for every worker killed (KillWorker, FinishJob, expiry) or
+  // reaped, after it is forgotten; not for KillAll (shutdown).
+  void set_on_worker_gone(std::function<void(const DeadWorker&)> listener) {
+    on_worker_gone_ = std::move(listener);
+  }
   const WorkerPoolOptions& options() const { return options_; }
 
   // Jobs. A driver's registration creates the job and prestarts its workers;
@@ -88,12 +108,23 @@ class WorkerPool {
   // never merged into one job (a GCS restarted without Redis may hand out
   // an id again; the refused driver asks the GCS for another).
   absl::Status RegisterDriver(const WorkerId& driver, pid_t driver_pid, const rpc::JobInfo& job);
+  // Makes `job` known without a driver (no-op when known): its workers start
+  // from `info` (driver_executable / code_search_path).
+  void AddJob(const JobId& job, const rpc::JobInfo& info);
   // The JobInfo of every job with a registered driver here.
   std::vector<rpc::JobInfo> LiveJobs() const;
   bool HasJob(const JobId& job) const { return jobs_.contains(job); }
   std::optional<JobId> JobOfDriver(const WorkerId& driver) const;
-  // Kills every worker of `job` and forgets the job. Returns the killed ids.
-  std::vector<WorkerId> FinishJob(const JobId& job);
+  // Kills every worker of `job` not in `keep`, with `reason`. Without kept
+  // workers the job is forgotten; with some it stays, driverless. Returns
+  // the killed ids.
+  std::vector<WorkerId> FinishJob(const JobId& job, const absl::flat_hash_set<WorkerId>& keep,
+                                  const std::string& reason);
+  // Workers of `job` dedicated to detached actors.
+  std::vector<WorkerId> DetachedWorkers(const JobId& job) const;
+  // Driverless jobs without workers (callers drop those nobody waits on).
+  std::vector<JobId> EmptyDriverlessJobs() const;
+  void DropJob(const JobId& job) { jobs_.erase(job); }
   // Jobs whose driver process is gone.
   std::vector<JobId> FindJobsWithDeadDrivers();
 
@@ -108,9 +139,12 @@ class WorkerPool {
 
   // The most recently idle worker of `job`, now kLeased; null if none.
   const WorkerInfo* PopIdle(const JobId& job);
-  // A leased worker becomes idle again.
+  // A leased worker becomes idle again (not a dedicated one).
   void PushIdle(const WorkerId& id);
-  // SIGKILLs the worker's process group and forgets it.
+  // A leased worker is dedicated to `actor` for the rest of its life.
+  void Dedicate(const WorkerId& id, const ActorId& actor, bool detached);
+  // SIGKILLs the worker's process group and forgets it; the listener hears
+  // "killed by the raylet: <reason>".
   void KillWorker(const WorkerId& id, const std::string& reason);
   void KillAll();
 
@@ -133,6 +167,7 @@ class WorkerPool {
     pid_t driver_pid = 0;
     std::list<WorkerId> idle;  // Oldest idle first.
     int num_workers = 0;       // Starting + idle + leased.
+    int num_dedicated = 0;     // Leased to actors; not part of the pool.
     int num_starting = 0;
     int failed_starts = 0;  // In a row; reset by a registration.
     int64_t last_failure_ms = 0;
@@ -144,7 +179,12 @@ class WorkerPool {
   void RecordStartFailure(Job& job, const std::string& error);
   bool StartsSuspended(const Job& job) const;
   void KillExpired(int64_t now);
-  void Forget(const WorkerId& id);
+  // How many workers the job keeps: the prestart count with a driver here.
+  int KeepCount(const Job& job) const {
+    return job.driver.IsNil() ? 0 : options_.num_prestart_workers;
+  }
+  void Kill(const WorkerId& id, const std::string& reason, bool announce);
+  DeadWorker Forget(const WorkerId& id, std::string cause);
   void MakeIdle(WorkerInfo& worker, Job& job);
 
   ProcessLauncher& launcher_;
@@ -154,6 +194,7 @@ class WorkerPool {
   absl::node_hash_map<WorkerId, WorkerInfo> workers_;  // Stable addresses.
   absl::flat_hash_map<pid_t, WorkerId> worker_by_pid_;
   int total_starting_ = 0;
+  std::function<void(const DeadWorker&)> on_worker_gone_;
 };
 
 }  // namespace lumen::raylet

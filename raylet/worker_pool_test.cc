@@ -137,14 +137,15 @@ TEST_CASE("repeated start failures suspend starts for a while") {
   for (int i = 0; i < 3; ++i) {
     REQUIRE(f.pool->EnsureStarting(f.job, 1).ok());
     pid_t pid = f.launcher.started.rbegin()->first;
-    f.launcher.Exit(pid, "exit code 127");
+    f.launcher.Exit(pid, "exited with status 127");
     auto dead = f.pool->ReapExited();
     REQUIRE(dead.size() == 1);
     CHECK_FALSE(dead[0].was_registered);
   }
   absl::Status st = f.pool->EnsureStarting(f.job, 1);
   CHECK(absl::IsFailedPrecondition(st));
-  CHECK(st.message().find("exited before registering (exit code 127)") != std::string::npos);
+  CHECK(st.message().find("exited before registering (exited with status 127)") !=
+        std::string::npos);
   f.clock.AdvanceMs(10000);
   CHECK(f.pool->EnsureStarting(f.job, 1).ok());  // Tries again after the backoff.
 }
@@ -176,7 +177,7 @@ TEST_CASE("finishing a job kills its workers' process groups and forgets the job
   f.AddJob(other, WorkerId::FromRandom(), 78);
   f.RegisterStarted();
   CHECK(f.pool->JobOfDriver(f.driver) == f.job);
-  auto killed = f.pool->FinishJob(f.job);
+  auto killed = f.pool->FinishJob(f.job, {}, "its driver exited");
   CHECK(killed.size() == 2);
   CHECK(f.launcher.killed.size() == 2);
   for (const auto& [pid, sig] : f.launcher.killed) CHECK(sig == SIGKILL);
@@ -184,6 +185,51 @@ TEST_CASE("finishing a job kills its workers' process groups and forgets the job
   CHECK(f.pool->HasJob(other));
   CHECK(f.pool->NumWorkers() == 2);
   CHECK(f.pool->ReapExited().empty());  // Their exits are not news.
+}
+
+TEST_CASE("finishing a job spares the kept workers; the job stays, driverless, for them") {
+  PoolFixture f(2);
+  f.AddJob(f.job, f.driver, f.driver_pid);
+  f.RegisterStarted();
+  std::vector<DeadWorker> gone;
+  f.pool->set_on_worker_gone([&](const DeadWorker& dead) { gone.push_back(dead); });
+  const WorkerInfo* actor_worker = f.pool->PopIdle(f.job);
+  REQUIRE(actor_worker != nullptr);
+  const WorkerId kept = actor_worker->id;
+  ActorId actor = ActorId::Of(f.job);
+  f.pool->Dedicate(kept, actor, /*detached=*/true);
+  CHECK(f.pool->DetachedWorkers(f.job) == std::vector<WorkerId>{kept});
+  f.pool->PushIdle(kept);  // Dedicated: never idle again.
+  CHECK(f.pool->Get(kept)->state == WorkerState::kLeased);
+
+  auto killed = f.pool->FinishJob(f.job, {kept}, "its driver exited");
+  CHECK(killed.size() == 1);
+  REQUIRE(gone.size() == 1);
+  CHECK(gone[0].cause == "killed by the raylet: its driver exited");
+  CHECK(gone[0].actor.IsNil());
+  CHECK(f.pool->HasJob(f.job));
+  CHECK(f.pool->LiveJobs().empty());  // No driver here any more.
+  CHECK_FALSE(f.pool->JobOfDriver(f.driver).has_value());
+  f.pool->Maintain();
+  CHECK(f.pool->NumWorkers() == 1);  // Nothing prestarted without a driver.
+  CHECK(f.pool->EmptyDriverlessJobs().empty());
+
+  f.launcher.Exit(f.pool->Get(kept)->pid, "exited with status 0");
+  auto dead = f.pool->ReapExited();
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].actor == actor);
+  REQUIRE(gone.size() == 2);
+  CHECK(gone[1].actor == actor);
+  CHECK(gone[1].cause == "exited with status 0");
+  CHECK(f.pool->EmptyDriverlessJobs() == std::vector<JobId>{f.job});
+  f.pool->KillAll();  // Shutdown kills are not announced.
+  CHECK(gone.size() == 2);
+}
+
+TEST_CASE("exit causes are worded as the GCS reports them") {
+  CHECK(DescribeWaitStatus(3 << 8) == "exited with status 3");
+  CHECK(DescribeWaitStatus(SIGKILL) == "killed by signal 9 (SIGKILL)");
+  CHECK(DescribeWaitStatus(SIGSEGV) == "killed by signal 11 (SIGSEGV)");
 }
 
 TEST_CASE("jobs whose driver process vanished are found") {
