@@ -18,9 +18,19 @@ std::string VisibleGpus(std::string dir, int parties) {
   const char* v = std::getenv("CUDA_VISIBLE_DEVICES");
   return v ? v : "<unset>";
 }
+
+// An actor holding GPUs keeps them, and CUDA_VISIBLE_DEVICES, for its life.
+class GpuActor {
+ public:
+  static GpuActor* Create() { return new GpuActor(); }
+  std::string Visible() {
+    const char* v = std::getenv("CUDA_VISIBLE_DEVICES");
+    return v ? v : "<unset>";
+  }
+};
 }  // namespace
 
-RAY_REMOTE(VisibleGpus);
+RAY_REMOTE(VisibleGpus, GpuActor::Create, &GpuActor::Visible);
 
 TEST_CASE("concurrent GPU tasks get distinct CUDA_VISIBLE_DEVICES") {
   CHECK(ray::ClusterResources()["GPU"] == 2);
@@ -34,6 +44,22 @@ TEST_CASE("concurrent GPU tasks get distinct CUDA_VISIBLE_DEVICES") {
   std::string pair = *ray::Get(both);
   CHECK((pair == "5,7" || pair == "7,5"));
   CHECK(*ray::Get(ray::Task(VisibleGpus).Remote(std::string(), 1)) == "5,7");
+}
+
+TEST_CASE("an actor asking for a GPU sees its device in CUDA_VISIBLE_DEVICES for its life") {
+  auto actor = ray::Actor(GpuActor::Create).SetResource("GPU", 1).Remote();
+  std::string first = *ray::Get(actor.Task(&GpuActor::Visible).Remote());
+  CHECK((first == "5" || first == "7"));
+  // A GPU task meanwhile gets the other device; the actor keeps its own.
+  std::string task = *ray::Get(ray::Task(VisibleGpus).SetResource("GPU", 1).Remote(std::string(), 1));
+  CHECK((task == "5" || task == "7"));
+  CHECK(task != first);
+  CHECK(*ray::Get(actor.Task(&GpuActor::Visible).Remote()) == first);
+  // A GPU-less actor sees the node's devices, as a GPU-less task does.
+  auto plain = ray::Actor(GpuActor::Create).Remote();
+  CHECK(*ray::Get(plain.Task(&GpuActor::Visible).Remote()) == "5,7");
+  actor.Kill();
+  plain.Kill();
 }
 
 int main(int argc, char** argv) {
