@@ -91,6 +91,37 @@ grep -qxF -- "Result: combined(['processed(data_from_db)', 'processed(data_from_
 got=$(grep -E '^Got result: [0-9]+$' "$out" | sed 's/^Got result: //' | sort -n | tr '\n' ' ')
 [ "$got" = "0 1 2 3 4 5 6 7 8 9 " ] || fail "expected results 0..9 from ray::Wait, got: $got"
 
+echo "== running tutorial_actors"
+out=$tmp/actors.txt
+rc=0
+timeout -k 10 180 "$ex_build/tutorial_actors" >"$out" 2>&1 || rc=$?
+cat "$out"
+[ "$rc" -eq 0 ] || fail "tutorial_actors exited with $rc (124: timed out)"
+grep -qxF -- "Counter after increment: 11" "$out" || fail "expected 'Counter after increment: 11'"
+grep -qxF -- "[12, 13, 14, 15, 16]" "$out" || fail "expected '[12, 13, 14, 15, 16]'"
+# DataStore after ten writer tasks: key_5 -> 5, key_10 -> None.
+grep -A2 -xF -- "== DataStore shared by ten tasks ==" "$out" | tail -2 | tr '\n' ' ' | grep -qxF -- "5 None " ||
+  fail "expected the DataStore lines '5' and 'None'"
+
+echo "== actor lifecycle: two drivers on a lumen start cluster"
+"$prefix/bin/lumen" start --head --port 0 --num-cpus 2 >"$tmp/head.txt" 2>&1 ||
+  { cat "$tmp/head.txt" >&2; fail "lumen start --head failed"; }
+rc=0
+RAY_ADDRESS=auto timeout -k 10 120 "$ex_build/tutorial_actors" lifecycle >"$tmp/life1.txt" 2>&1 || rc=$?
+cat "$tmp/life1.txt"
+[ "$rc" -eq 0 ] || fail "tutorial_actors lifecycle exited with $rc"
+grep -qxF -- "worker-1 did work" "$tmp/life1.txt" || fail "expected 'worker-1 did work'"
+[ "$(grep -cxF -- "global did work" "$tmp/life1.txt" || true)" -eq 2 ] || fail "expected 'global did work' twice"
+grep -qE -- '^\(Worker pid=[0-9]+\) Worker worker-1 started$' "$tmp/life1.txt" ||
+  fail "expected the actor's '(Worker pid=...) Worker worker-1 started' line"
+rc=0
+RAY_ADDRESS=auto timeout -k 10 120 "$ex_build/tutorial_actors" lifecycle-get >"$tmp/life2.txt" 2>&1 || rc=$?
+cat "$tmp/life2.txt"
+[ "$rc" -eq 0 ] || fail "tutorial_actors lifecycle-get exited with $rc (the detached actor did not outlive its driver?)"
+grep -qxF -- "global did work (same actor, new driver)" "$tmp/life2.txt" || fail "expected the second driver to reach global_worker"
+grep -qxF -- "global_worker killed: yes" "$tmp/life2.txt" || fail "expected global_worker to be killed"
+"$prefix/bin/lumen" stop --temp-dir "$LUMEN_TEMP_DIR" >/dev/null 2>&1 || true
+
 # ray::Shutdown stopped the private cluster: nothing of this run may remain.
 left=""
 for _ in $(seq 1 50); do

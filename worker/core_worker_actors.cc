@@ -1,5 +1,7 @@
 // CoreWorker: the caller's side of actors: creation through the GCS, method
 // calls through the ActorSubmitter, Kill, named lookups, the namespace.
+#include <cstdio>
+
 #include "common/rpc/retry.h"
 #include "ray/api/ray_exception.h"
 #include "worker/core_worker.h"
@@ -43,6 +45,15 @@ std::string CoreWorker::CreateActor(const std::string& factory_name,
   info.set_max_task_retries(options.max_task_retries);
   info.set_detached(options.lifetime == 1 || (options.lifetime < 0 && options_.default_detached));
   info.set_class_name(factory_name);
+  if (info.detached() && options.ray_namespace.empty() &&
+      info.ray_namespace().rfind("anonymous-", 0) == 0) {
+    std::fprintf(stderr,
+                 "Warning: the detached actor %s is created in this driver's anonymous namespace "
+                 "'%s'. To reach it from a later driver, that driver must use this namespace "
+                 "(RayConfig::ray_namespace = \"%s\"), or give the actor a namespace "
+                 "(SetName(name, ray_namespace)).\n",
+                 factory_name.c_str(), info.ray_namespace().c_str(), info.ray_namespace().c_str());
+  }
 
   rpc::TaskSpec* spec = info.mutable_creation_spec();
   spec->set_task_id(TaskId::ForNormalTask(options_.job_id).Binary());

@@ -258,6 +258,12 @@ void TaskExecutor::RunOne(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply) 
   {
     std::lock_guard<std::mutex> lock(mu_);
     current_name_ = spec.name().empty() ? spec.function_name() : spec.name();
+    // An actor's output is prefixed with its class, as Ray does: the part
+    // of "Class::Method" (or "Class::Factory") before the last "::".
+    if ((!spec.actor_id().empty() && spec.name().empty()) || spec.actor_creation()) {
+      auto colons = spec.function_name().rfind("::");
+      if (colons != std::string::npos && colons > 0) current_name_ = spec.function_name().substr(0, colons);
+    }
   }
   // An actor keeps the GPUs (and environment) of its creation.
   if (!actor_call) SetVisibleGpus(spec);
