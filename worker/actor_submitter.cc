@@ -149,6 +149,7 @@ void ActorSubmitter::OnInfo(const std::string& id, int64_t asked_version, absl::
       // The connection broke but the actor lives on: send the calls again
       // (the actor tells apart those it already ran).
       for (auto& [seq, call] : actor.calls) call.sent = false;
+      actor.unsent_from = 0;
     } else {
       SettleSentCalls(actor, "its worker process died (actor state now " +
                                  StateName(actor.info.state()) + ")");
@@ -184,8 +185,10 @@ void ActorSubmitter::Connect(Actor& actor) {
 
 void ActorSubmitter::SendReady(Actor& actor) {
   auto request = std::make_shared<rpc::PushTasksRequest>();
-  for (auto& [seq, call] : actor.calls) {
+  for (auto it = actor.calls.lower_bound(actor.unsent_from); it != actor.calls.end(); ++it) {
+    Call& call = it->second;
     if (!call.resolved) break;  // Later calls wait for this one's arguments.
+    actor.unsent_from = it->first + 1;
     if (call.sent) continue;
     *request->add_tasks()->mutable_spec() = call.spec;
     call.sent = true;
@@ -245,6 +248,7 @@ void ActorSubmitter::SettleSentCalls(Actor& actor, const std::string& why) {
       continue;
     }
     call.sent = false;
+    actor.unsent_from = 0;  // Sent again (or failed) from the start.
     if (max_retries < 0 || call.spec.attempt() < max_retries) {
       call.spec.set_attempt(call.spec.attempt() + 1);
       ++it;

@@ -116,6 +116,9 @@ class ActorSubmitter {
     bool polling = false;      // A GetActorInfo is outstanding.
     int64_t next_seq = 1;
     std::map<int64_t, Call> calls;  // Unfinished calls by sequence number.
+    // Calls below this were all sent: a push starts looking here, so sending
+    // costs O(calls sent), however many are in flight.
+    int64_t unsent_from = 0;
     std::shared_ptr<TaskPusher::Connection> connection;
     bool connecting = false;
     uint64_t epoch = 0;        // Bumped when a connection is dropped.

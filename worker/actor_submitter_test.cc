@@ -265,6 +265,20 @@ TEST_CASE("An unreachable GCS is asked again; calls wait") {
   CHECK(f.failed.empty());
 }
 
+TEST_CASE("100,000 calls in flight to one actor: each push carries only the new calls") {
+  Fixture f;
+  f.Call("first");
+  f.AnswerInfo(f.Info(rpc::ActorInfo::ALIVE, 1, "w1"));
+  for (int i = 0; i < 100000; ++i) f.Call("c");
+  REQUIRE(f.pusher.pushes.size() == 100001);  // One push per call, none resent.
+  CHECK(f.pusher.pushes.back().request.tasks_size() == 1);
+  CHECK(f.pusher.pushes.back().request.tasks(0).spec().sequence_number() == 100001);
+  CHECK(f.pusher.pushes.back().request.tasks(0).spec().caller_floor() == 1);
+  while (!f.pusher.pushes.empty()) f.pusher.Reply("x");
+  f.Poll();
+  CHECK(f.submitter.NumPending() == 0);
+}
+
 TEST_CASE("100,000 calls to one actor keep per-call state bounded") {
   Fixture f;
   f.Call("first");
