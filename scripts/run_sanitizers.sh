@@ -3,8 +3,8 @@
 # build-asan/ and under ThreadSanitizer into build-tsan/ (-j2 or $LUMEN_JOBS,
 # benchmarks off, -O1 -g1; see LUMEN_SANITIZER in CMakeLists.txt) and runs
 # under each the unit tests (every test without the `integration` label) and
-# the task integration tests (tasks_test, tasks_nested_test, tasks_gpu_test,
-# tasks_scale_test, tasks_lease_test),
+# the task and actor integration tests (tasks_test, tasks_nested_test,
+# tasks_gpu_test, tasks_scale_test, tasks_lease_test, actors_test),
 # with a per-test timeout. Exits non-zero if any test fails or any process
 # (test, daemon or worker) writes a sanitizer report: ctest starts the tests
 # through scripts/sanitizers/run_test.sh, which checks for reports.
@@ -16,7 +16,7 @@ ROOT=$PWD
 JOBS="${LUMEN_JOBS:-2}"
 TIMEOUT="${LUMEN_TEST_TIMEOUT:-600}"
 SUPP="$ROOT/scripts/sanitizers"
-TASK_TESTS='^tasks(_nested|_gpu|_scale|_lease)?_test$'
+TASK_TESTS='^(tasks(_nested|_gpu|_scale|_lease)?|actors)_test$'
 read -r -a CTEST_EXTRA <<< "${LUMEN_SANITIZER_CTEST_ARGS:-}"
 SANITIZERS=("$@")
 [ ${#SANITIZERS[@]} -eq 0 ] && SANITIZERS=(address thread)
