@@ -56,11 +56,15 @@ class Log {
   int Meet(std::string dir, int parties, int timeout_ms) {
     return lumen::testing::Rendezvous(dir, parties, timeout_ms) ? 1 : 0;
   }
+  // Calls another actor through a handle passed as an argument.
+  int AppendFrom(ray::ActorHandle<Counter> counter) {
+    return Append(*ray::Get(counter.Task(&Counter::Increment).Remote()));
+  }
 
  private:
   std::vector<int> values_;
 };
-RAY_REMOTE(Log::Create, &Log::Append, &Log::Values, &Log::Meet);
+RAY_REMOTE(Log::Create, &Log::Append, &Log::Values, &Log::Meet, &Log::AppendFrom);
 
 class DataStore {
  public:
@@ -94,7 +98,11 @@ ray::ActorHandle<Counter> MakeCounter(int start) { return ray::Actor(Counter::Cr
 int IncrementFromTask(ray::ActorHandle<Counter> counter) {
   return *ray::Get(counter.Task(&Counter::Increment).Remote());
 }
-RAY_REMOTE(WriteToStore, MakeCounter, IncrementFromTask);
+std::string TaskEnv(std::string name) {
+  const char* v = std::getenv(name.c_str());
+  return v ? v : "<unset>";
+}
+RAY_REMOTE(WriteToStore, MakeCounter, IncrementFromTask, TaskEnv);
 
 // Calls `call` until it stops throwing RayActorException (the actor is
 // restarting); false when the deadline passes first.
@@ -154,6 +162,13 @@ TEST_CASE("A DataStore handle passed to ten tasks; handles returned from tasks")
   // And passed on to another task, which calls it too.
   CHECK(*ray::Get(ray::Task(IncrementFromTask).Remote(counter)) == 102);
   CHECK(*ray::Get(counter.Task(&Counter::Get).Remote()) == 102);
+
+  // And passed to another actor's method, which calls it.
+  auto log = ray::Actor(Log::Create).Remote();
+  CHECK(*ray::Get(log.Task(&Log::AppendFrom).Remote(counter)) == 1);
+  CHECK(*ray::Get(log.Task(&Log::Values).Remote()) == std::vector<int>{103});
+  log.Kill();
+  counter.Kill();
 }
 
 TEST_CASE("Named actors: lookup in and across namespaces, and a name clash") {
@@ -270,6 +285,17 @@ TEST_CASE("RuntimeEnv env_vars are seen by the actor") {
         "<unset>");
   counter.Kill();
   plain.Kill();
+}
+
+TEST_CASE("RuntimeEnv env_vars on a task are set while it runs, then restored") {
+  ray::RuntimeEnv env;
+  env.Set("env_vars", std::map<std::string, std::string>{{"LUMEN_TEST_TASK_VAR", "task value"}});
+  CHECK(*ray::Get(ray::Task(TaskEnv).SetRuntimeEnv(env).Remote(std::string("LUMEN_TEST_TASK_VAR"))) ==
+        "task value");
+  // The same workers run later tasks without it.
+  std::vector<ray::ObjectRef<std::string>> later;
+  for (int i = 0; i < 8; ++i) later.push_back(ray::Task(TaskEnv).Remote(std::string("LUMEN_TEST_TASK_VAR")));
+  for (const auto& v : ray::Get(later)) CHECK(*v == "<unset>");
 }
 
 TEST_CASE("ExitActor ends the actor for good") {
