@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "common/status.h"
+#include "common/worker_ports.h"
 
 namespace lumen::deploy {
 
@@ -36,6 +37,11 @@ absl::Status ValidateNodeOptions(const NodeOptions& options) {
   if (options.head && (options.port < 0 || options.port > 65535)) {
     return absl::InvalidArgumentError("--port must be 0..65535, got " + std::to_string(options.port));
   }
+  if (options.raylet_port < 0 || options.raylet_port > 65535) {
+    return absl::InvalidArgumentError("--node-manager-port must be 0..65535, got " +
+                                      std::to_string(options.raylet_port));
+  }
+  RETURN_IF_ERROR(CheckWorkerPortRange(options.min_worker_port, options.max_worker_port));
   // The raylet counts whole CPUs and GPUs per node (tasks may ask for fractions).
   for (const auto& [flag, value] : {std::make_pair("--num-cpus", options.num_cpus),
                                     std::make_pair("--num-gpus", options.num_gpus)}) {
@@ -117,7 +123,7 @@ std::vector<std::string> RayletArgv(const std::string& binary, const NodeOptions
                                     const std::map<std::string, double>& resources) {
   std::vector<std::string> argv = {binary,
                                    "--gcs-address", gcs_address,
-                                   "--port", "0",
+                                   "--port", std::to_string(options.raylet_port),
                                    "--port-file", files.raylet_port_file,
                                    "--node-ip-address", node_ip,
                                    "--plasma-socket", files.plasma_socket,
@@ -129,6 +135,10 @@ std::vector<std::string> RayletArgv(const std::string& binary, const NodeOptions
   if (!resources.empty()) argv.insert(argv.end(), {"--resources", nlohmann::json(resources).dump()});
   if (options.object_store_memory) {
     argv.insert(argv.end(), {"--object-store-memory", std::to_string(*options.object_store_memory)});
+  }
+  if (options.min_worker_port != 0) {
+    argv.insert(argv.end(), {"--min-worker-port", std::to_string(options.min_worker_port),
+                             "--max-worker-port", std::to_string(options.max_worker_port)});
   }
   if (options.head) argv.push_back("--head");
   return argv;

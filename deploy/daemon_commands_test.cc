@@ -132,6 +132,42 @@ TEST_CASE("a Redis password comes either inline or from a file") {
   CHECK(absl::IsInvalidArgument(ValidateNodeOptions(options)));  // No Redis to use it for.
 }
 
+TEST_CASE("The raylet's port and the worker port range reach its command line, checked") {
+  NodeOptions options;
+  options.gcs_address = "127.0.0.1:6379";
+  SessionFiles files = FilesOfSession("/tmp/x/session_1");
+  auto plain = RayletArgv("/bin/lumen-raylet", options, files, "127.0.0.1:6379", "127.0.0.1", {});
+  CHECK(Contains(plain, "--port", "0"));
+  CHECK(std::find(plain.begin(), plain.end(), "--min-worker-port") == plain.end());
+  options.raylet_port = 7001;
+  options.min_worker_port = 20000;
+  options.max_worker_port = 20009;
+  CHECK(ValidateNodeOptions(options).ok());
+  auto raylet = RayletArgv("/bin/lumen-raylet", options, files, "127.0.0.1:6379", "127.0.0.1", {});
+  CHECK(Contains(raylet, "--port", "7001"));
+  CHECK(Contains(raylet, "--min-worker-port", "20000"));
+  CHECK(Contains(raylet, "--max-worker-port", "20009"));
+  struct Case {
+    int min, max;
+    std::string message_part;
+  };
+  for (const Case& c : std::vector<Case>{{20000, 0, "give both"},
+                                         {0, 20000, "give both"},
+                                         {20010, 20000, "min <= max"},
+                                         {20000, 20000, "holds 1 port; a worker binds 2"},
+                                         {1, 70000, "65535"}}) {
+    INFO(c.message_part);
+    options.min_worker_port = c.min;
+    options.max_worker_port = c.max;
+    auto status = ValidateNodeOptions(options);
+    CHECK(absl::IsInvalidArgument(status));
+    CHECK(status.message().find(c.message_part) != absl::string_view::npos);
+  }
+  options.min_worker_port = options.max_worker_port = 0;
+  options.raylet_port = -1;
+  CHECK(absl::IsInvalidArgument(ValidateNodeOptions(options)));
+}
+
 TEST_CASE("FormatNumber") {
   CHECK(FormatNumber(4) == "4");
   CHECK(FormatNumber(0.5) == "0.5");

@@ -63,6 +63,12 @@ struct NodeOptions {
   // The IP other nodes reach this node at; empty: DefaultNodeIp(). The GCS
   // of a head listens on this address.
   std::string node_ip;
+  // The raylet's gRPC port (--node-manager-port); 0 picks a free one.
+  int raylet_port = 0;
+  // Workers' gRPC servers and task channels bind ports in [min, max] only
+  // (2 per worker); both 0: any free port. Handed to the raylet.
+  int min_worker_port = 0;
+  int max_worker_port = 0;
   // Kill the daemons when the calling thread's process dies (embedded
   // clusters). Linux PDEATHSIG: tied to the thread that calls StartNode, so
   // call it from a thread that lives as long as the cluster should.

@@ -13,6 +13,7 @@
 #include "common/paths.h"
 #include "common/rpc/auth.h"
 #include "common/rpc/tls.h"
+#include "common/worker_ports.h"
 #include "raylet/node_resources.h"
 #include "raylet/raylet_daemon.h"
 
@@ -42,6 +43,10 @@ DEFINE_int32(gcs_connect_timeout_s, 10, "Exit 1 when the GCS cannot be reached f
 DEFINE_int32(num_prestart_workers, -1,
              "Workers started per job when its driver registers; "
              "default: the number of CPUs.");
+DEFINE_int32(min_worker_port, 0,
+             "With --max-worker-port: workers bind two ports of [min, max] each (their gRPC server and "
+             "task channel); 0: any free port.");
+DEFINE_int32(max_worker_port, 0, "The last port of the worker port range; 0: any free port.");
 DEFINE_int64(worker_idle_timeout_ms, 10000,
              "Idle workers beyond the prestarted ones are killed after this long.");
 
@@ -68,6 +73,10 @@ absl::StatusOr<std::string> ResolveSessionDir(const std::string& flag) {
 
 int RunMain() {
   if (FLAGS_gcs_address.empty()) return Fail("--gcs-address host:port is required");
+  if (absl::Status range = lumen::CheckWorkerPortRange(FLAGS_min_worker_port, FLAGS_max_worker_port);
+      !range.ok()) {
+    return Fail(std::string(range.message()));
+  }
   // Before any thread starts: it exports the settings to the workers' environment.
   if (absl::Status tls = lumen::rpc::InitProcessTls({FLAGS_tls_cert, FLAGS_tls_key, FLAGS_tls_ca});
       !tls.ok()) {
@@ -100,6 +109,8 @@ int RunMain() {
   options.gcs_connect_timeout_ms = int64_t{FLAGS_gcs_connect_timeout_s} * 1000;
   options.num_prestart_workers = FLAGS_num_prestart_workers;
   options.worker_idle_timeout_ms = FLAGS_worker_idle_timeout_ms;
+  options.min_worker_port = FLAGS_min_worker_port;
+  options.max_worker_port = FLAGS_max_worker_port;
 
   // Never deleted: main ends the process with _Exit (see there).
   auto* raylet = new lumen::raylet::Raylet(options);

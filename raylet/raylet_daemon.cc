@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "common/logging.h"
+#include "common/net.h"
 #include "common/paths.h"
 #include "common/status.h"
 #include "raylet/plasma_check.h"
@@ -82,6 +83,9 @@ WorkerPoolOptions Raylet::MakePoolOptions(const ResourceSet& total) const {
   pool.max_starting_workers = std::max(2, cpus);
   pool.idle_timeout_ms = options_.worker_idle_timeout_ms;
   pool.register_timeout_ms = options_.worker_register_timeout_ms;
+  pool.min_worker_port = options_.min_worker_port;
+  pool.max_worker_port = options_.max_worker_port;
+  pool.worker_port_is_free = [ip = options_.node_ip](int port) { return CheckPortFree(ip, port).ok(); };
   return pool;
 }
 

@@ -50,6 +50,10 @@ struct RayletOptions {
   int num_prestart_workers = -1;  // -1: the node's CPU count.
   int64_t worker_idle_timeout_ms = 10000;
   int64_t worker_register_timeout_ms = 30000;
+  // Workers bind two ports of [min, max] each (raylet/worker_ports.h);
+  // both 0: any free port.
+  int min_worker_port = 0;
+  int max_worker_port = 0;
 };
 
 class Raylet {

@@ -10,7 +10,10 @@
 namespace lumen::raylet {
 
 WorkerPool::WorkerPool(ProcessLauncher& launcher, const Clock& clock, WorkerPoolOptions options)
-    : launcher_(launcher), clock_(clock), options_(std::move(options)) {}
+    : launcher_(launcher),
+      clock_(clock),
+      options_(std::move(options)),
+      ports_(options_.min_worker_port, options_.max_worker_port, options_.worker_port_is_free) {}
 
 WorkerPool::~WorkerPool() { KillAll(); }
 
@@ -112,9 +115,30 @@ absl::Status WorkerPool::EnsureStarting(const JobId& job_id, int wanted) {
     return absl::FailedPreconditionError(job.last_failure);
   }
   while (job.num_starting < wanted && total_starting_ < options_.max_starting_workers) {
-    if (auto st = StartWorker(job_id, job); !st.ok()) return st;
+    absl::Status st = StartWorker(job_id, job);
+    if (absl::IsResourceExhausted(st)) return OnPortsExhausted(job_id, job, std::move(st));
+    if (!st.ok()) return st;
   }
   return absl::OkStatus();
+}
+
+absl::Status WorkerPool::OnPortsExhausted(const JobId& job_id, const Job& job, absl::Status full) {
+  // Killed workers not reaped yet hold ports that come back soon.
+  if (ports_.num_held() > kPortsPerWorker * NumWorkers()) return absl::OkStatus();
+  const WorkerInfo* oldest_idle = nullptr;
+  for (const auto& [other_id, other] : jobs_) {
+    if (other_id == job_id || other.idle.empty()) continue;
+    const WorkerInfo& candidate = workers_.at(other.idle.front());
+    if (!oldest_idle || candidate.idle_since_ms < oldest_idle->idle_since_ms) oldest_idle = &candidate;
+  }
+  if (oldest_idle) {
+    KillWorker(oldest_idle->id, "its ports are needed by a worker of job " + job_id.Hex() +
+                                    " (the worker port range " + ports_.RangeText() + " is full)");
+    return absl::OkStatus();
+  }
+  if (job.num_workers - job.num_dedicated > 0) return absl::OkStatus();  // Its own come back.
+  LOG(WARNING) << full.message();
+  return full;
 }
 
 namespace {
@@ -138,18 +162,29 @@ std::string NameLogAfterPid(const std::string& log_file, pid_t pid) {
 }  // namespace
 
 absl::Status WorkerPool::StartWorker(const JobId& job_id, Job& job) {
+  std::optional<WorkerPorts> ports = ports_.Take();
+  if (!ports) {
+    return absl::ResourceExhaustedError(
+        "no free port for a worker of job " + job_id.Hex() + ": the worker port range " + ports_.RangeText() +
+        " (--min-worker-port/--max-worker-port) has no 2 free ports left, " + std::to_string(ports_.num_held()) +
+        " of them held by this node's " + std::to_string(NumWorkers()) +
+        " workers, any others by other programs; widen the range");
+  }
   WorkerId id = WorkerId::FromRandom();
   std::string error;
   ProcessOptions process = MakeProcessOptions(job, id, &error);
+  process.env[kWorkerPortsEnv] = ports_.enabled() ? FormatWorkerPorts(*ports) : "";
   absl::StatusOr<pid_t> pid =
       error.empty() ? launcher_.Start(process) : absl::FailedPreconditionError(error);
   if (!pid.ok()) {
+    ports_.GiveBack(*ports);
     std::string message = "cannot start a worker for job " + job_id.Hex() + ": " +
                           std::string(pid.status().message());
     LOG(ERROR) << message;
     RecordStartFailure(job, message);
     return absl::Status(pid.status().code(), message);
   }
+  ports_.Assign(*pid, *ports);
   WorkerInfo& worker = workers_[id];
   worker.id = id;
   worker.job = job_id;
@@ -305,6 +340,7 @@ DeadWorker WorkerPool::Forget(const WorkerId& id, std::string cause) {
 std::vector<DeadWorker> WorkerPool::ReapExited() {
   std::vector<DeadWorker> dead;
   for (const ExitedProcess& exited : launcher_.ReapExited()) {
+    ports_.ReleaseOf(exited.pid);  // Killed ones too: their ports are free only now.
     auto by_pid = worker_by_pid_.find(exited.pid);
     if (by_pid == worker_by_pid_.end()) continue;  // Already killed and forgotten.
     const WorkerId id = by_pid->second;

@@ -25,6 +25,13 @@
 // max_failed_starts in a row the job's starts are suspended for
 // start_retry_backoff_ms and EnsureStarting returns the last error, so the
 // caller fails the job's waiting leases instead of forking forever.
+//
+// Worker ports: with a worker port range, every worker gets two ports of it
+// in LUMEN_WORKER_PORTS (WorkerPortAllocator). When the range is full and a
+// lease needs a worker (EnsureStarting): ports of killed workers come back
+// when they are reaped; an idle worker of another job is killed to make
+// room; a job with workers of its own waits for them; a job with none gets
+// ResourceExhausted "no free port for a worker ...". Prestarts just stop.
 #pragma once
 
 #include <sys/types.h>
@@ -43,6 +50,7 @@
 #include "proto/common.pb.h"
 #include "common/clock.h"
 #include "raylet/process_launcher.h"
+#include "raylet/worker_ports.h"
 
 namespace lumen::raylet {
 
@@ -61,6 +69,11 @@ struct WorkerPoolOptions {
   int64_t idle_timeout_ms = 10000;
   int max_failed_starts = 3;  // In a row, per job, before starts are suspended.
   int64_t start_retry_backoff_ms = 10000;
+  // The worker port range (raylet/worker_ports.h); both 0: any free port.
+  int min_worker_port = 0;
+  int max_worker_port = 0;
+  // Whether nothing else listens on a port of that range; null: assume so.
+  std::function<bool(int port)> worker_port_is_free;
 };
 
 enum class WorkerState { kStarting, kIdle, kLeased };
@@ -175,6 +188,8 @@ class WorkerPool {
   };
 
   absl::Status StartWorker(const JobId& job_id, Job& job);
+  // EnsureStarting found the port range full (`full`, from StartWorker).
+  absl::Status OnPortsExhausted(const JobId& job_id, const Job& job, absl::Status full);
   ProcessOptions MakeProcessOptions(const Job& job, const WorkerId& id, std::string* error) const;
   void RecordStartFailure(Job& job, const std::string& error);
   bool StartsSuspended(const Job& job) const;
@@ -194,6 +209,7 @@ class WorkerPool {
   absl::node_hash_map<WorkerId, WorkerInfo> workers_;  // Stable addresses.
   absl::flat_hash_map<pid_t, WorkerId> worker_by_pid_;
   int total_starting_ = 0;
+  WorkerPortAllocator ports_;
   std::function<void(const DeadWorker&)> on_worker_gone_;
 };
 

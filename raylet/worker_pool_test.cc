@@ -33,6 +33,7 @@ TEST_CASE("a driver's registration prestarts workers with the start contract") {
       {"LUMEN_CODE_SEARCH_PATH", ""},
       {"LUMEN_SESSION_DIR", "/tmp/lumen-test-session"},
       {"LUMEN_PLASMA_SOCKET", "/tmp/lumen-test-session/sockets/plasma.sock"},
+      {"LUMEN_WORKER_PORTS", ""},  // No worker port range: any free port.
   };
   CHECK(p.env == expected);
   CHECK(f.pool->NumStarting() == 2);

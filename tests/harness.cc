@@ -367,4 +367,38 @@ std::string Sandbox::SessionDirFromOutput(const std::string& out) {
   return out.substr(start, end - start);
 }
 
+// The TCP ports process `pid` listens on (/proc/net/tcp and tcp6 rows in
+// state LISTEN whose socket inode is one of the process's descriptors).
+std::set<int> ListeningPorts(pid_t pid) {
+  std::set<std::string> inodes;
+  std::string fd_dir = "/proc/" + std::to_string(pid) + "/fd";
+  if (DIR* dir = ::opendir(fd_dir.c_str())) {
+    while (dirent* entry = ::readdir(dir)) {
+      char target[64] = {};
+      std::string link = fd_dir + "/" + entry->d_name;
+      if (::readlink(link.c_str(), target, sizeof(target) - 1) > 0 &&
+          std::strncmp(target, "socket:[", 8) == 0) {
+        std::string inode(target + 8);
+        inodes.insert(inode.substr(0, inode.size() - 1));
+      }
+    }
+    ::closedir(dir);
+  }
+  std::set<int> ports;
+  for (const char* table : {"tcp", "tcp6"}) {  // gRPC listens on a v4-mapped v6 socket.
+    std::ifstream tcp("/proc/" + std::to_string(pid) + "/net/" + table);
+    std::string line;
+    std::getline(tcp, line);  // Header.
+    while (std::getline(tcp, line)) {
+      std::istringstream row(line);
+      std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+      row >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode;
+      if (state == "0A" && inodes.count(inode)) {
+        ports.insert(std::stoi(local.substr(local.find(':') + 1), nullptr, 16));
+      }
+    }
+  }
+  return ports;
+}
+
 }  // namespace lumen::testing

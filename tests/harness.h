@@ -23,6 +23,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -128,6 +129,10 @@ class LoopbackListener {
 
 // True when `pid` exists and is not a zombie.
 bool IsRunning(pid_t pid);
+
+// The TCP ports process `pid` listens on (/proc/net/tcp and tcp6 rows in
+// state LISTEN whose socket inode is one of the process's descriptors).
+std::set<int> ListeningPorts(pid_t pid);
 // The program name (argv[0]) and arguments of a running process.
 std::vector<std::string> CommandLineOf(pid_t pid);
 // Reads a whole file ("" when missing).

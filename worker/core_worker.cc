@@ -9,6 +9,7 @@
 
 #include "common/rpc/retry.h"
 #include "common/status.h"
+#include "common/worker_ports.h"
 
 #include "common/logging.h"
 #include "ray/api/ray_exception.h"
@@ -22,6 +23,14 @@ constexpr int64_t kRpcTimeoutMs = 10000;
 
 std::mutex g_print_mu;
 
+// The ports the raylet gave this worker (common/worker_ports.h); {0, 0},
+// any free port, for drivers and without a worker port range.
+absl::StatusOr<WorkerPorts> AssignedPorts(bool is_driver) {
+  const char* env = std::getenv(kWorkerPortsEnv);
+  if (is_driver || env == nullptr) return WorkerPorts{};
+  return ParseWorkerPorts(env);
+}
+
 }  // namespace
 
 CoreWorker::CoreWorker(CoreWorkerOptions options)
@@ -29,7 +38,7 @@ CoreWorker::CoreWorker(CoreWorkerOptions options)
       clients_(options_.token),
       refs_([this](const ObjectId& id, bool owned, bool in_plasma) { OnFree(id, owned, in_plasma); }),
       gate_(&loop_, options_.token),
-      server_(options_.node_ip, 0, options_.token) {}
+      server_(options_.node_ip, AssignedPorts(options_.is_driver).value_or(WorkerPorts{}).grpc, options_.token) {}
 
 absl::StatusOr<std::unique_ptr<CoreWorker>> CoreWorker::Start(CoreWorkerOptions options) {
   std::unique_ptr<CoreWorker> worker(new CoreWorker(std::move(options)));
@@ -114,7 +123,8 @@ absl::Status CoreWorker::StartTaskChannel() {
             [request, reply, send = std::move(send)](absl::Status) { send(*reply); },
             /*may_run_here=*/true);
       });
-  ASSIGN_OR_RETURN(task_port_, task_channel_->Start(options_.node_ip));
+  ASSIGN_OR_RETURN(WorkerPorts ports, AssignedPorts(options_.is_driver));
+  ASSIGN_OR_RETURN(task_port_, task_channel_->Start(options_.node_ip, ports.task_channel));
   return absl::OkStatus();
 }
 

@@ -382,7 +382,7 @@ TaskChannelServer::~TaskChannelServer() {
   for (const auto& connection : connections) connection->Close();
 }
 
-absl::StatusOr<int> TaskChannelServer::Start(const std::string& ip) {
+absl::StatusOr<int> TaskChannelServer::Start(const std::string& ip, int port) {
   if (impl_->options.tls) {
     auto context = MakeTlsContext(*impl_->options.tls, /*server=*/true);
     if (!context.ok()) return context.status();
@@ -391,12 +391,17 @@ absl::StatusOr<int> TaskChannelServer::Start(const std::string& ip) {
   boost::system::error_code ec;
   auto address = boost::asio::ip::make_address_v4(ip, ec);
   if (ec) return absl::InvalidArgumentError("task channel: bad IP " + ip);
-  tcp::endpoint endpoint(address, 0);
+  tcp::endpoint endpoint(address, static_cast<uint16_t>(port));
   impl_->acceptor.open(endpoint.protocol(), ec);
+  // A given port may have connections of its last owner in TIME_WAIT.
+  if (!ec && port != 0) impl_->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) impl_->acceptor.bind(endpoint, ec);
   if (!ec) impl_->acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);
-  if (ec) return absl::UnavailableError("task channel: cannot listen on " + ip + ": " + ec.message());
-  int port = impl_->acceptor.local_endpoint().port();
+  if (ec) {
+    return absl::UnavailableError("task channel: cannot listen on " + ip + ":" + std::to_string(port) + ": " +
+                                  ec.message());
+  }
+  port = impl_->acceptor.local_endpoint().port();
   impl_->loop.Post([impl = impl_.get()] { impl->Accept(); });
   impl_->loop.StartThread();
   return port;

@@ -78,8 +78,8 @@ class TaskChannelServer {
   TaskChannelServer(std::string token, Handler handler, TaskChannelServerOptions options = {});
   ~TaskChannelServer();  // Closes every connection, stops and joins the loop.
 
-  // Listens on `ip`, a free port; returns the port. Once.
-  absl::StatusOr<int> Start(const std::string& ip);
+  // Listens on `ip`:`port` (0: a free port); returns the port. Once.
+  absl::StatusOr<int> Start(const std::string& ip, int port = 0);
 
  private:
   struct Impl;

@@ -3,214 +3,237 @@
 #include <cmath>
 
 #include "absl/strings/numbers.h"
+#include "deploy/cli/flag_table.h"
 
 namespace lumen::cli {
 namespace {
 
-struct CommandSpec {
-  std::set<std::string> switches;
-  std::set<std::string> values;
-};
+using Setter = std::function<absl::Status(const std::string&)>;
 
-const std::map<std::string, CommandSpec>& Specs() {
-  static const auto* specs = new std::map<std::string, CommandSpec>{
-      {"start",
-       {{"head", "block"},
-        {"address", "port", "num-cpus", "num-gpus", "resources", "object-store-memory",
-         "redis-address", "redis-password", "redis-password-file", "temp-dir", "node-ip-address", "token-file",
-         "tls-cert", "tls-key", "tls-ca"}}},
-      {"stop", {{"force"}, {"temp-dir"}}},
-      {"status", {{}, {"address", "token-file", "temp-dir", "tls-cert", "tls-key", "tls-ca"}}},
-      {"help", {{}, {}}},
+Setter SetString(std::string& out) {
+  return [&out](const std::string& value) {
+    out = value;
+    return absl::OkStatus();
   };
-  return *specs;
 }
 
-std::string Normalize(std::string name) {
-  for (char& c : name) {
-    if (c == '_') c = '-';
-  }
-  return name;
+Setter SetSwitch(bool& out) {
+  return [&out](const std::string& value) {
+    out = value == "true";
+    return absl::OkStatus();
+  };
 }
 
-absl::Status ParseSwitch(const std::string& name, bool has_value, const std::string& value,
-                         ParsedArgs& parsed) {
-  bool on = true;
-  if (has_value && !absl::SimpleAtob(value, &on)) {
-    return absl::InvalidArgumentError("--" + name + " takes no value (or true/false), got \"" +
-                                      value + "\"");
+Setter SetPort(const std::string& name, int& out, bool* given = nullptr) {
+  return [name, &out, given](const std::string& value) {
+    if (!absl::SimpleAtoi(value, &out) || out < 0 || out > 65535) {
+      return absl::InvalidArgumentError("--" + name + " must be 0..65535, got \"" + value + "\"");
+    }
+    if (given) *given = true;
+    return absl::OkStatus();
+  };
+}
+
+Setter SetCount(const std::string& name, std::optional<double>& out) {
+  return [name, &out](const std::string& value) {
+    double number = 0;
+    if (!absl::SimpleAtod(value, &number) || !std::isfinite(number) || number < 0) {
+      return absl::InvalidArgumentError("--" + name + " must be a non-negative number, got \"" + value + "\"");
+    }
+    out = number;
+    return absl::OkStatus();
+  };
+}
+
+Setter SetBytes(const std::string& name, std::optional<int64_t>& out) {
+  return [name, &out](const std::string& value) {
+    int64_t bytes = 0;
+    double approx = 0;
+    if (absl::SimpleAtoi(value, &bytes) && bytes > 0) {
+      out = bytes;
+    } else if (absl::SimpleAtod(value, &approx) && approx >= 1 && approx < 9e18) {
+      out = static_cast<int64_t>(approx);  // Accepts 2e9 like Ray does.
+    } else {
+      return absl::InvalidArgumentError("--" + name + " must be a positive number of bytes, got \"" + value +
+                                        "\"");
+    }
+    return absl::OkStatus();
+  };
+}
+
+std::vector<Flag> TlsFlags(rpc::TlsConfig& tls) {
+  return {
+      {"tls-cert", "F", "$LUMEN_TLS_CERT",
+       "this node's TLS certificate (PEM, its IP in subjectAltName); with --tls-key and --tls-ca every "
+       "connection of the cluster is mutual TLS (docs/security.md)",
+       SetString(tls.cert_file)},
+      {"tls-key", "F", "$LUMEN_TLS_KEY", "the private key of --tls-cert (PEM, mode 0600)", SetString(tls.key_file)},
+      {"tls-ca", "F", "$LUMEN_TLS_CA", "the CA that signed every node's certificate (PEM)", SetString(tls.ca_file)},
+  };
+}
+
+CommandSpec StartSpec(StartRequest& r) {
+  deploy::NodeOptions& node = r.node;
+  CommandSpec spec{"start",
+                   "start a head node (--head) or join a cluster (--address)",
+                   {"--head [--port 6379] [flags]", "--address HOST:PORT [flags]"},
+                   "Starts the daemons of this machine's node: with --head a new cluster (GCS, object "
+                   "store, raylet), with --address a node joining the cluster whose GCS is at HOST:PORT.",
+                   {
+                       {"head", "", "", "start a new cluster here", SetSwitch(node.head)},
+                       {"address", "HOST:PORT", "", "join the cluster whose GCS is at HOST:PORT",
+                        SetString(node.gcs_address)},
+                       {"port", "PORT", "6379", "(head) the GCS's port; 0 picks a free one",
+                        SetPort("port", node.port, &r.port_given)},
+                       {"node-ip-address", "IP", "$LUMEN_NODE_IP, else 127.0.0.1",
+                        "the address other nodes reach this one at; a head's GCS listens on it",
+                        SetString(node.node_ip)},
+                       {"num-cpus", "N", "detected, the cores this process may use", "CPUs this node offers",
+                        SetCount("num-cpus", node.num_cpus)},
+                       {"num-gpus", "N", "detected, from CUDA_VISIBLE_DEVICES or /dev/nvidia*",
+                        "GPUs this node offers", SetCount("num-gpus", node.num_gpus)},
+                       {"resources", "JSON", "", "custom resources, e.g. '{\"special_hardware\": 1}'",
+                        SetString(node.resources_json)},
+                       {"object-store-memory", "BYTES", "30% of RAM, capped by the free space of /dev/shm",
+                        "bytes of the shared-memory object store", SetBytes("object-store-memory", node.object_store_memory)},
+                       {"redis-address", "HOST:PORT", "",
+                        "(head) keep the GCS's tables in Redis, so that a GCS started again recovers them",
+                        SetString(node.redis_address)},
+                       {"redis-password-file", "F", "", "(head) the file holding that Redis's password (mode 0600)",
+                        SetString(node.redis_password_file)},
+                       {"redis-password", "P", "$LUMEN_REDIS_PASSWORD",
+                        "(head) the password itself: visible to every local user in ps while `lumen start` "
+                        "runs; prefer --redis-password-file or the variable",
+                        SetString(node.redis_password)},
+                       {"node-manager-port", "PORT", "0, a free port", "the raylet's gRPC port",
+                        SetPort("node-manager-port", node.raylet_port)},
+                       {"min-worker-port", "PORT", "0, any free port",
+                        "with --max-worker-port: workers' gRPC servers and task channels bind only ports in "
+                        "[min, max], 2 per worker (docs/operations.md, \"Firewalls\")",
+                        SetPort("min-worker-port", node.min_worker_port)},
+                       {"max-worker-port", "PORT", "0, any free port", "the last port of that range",
+                        SetPort("max-worker-port", node.max_worker_port)},
+                       {"object-manager-port", "PORT", "",
+                        "accepted for Ray compatibility and ignored: Lumen has no transfer of objects between "
+                        "nodes yet, so nothing listens on it",
+                        SetPort("object-manager-port", r.object_manager_port)},
+                       {"temp-dir", "DIR", "$LUMEN_TEMP_DIR, else /tmp/lumen-<uid>", "sessions and logs",
+                        SetString(node.temp_dir)},
+                       {"token-file", "F", "$LUMEN_TOKEN, else $LUMEN_TOKEN_FILE, else ~/.lumen/token",
+                        "the cluster token's file; a head that finds no token creates ~/.lumen/token",
+                        SetString(node.token_file)},
+                   }};
+  for (Flag& flag : TlsFlags(r.tls)) spec.flags.push_back(std::move(flag));
+  spec.flags.push_back({"block", "", "", "stay in the foreground; stop the node on SIGTERM, SIGINT or SIGHUP",
+                        SetSwitch(r.block)});
+  return spec;
+}
+
+CommandSpec StopSpec(StopRequest& r) {
+  return {"stop",
+          "stop the Lumen processes of this machine",
+          {"[--force] [--temp-dir DIR]"},
+          "Stops every Lumen process of yours on this machine, whatever temp dir it was started with "
+          "(other users' processes are never touched).",
+          {
+              {"temp-dir", "DIR", "", "only the processes of the sessions under DIR", SetString(r.temp_dir)},
+              {"force", "", "", "SIGKILL at once instead of SIGTERM and a 5 s grace period", SetSwitch(r.force)},
+          }};
+}
+
+CommandSpec StatusSpec(StatusRequest& r) {
+  CommandSpec spec{"status",
+                   "show nodes and resources of a cluster",
+                   {"[--address HOST:PORT] [flags]"},
+                   "Shows the cluster's nodes and resources. A cluster with TLS needs the TLS flags.",
+                   {
+                       {"address", "HOST:PORT", "$RAY_ADDRESS, else the head recorded in the temp dir",
+                        "the cluster's GCS", SetString(r.address)},
+                       {"token-file", "F", "$LUMEN_TOKEN, else $LUMEN_TOKEN_FILE, else ~/.lumen/token", "the cluster token's file",
+                        SetString(r.token_file)},
+                       {"temp-dir", "DIR", "$LUMEN_TEMP_DIR, else /tmp/lumen-<uid>",
+                        "where the last head started is recorded (lumen_current_cluster)", SetString(r.temp_dir)},
+                   }};
+  for (Flag& flag : TlsFlags(r.tls)) spec.flags.push_back(std::move(flag));
+  return spec;
+}
+
+// The specs, their setters writing into `out`.
+std::vector<CommandSpec> Specs(ParsedArgs& out) {
+  return {StartSpec(out.start), StatusSpec(out.status), StopSpec(out.stop)};
+}
+
+std::string Overview() {
+  ParsedArgs scratch;
+  std::string out = "usage: lumen <command> [flags]\ncommands:\n";
+  for (const CommandSpec& spec : Specs(scratch)) {
+    out += "  " + spec.name + std::string(9 - spec.name.size(), ' ') + spec.summary + "\n";
   }
-  if (on) parsed.switches.insert(name);
-  else parsed.switches.erase(name);
-  return absl::OkStatus();
+  out +=
+      "Run `lumen <command> --help` for the flags of a command. `lumen --version` prints the version,\n"
+      "`lumen --help-markdown` the flag tables of every command (docs/operations.md).\n";
+  return out;
 }
 
 }  // namespace
 
 absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
+  if (args.empty()) return absl::InvalidArgumentError("no command given");
   ParsedArgs parsed;
-  if (args.empty()) {
-    parsed.command = "help";
+  const std::string& first = args[0];
+  if (first == "--help" || first == "-h" || first == "help" || first == "--version" || first == "--help-markdown") {
+    if (args.size() > 1) return absl::InvalidArgumentError("unexpected argument \"" + args[1] + "\" after " + first);
+    parsed.command = first == "--version" ? "version" : first == "--help-markdown" ? "help-markdown" : "help";
     return parsed;
   }
-  size_t i = 0;
-  if (args[0] == "--help" || args[0] == "-h" || args[0] == "--version") {
-    parsed.command = args[0] == "--version" ? "version" : "help";
+  for (const CommandSpec& spec : Specs(parsed)) {
+    if (spec.name != first) continue;
+    parsed.command = first;
+    absl::Status st = ParseFlags(spec, std::vector<std::string>(args.begin() + 1, args.end()), parsed.help);
+    if (!st.ok()) return st;
     return parsed;
   }
-  parsed.command = args[i++];
-  auto spec = Specs().find(parsed.command);
-  if (spec == Specs().end()) {
-    return absl::InvalidArgumentError("unknown command \"" + parsed.command +
-                                      "\" (expected start, stop or status)");
-  }
-  for (; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--help" || arg == "-h") {
-      parsed.help = true;
-      continue;
-    }
-    if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
-      return absl::InvalidArgumentError("unexpected argument \"" + arg + "\" for `lumen " +
-                                        parsed.command + "`");
-    }
-    const size_t eq = arg.find('=');
-    const bool has_value = eq != std::string::npos;
-    const std::string name = Normalize(arg.substr(2, has_value ? eq - 2 : std::string::npos));
-    const std::string inline_value = has_value ? arg.substr(eq + 1) : "";
-    if (spec->second.switches.count(name)) {
-      if (absl::Status s = ParseSwitch(name, has_value, inline_value, parsed); !s.ok()) return s;
-    } else if (spec->second.values.count(name)) {
-      if (has_value) {
-        parsed.values[name] = inline_value;
-      } else if (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) {
-        parsed.values[name] = args[++i];
-      } else {
-        return absl::InvalidArgumentError("flag --" + name + " needs a value");
-      }
-    } else {
-      return absl::InvalidArgumentError("unknown flag --" + name + " for `lumen " +
-                                        parsed.command + "` (see `lumen " + parsed.command +
-                                        " --help`)");
-    }
-  }
-  return parsed;
-}
-
-namespace {
-
-absl::Status ParseDouble(const ParsedArgs& args, const std::string& name,
-                         std::optional<double>& out) {
-  if (!args.values.count(name)) return absl::OkStatus();
-  double value = 0;
-  if (!absl::SimpleAtod(args.Value(name), &value) || !std::isfinite(value) || value < 0) {
-    return absl::InvalidArgumentError("--" + name + " must be a non-negative number, got \"" +
-                                      args.Value(name) + "\"");
-  }
-  out = value;
-  return absl::OkStatus();
-}
-
-absl::Status ParseBytes(const ParsedArgs& args, const std::string& name,
-                        std::optional<int64_t>& out) {
-  if (!args.values.count(name)) return absl::OkStatus();
-  int64_t bytes = 0;
-  double approx = 0;
-  if (absl::SimpleAtoi(args.Value(name), &bytes) && bytes > 0) {
-    out = bytes;
-  } else if (absl::SimpleAtod(args.Value(name), &approx) && approx >= 1 && approx < 9e18) {
-    out = static_cast<int64_t>(approx);  // Accepts 2e9 like Ray does.
-  } else {
-    return absl::InvalidArgumentError("--" + name + " must be a positive number of bytes, got \"" +
-                                      args.Value(name) + "\"");
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
-absl::StatusOr<StartRequest> ToStartRequest(const ParsedArgs& args) {
-  StartRequest request;
-  deploy::NodeOptions& node = request.node;
-  node.head = args.switches.count("head") > 0;
-  node.gcs_address = args.Value("address");
-  if (node.head == !node.gcs_address.empty()) {
-    return absl::InvalidArgumentError(
-        node.head ? "give either --head or --address, not both"
-                  : "`lumen start` needs --head (start a new cluster) or --address HOST:PORT "
-                    "(join one)");
-  }
-  if (args.values.count("port")) {
-    if (!node.head) return absl::InvalidArgumentError("--port is for the head node (--head) only");
-    if (!absl::SimpleAtoi(args.Value("port"), &node.port) || node.port < 0 || node.port > 65535) {
-      return absl::InvalidArgumentError("--port must be 0..65535, got \"" + args.Value("port") +
-                                        "\"");
-    }
-  }
-  if (absl::Status s = ParseDouble(args, "num-cpus", node.num_cpus); !s.ok()) return s;
-  if (absl::Status s = ParseDouble(args, "num-gpus", node.num_gpus); !s.ok()) return s;
-  if (absl::Status s = ParseBytes(args, "object-store-memory", node.object_store_memory); !s.ok()) {
-    return s;
-  }
-  node.resources_json = args.Value("resources");
-  node.redis_address = args.Value("redis-address");
-  node.redis_password = args.Value("redis-password");
-  node.redis_password_file = args.Value("redis-password-file");
-  node.temp_dir = args.Value("temp-dir");
-  node.node_ip = args.Value("node-ip-address");
-  node.token_file = args.Value("token-file");
-  request.block = args.switches.count("block") > 0;
-  node.die_with_parent = request.block;
-  return request;
+  return absl::InvalidArgumentError("unknown command \"" + first + "\" (expected start, stop or status)");
 }
 
 std::string Usage(const std::string& command) {
-  if (command == "start") {
-    return "usage: lumen start --head [--port 6379] [options]     start a new cluster here\n"
-           "       lumen start --address HOST:PORT [options]      add this machine to a cluster\n"
-           "options:\n"
-           "  --num-cpus N               CPUs this node offers (default: detected, the cores\n"
-           "                             this process may use)\n"
-           "  --num-gpus N               GPUs this node offers (default: detected, from\n"
-           "                             CUDA_VISIBLE_DEVICES or /dev/nvidia*)\n"
-           "  --resources JSON           custom resources, e.g. '{\"special_hardware\": 1}'\n"
-           "  --object-store-memory B    bytes for the shared-memory object store\n"
-           "  --redis-address H:P        (head) keep GCS tables in Redis to survive GCS restarts\n"
-           "  --redis-password-file F    (head) file holding that Redis's password (mode 0600)\n"
-           "  --redis-password P         (head) the password itself: visible to every user in ps\n"
-           "                             while `lumen start` runs; prefer the file or\n"
-           "                             $LUMEN_REDIS_PASSWORD\n"
-           "  --node-ip-address IP       address other nodes reach this one at (default 127.0.0.1)\n"
-           "  --temp-dir DIR             sessions and logs (default $LUMEN_TEMP_DIR, else\n"
-           "                             /tmp/lumen-<uid>)\n"
-           "  --token-file F             cluster token file (default $LUMEN_TOKEN, ~/.lumen/token)\n"
-           "  --tls-cert F --tls-key F --tls-ca F\n"
-           "                             mutual TLS between all processes: this node's certificate\n"
-           "                             (its IP in subjectAltName), its key (0600), the cluster CA\n"
-           "                             (default $LUMEN_TLS_CERT, $LUMEN_TLS_KEY, $LUMEN_TLS_CA)\n"
-           "  --block                    stay in the foreground; stop the node on SIGTERM/SIGINT\n";
+  ParsedArgs scratch;
+  for (const CommandSpec& spec : Specs(scratch)) {
+    if (spec.name == command) return UsageText(spec);
   }
-  if (command == "stop") {
-    return "usage: lumen stop [--force] [--temp-dir DIR]\n"
-           "  Stops every Lumen process of yours on this machine, whatever temp dir it\n"
-           "  was started with (other users' processes are never touched).\n"
-           "  --temp-dir DIR  only the sessions under DIR\n"
-           "  --force   SIGKILL at once instead of SIGTERM and a 5 s grace period\n";
+  return Overview();
+}
+
+std::vector<std::string> CommandNames() {
+  ParsedArgs scratch;
+  std::vector<std::string> names;
+  for (const CommandSpec& spec : Specs(scratch)) names.push_back(spec.name);
+  return names;
+}
+
+std::string MarkdownFlagTables() {
+  ParsedArgs scratch;
+  std::string out;
+  for (const CommandSpec& spec : Specs(scratch)) {
+    if (!out.empty()) out += "\n";
+    out += "### lumen " + spec.name + "\n\n" + MarkdownTable(spec);
   }
-  if (command == "status") {
-    return "usage: lumen status [--address HOST:PORT] [--token-file F] [--temp-dir DIR]\n"
-           "                    [--tls-cert F --tls-key F --tls-ca F]\n"
-           "  Shows the cluster's nodes and resources. The address defaults to $RAY_ADDRESS,\n"
-           "  then to the last head started on this machine. A TLS cluster needs the TLS\n"
-           "  flags (or $LUMEN_TLS_CERT, $LUMEN_TLS_KEY, $LUMEN_TLS_CA).\n";
+  return out;
+}
+
+absl::StatusOr<StartRequest> ToStartRequest(const ParsedArgs& args) {
+  StartRequest request = args.start;
+  deploy::NodeOptions& node = request.node;
+  if (node.head == !node.gcs_address.empty()) {
+    return absl::InvalidArgumentError(node.head ? "give either --head or --address, not both"
+                                                : "`lumen start` needs --head (start a new cluster) or --address "
+                                                  "HOST:PORT (join one)");
   }
-  return "usage: lumen <command> [flags]\n"
-         "commands:\n"
-         "  start    start a head node (--head) or join a cluster (--address)\n"
-         "  status   show nodes and resources of a cluster\n"
-         "  stop     stop the Lumen processes of this machine\n"
-         "Run `lumen <command> --help` for the flags of a command; `lumen --version`\n"
-         "prints the version.\n";
+  if (request.port_given && !node.head) {
+    return absl::InvalidArgumentError("--port is for the head node (--head) only");
+  }
+  node.die_with_parent = request.block;
+  return request;
 }
 
 }  // namespace lumen::cli

@@ -1,48 +1,73 @@
 // deploy/cli/cli_flags.h
 //
-// Command-line parsing of the `lumen` CLI, as pure functions: the verb
-// (start, stop, status), its flags in either `--flag value` or `--flag=value`
-// form (underscores accepted for dashes, like Ray's CLI), and the conversion
-// of `lumen start` flags into launcher NodeOptions. Every error is an
-// InvalidArgument whose message is one line fit for the user. Thread-safe.
+// The command line of the `lumen` CLI: its commands (start, stop, status)
+// and their flags, each defined once in a flag table (deploy/cli/flag_table.h)
+// whose setters fill the request of the command; the usage text of every
+// command and the flag tables of docs/operations.md are generated from the
+// same definitions. Every error is an InvalidArgument whose message is one
+// line fit for the user. Thread-safe.
 #pragma once
 
-#include <map>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/rpc/tls.h"
 #include "deploy/launcher.h"
 
 namespace lumen::cli {
 
-struct ParsedArgs {
-  std::string command;                        // "start", "stop", "status", "help".
-  std::map<std::string, std::string> values;  // "port" -> "6379" (names without dashes).
-  std::set<std::string> switches;             // "head", "block", "force".
-  bool help = false;                          // --help / -h was given.
-
-  bool Has(const std::string& name) const { return values.count(name) || switches.count(name); }
-  std::string Value(const std::string& name, const std::string& fallback = "") const {
-    auto it = values.find(name);
-    return it == values.end() ? fallback : it->second;
-  }
-};
-
-// Parses argv without argv[0]. No arguments or "help" gives command "help".
-absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args);
-
-// The usage text of `command` ("" for the overview).
-std::string Usage(const std::string& command);
-
+// `lumen start`.
 struct StartRequest {
   deploy::NodeOptions node;
   bool block = false;
+  rpc::TlsConfig tls;
+  bool port_given = false;  // --port appeared (a head-only flag).
+  // --object-manager-port: checked, then unused (no object transfer yet).
+  int object_manager_port = 0;
 };
 
-// Turns parsed `lumen start` flags into launcher options. Exactly one of
-// --head and --address must be given.
+// `lumen stop`.
+struct StopRequest {
+  std::string temp_dir;  // Empty: every Lumen process of the user.
+  bool force = false;
+};
+
+// `lumen status`.
+struct StatusRequest {
+  std::string address;  // Empty: $RAY_ADDRESS, then the temp dir's record.
+  std::string token_file;
+  std::string temp_dir;  // Empty: DefaultTempDir().
+  rpc::TlsConfig tls;
+};
+
+struct ParsedArgs {
+  // "start", "stop", "status"; or "help" (the overview), "version",
+  // "help-markdown" (the flag tables of every command).
+  std::string command;
+  bool help = false;  // `lumen <command> --help`.
+  StartRequest start;
+  StopRequest stop;
+  StatusRequest status;
+};
+
+// Parses argv without argv[0]. "help", "--help" and "-h" give "help".
+// No arguments at all is an error (bad usage, exit 2).
+absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args);
+
+// The usage text of `command` ("" for the overview of all commands).
+std::string Usage(const std::string& command);
+
+// The commands, in the order the overview lists them.
+std::vector<std::string> CommandNames();
+
+// docs/operations.md's flag tables: a "### lumen <command>" heading and the
+// Markdown table of its flags, for every command.
+std::string MarkdownFlagTables();
+
+// The start request, checked across flags: exactly one of --head and
+// --address; --port on a head only. The launcher checks the rest
+// (deploy::StartNode).
 absl::StatusOr<StartRequest> ToStartRequest(const ParsedArgs& args);
 
 }  // namespace lumen::cli

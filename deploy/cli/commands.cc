@@ -18,14 +18,9 @@ int Fail(const std::string& command, const std::string& message, int code = 1) {
   return code;
 }
 
-std::string TempDirOf(const ParsedArgs& args) {
-  return args.Value("temp-dir", DefaultTempDir());
-}
-
 // " --temp-dir D" when `lumen start` was given a temp dir other than the
 // default, so the commands printed find this cluster as printed.
-std::string TempDirFlag(const ParsedArgs& args) {
-  const std::string dir = args.Value("temp-dir");
+std::string TempDirFlag(const std::string& dir) {
   return dir.empty() || dir == DefaultTempDir() ? "" : " --temp-dir " + dir;
 }
 
@@ -54,13 +49,13 @@ void PrintStarted(const deploy::StartedNode& node, bool head, bool block,
   std::cout << std::flush;
 }
 
+std::string TempDirOf(const StatusRequest& request) {
+  return request.temp_dir.empty() ? DefaultTempDir() : request.temp_dir;
+}
+
 }  // namespace
 
 int RunStart(const ParsedArgs& args) {
-  if (args.help) {
-    std::cout << Usage("start");
-    return 0;
-  }
   absl::StatusOr<StartRequest> request = ToStartRequest(args);
   if (!request.ok()) return Fail("start", std::string(request.status().message()), 2);
   absl::StatusOr<deploy::StartedNode> node = deploy::StartNode(request->node);
@@ -68,19 +63,14 @@ int RunStart(const ParsedArgs& args) {
     const bool usage = absl::IsInvalidArgument(node.status());
     return Fail("start", std::string(node.status().message()), usage ? 2 : 1);
   }
-  PrintStarted(*node, request->node.head, request->block, TempDirFlag(args));
+  PrintStarted(*node, request->node.head, request->block, TempDirFlag(request->node.temp_dir));
   if (request->block) return RunForeground(*node);
   return 0;
 }
 
-int RunStop(const ParsedArgs& args) {
-  if (args.help) {
-    std::cout << Usage("stop");
-    return 0;
-  }
+int RunStop(const StopRequest& request) {
   // No --temp-dir: all of the user's clusters, like `ray stop`.
-  const int stopped =
-      deploy::StopAllLocal(args.Value("temp-dir"), args.switches.count("force") > 0);
+  const int stopped = deploy::StopAllLocal(request.temp_dir, request.force);
   std::cout << "Stopped " << stopped << " Lumen process" << (stopped == 1 ? "" : "es") << "."
             << std::endl;
   return 0;
@@ -90,29 +80,25 @@ namespace {
 
 // --address, then $RAY_ADDRESS (unless "auto"), then lumen_current_cluster
 // (`from_record` says so).
-absl::StatusOr<std::string> ClusterAddress(const ParsedArgs& args, bool& from_record) {
-  std::string address = args.Value("address");
+absl::StatusOr<std::string> ClusterAddress(const StatusRequest& request, bool& from_record) {
+  std::string address = request.address;
   if (address.empty()) {
     if (const char* env = std::getenv("RAY_ADDRESS"); env && *env && std::string(env) != "auto") {
       address = env;
     }
   }
   from_record = address.empty();
-  if (address.empty()) return ReadCurrentCluster(TempDirOf(args));
+  if (address.empty()) return ReadCurrentCluster(TempDirOf(request));
   return address;
 }
 
 }  // namespace
 
-int RunStatus(const ParsedArgs& args) {
-  if (args.help) {
-    std::cout << Usage("status");
-    return 0;
-  }
+int RunStatus(const StatusRequest& request) {
   bool from_record = false;
-  absl::StatusOr<std::string> address = ClusterAddress(args, from_record);
+  absl::StatusOr<std::string> address = ClusterAddress(request, from_record);
   if (!address.ok()) return Fail("status", std::string(address.status().message()));
-  absl::StatusOr<std::string> token = rpc::FindToken(args.Value("token-file"));
+  absl::StatusOr<std::string> token = rpc::FindToken(request.token_file);
   if (!token.ok()) return Fail("status", std::string(token.status().message()));
   auto nodes = deploy::GetAllNodes(*address, *token, 5000);
   if (!nodes.ok()) {
@@ -126,7 +112,7 @@ int RunStatus(const ParsedArgs& args) {
       return Fail("status", std::string(nodes.status().message()));
     }
     if (from_record && absl::IsUnavailable(nodes.status())) {
-      return Fail("status", "no running cluster: the head recorded in " + TempDirOf(args) +
+      return Fail("status", "no running cluster: the head recorded in " + TempDirOf(request) +
                                 "/lumen_current_cluster (" + *address +
                                 ") does not answer; start one with `lumen start --head`, or "
                                 "give --address");

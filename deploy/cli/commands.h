@@ -1,6 +1,6 @@
 // deploy/cli/commands.h
 //
-// The verbs of the `lumen` CLI. Each takes parsed flags, prints what the user
+// The verbs of the `lumen` CLI. Each takes its parsed request, prints what the user
 // needs on stdout and one clear line per error on stderr, and returns the
 // process exit code (0 success, 1 failure, 2 bad usage). Main thread only:
 // RunStart with --block waits for signals that main() has blocked before any
@@ -12,9 +12,9 @@
 
 namespace lumen::cli {
 
-int RunStart(const ParsedArgs& args);
-int RunStop(const ParsedArgs& args);
-int RunStatus(const ParsedArgs& args);
+int RunStart(const ParsedArgs& args);  // Checks the flags across (ToStartRequest) first.
+int RunStop(const StopRequest& request);
+int RunStatus(const StatusRequest& request);
 
 // Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and the threads it
 // creates later) so that RunForeground can wait for them synchronously.
