@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "common/logging.h"
 #include "ray/api/ray_exception.h"
 #include "worker/core_worker_service.h"
+#include "worker/object_writer.h"
 
 namespace lumen::worker {
 namespace {
@@ -236,17 +238,32 @@ CoreWorker::~CoreWorker() {
 }
 
 ray::internal::RefData CoreWorker::Put(std::string&& data) {
+  if (data.size() > kMaxInlineReturnBytes) {
+    return PutSerialized(data.size(),
+                         [&data](char* dest) { std::memcpy(dest, data.data(), data.size()); });
+  }
   ObjectId id = ObjectId::FromIndex(TaskId::ForNormalTask(options_.job_id), 0);
   refs_.AddOwned(id);
   auto object = std::make_shared<StoredObject>();
-  if (data.size() > kMaxInlineReturnBytes) {
-    absl::Status st = plasma_->Put(id, data.data(), data.size(), nullptr, 0, /*pin=*/true);
-    if (!st.ok()) throw ray::internal::RayException("ray::Put failed: " + st.ToString());
-    object->in_plasma = true;
-    refs_.MarkInPlasma(id);
-  } else {
-    object->data = std::move(data);
+  object->data = std::move(data);
+  store_.Put(id, object);
+  return {id.Binary(), owner_blob_};
+}
+
+ray::internal::RefData CoreWorker::PutSerialized(size_t size,
+                                                 const ray::internal::ValueWriter& write) {
+  if (size <= kMaxInlineReturnBytes) {
+    std::string data(size, '\0');
+    write(data.data());
+    return Put(std::move(data));
   }
+  ObjectId id = ObjectId::FromIndex(TaskId::ForNormalTask(options_.job_id), 0);
+  absl::Status st = WriteToPlasma(*plasma_, id, size, write);
+  if (!st.ok()) throw ray::internal::RayException("ray::Put failed: " + st.ToString());
+  refs_.AddOwned(id);
+  refs_.MarkInPlasma(id);
+  auto object = std::make_shared<StoredObject>();
+  object->in_plasma = true;
   store_.Put(id, object);
   return {id.Binary(), owner_blob_};
 }
@@ -281,6 +298,12 @@ ray::internal::RefData CoreWorker::Enqueue(rpc::TaskSpec&& spec,
   spec.set_num_returns(1);
   for (auto& arg : args) {
     rpc::TaskArg* out = spec.add_args();
+    if (!arg.is_ref && arg.value.size() > kMaxInlineReturnBytes) {
+      // A large value travels through the store, as Ray does, not in the
+      // task message: put here, referenced until the task finishes.
+      arg.ref = Put(std::move(arg.value));
+      arg.is_ref = true;
+    }
     if (arg.is_ref) {
       out->set_is_ref(true);
       out->mutable_ref()->set_object_id(arg.ref.id);

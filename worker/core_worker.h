@@ -65,6 +65,9 @@ class CoreWorker {
                                     std::vector<ray::internal::TaskArg>&& args,
                                     const ray::internal::TaskOptions& options);
   ray::internal::RefData Put(std::string&& data);
+  // ray::Put of a value `write` serializes into `size` bytes: above the
+  // inline limit straight into a pinned plasma object (worker/object_writer.h).
+  ray::internal::RefData PutSerialized(size_t size, const ray::internal::ValueWriter& write);
 
   // Actors (core_worker_actors.cc; docs/actors.md). Throw RayException.
   std::string CreateActor(const std::string& factory_name, std::vector<ray::internal::TaskArg>&& args,

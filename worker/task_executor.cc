@@ -11,6 +11,7 @@
 #include "ray/api/ray_exception.h"
 #include "worker/cuda_visible_devices.h"
 #include "worker/function_registry.h"
+#include "worker/object_writer.h"
 
 namespace lumen::worker {
 namespace {
@@ -363,7 +364,7 @@ void TaskExecutor::Execute(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply)
     for (const auto& arg : spec.args()) {
       if (arg.is_ref()) {
         const auto& b = held[next_ref++];
-        args.push_back({b->data(), b->size()});
+        args.push_back({b->data(), b->size(), b});  // ArrayView parameters share b.
       } else {
         args.push_back({arg.inline_value().data(), arg.inline_value().size()});
       }
@@ -392,9 +393,15 @@ void TaskExecutor::Execute(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply)
     return;
   }
   try {
-    std::string result = (*invoker)(args);
+    ResultTarget target = ReturnTarget(spec);
+    std::string result;
+    {
+      ScopedResultTarget scoped(&target);
+      result = (*invoker)(args);
+    }
     held.clear();
-    StoreResult(spec, std::move(result), reply);
+    args.clear();
+    StoreResult(spec, std::move(result), target, reply);
   } catch (const std::exception& e) {
     SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, Demangle(typeid(e).name()), e.what(), reply);
   } catch (...) {
@@ -415,7 +422,13 @@ void TaskExecutor::ExecuteMethod(const rpc::TaskSpec& spec,
     return;
   }
   try {
-    StoreResult(spec, (*method)(actor_.get(), args), reply);
+    ResultTarget target = ReturnTarget(spec);
+    std::string result;
+    {
+      ScopedResultTarget scoped(&target);
+      result = (*method)(actor_.get(), args);
+    }
+    StoreResult(spec, std::move(result), target, reply);
   } catch (const ActorExitSignal&) {
     SetError(spec, rpc::ErrorInfo::ACTOR_DIED, "", "the actor exited by calling ray::ExitActor()",
              reply);
@@ -428,18 +441,30 @@ void TaskExecutor::ExecuteMethod(const rpc::TaskSpec& spec,
   }
 }
 
+ResultTarget TaskExecutor::ReturnTarget(const rpc::TaskSpec& spec) const {
+  ResultTarget target;
+  target.plasma = plasma_.get();
+  target.id = ObjectId::FromIndex(TaskId::FromBinaryOrNil(spec.task_id()), 1);
+  target.min_size = kMaxInlineReturnBytes;
+  return target;
+}
+
 void TaskExecutor::StoreResult(const rpc::TaskSpec& spec, std::string&& result,
-                               rpc::PushTaskReply* reply) {
-  TaskId task = TaskId::FromBinaryOrNil(spec.task_id());
-  ObjectId id = ObjectId::FromIndex(task, 1);
+                               const ResultTarget& target, rpc::PushTaskReply* reply) {
   rpc::ReturnObject* ret = reply->add_returns();
-  ret->set_object_id(id.Binary());
-  ret->set_size(result.size());
-  if (result.size() <= kMaxInlineReturnBytes) {
-    ret->set_data(std::move(result));
-    return;
+  ret->set_object_id(target.id.Binary());
+  absl::Status st;
+  if (target.written) {  // Serialized straight into the store (object_writer.h).
+    ret->set_size(target.size);
+    st = target.status;
+  } else {
+    ret->set_size(result.size());
+    if (result.size() <= kMaxInlineReturnBytes) {
+      ret->set_data(std::move(result));
+      return;
+    }
+    st = plasma_->Put(target.id, result.data(), result.size(), nullptr, 0, /*pin=*/true);
   }
-  absl::Status st = plasma_->Put(id, result.data(), result.size(), nullptr, 0, /*pin=*/true);
   if (!st.ok() && !absl::IsAlreadyExists(st)) {  // AlreadyExists: a retry of a finished task.
     reply->clear_returns();
     SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, "ObjectStoreError",

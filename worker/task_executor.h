@@ -4,7 +4,9 @@
 // it resolves ObjectRef arguments to their bytes (through ObjectGetter),
 // finds the function by name in the FunctionRegistry, runs it, and puts
 // the result in the reply: inline up to kMaxInlineReturnBytes, else sealed
-// (and pinned) in the node's plasma store. Exceptions the function throws
+// (and pinned) in the node's plasma store, serialized straight into it
+// (object_writer.h). Arguments from plasma reach ArrayView parameters
+// without a copy (their ArgView keeps the mapping). Exceptions the function throws
 // become TASK_EXCEPTION errors naming the type, message, function and pid.
 // Actors (docs/actors.md): a creation task (spec.actor_creation) runs the
 // factory and makes this worker the actor's for good: later pushes of the
@@ -35,6 +37,7 @@
 #include <vector>
 #include "worker/actor_call_order.h"
 #include "worker/object_getter.h"
+#include "worker/object_writer.h"
 
 namespace lumen::worker {
 
@@ -105,7 +108,11 @@ class TaskExecutor {
   // worker's inherited value for tasks without any (cuda_visible_devices.h).
   void SetVisibleGpus(const rpc::TaskSpec& spec);
   void Execute(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply);
-  void StoreResult(const rpc::TaskSpec& spec, std::string&& result, rpc::PushTaskReply* reply);
+  // The task's return object, for a result serialized in place.
+  ResultTarget ReturnTarget(const rpc::TaskSpec& spec) const;
+  // `result` inline, or in plasma when `target` was written or it is large.
+  void StoreResult(const rpc::TaskSpec& spec, std::string&& result, const ResultTarget& target,
+                   rpc::PushTaskReply* reply);
   void SetError(const rpc::TaskSpec& spec, rpc::ErrorInfo::Type type, const std::string& type_name,
                 const std::string& what, rpc::PushTaskReply* reply) const;
 

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "ray/api/actor_creator.h"
+#include "ray/api/array_view.h"
 #include "ray/api/actor_handle.h"
 #include "ray/api/actor_task_caller.h"
 #include "ray/api/function_manager.h"
@@ -76,10 +77,13 @@ inline bool IsInitialized() { return internal::RuntimeIsInitialized(); }
 // Disconnects; stops the private local cluster and every worker it started.
 inline void Shutdown() { internal::RuntimeShutdown(); }
 
-// Stores `value` in the object store; this process owns it.
+// Stores `value` in the object store; this process owns it. A large value
+// is serialized straight into shared memory (one copy).
 template <typename T>
 ObjectRef<T> Put(const T& value) {
-  return ObjectRef<T>(internal::PutObject(internal::Serializer::Serialize(value)));
+  const size_t size = internal::Serializer::SerializedSize(value);
+  return ObjectRef<T>(internal::PutSerialized(
+      size, [&](char* dest) { internal::Serializer::SerializeInto(value, dest, size); }));
 }
 
 // Blocks until the object is available (timeout_ms < 0: forever). Throws
@@ -104,10 +108,7 @@ std::vector<std::shared_ptr<T>> Get(const std::vector<ObjectRef<T>>& objects,
   auto buffers = internal::GetObjects(refs, timeout_ms);
   std::vector<std::shared_ptr<T>> out;
   out.reserve(buffers.size());
-  for (const auto& b : buffers) {
-    out.push_back(
-        std::make_shared<T>(internal::Serializer::Deserialize<T>(b->data(), b->size())));
-  }
+  for (const auto& b : buffers) out.push_back(std::make_shared<T>(internal::DecodeObject<T>(b)));
   return out;
 }
 

@@ -86,6 +86,25 @@ inline void CheckArgCount(size_t expected, size_t got, const char* what) {
   }
 }
 
+// One argument as a parameter of type D: an ArrayView shares the bytes of
+// an argument that has a keep-alive (array_view.h), others decode a copy.
+template <typename D>
+D DecodeArg(const ArgView& arg) {
+  if constexpr (IsArrayView<D>::value) {
+    return DecodeArrayView<typename D::value_type>(arg.data, arg.size, arg.keep_alive);
+  } else {
+    return Serializer::Deserialize<D>(arg.data, arg.size);
+  }
+}
+
+// A task's result, sized first so that the runtime can write a large one
+// straight into the object store (SerializeResult).
+template <typename T>
+std::string SerializeReturn(const T& value) {
+  const size_t size = Serializer::SerializedSize(value);
+  return SerializeResult(size, [&](char* dest) { Serializer::SerializeInto(value, dest, size); });
+}
+
 // Deserializes args[I] as the I-th parameter type of `Params` (a
 // std::tuple of the parameter types) and calls `call` with them, passed as
 // those parameters take them; returns the result serialized (void: nil).
@@ -94,13 +113,12 @@ std::string CallWithArgs(Call&& call, const std::vector<ArgView>& args,
                          std::index_sequence<I...>) {
   // Braced initialization evaluates left to right.
   std::tuple<std::decay_t<std::tuple_element_t<I, Params>>...> values{
-      Serializer::Deserialize<std::decay_t<std::tuple_element_t<I, Params>>>(args[I].data,
-                                                                              args[I].size)...};
+      DecodeArg<std::decay_t<std::tuple_element_t<I, Params>>>(args[I])...};
   if constexpr (std::is_void_v<R>) {
     call(static_cast<std::tuple_element_t<I, Params>&&>(std::get<I>(values))...);
     return Serializer::Serialize(msgpack::type::nil_t());
   } else {
-    return Serializer::Serialize(
+    return SerializeReturn(
         call(static_cast<std::tuple_element_t<I, Params>&&>(std::get<I>(values))...));
   }
 }

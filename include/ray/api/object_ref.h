@@ -78,11 +78,40 @@ struct IsObjectRef : std::false_type {};
 template <typename T>
 struct IsObjectRef<ObjectRef<T>> : std::true_type {};
 
+// An object's value; an ArrayView shares the object's bytes in the store.
+template <typename T>
+T DecodeObject(const std::shared_ptr<Buffer>& buffer) {
+  if constexpr (IsArrayView<T>::value) {
+    return DecodeArrayView<typename T::value_type>(buffer->data(), buffer->size(), buffer);
+  } else {
+    return Serializer::Deserialize<T>(buffer->data(), buffer->size());
+  }
+}
+
 template <typename T>
 std::shared_ptr<T> GetOne(const ObjectRef<T>& ref, int64_t timeout_ms) {
   auto buffers = GetObjects({&ref.Data()}, timeout_ms);
-  return std::make_shared<T>(Serializer::Deserialize<T>(buffers[0]->data(), buffers[0]->size()));
+  return std::make_shared<T>(DecodeObject<T>(buffers[0]));
 }
+
+}  // namespace internal
+
+// Lumen addition: the array `ref` holds, read in place in the object store
+// when it is there (no copy; the object stays mapped while the view or a
+// copy of it lives), else a view owning a decoded copy. Blocks like
+// ray::Get; throws its errors, or RayException when the object is not an
+// array of T.
+template <typename T>
+ArrayView<T> GetView(const ObjectRef<std::vector<T>>& ref, int timeout_ms = -1) {
+  auto buffers = internal::GetObjects({&ref.Data()}, timeout_ms);
+  return internal::DecodeObject<ArrayView<T>>(buffers[0]);
+}
+template <typename T>
+ArrayView<T> GetView(const ObjectRef<ArrayView<T>>& ref, int timeout_ms = -1) {
+  return *internal::GetOne(ref, timeout_ms);
+}
+
+namespace internal {
 
 }  // namespace internal
 }  // namespace ray

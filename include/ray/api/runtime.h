@@ -64,10 +64,13 @@ class Buffer {
 };
 
 // Serialized arguments in, serialized result out. Throws what the function
-// throws.
+// throws. `keep_alive`, when set, keeps data[0, size) valid past the call
+// (an object mapped from the store): an ArrayView parameter then shares the
+// bytes instead of copying them (array_view.h).
 struct ArgView {
   const char* data;
   size_t size;
+  std::shared_ptr<const void> keep_alive = nullptr;
 };
 using Invoker = std::function<std::string(const std::vector<ArgView>& args)>;
 // Actors: a factory makes the instance (owning it; the deleter destroys
@@ -98,6 +101,16 @@ void CheckResource(const std::string& name, double amount);
 RefData SubmitTask(const std::string& function_name, std::vector<TaskArg>&& args,
                    const TaskOptions& options);
 RefData PutObject(std::string&& data);
+// Writes exactly `size` bytes of a serialized value at `dest`.
+using ValueWriter = std::function<void(char* dest)>;
+// ray::Put of a value serialized by `write` into `size` bytes: a value above
+// the inline limit is written straight into the object store (one copy).
+RefData PutSerialized(size_t size, const ValueWriter& write);
+// A task's serialized result. Where the runtime runs the task and the
+// result is above the inline limit, `write` fills the task's return object
+// in the object store and the string returned is empty; otherwise the
+// string holds the bytes.
+std::string SerializeResult(size_t size, const ValueWriter& write);
 // Buffers in the order of `refs`; throws RayTimeoutException when not all are
 // ready within timeout_ms (< 0: wait forever), or the task's error.
 std::vector<std::shared_ptr<Buffer>> GetObjects(const RefList& refs, int64_t timeout_ms);
