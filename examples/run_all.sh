@@ -9,6 +9,7 @@ cmake -S "$here" -B "$build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$build" -j2 >/dev/null
 "$build/tutorial_tasks"
 "$build/tutorial_actors"
+"$build/tutorial_objects"  # ~800 MB arrays: needs a 4 GB /dev/shm and ~9 GB of RAM.
 # The actor lifecycle cell needs a cluster that outlives one driver: a head
 # node of this user's temp dir, two drivers one after the other, then stop.
 lumen start --head --port 0 --num-cpus 2 >/dev/null

@@ -103,6 +103,18 @@ grep -qxF -- "[12, 13, 14, 15, 16]" "$out" || fail "expected '[12, 13, 14, 15, 1
 grep -A2 -xF -- "== DataStore shared by ten tasks ==" "$out" | tail -2 | tr '\n' ' ' | grep -qxF -- "5 None " ||
   fail "expected the DataStore lines '5' and 'None'"
 
+echo "== running tutorial_objects"
+out=$tmp/objects.txt
+rc=0
+timeout -k 10 300 "$ex_build/tutorial_objects" >"$out" 2>&1 || rc=$?
+cat "$out"
+[ "$rc" -eq 0 ] || fail "tutorial_objects exited with $rc (124: timed out)"
+grep -qE -- '^ObjectRef\([0-9a-f]{56}\)$' "$out" || fail "expected the array's 'ObjectRef(<hex>)' line"
+grep -qxF -- "(10000, 10000)" "$out" || fail "expected the shape '(10000, 10000)'"
+grep -qxF -- "all equal: yes" "$out" || fail "expected the five sums by ref to be equal"
+grep -qE -- '^Speedup: [0-9]+\.[0-9]+x$' "$out" || fail "expected a measured 'Speedup: N.NNx'"
+grep -qE -- '^Results \(all same\): [0-9]+\.[0-9]+$' "$out" || fail "expected 'Results (all same): <sum>'"
+
 echo "== actor lifecycle: two drivers on a lumen start cluster"
 "$prefix/bin/lumen" start --head --port 0 --num-cpus 2 >"$tmp/head.txt" 2>&1 ||
   { cat "$tmp/head.txt" >&2; fail "lumen start --head failed"; }
