@@ -75,7 +75,28 @@ void ActorSubmitter::OnResolved(rpc::TaskSpec spec, const rpc::ErrorInfo* error)
     call->second.spec = std::move(spec);
     call->second.resolved = true;
   }
-  Pump(actor);
+  // Calls resolved in one turn of the loop (a burst of Remote()s drained
+  // together) leave in one push: the pump runs after the turn.
+  if (!actor.pump_queued) {
+    actor.pump_queued = true;
+    dirty_.push_back(actor.id);
+    if (!flush_posted_) {
+      flush_posted_ = true;
+      loop_.Post([this] { FlushDirty(); });
+    }
+  }
+}
+
+void ActorSubmitter::FlushDirty() {
+  flush_posted_ = false;
+  std::vector<std::string> dirty;
+  dirty.swap(dirty_);
+  for (const std::string& id : dirty) {
+    auto it = actors_.find(id);
+    if (it == actors_.end()) continue;
+    it->second->pump_queued = false;
+    Pump(*it->second);
+  }
 }
 
 void ActorSubmitter::Refresh(const std::string& actor_id) {

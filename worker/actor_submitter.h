@@ -36,6 +36,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "common/event_loop.h"
@@ -123,9 +124,11 @@ class ActorSubmitter {
     bool connecting = false;
     uint64_t epoch = 0;        // Bumped when a connection is dropped.
     std::string incarnation;   // Worker id the calls in flight went to.
+    bool pump_queued = false;  // In dirty_.
   };
 
   Actor& GetActor(const std::string& id);
+  void FlushDirty();
   void Pump(Actor& actor);
   void Poll(Actor& actor, int64_t after_version);
   void OnInfo(const std::string& id, int64_t asked_version, absl::Status status,
@@ -150,6 +153,8 @@ class ActorSubmitter {
   Callbacks callbacks_;
   Options options_;
   absl::flat_hash_map<std::string, std::unique_ptr<Actor>> actors_;
+  std::vector<std::string> dirty_;  // Actors with calls resolved this turn.
+  bool flush_posted_ = false;
 };
 
 }  // namespace lumen::worker

@@ -150,6 +150,21 @@ TEST_CASE("ActorSubmitter asks the GCS, then pushes calls in order with sequence
   CHECK(f.directory.asks.empty());  // No standing poll while all is well.
 }
 
+TEST_CASE("Calls resolved in one turn of the loop leave in one push") {
+  Fixture f;
+  f.Call("c1");
+  f.AnswerInfo(f.Info(rpc::ActorInfo::ALIVE, 1, "w1"));
+  REQUIRE(f.pusher.pushes.size() == 1);
+  for (const char* name : {"c2", "c3", "c4"}) {  // A burst, drained together.
+    rpc::TaskSpec spec = f.Spec(name);
+    f.submitter.Submit(spec);
+    f.submitter.OnResolved(std::move(spec));
+  }
+  f.Poll();
+  REQUIRE(f.pusher.pushes.size() == 2);
+  CHECK(f.Seqs(f.pusher.pushes[1].request) == std::vector<int64_t>{2, 3, 4});
+}
+
 TEST_CASE("ActorSubmitter holds later calls behind one whose arguments are unresolved") {
   Fixture f;
   rpc::TaskSpec first = f.Spec("c1");
