@@ -32,6 +32,8 @@ namespace {
 
 bool KeepSessionDir() { return Env("LUMEN_KEEP_SESSION_DIR") == "1"; }
 
+}  // namespace
+
 // Ray's C++ driver flags: --ray_address=, --ray_code_search_path=, ...
 void ApplyArgv(ray::RayConfig& config, int argc, char** argv) {
   for (int i = 1; i < argc && argv; ++i) {
@@ -47,6 +49,8 @@ void ApplyArgv(ray::RayConfig& config, int argc, char** argv) {
     if (auto v = value_of("--ray_redis_password")) config.redis_password_ = *v;
   }
 }
+
+namespace {
 
 deploy::NodeOptions LocalClusterOptions(const ray::RayConfig& config) {
   std::vector<std::string> args = {"start", "--head", "--port=0"};

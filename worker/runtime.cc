@@ -11,6 +11,7 @@
 #include "ray/api/ray_exception.h"
 #include "worker/function_registry.h"
 #include "worker/interrupt.h"
+#include "worker/local_runtime.h"
 #include "worker/runtime_state.h"
 
 namespace lumen::worker {
@@ -80,6 +81,10 @@ std::string ClusterToken() { return g_runtime ? g_runtime->token : ""; }
 
 RuntimeStats GetRuntimeStats() {
   RuntimeStats stats;
+  if (LocalRuntime* local = ActiveLocalRuntime()) {
+    stats.objects_in_store = local->ObjectCount();
+    return stats;
+  }
   Runtime* rt = g_runtime;
   if (!rt || !rt->core) return stats;
   CoreWorker::Stats core = rt->core->GetStats();
@@ -136,23 +141,31 @@ void RuntimeInit(RayConfig& config, int argc, char** argv) {
   using namespace lumen;
   if (worker::IsWorkerProcess()) worker::RunWorkerProcess();
   std::lock_guard<std::mutex> lock(worker::g_mu);
-  if (worker::g_runtime) return;  // Like ray.init(ignore_reinit_error=True).
+  // Like ray.init(ignore_reinit_error=True).
+  if (worker::g_runtime || worker::ActiveLocalRuntime()) return;
   static std::once_flag handler_once;
   std::call_once(handler_once, [] {
     worker::g_previous_terminate = std::set_terminate(worker::TerminateOnInitFailure);
   });
   try {
-    if (config.local_mode) throw RayException("local_mode is not supported by Lumen");
+    if (config.local_mode) {  // Everything in this process (worker/local_runtime.h).
+      worker::ApplyArgv(config, argc, argv);
+      worker::StartLocalMode(config);
+      return;
+    }
     worker::g_runtime = worker::StartDriver(config, argc, argv).release();
   } catch (const RayException& e) {
     throw worker::InitFailure(e.what());
   }
 }
 
-bool RuntimeIsInitialized() { return lumen::worker::g_runtime != nullptr; }
+bool RuntimeIsInitialized() {
+  return lumen::worker::g_runtime != nullptr || lumen::worker::ActiveLocalRuntime() != nullptr;
+}
 
 void RuntimeShutdown() {
   std::lock_guard<std::mutex> lock(lumen::worker::g_mu);
+  lumen::worker::StopLocalMode();
   lumen::worker::Runtime* rt = lumen::worker::g_runtime;
   if (!rt) return;
   lumen::worker::g_runtime = nullptr;
@@ -161,27 +174,33 @@ void RuntimeShutdown() {
 
 RefData SubmitTask(const std::string& function_name, std::vector<TaskArg>&& args,
                    const TaskOptions& options) {
+  if (auto* local = lumen::worker::ActiveLocalRuntime()) return local->SubmitTask(function_name, std::move(args), options);
   return lumen::worker::Guarded(
       [&] { return Core().SubmitTask(function_name, std::move(args), options); });
 }
 
 RefData PutObject(std::string&& data) {
+  if (auto* local = lumen::worker::ActiveLocalRuntime()) return local->Put(std::move(data));
   return lumen::worker::Guarded([&] { return Core().Put(std::move(data)); });
 }
 
 std::vector<std::shared_ptr<Buffer>> GetObjects(const RefList& refs, int64_t timeout_ms) {
+  if (auto* local = lumen::worker::ActiveLocalRuntime()) return local->Get(refs);  // Everything is ready.
   return lumen::worker::Guarded([&] { return Core().Get(refs, timeout_ms); });
 }
 
 std::vector<bool> WaitObjects(const RefList& refs, int num_objects, int64_t timeout_ms) {
+  if (auto* local = lumen::worker::ActiveLocalRuntime()) return local->Wait(refs);
   return lumen::worker::Guarded([&] { return Core().Wait(refs, num_objects, timeout_ms); });
 }
 
 void AddLocalRef(const RefData& ref) {
+  if (auto* local = lumen::worker::ActiveLocalRuntime()) return local->AddLocalRef(ref);
   if (lumen::worker::g_runtime) Core().AddLocalRef(ref);
 }
 
 void RemoveLocalRef(const std::string& id) {
+  if (auto* local = lumen::worker::ActiveLocalRuntime()) return local->RemoveLocalRef(id);
   if (lumen::worker::g_runtime) Core().RemoveLocalRef(id);
 }
 
@@ -190,30 +209,36 @@ std::string IdToHex(const std::string& id) {
 }
 
 std::unordered_map<std::string, double> ClusterResources() {
+  if (auto* local = lumen::worker::ActiveLocalRuntime()) return local->Resources();
   return lumen::worker::Guarded([] { return Core().Resources(false); });
 }
 
 std::string CreateActor(const std::string& factory_name, std::vector<TaskArg>&& args,
                         const ActorOptions& options) {
+  if (auto* local = lumen::worker::ActiveLocalRuntime()) return local->CreateActor(factory_name, std::move(args), options);
   return lumen::worker::Guarded(
       [&] { return Core().CreateActor(factory_name, std::move(args), options); });
 }
 
 RefData SubmitActorTask(const std::string& actor_id, const std::string& method_name,
                         std::vector<TaskArg>&& args, const TaskOptions& options) {
+  if (auto* local = lumen::worker::ActiveLocalRuntime()) return local->SubmitActorTask(actor_id, method_name, std::move(args));
   return lumen::worker::Guarded(
       [&] { return Core().SubmitActorTask(actor_id, method_name, std::move(args), options); });
 }
 
 void KillActor(const std::string& actor_id, bool no_restart) {
+  if (auto* local = lumen::worker::ActiveLocalRuntime()) return local->KillActor(actor_id);  // No restarts.
   lumen::worker::Guarded([&] { Core().KillActor(actor_id, no_restart); });
 }
 
 std::string GetActorId(const std::string& name, const std::string& ray_namespace) {
+  if (auto* local = lumen::worker::ActiveLocalRuntime()) return local->GetActorId(name, ray_namespace);
   return lumen::worker::Guarded([&] { return Core().GetActorId(name, ray_namespace); });
 }
 
 void ExitActor() {
+  if (lumen::worker::ActiveLocalRuntime()) lumen::worker::LocalRuntime::ExitActor();
   if (!lumen::worker::g_runtime || Core().executor() == nullptr ||
       Core().executor()->actor_id().empty()) {
     throw RayException("ray::ExitActor() may only be called inside an actor's method");
@@ -222,13 +247,16 @@ void ExitActor() {
 }
 
 bool WasCurrentActorRestarted() {
+  if (lumen::worker::ActiveLocalRuntime()) return false;  // Local mode never restarts one.
   return lumen::worker::Guarded([] { return Core().WasCurrentActorRestarted(); });
 }
 
 std::string GetNamespace() {
+  if (auto* local = lumen::worker::ActiveLocalRuntime()) return local->Namespace();
   return lumen::worker::Guarded([] { return Core().GetNamespace(); });
 }
 std::unordered_map<std::string, double> AvailableResources() {
+  if (auto* local = lumen::worker::ActiveLocalRuntime()) return local->Resources();
   return lumen::worker::Guarded([] { return Core().Resources(true); });
 }
 

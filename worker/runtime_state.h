@@ -34,6 +34,10 @@ extern Runtime* g_runtime;
 
 std::string Env(const char* name);
 
+// Applies Ray's C++ driver flags in argv (--ray_address=, --ray_namespace=,
+// --ray_code_search_path=, --ray_redis_password=) to `config`.
+void ApplyArgv(ray::RayConfig& config, int argc, char** argv);
+
 // Driver start-up: joins the cluster the config or RAY_ADDRESS names, or
 // starts a private one that shares this process's fate. Throws RayException.
 std::unique_ptr<Runtime> StartDriver(ray::RayConfig& config, int argc, char** argv);

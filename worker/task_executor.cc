@@ -1,84 +1,24 @@
 #include "worker/task_executor.h"
 
-#include <cxxabi.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <typeinfo>
 
 #include "common/logging.h"
-#include "nlohmann/json.hpp"
 #include "ray/api/ray_exception.h"
 #include "worker/cuda_visible_devices.h"
 #include "worker/function_registry.h"
 #include "worker/object_writer.h"
+#include "worker/task_env.h"
 
 namespace lumen::worker {
 namespace {
-
-std::string Demangle(const char* name) {
-  int status = 0;
-  char* out = abi::__cxa_demangle(name, nullptr, nullptr, &status);
-  std::string result = status == 0 && out ? out : name;
-  std::free(out);
-  return result;
-}
 
 std::string EnvOrEmpty(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
 }
-
-// RuntimeEnv's "env_vars" (a JSON object of strings), or an error naming
-// what is wrong.
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>> EnvVarsOf(const std::string& json) {
-  std::vector<std::pair<std::string, std::string>> vars;
-  if (json.empty()) return vars;
-  nlohmann::json env = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (env.is_discarded() || !env.is_object()) {
-    return absl::InvalidArgumentError("the runtime_env is not a JSON object");
-  }
-  auto it = env.find("env_vars");
-  if (it == env.end()) return vars;
-  if (!it->is_object()) return absl::InvalidArgumentError("runtime_env env_vars must be a map of strings");
-  for (const auto& [name, value] : it->items()) {
-    if (!value.is_string() || name.empty() || name.find('=') != std::string::npos) {
-      return absl::InvalidArgumentError("runtime_env env_vars must map names to strings (bad entry '" +
-                                        name + "')");
-    }
-    vars.emplace_back(name, value.get<std::string>());
-  }
-  return vars;
-}
-
-// Sets `vars` for the scope's life, then puts back what was there.
-class ScopedEnv {
- public:
-  explicit ScopedEnv(const std::vector<std::pair<std::string, std::string>>& vars) {
-    for (const auto& [name, value] : vars) {
-      const char* old = std::getenv(name.c_str());
-      saved_.push_back({name, old != nullptr, old ? old : ""});
-      ::setenv(name.c_str(), value.c_str(), 1);
-    }
-  }
-  ~ScopedEnv() {
-    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
-      if (it->had) {
-        ::setenv(it->name.c_str(), it->value.c_str(), 1);
-      } else {
-        ::unsetenv(it->name.c_str());
-      }
-    }
-  }
-
- private:
-  struct Saved {
-    std::string name;
-    bool had;
-    std::string value;
-  };
-  std::vector<Saved> saved_;
-};
 
 }  // namespace
 
@@ -320,7 +260,7 @@ void TaskExecutor::CreateActor(const rpc::TaskSpec& spec,
   try {
     instance = (*factory)(args);
   } catch (const std::exception& e) {
-    SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, Demangle(typeid(e).name()), e.what(), reply);
+    SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, DemangledTypeName(typeid(e).name()), e.what(), reply);
     return;
   } catch (...) {
     SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, "unknown exception", "(not a std::exception)",
@@ -370,7 +310,7 @@ void TaskExecutor::Execute(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply)
       }
     }
   } catch (const ray::internal::RayException& e) {
-    SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, Demangle(typeid(e).name()),
+    SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, DemangledTypeName(typeid(e).name()),
              std::string("an argument could not be resolved: ") + e.what(), reply);
     return;
   }
@@ -403,7 +343,7 @@ void TaskExecutor::Execute(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply)
     args.clear();
     StoreResult(spec, std::move(result), target, reply);
   } catch (const std::exception& e) {
-    SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, Demangle(typeid(e).name()), e.what(), reply);
+    SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, DemangledTypeName(typeid(e).name()), e.what(), reply);
   } catch (...) {
     SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, "unknown exception", "(not a std::exception)",
              reply);
@@ -434,7 +374,7 @@ void TaskExecutor::ExecuteMethod(const rpc::TaskSpec& spec,
              reply);
     exiting_actor_ = true;
   } catch (const std::exception& e) {
-    SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, Demangle(typeid(e).name()), e.what(), reply);
+    SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, DemangledTypeName(typeid(e).name()), e.what(), reply);
   } catch (...) {
     SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, "unknown exception", "(not a std::exception)",
              reply);

@@ -27,7 +27,11 @@ class RayConfig {
   // started on this machine, or empty (then RAY_ADDRESS, else a private
   // local cluster is started).
   std::string address = "";
-  bool local_mode = false;  // Not supported; Init fails if set.
+  // Run tasks and actors inside this process, for debugging, as Ray's
+  // local mode: no cluster is started or joined (RAY_ADDRESS is ignored;
+  // `address` and `head_args` are refused), each task runs at Remote(),
+  // actors are objects of this process (docs/workers.md, "Local mode").
+  bool local_mode = false;
   // Directories (or .so files) holding the user's remote functions. Empty:
   // workers re-run the driver's own executable.
   std::vector<std::string> code_search_path;
