@@ -47,13 +47,45 @@ ActorSubmitter::Actor& ActorSubmitter::GetActor(const std::string& id) {
   return *slot;
 }
 
+size_t ActorSubmitter::NumActors() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return actors_.size();
+}
+
 size_t ActorSubmitter::NumPending() const {
+  std::lock_guard<std::mutex> lock(mu_);
   size_t n = 0;
   for (const auto& [id, actor] : actors_) n += actor->calls.size();
   return n;
 }
 
+void ActorSubmitter::Run(Effects& fx) {
+  for (const rpc::Address& address : fx.forget) pusher_.Forget(address);
+  for (Effects::Push& push : fx.pushes) {
+    std::shared_ptr<rpc::PushTasksRequest> request = push.request;
+    std::string id = push.actor_id;
+    uint64_t epoch = push.epoch;
+    push.connection->Push(*request, [this, id, epoch, request](absl::Status status,
+                                                                rpc::PushTasksReply&& reply) {
+      if (status.ok() && reply.replies_size() != request->tasks_size()) {
+        status = absl::InternalError("the actor answered " + std::to_string(reply.replies_size()) +
+                                     " of " + std::to_string(request->tasks_size()) + " calls");
+      }
+      // Bookkeeping first: a synchronous caller woken by its result must
+      // find nothing in flight, or its next call would wait for the loop.
+      OnPushDone(id, epoch, request, status);
+      if (status.ok()) {
+        for (int i = 0; i < request->tasks_size(); ++i) {
+          callbacks_.on_reply(request->tasks(i).spec(), std::move(*reply.mutable_replies(i)));
+        }
+      }
+    });
+  }
+  for (auto& [spec, error] : fx.failures) callbacks_.on_failure(spec, error);
+}
+
 int64_t ActorSubmitter::Submit(rpc::TaskSpec& spec) {
+  std::lock_guard<std::mutex> lock(mu_);
   Actor& actor = GetActor(spec.actor_id());
   int64_t seq = actor.next_seq++;
   spec.set_sequence_number(seq);
@@ -62,61 +94,88 @@ int64_t ActorSubmitter::Submit(rpc::TaskSpec& spec) {
   return seq;
 }
 
-void ActorSubmitter::OnResolved(rpc::TaskSpec spec, const rpc::ErrorInfo* error) {
-  auto it = actors_.find(spec.actor_id());
-  if (it == actors_.end()) return;
-  Actor& actor = *it->second;
-  auto call = actor.calls.find(spec.sequence_number());
-  if (call == actor.calls.end()) return;  // Already failed (the actor died).
-  if (error) {
-    actor.calls.erase(call);
-    callbacks_.on_failure(spec, *error);
-  } else {
-    call->second.spec = std::move(spec);
-    call->second.resolved = true;
-  }
-  // Calls resolved in one turn of the loop (a burst of Remote()s drained
-  // together) leave in one push: the pump runs after the turn.
-  if (!actor.pump_queued) {
-    actor.pump_queued = true;
-    dirty_.push_back(actor.id);
-    if (!flush_posted_) {
-      flush_posted_ = true;
-      loop_.Post([this] { FlushDirty(); });
+void ActorSubmitter::OnResolved(rpc::TaskSpec spec, const rpc::ErrorInfo* error, bool send_now) {
+  Effects fx;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return;
+    auto it = actors_.find(spec.actor_id());
+    if (it == actors_.end()) return;
+    Actor& actor = *it->second;
+    auto call = actor.calls.find(spec.sequence_number());
+    if (call == actor.calls.end()) return;  // Already failed (the actor died).
+    if (error) {
+      actor.calls.erase(call);
+      Fail(std::move(spec), *error, fx);
+    } else {
+      call->second.spec = std::move(spec);
+      call->second.resolved = true;
     }
+    if (send_now && actor.connection && !actor.polling && actor.pushes_in_flight == 0) {
+      // The common case of a synchronous caller: straight out from here.
+      SendReady(actor, fx);
+    } else {
+      QueuePump(actor);
+    }
+  }
+  Run(fx);
+}
+
+// Calls resolved in one turn of the loop (a burst of Remote()s drained
+// together) leave in one push: the pump runs after the turn.
+void ActorSubmitter::QueuePump(Actor& actor) {
+  if (actor.pump_queued) return;
+  actor.pump_queued = true;
+  dirty_.push_back(actor.id);
+  if (!flush_posted_) {
+    flush_posted_ = true;
+    loop_.Post([this] { FlushDirty(); });
   }
 }
 
 void ActorSubmitter::FlushDirty() {
-  flush_posted_ = false;
-  std::vector<std::string> dirty;
-  dirty.swap(dirty_);
-  for (const std::string& id : dirty) {
-    auto it = actors_.find(id);
-    if (it == actors_.end()) continue;
-    it->second->pump_queued = false;
-    Pump(*it->second);
+  Effects fx;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    flush_posted_ = false;
+    if (stopped_) return;
+    std::vector<std::string> dirty;
+    dirty.swap(dirty_);
+    for (const std::string& id : dirty) {
+      auto it = actors_.find(id);
+      if (it == actors_.end()) continue;
+      it->second->pump_queued = false;
+      Pump(*it->second, fx);
+    }
   }
+  Run(fx);
+}
+
+void ActorSubmitter::Stop() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stopped_ = true;
 }
 
 void ActorSubmitter::Refresh(const std::string& actor_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopped_) return;
   auto it = actors_.find(actor_id);
   if (it == actors_.end() || it->second->polling) return;
   Poll(*it->second, 0);
 }
 
-void ActorSubmitter::Pump(Actor& actor) {
+void ActorSubmitter::Pump(Actor& actor, Effects& fx) {
   if (!actor.known) {
     if (!actor.polling) Poll(actor, 0);
     return;
   }
   switch (actor.info.state()) {
     case rpc::ActorInfo::DEAD:
-      FailAll(actor, DeathError(actor));
+      FailAll(actor, DeathError(actor), fx);
       return;
     case rpc::ActorInfo::ALIVE:
       if (actor.connection) {
-        SendReady(actor);
+        SendReady(actor, fx);
       } else if (!actor.connecting && !actor.polling) {
         Connect(actor);
       }
@@ -127,6 +186,8 @@ void ActorSubmitter::Pump(Actor& actor) {
   }
 }
 
+// The directory's and the pusher's callbacks only post to the loop, so
+// both are called with the mutex held.
 void ActorSubmitter::Poll(Actor& actor, int64_t after_version) {
   actor.polling = true;
   std::string id = actor.id;
@@ -142,41 +203,51 @@ void ActorSubmitter::Poll(Actor& actor, int64_t after_version) {
 
 void ActorSubmitter::OnInfo(const std::string& id, int64_t asked_version, absl::Status status,
                             rpc::GetActorInfoReply&& reply) {
-  auto it = actors_.find(id);
-  if (it == actors_.end()) return;
-  Actor& actor = *it->second;
-  actor.polling = false;
-  if (!status.ok()) {
-    // The GCS is unreachable or restarting: ask again shortly. Calls wait.
-    VLOG(1) << "GetActorInfo: " << status;
-    loop_.RunAfter(std::chrono::milliseconds(options_.retry_delay_ms), [this, id, asked_version] {
-      auto again = actors_.find(id);
-      if (again != actors_.end() && !again->second->polling) Poll(*again->second, asked_version);
-    });
-    return;
-  }
-  if (!reply.found()) {
-    reply.mutable_actor()->set_actor_id(id);
-    reply.mutable_actor()->set_state(rpc::ActorInfo::DEAD);
-    reply.mutable_actor()->set_death_cause(
-        "the GCS does not know this actor (it was never created, or its record is gone)");
-  }
-  bool same_incarnation = reply.actor().state() == rpc::ActorInfo::ALIVE &&
-                          reply.actor().address().worker_id() == actor.incarnation;
-  actor.info = std::move(*reply.mutable_actor());
-  actor.known = true;
-  if (!actor.connection && !actor.connecting) {
-    if (same_incarnation) {
-      // The connection broke but the actor lives on: send the calls again
-      // (the actor tells apart those it already ran).
-      for (auto& [seq, call] : actor.calls) call.sent = false;
-      actor.unsent_from = 0;
-    } else {
-      SettleSentCalls(actor, "its worker process died (actor state now " +
-                                 StateName(actor.info.state()) + ")");
+  Effects fx;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = actors_.find(id);
+    if (stopped_ || it == actors_.end()) return;
+    Actor& actor = *it->second;
+    actor.polling = false;
+    if (!status.ok()) {
+      // The GCS is unreachable or restarting: ask again shortly. Calls wait.
+      VLOG(1) << "GetActorInfo: " << status;
+      loop_.RunAfter(std::chrono::milliseconds(options_.retry_delay_ms), [this, id, asked_version] {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto again = actors_.find(id);
+        if (!stopped_ && again != actors_.end() && !again->second->polling) {
+          Poll(*again->second, asked_version);
+        }
+      });
+      return;
     }
+    if (!reply.found()) {
+      reply.mutable_actor()->set_actor_id(id);
+      reply.mutable_actor()->set_state(rpc::ActorInfo::DEAD);
+      reply.mutable_actor()->set_death_cause(
+          "the GCS does not know this actor (it was never created, or its record is gone)");
+    }
+    bool same_incarnation = reply.actor().state() == rpc::ActorInfo::ALIVE &&
+                            reply.actor().address().worker_id() == actor.incarnation;
+    actor.info = std::move(*reply.mutable_actor());
+    actor.known = true;
+    if (!actor.connection && !actor.connecting) {
+      if (same_incarnation) {
+        // The connection broke but the actor lives on: send the calls again
+        // (the actor tells apart those it already ran).
+        for (auto& [seq, call] : actor.calls) call.sent = false;
+        actor.unsent_from = 0;
+      } else {
+        SettleSentCalls(actor,
+                        "its worker process died (actor state now " +
+                            StateName(actor.info.state()) + ")",
+                        fx);
+      }
+    }
+    Pump(actor, fx);
   }
-  Pump(actor);
+  Run(fx);
 }
 
 void ActorSubmitter::Connect(Actor& actor) {
@@ -186,25 +257,28 @@ void ActorSubmitter::Connect(Actor& actor) {
   rpc::Address address = actor.info.address();
   pusher_.Connect(address, [this, id, epoch, address](std::shared_ptr<TaskPusher::Connection> c) {
     loop_.Post([this, id, epoch, address, c = std::move(c)]() mutable {
-      auto it = actors_.find(id);
-      if (it == actors_.end()) return;
-      Actor& actor = *it->second;
-      actor.connecting = false;
-      if (epoch != actor.epoch || actor.info.address().worker_id() != address.worker_id()) {
-        Pump(actor);  // The actor moved meanwhile.
-        return;
+      Effects fx;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = actors_.find(id);
+        if (stopped_ || it == actors_.end()) return;
+        Actor& actor = *it->second;
+        actor.connecting = false;
+        if (epoch == actor.epoch && actor.info.address().worker_id() == address.worker_id()) {
+          if (actor.incarnation != address.worker_id()) {
+            SettleSentCalls(actor, "its worker process died", fx);
+            actor.incarnation = address.worker_id();
+          }
+          actor.connection = std::move(c);
+        }  // Else the actor moved meanwhile.
+        Pump(actor, fx);
       }
-      if (actor.incarnation != address.worker_id()) {
-        SettleSentCalls(actor, "its worker process died");
-        actor.incarnation = address.worker_id();
-      }
-      actor.connection = std::move(c);
-      Pump(actor);
+      Run(fx);
     });
   });
 }
 
-void ActorSubmitter::SendReady(Actor& actor) {
+void ActorSubmitter::SendReady(Actor& actor, Effects& fx) {
   auto request = std::make_shared<rpc::PushTasksRequest>();
   for (auto it = actor.calls.lower_bound(actor.unsent_from); it != actor.calls.end(); ++it) {
     Call& call = it->second;
@@ -218,49 +292,41 @@ void ActorSubmitter::SendReady(Actor& actor) {
   int64_t floor = actor.calls.begin()->first;
   for (auto& task : *request->mutable_tasks()) task.mutable_spec()->set_caller_floor(floor);
   *request->mutable_caller() = options_.caller_address;
-  std::string id = actor.id;
-  uint64_t epoch = actor.epoch;
-  actor.connection->Push(*request, [this, id, epoch, request](absl::Status status,
-                                                               rpc::PushTasksReply&& reply) {
-    if (status.ok() && reply.replies_size() != request->tasks_size()) {
-      status = absl::InternalError("the actor answered " + std::to_string(reply.replies_size()) +
-                                   " of " + std::to_string(request->tasks_size()) + " calls");
-    }
+  // Pushes from several threads may reach the actor out of order; its
+  // ordering stage puts them back in sequence.
+  ++actor.pushes_in_flight;
+  fx.pushes.push_back({actor.connection, std::move(request), actor.id, actor.epoch});
+}
+
+void ActorSubmitter::OnPushDone(const std::string& id, uint64_t epoch,
+                                const std::shared_ptr<rpc::PushTasksRequest>& request,
+                                const absl::Status& status) {
+  Effects fx;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = actors_.find(id);
+    if (stopped_ || it == actors_.end()) return;
+    Actor& actor = *it->second;
+    if (epoch == actor.epoch) --actor.pushes_in_flight;
     if (status.ok()) {
-      // Results go to their waiters from this thread; the bookkeeping
-      // follows on the loop.
-      for (int i = 0; i < request->tasks_size(); ++i) {
-        callbacks_.on_reply(request->tasks(i).spec(), std::move(*reply.mutable_replies(i)));
-      }
+      for (const auto& task : request->tasks()) actor.calls.erase(task.spec().sequence_number());
+      return;
     }
-    loop_.Post([this, id, epoch, request, status = std::move(status)]() mutable {
-      OnPushReply(id, epoch, request, std::move(status), rpc::PushTasksReply());
-    });
-  });
-}
-
-void ActorSubmitter::OnPushReply(const std::string& id, uint64_t epoch,
-                                 std::shared_ptr<rpc::PushTasksRequest> request,
-                                 absl::Status status, rpc::PushTasksReply&&) {
-  auto it = actors_.find(id);
-  if (it == actors_.end()) return;
-  Actor& actor = *it->second;
-  if (status.ok()) {
-    for (const auto& task : request->tasks()) actor.calls.erase(task.spec().sequence_number());
-    return;
+    if (epoch == actor.epoch) OnConnectionLost(actor, fx);
   }
-  if (epoch == actor.epoch) OnConnectionLost(actor);
+  Run(fx);
 }
 
-void ActorSubmitter::OnConnectionLost(Actor& actor) {
+void ActorSubmitter::OnConnectionLost(Actor& actor, Effects& fx) {
   VLOG(1) << "connection to actor " << ActorId::FromBinaryOrNil(actor.id).Hex() << " lost";
-  pusher_.Forget(actor.info.address());
+  fx.forget.push_back(actor.info.address());
   actor.connection.reset();
-  ++actor.epoch;
+  ++actor.epoch;  // Answers to earlier pushes are not counted any more.
+  actor.pushes_in_flight = 0;
   if (!actor.polling) Poll(actor, actor.info.version());
 }
 
-void ActorSubmitter::SettleSentCalls(Actor& actor, const std::string& why) {
+void ActorSubmitter::SettleSentCalls(Actor& actor, const std::string& why, Effects& fx) {
   int max_retries = actor.info.max_task_retries();
   for (auto it = actor.calls.begin(); it != actor.calls.end();) {
     Call& call = it->second;
@@ -280,12 +346,12 @@ void ActorSubmitter::SettleSentCalls(Actor& actor, const std::string& why) {
                       ActorId::FromBinaryOrNil(actor.id).Hex() + ") died while running " +
                       call.spec.function_name() + ": " + why +
                       (max_retries == 0 ? "; calls are not retried (SetMaxTaskRetries)" : ""));
-    Fail(call.spec, error);
+    Fail(std::move(call.spec), error, fx);
     it = actor.calls.erase(it);
   }
 }
 
-void ActorSubmitter::FailAll(Actor& actor, const rpc::ErrorInfo& error) {
+void ActorSubmitter::FailAll(Actor& actor, const rpc::ErrorInfo& error, Effects& fx) {
   // Calls still resolving their arguments fail when OnResolved finds them
   // gone; their specs are not here yet, so fail those that are.
   for (auto it = actor.calls.begin(); it != actor.calls.end();) {
@@ -293,15 +359,15 @@ void ActorSubmitter::FailAll(Actor& actor, const rpc::ErrorInfo& error) {
       ++it;
       continue;
     }
-    Fail(it->second.spec, error);
+    Fail(std::move(it->second.spec), error, fx);
     it = actor.calls.erase(it);
   }
 }
 
-void ActorSubmitter::Fail(rpc::TaskSpec& spec, const rpc::ErrorInfo& error) {
+void ActorSubmitter::Fail(rpc::TaskSpec&& spec, const rpc::ErrorInfo& error, Effects& fx) {
   rpc::ErrorInfo e = error;
   e.set_function_name(spec.function_name());
-  callbacks_.on_failure(spec, e);
+  fx.failures.emplace_back(std::move(spec), std::move(e));
 }
 
 rpc::ErrorInfo ActorSubmitter::DeathError(const Actor& actor) const {

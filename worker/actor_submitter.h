@@ -25,9 +25,13 @@
 // actor answers a call it already ran with an error, since its result is
 // gone). Calls never hang on a dead actor.
 //
-// Threading: the owner's EventLoop only (Submit, OnResolved, Forget must
-// be posted there); results reach Callbacks::on_reply on the thread that
-// received them, like TaskSubmitter.
+// Threading: Submit, OnResolved and Refresh may be called from any thread
+// (one mutex guards the state): a call without ObjectRef arguments to an
+// actor that is alive and connected is pushed from the calling thread,
+// without a hop through the loop. The GCS's answers and connections are
+// handled on the owner's EventLoop; replies on the thread that received
+// them. Callbacks, pushes and dropped connections run outside the mutex
+// (a push may block on a full socket while the reply reader needs it).
 #pragma once
 
 #include <cstdint>
@@ -35,6 +39,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -94,13 +99,21 @@ class ActorSubmitter {
   // Returns the sequence number.
   int64_t Submit(rpc::TaskSpec& spec);
   // The call's ObjectRef arguments are resolved (`spec` as it goes out),
-  // or could not be (`error` set: the call fails with it).
-  void OnResolved(rpc::TaskSpec spec, const rpc::ErrorInfo* error = nullptr);
+  // or could not be (`error` set: the call fails with it). With `send_now`
+  // (a call resolved on the submitting thread), the call is pushed at once
+  // if nothing else is on its way to the actor (a synchronous caller pays
+  // no hop through the loop); otherwise the calls resolved by the next turn
+  // of the loop leave together in one push (a burst costs few pushes).
+  void OnResolved(rpc::TaskSpec spec, const rpc::ErrorInfo* error = nullptr,
+                  bool send_now = false);
   // This process killed the actor: the GCS will say DEAD; ask it now.
   void Refresh(const std::string& actor_id);
+  // From now on nothing is sent and no answer is acted on (teardown: the
+  // connections' closing may still deliver failures).
+  void Stop();
 
   // For tests and leak checks.
-  size_t NumActors() const { return actors_.size(); }
+  size_t NumActors() const;
   size_t NumPending() const;
 
  private:
@@ -125,24 +138,40 @@ class ActorSubmitter {
     uint64_t epoch = 0;        // Bumped when a connection is dropped.
     std::string incarnation;   // Worker id the calls in flight went to.
     bool pump_queued = false;  // In dirty_.
+    int pushes_in_flight = 0;  // On the current connection, unanswered.
   };
 
+  // What a step decided to do once the mutex is released.
+  struct Effects {
+    struct Push {
+      std::shared_ptr<TaskPusher::Connection> connection;
+      std::shared_ptr<rpc::PushTasksRequest> request;
+      std::string actor_id;
+      uint64_t epoch;
+    };
+    std::vector<rpc::Address> forget;
+    std::vector<Push> pushes;
+    std::vector<std::pair<rpc::TaskSpec, rpc::ErrorInfo>> failures;
+  };
+  void Run(Effects& fx);
+
+  // Everything below runs with mu_ held.
   Actor& GetActor(const std::string& id);
   void FlushDirty();
-  void Pump(Actor& actor);
+  void QueuePump(Actor& actor);
+  void Pump(Actor& actor, Effects& fx);
   void Poll(Actor& actor, int64_t after_version);
   void OnInfo(const std::string& id, int64_t asked_version, absl::Status status,
               rpc::GetActorInfoReply&& reply);
   void Connect(Actor& actor);
-  void SendReady(Actor& actor);
-  void OnPushReply(const std::string& id, uint64_t epoch,
-                   std::shared_ptr<rpc::PushTasksRequest> request, absl::Status status,
-                   rpc::PushTasksReply&& reply);
-  void OnConnectionLost(Actor& actor);
+  void SendReady(Actor& actor, Effects& fx);
+  void OnPushDone(const std::string& id, uint64_t epoch,
+                  const std::shared_ptr<rpc::PushTasksRequest>& request, const absl::Status& status);
+  void OnConnectionLost(Actor& actor, Effects& fx);
   // The calls sent to an incarnation that is gone: retried or failed.
-  void SettleSentCalls(Actor& actor, const std::string& why);
-  void FailAll(Actor& actor, const rpc::ErrorInfo& error);
-  void Fail(rpc::TaskSpec& spec, const rpc::ErrorInfo& error);
+  void SettleSentCalls(Actor& actor, const std::string& why, Effects& fx);
+  void FailAll(Actor& actor, const rpc::ErrorInfo& error, Effects& fx);
+  void Fail(rpc::TaskSpec&& spec, const rpc::ErrorInfo& error, Effects& fx);
   rpc::ErrorInfo DeathError(const Actor& actor) const;
 
   EventLoop& loop_;
@@ -152,9 +181,11 @@ class ActorSubmitter {
   TaskPusher& pusher_;
   Callbacks callbacks_;
   Options options_;
+  mutable std::mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<Actor>> actors_;
   std::vector<std::string> dirty_;  // Actors with calls resolved this turn.
   bool flush_posted_ = false;
+  bool stopped_ = false;
 };
 
 }  // namespace lumen::worker

@@ -165,6 +165,35 @@ TEST_CASE("Calls resolved in one turn of the loop leave in one push") {
   CHECK(f.Seqs(f.pusher.pushes[1].request) == std::vector<int64_t>{2, 3, 4});
 }
 
+TEST_CASE("A call resolved on the submitting thread goes out at once when connected") {
+  Fixture f;
+  f.Call("c1");
+  f.AnswerInfo(f.Info(rpc::ActorInfo::ALIVE, 1, "w1"));
+  REQUIRE(f.pusher.pushes.size() == 1);
+  f.pusher.Reply("x");  // Nothing in flight now.
+  rpc::TaskSpec spec = f.Spec("c2");
+  f.submitter.Submit(spec);
+  f.submitter.OnResolved(std::move(spec), nullptr, /*send_now=*/true);
+  // No turn of the loop needed.
+  REQUIRE(f.pusher.pushes.size() == 1);
+  CHECK(f.Seqs(f.pusher.pushes[0].request) == std::vector<int64_t>{2});
+  f.pusher.Reply("y");
+  CHECK(f.replied == std::vector<std::string>{"c1", "c2"});
+  CHECK(f.submitter.NumPending() == 0);  // Bookkeeping done on the reply's thread.
+
+  // With a push on its way, the next calls wait for the loop's turn and go
+  // together.
+  for (const char* name : {"c3", "c4", "c5"}) {
+    rpc::TaskSpec next = f.Spec(name);
+    f.submitter.Submit(next);
+    f.submitter.OnResolved(std::move(next), nullptr, /*send_now=*/true);
+  }
+  REQUIRE(f.pusher.pushes.size() == 1);  // c3 went at once ...
+  f.Poll();
+  REQUIRE(f.pusher.pushes.size() == 2);  // ... c4 and c5 together.
+  CHECK(f.Seqs(f.pusher.pushes[1].request) == std::vector<int64_t>{4, 5});
+}
+
 TEST_CASE("ActorSubmitter holds later calls behind one whose arguments are unresolved") {
   Fixture f;
   rpc::TaskSpec first = f.Spec("c1");

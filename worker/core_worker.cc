@@ -230,6 +230,7 @@ CoreWorker::~CoreWorker() {
   // dropped with it); then the task channels close, joining their readers;
   // then the submitter and its leases' connections go. The RPC clients
   // (members, destroyed before the loop) cancel and wait for their calls.
+  if (actor_submitter_) actor_submitter_->Stop();
   loop_.StopAndJoin();
   clients_.CloseChannels();
   submitter_.reset();
@@ -292,6 +293,24 @@ ray::internal::RefData CoreWorker::SubmitTask(const std::string& function_name,
 
 ray::internal::RefData CoreWorker::Enqueue(rpc::TaskSpec&& spec,
                                            std::vector<ray::internal::TaskArg>&& args) {
+  ray::internal::RefData ret = PrepareSpec(spec, std::move(args));
+  QueueForLoop(std::move(spec));
+  return ret;
+}
+
+void CoreWorker::QueueForLoop(rpc::TaskSpec&& spec) {
+  // One wake-up of the loop per burst of submissions, not one per task.
+  bool first;
+  {
+    std::lock_guard<std::mutex> lock(submit_mu_);
+    first = submitted_.empty();
+    submitted_.push_back(std::move(spec));
+  }
+  if (first) loop_.Post([this] { DrainSubmitted(); });
+}
+
+ray::internal::RefData CoreWorker::PrepareSpec(rpc::TaskSpec& spec,
+                                               std::vector<ray::internal::TaskArg>&& args) {
   TaskId task = TaskId::ForNormalTask(options_.job_id);
   spec.set_task_id(task.Binary());
   spec.set_job_id(options_.job_id.Binary());
@@ -315,14 +334,6 @@ ray::internal::RefData CoreWorker::Enqueue(rpc::TaskSpec&& spec,
   }
   ObjectId return_id = ObjectId::FromIndex(task, 1);
   refs_.AddOwned(return_id);
-  // One wake-up of the loop per burst of submissions, not one per task.
-  bool first;
-  {
-    std::lock_guard<std::mutex> lock(submit_mu_);
-    first = submitted_.empty();
-    submitted_.push_back(std::move(spec));
-  }
-  if (first) loop_.Post([this] { DrainSubmitted(); });
   return {return_id.Binary(), owner_blob_};
 }
 
@@ -340,12 +351,8 @@ void CoreWorker::DrainSubmitted() {
     std::lock_guard<std::mutex> lock(submit_mu_);
     batch.swap(submitted_);
   }
-  for (auto& spec : batch) {
-    // An actor call is numbered in submission order, before its arguments
-    // are resolved (calls after it wait for it).
-    if (!spec.actor_id().empty()) actor_submitter_->Submit(spec);
-    ResolveDependencies(std::move(spec));
-  }
+  // (Actor calls here were numbered at submission, SubmitActorTask.)
+  for (auto& spec : batch) ResolveDependencies(std::move(spec));
 }
 
 CoreWorker::Stats CoreWorker::GetStats() const {

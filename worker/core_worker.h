@@ -141,6 +141,10 @@ class CoreWorker {
   // SubmitTask and SubmitActorTask: the arguments into `spec` (references
   // held until the task ends), the return owned, the spec queued for the loop.
   ray::internal::RefData Enqueue(rpc::TaskSpec&& spec, std::vector<ray::internal::TaskArg>&& args);
+  // The part of Enqueue before the queue: ids, arguments, references.
+  ray::internal::RefData PrepareSpec(rpc::TaskSpec& spec, std::vector<ray::internal::TaskArg>&& args);
+  // Hands the spec to the loop (DrainSubmitted: dependencies, then submit).
+  void QueueForLoop(rpc::TaskSpec&& spec);
   void AcquireInFlight();
   // Loop: takes the tasks SubmitTask queued since the last drain, in order.
   void DrainSubmitted();

@@ -110,7 +110,18 @@ ray::internal::RefData CoreWorker::SubmitActorTask(const std::string& actor_id,
   spec.set_function_name(method);
   spec.set_name(options.name);
   spec.set_actor_id(actor_id);
-  return Enqueue(std::move(spec), std::move(args));
+  ray::internal::RefData ret = PrepareSpec(spec, std::move(args));
+  actor_submitter_->Submit(spec);  // Numbered now, in submission order.
+  bool has_refs = false;
+  for (const auto& arg : spec.args()) has_refs |= arg.is_ref();
+  if (has_refs) {
+    // Sent once the loop has resolved its arguments; later calls wait.
+    QueueForLoop(std::move(spec));
+  } else {
+    // Nothing to wait for: straight to the actor from this thread.
+    actor_submitter_->OnResolved(std::move(spec), nullptr, /*send_now=*/true);
+  }
+  return ret;
 }
 
 void CoreWorker::KillActor(const std::string& actor_id, bool no_restart, const std::string& cause) {
