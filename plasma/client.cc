@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
@@ -113,20 +115,73 @@ absl::Status PlasmaClient::SimpleCall(MessageType type, const google::protobuf::
 }
 
 absl::StatusOr<MutableBuffer> PlasmaClient::Create(const ObjectId& id, uint64_t data_size, uint64_t metadata_size,
-                                                   bool pin) {
+                                                   bool pin, std::string_view owner) {
   CreateRequest request;
   request.set_id(id.data(), ObjectId::kSize);
   request.set_data_size(data_size);
   request.set_metadata_size(metadata_size);
   request.set_pin(pin);
-  absl::MutexLock lock(&mu_);
+  if (pin) request.set_owner(std::string(owner));
+  return CreateWithRequest(request);
+}
+
+absl::StatusOr<MutableBuffer> PlasmaClient::CreateForRestore(const ObjectId& id, uint64_t data_size,
+                                                             uint64_t metadata_size) {
+  CreateRequest request;
+  request.set_id(id.data(), ObjectId::kSize);
+  request.set_data_size(data_size);
+  request.set_metadata_size(metadata_size);
+  request.set_pin(true);
+  request.set_restore(true);
+  return CreateWithRequest(request);
+}
+
+absl::StatusOr<MutableBuffer> PlasmaClient::CreateWithRequest(const CreateRequest& request) {
+  const uint64_t data_size = request.data_size();
+  const uint64_t metadata_size = request.metadata_size();
   CreateReply reply;
-  if (absl::Status called = Call(CREATE_REQUEST, request, CREATE_REPLY, &reply); !called.ok()) return called;
-  if (reply.error() != OK) return ToStatus(reply.error(), reply.message());
-  if (reply.offset() + data_size + metadata_size > arena_size_) return absl::InternalError("offset outside the arena");
-  PopulateForWrite(reply.offset(), data_size + metadata_size);
-  uint8_t* data = base_ + reply.offset();
-  return MutableBuffer{data, data_size, data + data_size, metadata_size};
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kSpillWaitMs);
+  for (int wait_ms = 1;; wait_ms = std::min(wait_ms * 2, 50)) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (absl::Status called = Call(CREATE_REQUEST, request, CREATE_REPLY, &reply); !called.ok()) return called;
+      if (reply.error() == OK) {
+        if (reply.offset() + data_size + metadata_size > arena_size_) {
+          return absl::InternalError("offset outside the arena");
+        }
+        PopulateForWrite(reply.offset(), data_size + metadata_size);
+        uint8_t* data = base_ + reply.offset();
+        return MutableBuffer{data, data_size, data + data_size, metadata_size};
+      }
+    }
+    // The raylet is writing pinned objects to disk to make room: wait for it
+    // (without the lock, so this client's Releases go out meanwhile).
+    if (reply.error() != OUT_OF_MEMORY || !reply.spill_pending() || std::chrono::steady_clock::now() > deadline) {
+      return ToStatus(reply.error(), reply.message());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+  }
+}
+
+absl::Status PlasmaClient::Identify(std::string_view owner) {
+  IdentifyRequest request;
+  request.set_owner(std::string(owner));
+  absl::MutexLock lock(&mu_);
+  return Write(IDENTIFY, request);
+}
+
+absl::StatusOr<StatsReply> PlasmaClient::Stats() {
+  absl::MutexLock lock(&mu_);
+  StatsReply reply;
+  if (absl::Status called = Call(STATS_REQUEST, StatusReply(), STATS_REPLY, &reply); !called.ok()) return called;
+  return reply;
+}
+
+absl::Status PlasmaClient::ReportSpill(const ObjectId& id, const std::string& error) {
+  SpillResult request;
+  request.set_id(id.data(), ObjectId::kSize);
+  request.set_error(error);
+  return SimpleCall(SPILL_RESULT, request);
 }
 
 // Maps the pages of [offset, offset+size) in one system call the first time
@@ -163,10 +218,10 @@ absl::Status PlasmaClient::Abort(const ObjectId& id) {
 }
 
 absl::Status PlasmaClient::Put(const ObjectId& id, const void* data, size_t size, const void* metadata,
-                               size_t metadata_size, bool pin) {
+                               size_t metadata_size, bool pin, std::string_view owner) {
   if (std::optional<absl::Status> put = PutThroughIndex(id, data, size, metadata, metadata_size, pin)) return *put;
   if (size + metadata_size > kInlinePutLimit) {
-    absl::StatusOr<MutableBuffer> buffer = Create(id, size, metadata_size, pin);
+    absl::StatusOr<MutableBuffer> buffer = Create(id, size, metadata_size, pin, owner);
     if (!buffer.ok()) return buffer.status();
     if (size > 0) std::memcpy(buffer->data, data, size);
     if (metadata_size > 0) std::memcpy(buffer->metadata, metadata, metadata_size);
@@ -177,6 +232,7 @@ absl::Status PlasmaClient::Put(const ObjectId& id, const void* data, size_t size
   request.set_data_size(size);
   request.set_metadata_size(metadata_size);
   request.set_pin(pin);
+  if (pin) request.set_owner(std::string(owner));
   request.set_seal(true);
   std::string* inline_data = request.mutable_inline_data();
   inline_data->reserve(size + metadata_size);

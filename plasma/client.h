@@ -32,6 +32,12 @@
 // announced to the store with a one-way message; the call does not wait.
 // Store full, index full or no slot: the same calls go over the socket.
 //
+// Owners and spilling (docs/plasma.md): a process that owns objects calls
+// Identify(worker id) once; its pinned creates are then primaries owned by
+// it (or by the `owner` a create names), deleted by the store when the
+// owner's process exits. A Create that does not fit while the raylet spills
+// pinned objects to disk waits and retries, up to kSpillWaitMs.
+//
 // Threading: every method is thread-safe; calls are serialized on one socket
 // (a Get that waits blocks the client's other callers; use another client
 // for concurrent waits). Errors are absl::Status: AlreadyExists (Create of
@@ -84,12 +90,23 @@ class PlasmaClient {
   static absl::StatusOr<std::unique_ptr<PlasmaClient>> Connect(const std::string& socket_path);
   ~PlasmaClient();  // Unmaps the arena; the store releases what we held.
 
+  // How long a Create waits for spilling to make room before it fails.
+  static constexpr int64_t kSpillWaitMs = 60000;
+
+  // `owner` (a WorkerId, binary) owns a pinned object; empty: Identify's.
   absl::StatusOr<MutableBuffer> Create(const ObjectId& id, uint64_t data_size, uint64_t metadata_size,
-                                       bool pin = false);
+                                       bool pin = false, std::string_view owner = {});
+  // This connection speaks for worker `owner` (binary WorkerId). One-way.
+  absl::Status Identify(std::string_view owner);
+  absl::StatusOr<StatsReply> Stats();
+  // For the raylet: refills spilled `id` (Create with restore), and reports
+  // a spill (NotFound: keep nothing, the object stayed in memory or is gone).
+  absl::StatusOr<MutableBuffer> CreateForRestore(const ObjectId& id, uint64_t data_size, uint64_t metadata_size);
+  absl::Status ReportSpill(const ObjectId& id, const std::string& error);
   absl::Status Seal(const ObjectId& id);
   absl::Status Abort(const ObjectId& id);
   absl::Status Put(const ObjectId& id, const void* data, size_t size, const void* metadata = nullptr,
-                   size_t metadata_size = 0, bool pin = false);
+                   size_t metadata_size = 0, bool pin = false, std::string_view owner = {});
 
   struct PutItem {
     ObjectId id;
@@ -132,6 +149,8 @@ class PlasmaClient {
     std::vector<ObjectId> fast;
   };
   PlasmaClient(int fd, uint8_t* base, uint64_t arena_size, std::unique_ptr<IndexClient> index);
+  // One Create round trip, repeated while the store spills to make room.
+  absl::StatusOr<MutableBuffer> CreateWithRequest(const CreateRequest& request);
 
   // Clears the index holds in `releases` now and queues a Release (and an
   // UnholdNotice if needed) in output_; Write sends them with what follows.

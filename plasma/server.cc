@@ -113,6 +113,7 @@ void PlasmaServer::Greet(const std::shared_ptr<Connection>& connection) {
 void PlasmaServer::HandleClosed(Connection& connection) {
   if (owner_ != 0 && connection.id() == owner_) {
     owner_ = 0;
+    store_.SetSpillHooks({});
     // Moved out first: the callback may Stop() the server, which clears it.
     auto on_owner_lost = std::move(on_owner_lost_);
     on_owner_lost_ = nullptr;
@@ -158,10 +159,26 @@ absl::Status PlasmaServer::HandleFrame(Connection& connection, const Frame& fram
         return absl::FailedPreconditionError("the store already has an owner (the node's raylet)");
       }
       owner_ = connection.id();
+      store_.SetSpillHooks(OwnerHooks(connection.weak_from_this()));
       LOG(INFO) << "the node's raylet holds connection " << owner_
                 << ": the store stops when it closes";
       connection.Send(STATUS_REPLY, StatusReply());
       return absl::OkStatus();
+    case IDENTIFY: {
+      IdentifyRequest request;
+      if (!ParseBody(frame, &request)) return absl::InvalidArgumentError("malformed IdentifyRequest");
+      store_.Identify(connection.id(), request.owner());
+      return absl::OkStatus();
+    }
+    case STATS_REQUEST:
+      connection.Send(STATS_REPLY, store_.Stats());
+      return absl::OkStatus();
+    case SPILL_RESULT: {
+      SpillResult request;
+      if (!ParseBody(frame, &request)) return absl::InvalidArgumentError("malformed SpillResult");
+      connection.Send(STATUS_REPLY, store_.SpillDone(request));
+      return absl::OkStatus();
+    }
     case SUBSCRIBE_REQUEST:
       subscribers_.emplace(connection.id(), connection.weak_from_this());
       connection.Send(STATUS_REPLY, StatusReply());
@@ -243,6 +260,20 @@ void PlasmaServer::HandleGet(Connection& connection, const GetRequest& request) 
     store_.ExpireGet(id);
   });
   get_timers_.emplace(*request_id, std::move(timer));
+}
+
+// Orders to the raylet travel as one-way frames on its owner connection.
+SpillHooks PlasmaServer::OwnerHooks(std::weak_ptr<Connection> owner) {
+  auto send = [owner](MessageType type) {
+    return [owner, type](const std::vector<ObjectId>& ids) {
+      auto connection = owner.lock();
+      if (!connection) return;
+      ObjectsRequest order;
+      for (const ObjectId& id : ids) order.add_ids(id.data(), ObjectId::kSize);
+      connection->Send(type, order);
+    };
+  };
+  return SpillHooks{send(SPILL_ORDER), send(RESTORE_ORDER), send(SPILL_FREED)};
 }
 
 void PlasmaServer::Notify(const Notification& note) {

@@ -56,6 +56,7 @@ class PlasmaServer : public FrameHandler {
   absl::Status HandleObjectRequest(Connection& connection, const Frame& frame);
   absl::Status HandleObjectsRequest(Connection& connection, const Frame& frame);
   void Notify(const Notification& note);
+  static SpillHooks OwnerHooks(std::weak_ptr<Connection> owner);
 
   boost::asio::io_context& io_;
   PlasmaStore& store_;

@@ -15,6 +15,7 @@ PlasmaStore::PlasmaStore(uint8_t* arena, uint64_t capacity, StoreOptions options
 CreateReply PlasmaStore::Create(ClientId client, const CreateRequest& request) {
   auto id = ObjectId::FromBinary(request.id());
   if (!id.ok()) return ErrorReply<CreateReply>(INVALID_REQUEST, std::string(id.status().message()));
+  if (request.restore()) return Restore(client, *id, request);
   if (FindObject(*id) != objects_.end()) {
     return ErrorReply<CreateReply>(ALREADY_EXISTS, "object " + id->Hex() + " already exists");
   }
@@ -39,6 +40,11 @@ CreateReply PlasmaStore::CreateObject(ClientId client, const ObjectId& id, const
   object.metadata_size = request.metadata_size();
   object.creator = client;
   object.pinned = request.pin();
+  if (object.pinned) object.owner = OwnerFor(client, id, request.owner());
+  if (dead_owners_.contains(object.owner)) {  // Its owner is gone: nobody will free it.
+    object.pinned = false;
+    object.owner.clear();
+  }
   deleted_.erase(id);
   if (request.seal()) {
     if (total > 0) std::memcpy(arena_ + *offset, request.inline_data().data(), total);
@@ -57,9 +63,11 @@ CreateReply PlasmaStore::CreateObject(ClientId client, const ObjectId& id, const
 std::optional<uint64_t> PlasmaStore::AllocateWithEviction(uint64_t size, CreateReply* reply) {
   if (auto offset = allocator_.Allocate(size)) return offset;
   const uint64_t need = ArenaAllocator::RoundUp(size);
-  const uint64_t unevictable = allocator_.allocated_bytes() - eviction_.evictable_bytes();
+  const bool can_spill = spill_hooks_.spill && spill_error_.empty();
+  const uint64_t spillable = can_spill ? spillable_.evictable_bytes() + spilling_bytes_ : 0;
+  const uint64_t stuck = allocator_.allocated_bytes() - eviction_.evictable_bytes() - spillable;
   int evicted = 0;
-  if (allocator_.capacity() - unevictable >= need) {
+  if (allocator_.capacity() - stuck >= need) {
     while (EvictOne()) {
       ++evicted;
       if (auto offset = allocator_.Allocate(size)) {
@@ -67,6 +75,7 @@ std::optional<uint64_t> PlasmaStore::AllocateWithEviction(uint64_t size, CreateR
         return offset;
       }
     }
+    if (can_spill && OrderSpills(need)) reply->set_spill_pending(true);
   }
   reply->set_error(OUT_OF_MEMORY);
   reply->set_requested(size);
@@ -75,9 +84,12 @@ std::optional<uint64_t> PlasmaStore::AllocateWithEviction(uint64_t size, CreateR
   reply->set_evictable(eviction_.evictable_bytes());
   reply->set_message(absl::StrCat("object store full: requested ", size, " bytes, capacity ",
                                   allocator_.capacity(), ", in use ", allocator_.allocated_bytes(),
-                                  ", evictable ", eviction_.evictable_bytes(), " (evicted ", evicted,
-                                  " objects trying)"));
-  LOG(WARNING) << reply->message();
+                                  ", evictable ", eviction_.evictable_bytes(), ", spilled ", spilled_bytes_,
+                                  " (evicted ", evicted, " objects trying)",
+                                  reply->spill_pending() ? "; spilling to make room"
+                                  : spill_error_.empty() ? ""
+                                                         : "; spilling to disk failed: " + spill_error_));
+  if (!reply->spill_pending()) LOG(WARNING) << reply->message();
   return std::nullopt;
 }
 
@@ -166,10 +178,15 @@ bool PlasmaStore::Contains(const ObjectId& id) {
 StatusReply PlasmaStore::Delete(const std::vector<ObjectId>& ids) {
   for (const ObjectId& id : ids) {
     auto it = FindObject(id);
+    if (it != objects_.end() && it->second.spilled) {
+      EraseObject(id, /*remember_deleted=*/true);
+      continue;
+    }
     if (it == objects_.end() || !it->second.sealed) continue;
     if (IsHeld(id, it->second)) {
       it->second.delete_pending = true;  // Erased at its last Release.
       eviction_.Remove(id);
+      spillable_.Remove(id);
       IndexSetState(id, IndexState::kDeletePending);
     } else {
       EraseObject(id, /*remember_deleted=*/true);
@@ -195,6 +212,7 @@ StatusReply PlasmaStore::Pin(const std::vector<ObjectId>& ids, bool pin) {
 
 uint64_t PlasmaStore::Get(ClientId client, const std::vector<ObjectId>& ids, bool wait, GetCallback callback) {
   size_t unsealed = 0;
+  std::vector<ObjectId> spilled;
   for (const ObjectId& id : ids) {
     auto it = FindObject(id);
     if (it == objects_.end() && deleted_.contains(id)) {
@@ -202,7 +220,9 @@ uint64_t PlasmaStore::Get(ClientId client, const std::vector<ObjectId>& ids, boo
       return 0;
     }
     if (it == objects_.end() || !it->second.sealed) ++unsealed;
+    if (it != objects_.end() && it->second.spilled) spilled.push_back(id);
   }
+  if (wait) OrderRestores(spilled);
   if (unsealed == 0 || !wait) {
     callback(BuildGetReply(client, ids));
     return 0;
@@ -262,6 +282,13 @@ void PlasmaStore::DisconnectClient(ClientId client) {
   }
   auto node = clients_.extract(client);
   ClientState& state = node.mapped();
+  if (!state.identity.empty()) {
+    auto count = owner_connections_.find(state.identity);
+    if (count != owner_connections_.end() && --count->second == 0) {
+      owner_connections_.erase(count);
+      OwnerExited(state.identity);
+    }
+  }
   for (uint64_t request_id : state.gets) {
     auto pending = pending_gets_.extract(request_id);
     for (const ObjectId& id : pending.mapped().ids) {
@@ -283,6 +310,7 @@ void PlasmaStore::Hold(ClientId client, const ObjectId& id, Object& object) {
   if (!clients_[client].holding.insert(id).second) return;
   ++object.holders;
   eviction_.Remove(id);
+  spillable_.Remove(id);
 }
 
 void PlasmaStore::Unhold(const ObjectId& id, Object& object) {
@@ -295,20 +323,32 @@ void PlasmaStore::Unhold(const ObjectId& id, Object& object) {
 }
 
 void PlasmaStore::UpdateEvictable(const ObjectId& id, const Object& object) {
-  const bool evictable = object.sealed && object.holders == 0 && !object.pinned && !object.delete_pending;
+  const bool unheld = object.sealed && object.holders == 0 && !object.delete_pending;
+  const bool evictable = unheld && !object.pinned;
+  const uint64_t size = ArenaAllocator::RoundUp(object.data_size + object.metadata_size);
   if (!evictable) {
     eviction_.Remove(id);
   } else if (!eviction_.Contains(id)) {
-    eviction_.Add(id, ArenaAllocator::RoundUp(object.data_size + object.metadata_size));
+    eviction_.Add(id, size);
+  }
+  const bool spillable = unheld && object.pinned && !object.spilling && !object.in_slab;
+  if (!spillable) {
+    spillable_.Remove(id);
+  } else if (!spillable_.Contains(id)) {
+    spillable_.Add(id, size);
   }
 }
 
 void PlasmaStore::EraseObject(const ObjectId& id, bool remember_deleted) {
   auto it = objects_.find(id);
   CHECK(it != objects_.end());
-  const bool was_sealed = it->second.sealed;
-  FreeObjectSpace(it->second);
+  const bool was_spilled = it->second.spilled;  // Then it has no memory.
+  const bool was_sealed = it->second.sealed || was_spilled;
+  if (was_spilled || it->second.spilling) ForgetSpill(id, it->second);
+  if (!was_spilled) FreeObjectSpace(it->second);
+  spill_error_.clear();  // Memory or disk was freed: spilling may work again.
   eviction_.Remove(id);
+  spillable_.Remove(id);
   IndexErase(id);
   objects_.erase(it);
   if (remember_deleted) RememberDeleted(id);

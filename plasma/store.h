@@ -22,6 +22,19 @@
 // bit set in the index; the store checks the bits before it evicts or
 // erases, and a dead client's bits are cleared by a scan.
 //
+// Owners and spilling (docs/plasma.md, "Owners and spilling"): a pinned
+// object is a primary copy owned by a worker (CreateRequest.owner, else for
+// a ray::Put id the identity the creating connection gave with Identify). When the last
+// connection of an owner closes (the process exited, SIGKILL included) its
+// primaries are unpinned and deleted. With spill hooks set (the node's
+// raylet is connected), a Create that does not fit after eviction orders the
+// raylet to spill the least recently used unheld primaries (`spillable_`)
+// and answers OUT_OF_MEMORY with spill_pending, so the client retries; the
+// raylet writes each to a file and reports SpillDone, after which the
+// object keeps its entry (spilled: no memory, not in the index) and a Get
+// of it orders a restore and waits for the raylet's restore Create + Seal.
+// Deleting a spilled object tells the raylet to remove its file.
+//
 // Threading: the store loop only; the index is shared with clients under
 // its own lock.
 #pragma once
@@ -50,6 +63,17 @@ using NotificationListener = std::function<void(const Notification&)>;
 struct StoreOptions {
   // How many deleted ids are remembered so Get can answer DELETED.
   size_t deleted_ids_remembered = 100000;
+  // How many exited owners are remembered: a primary created for one of
+  // them later (a task return racing its caller's death) is not pinned.
+  size_t dead_owners_remembered = 10000;
+};
+
+// What the store asks of the node's raylet (store-to-raylet frames on its
+// owner connection). Empty functions: no raylet, no spilling.
+struct SpillHooks {
+  std::function<void(const std::vector<ObjectId>&)> spill;    // Write these to disk.
+  std::function<void(const std::vector<ObjectId>&)> restore;  // A Get waits for these.
+  std::function<void(const std::vector<ObjectId>&)> freed;    // Their files may go.
 };
 
 class PlasmaStore {
@@ -65,6 +89,17 @@ class PlasmaStore {
 
   // Called for every seal and every deletion or eviction.
   void SetNotificationListener(NotificationListener listener) { notify_ = std::move(listener); }
+  void SetSpillHooks(SpillHooks hooks) { spill_hooks_ = std::move(hooks); }
+
+  // `client` speaks for worker `owner` (a WorkerId, binary): its pinned
+  // creates are owned by it, and when its last such connection closes the
+  // owner's primaries go.
+  void Identify(ClientId client, const std::string& owner);
+  // The raylet's report on a spill order (see the header comment). NOT_FOUND
+  // when the object stays in memory (deleted, or held meanwhile): the
+  // raylet removes its file.
+  StatusReply SpillDone(const SpillResult& result);
+  StatsReply Stats() const;
 
   CreateReply Create(ClientId client, const CreateRequest& request);
   StatusReply Seal(ClientId client, const ObjectId& id);
@@ -100,6 +135,8 @@ class PlasmaStore {
   uint64_t capacity() const { return allocator_.capacity(); }
   uint64_t in_use_bytes() const { return allocator_.allocated_bytes(); }
   uint64_t evictable_bytes() const { return eviction_.evictable_bytes(); }
+  uint64_t spillable_bytes() const { return spillable_.evictable_bytes(); }
+  uint64_t spilled_bytes() const { return spilled_bytes_; }
   size_t object_count() const { return objects_.size(); }
 
  private:
@@ -114,6 +151,10 @@ class PlasmaStore {
     bool in_slab = false;  // Then `slab` is the offset of its slab.
     uint64_t slab = 0;
     int holders = 0;
+    std::string owner;       // Of a primary copy (pinned at create); may be empty.
+    bool spilling = false;   // Ordered to the raylet; not spillable again.
+    bool spilled = false;    // Only on disk: no memory, not sealed, not in the index.
+    bool restoring = false;  // Restore ordered.
   };
   struct ClientState {
     absl::flat_hash_set<ObjectId> holding;
@@ -121,6 +162,7 @@ class PlasmaStore {
     absl::flat_hash_set<uint64_t> gets;
     int slot = 0;
     std::optional<uint64_t> slab;
+    std::string identity;  // Identify'd owner id; empty: none.
   };
   struct Slab {
     ClientId owner = 0;
@@ -139,6 +181,17 @@ class PlasmaStore {
   bool EvictOne();
   bool IsHeld(const ObjectId& id, const Object& object);
 
+  // Spilling and owners (store_spill.cc).
+  CreateReply Restore(ClientId client, const ObjectId& id, const CreateRequest& request);
+  // Orders spills towards `need` bytes; true when some are under way.
+  bool OrderSpills(uint64_t need);
+  void OrderRestores(const std::vector<ObjectId>& ids);
+  // A create's owner: `requested`, else for a ray::Put id (Index() 0: the
+  // putter owns it) the creating connection's identity. A task return
+  // names its owner (its caller) or has none.
+  std::string OwnerFor(ClientId client, const ObjectId& id, const std::string& requested) const;
+  void OwnerExited(const std::string& owner);
+  void ForgetSpill(const ObjectId& id, Object& object);
   // The index side (store_index.cc). Each takes the index lock itself.
   absl::flat_hash_map<ObjectId, Object>::iterator FindObject(const ObjectId& id);
   bool Adopt(const ObjectId& id);
@@ -167,7 +220,16 @@ class PlasmaStore {
   std::map<uint64_t, Slab> slabs_;    // By offset.
   ArenaAllocator allocator_;
   LruEvictionPolicy eviction_;
+  LruEvictionPolicy spillable_;  // Sealed, pinned, unheld, not spilling, not in a slab.
   NotificationListener notify_;
+  SpillHooks spill_hooks_;
+  uint64_t spilling_bytes_ = 0;
+  uint64_t spilled_bytes_ = 0;
+  uint64_t spilled_count_ = 0;
+  std::string spill_error_;  // The last failed spill; cleared when anything is erased.
+  absl::flat_hash_map<std::string, int> owner_connections_;
+  absl::flat_hash_set<std::string> dead_owners_;
+  std::deque<std::string> dead_owner_order_;
   absl::flat_hash_map<ObjectId, Object> objects_;
   absl::flat_hash_map<ClientId, ClientState> clients_;
   absl::flat_hash_map<uint64_t, PendingGet> pending_gets_;

@@ -117,6 +117,7 @@ bool PlasmaStore::AdoptEntry(const ObjectId& id, const IndexEntry& entry) {
   object.metadata_size = entry.metadata_size;
   object.creator = client;
   object.pinned = (entry.flags & ObjectIndex::kPinFlag) != 0;
+  if (object.pinned) object.owner = OwnerFor(client, id, "");
   object.in_slab = true;
   object.slab = slab->first;
   ++slab->second.live;

@@ -31,6 +31,8 @@ DEFINE_int64(object_store_memory, -1,
 DEFINE_string(resources, "", "Custom resources as a JSON object, e.g. '{\"accelerator\": 2}'.");
 DEFINE_bool(head, false, "This is the head node (adds node:__internal_head__: 1).");
 DEFINE_string(plasma_socket, "", "Unix socket of this node's plasma store.");
+DEFINE_string(spill_dir, "",
+              "Directory for objects spilled from a full object store; default: <session-dir>/spill.");
 DEFINE_string(
     session_dir, "",
     "Session directory; worker logs go to <dir>/logs. Default <temp-dir>/session_latest.");
@@ -105,6 +107,7 @@ int RunMain() {
   options.resources.object_store_memory_bytes = FLAGS_object_store_memory;
   options.plasma_socket = FLAGS_plasma_socket;
   options.session_dir = *session_dir;
+  options.spill_dir = FLAGS_spill_dir;
   options.token = *token;
   options.gcs_connect_timeout_ms = int64_t{FLAGS_gcs_connect_timeout_s} * 1000;
   options.num_prestart_workers = FLAGS_num_prestart_workers;

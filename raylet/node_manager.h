@@ -62,6 +62,8 @@ class NodeManager {
   void DisconnectWorker(const WorkerId& worker);
   void NotifyBlocked(const WorkerId& worker, bool blocked);
   void GetNodeStats(rpc::GetNodeStatsReply* reply) const;
+  // Fills the object store fields of GetNodeStats (the ObjectManager).
+  void SetObjectStoreStats(std::function<void(rpc::GetNodeStatsReply*)> fill) { object_store_stats_ = std::move(fill); }
   rpc::ResourceView View() const;
 
   void ReapWorkers();
@@ -88,6 +90,7 @@ class NodeManager {
   // Jobs whose driver exited here (4 bytes each): a late actor lease of one
   // must not start its workers again.
   absl::flat_hash_set<JobId> finished_jobs_;
+  std::function<void(rpc::GetNodeStatsReply*)> object_store_stats_;
 };
 
 }  // namespace lumen::raylet

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "common/logging.h"
 
@@ -76,8 +77,9 @@ void PlasmaWatch::WaitForClose() {
                        char buffer[4096];
                        const ssize_t n =
                            ::recv(stream_.native_handle(), buffer, sizeof(buffer), MSG_DONTWAIT);
-                       if (!error && (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))) {
-                         WaitForClose();  // Nothing is expected here; keep watching.
+                       const bool again = n < 0 && (errno == EAGAIN || errno == EINTR);
+                       if (!error && (again || (n > 0 && HandleInput(buffer, static_cast<size_t>(n))))) {
+                         WaitForClose();
                          return;
                        }
                        boost::system::error_code ignored;
@@ -86,6 +88,32 @@ void PlasmaWatch::WaitForClose() {
                        on_died_ = nullptr;
                        on_died("the object store (lumen-plasma at " + socket_path_ + ") died");
                      });
+}
+
+bool PlasmaWatch::HandleInput(const char* data, size_t size) {
+#ifdef LUMEN_RAYLET_WITH_PLASMA_CLIENT
+  input_.append(data, size);
+  size_t begin = 0;
+  while (input_.size() - begin >= plasma::kFrameHeaderSize) {
+    uint32_t header[2];
+    std::memcpy(header, input_.data() + begin, sizeof(header));
+    if (header[0] > plasma::kMaxBodySize) return false;
+    if (input_.size() - begin < plasma::kFrameHeaderSize + header[0]) break;
+    plasma::ObjectsRequest order;
+    const char* body = input_.data() + begin + plasma::kFrameHeaderSize;
+    const int type = static_cast<int>(header[1]);
+    begin += plasma::kFrameHeaderSize + header[0];
+    if (type == plasma::STATUS_REPLY) continue;  // The answer to OWNER_REQUEST.
+    if (!order.ParseFromArray(body, static_cast<int>(header[0]))) return false;
+    std::vector<ObjectId> ids;
+    for (const std::string& binary : order.ids()) {
+      if (auto id = ObjectId::FromBinary(binary); id.ok()) ids.push_back(*id);
+    }
+    if (on_order_) on_order_(type, ids);
+  }
+  input_.erase(0, begin);
+#endif
+  return true;
 }
 
 }  // namespace lumen::raylet

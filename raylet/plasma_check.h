@@ -7,6 +7,8 @@
 //   - PlasmaWatch: the raylet's owner connection to the store, held for the
 //     raylet's life. The store exits when it closes (the raylet died); the
 //     raylet learns of the store's death when it reads EOF on it, and stops.
+//     The store also sends its orders on it (spill, restore, spill file
+//     freed: plasma.proto SPILL_ORDER...), handed to the order handler.
 // Built against lumen_plasma_client when that library exists; without it
 // the check only looks for the socket file and the watch does nothing.
 // Threading: PlasmaWatch lives on the raylet's loop. Failure: a store that
@@ -22,6 +24,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "absl/status/status.h"
+#include "common/id.h"
 
 namespace lumen::raylet {
 
@@ -35,6 +38,11 @@ class PlasmaWatch {
               std::function<void(const std::string&)> on_died, int retry_ms = 200);
   ~PlasmaWatch();
 
+  // Called on the loop with each order frame's type (plasma::MessageType)
+  // and ids.
+  using OrderHandler = std::function<void(int type, const std::vector<ObjectId>& ids)>;
+  void SetOrderHandler(OrderHandler handler) { on_order_ = std::move(handler); }
+
   // Connects now, or keeps retrying until the store answers.
   void Start();
   bool watching() const { return stream_.is_open(); }
@@ -42,6 +50,8 @@ class PlasmaWatch {
  private:
   void TryConnect();
   void WaitForClose();
+  // Parses what arrived; false when the stream is broken.
+  bool HandleInput(const char* data, size_t size);
 
   std::string socket_path_;
   std::function<void(const std::string&)> on_died_;
@@ -49,6 +59,8 @@ class PlasmaWatch {
   boost::asio::posix::stream_descriptor stream_;
   boost::asio::steady_timer retry_;
   bool warned_ = false;
+  OrderHandler on_order_;
+  std::string input_;  // Bytes of an incomplete frame.
 };
 
 }  // namespace lumen::raylet

@@ -140,6 +140,12 @@ int Raylet::Run() {
             std::cerr << "lumen-raylet: " << message << ": this node stops" << std::endl;
             Stop(message, 1);
           });
+      std::string spill_dir = options_.spill_dir.empty() ? options_.session_dir + "/spill" : options_.spill_dir;
+      object_manager_ = std::make_unique<ObjectManager>(ObjectManagerOptions{options_.plasma_socket, spill_dir});
+      plasma_watch_->SetOrderHandler(
+          [this](int type, const std::vector<ObjectId>& ids) { object_manager_->HandleStoreFrame(type, ids); });
+      node_manager_->SetObjectStoreStats(
+          [this](rpc::GetNodeStatsReply* reply) { object_manager_->FillStats(reply); });
       plasma_watch_->Start();
     }
     StartTimers();

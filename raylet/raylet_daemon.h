@@ -30,6 +30,7 @@
 #include "raylet/lease_manager.h"
 #include "raylet/node_manager.h"
 #include "raylet/node_resources.h"
+#include "raylet/object_manager.h"
 #include "raylet/plasma_check.h"
 #include "raylet/process_launcher.h"
 #include "raylet/raylet_service.h"
@@ -45,6 +46,7 @@ struct RayletOptions {
   NodeResourceOptions resources;
   std::string plasma_socket;
   std::string session_dir;  // Must exist; worker logs go to <dir>/logs.
+  std::string spill_dir;    // Spilled objects; empty: <session_dir>/spill.
   std::string token;
   int64_t gcs_connect_timeout_ms = 10000;
   int num_prestart_workers = -1;  // -1: the node's CPU count.
@@ -87,6 +89,7 @@ class Raylet {
   std::unique_ptr<RayletServiceImpl> service_;
   rpc::GrpcServer server_;
   std::unique_ptr<GcsConnection> gcs_;
+  std::unique_ptr<ObjectManager> object_manager_;  // Before the watch that feeds it.
   std::unique_ptr<PlasmaWatch> plasma_watch_;
   boost::asio::signal_set stop_signals_;
   boost::asio::signal_set child_signals_;

@@ -81,6 +81,9 @@ absl::Status CoreWorker::Connect() {
   } else {
     RETURN_IF_ERROR(RegisterWithRaylet());
   }
+  // The store deletes this process's ray::Put primaries when it exits,
+  // however it exits (docs/plasma.md, "Owners and spilling").
+  if (plasma_) RETURN_IF_ERROR(plasma_->Identify(options_.worker_id.Binary()));
   if (options_.is_driver) {
     getter_ = std::make_unique<ObjectGetter>(loop_, store_, refs_, plasma_, clients_, options_.worker_id,
                                              std::function<void(bool)>());
