@@ -189,8 +189,10 @@ TEST_CASE("Tasks run in the driver at submission: values, ObjectRef arguments, a
   auto c = ray::Task(Plus).Remote(b, ray::Task(Square).Remote(b));
   CHECK(*b.Get() == 13);
   CHECK(*ray::Get(c) == 13 + 169);
-  auto forty_one = ray::Put(41);  // Held: a ref passed as a value keeps nothing alive.
+  auto forty_one = ray::Put(41);
   CHECK(*ray::Task(Deref).Remote(forty_one).Get() == 42);
+  // A temporary ref passed as a ref lives until the task has run.
+  CHECK(*ray::Task(Deref).Remote(ray::Put(9)).Get() == 10);
   CHECK(*ray::Task(SumOfSquares).Remote(3, 4).Get() == 25);
   std::vector<ray::ObjectRef<int>> refs;
   for (int i = 0; i < 10; ++i) refs.push_back(ray::Task(Square).Remote(i));

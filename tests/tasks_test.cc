@@ -62,11 +62,13 @@ int SleepWithPidFile(std::string path) {
   return 1;
 }
 int NotRegistered(int x) { return x; }
+// Takes the ref itself (not its value) and reads it inside the task.
+int Deref(ray::ObjectRef<int> ref) { return *ray::Get(ref); }
 
 }  // namespace
 
 RAY_REMOTE(MeetAll, WaitForGate, Square, Add, SumAll, SumVector, MakeVector, Fail, Pid, DieOnce, AlwaysDie,
-           SleepWithPidFile);
+           SleepWithPidFile, Deref);
 
 TEST_CASE("tasks run in parallel on separate workers") {
   const std::string dir = lumen::testing::MakeEventDir("parallel");
@@ -98,6 +100,15 @@ TEST_CASE("a list of refs is resolved inside a task") {
   std::vector<ray::ObjectRef<int>> refs;
   for (int i = 1; i <= 5; ++i) refs.push_back(ray::Task(Square).Remote(i));
   CHECK(*ray::Get(ray::Task(SumAll).Remote(refs)) == 1 + 4 + 9 + 16 + 25);
+}
+
+TEST_CASE("refs passed as refs stay alive while the task runs, even temporaries") {
+  // The caller's own refs go away right after Remote(): only the task's
+  // hold on them keeps the objects until the task has read them.
+  auto one = ray::Task(Deref).Remote(ray::Put(41));
+  auto many = ray::Task(SumAll).Remote(std::vector<ray::ObjectRef<int>>{ray::Put(1), ray::Put(2), ray::Put(3)});
+  CHECK(*ray::Get(one) == 41);
+  CHECK(*ray::Get(many) == 6);
 }
 
 TEST_CASE("ObjectRef prints like Ray's and Put values reach tasks") {

@@ -334,6 +334,9 @@ ray::internal::RefData CoreWorker::PrepareSpec(rpc::TaskSpec& spec,
     } else {
       out->set_inline_value(std::move(arg.value));
     }
+    // The refs inside the value: held since they were packed (object_ref.h),
+    // released with the arguments when the task ends.
+    for (const auto& nested : arg.nested) out->add_nested_ids(nested.id);
   }
   ObjectId return_id = ObjectId::FromIndex(task, 1);
   refs_.AddOwned(return_id);

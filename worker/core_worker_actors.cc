@@ -80,6 +80,7 @@ std::string CoreWorker::CreateActor(const std::string& factory_name,
     } else {
       out->set_inline_value(std::move(arg.value));
     }
+    // Refs inside the value stay held (since packing) for the same reason.
   }
 
   rpc::RegisterActorRequest request;

@@ -64,6 +64,7 @@ void CoreWorker::ResolveDependencies(rpc::TaskSpec spec) {
 static void ReleaseArgRefs(CoreWorker& worker, const rpc::TaskSpec& spec) {
   for (const auto& arg : spec.args()) {
     if (!arg.ref().object_id().empty()) worker.RemoveLocalRef(arg.ref().object_id());
+    for (const auto& id : arg.nested_ids()) worker.RemoveLocalRef(id);
   }
 }
 

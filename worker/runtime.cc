@@ -172,9 +172,32 @@ void RuntimeShutdown() {
   lumen::worker::StopDriver(std::unique_ptr<lumen::worker::Runtime>(rt));
 }
 
+namespace {
+// The holds MakeTaskArg took on the refs inside arguments, given back once
+// a local-mode call (which runs at once) has returned.
+class NestedHolds {
+ public:
+  NestedHolds(lumen::worker::LocalRuntime* local, const std::vector<TaskArg>& args) : local_(local) {
+    for (const auto& arg : args) {
+      for (const auto& ref : arg.nested) ids_.push_back(ref.id);
+    }
+  }
+  ~NestedHolds() {
+    for (const auto& id : ids_) local_->RemoveLocalRef(id);
+  }
+
+ private:
+  lumen::worker::LocalRuntime* local_;
+  std::vector<std::string> ids_;
+};
+}  // namespace
+
 RefData SubmitTask(const std::string& function_name, std::vector<TaskArg>&& args,
                    const TaskOptions& options) {
-  if (auto* local = lumen::worker::ActiveLocalRuntime()) return local->SubmitTask(function_name, std::move(args), options);
+  if (auto* local = lumen::worker::ActiveLocalRuntime()) {
+    NestedHolds holds(local, args);
+    return local->SubmitTask(function_name, std::move(args), options);
+  }
   return lumen::worker::Guarded(
       [&] { return Core().SubmitTask(function_name, std::move(args), options); });
 }
@@ -215,14 +238,20 @@ std::unordered_map<std::string, double> ClusterResources() {
 
 std::string CreateActor(const std::string& factory_name, std::vector<TaskArg>&& args,
                         const ActorOptions& options) {
-  if (auto* local = lumen::worker::ActiveLocalRuntime()) return local->CreateActor(factory_name, std::move(args), options);
+  if (auto* local = lumen::worker::ActiveLocalRuntime()) {
+    NestedHolds holds(local, args);
+    return local->CreateActor(factory_name, std::move(args), options);
+  }
   return lumen::worker::Guarded(
       [&] { return Core().CreateActor(factory_name, std::move(args), options); });
 }
 
 RefData SubmitActorTask(const std::string& actor_id, const std::string& method_name,
                         std::vector<TaskArg>&& args, const TaskOptions& options) {
-  if (auto* local = lumen::worker::ActiveLocalRuntime()) return local->SubmitActorTask(actor_id, method_name, std::move(args));
+  if (auto* local = lumen::worker::ActiveLocalRuntime()) {
+    NestedHolds holds(local, args);
+    return local->SubmitActorTask(actor_id, method_name, std::move(args));
+  }
   return lumen::worker::Guarded(
       [&] { return Core().SubmitActorTask(actor_id, method_name, std::move(args), options); });
 }

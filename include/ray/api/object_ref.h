@@ -11,6 +11,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "ray/api/runtime.h"
 #include "ray/api/serializer.h"
@@ -26,6 +27,12 @@ std::shared_ptr<T> GetOne(const ObjectRef<T>& ref, int64_t timeout_ms);
 }  // namespace internal
 
 namespace internal {
+
+// While set (around the serialization of a task argument), every ObjectRef
+// packed is also appended here and gets a local reference of its own, held
+// for the task (the runtime releases it when the task ends): a temporary
+// ref passed to a task lives until the task has run.
+inline thread_local std::vector<RefData>* g_packed_refs = nullptr;
 
 // One local reference to an object, shared by every copy of the ObjectRef
 // that made it: copying an ObjectRef costs an atomic increment, and the
@@ -125,6 +132,10 @@ MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {
   struct pack<ray::ObjectRef<T>> {
     template <typename Stream>
     packer<Stream>& operator()(packer<Stream>& o, const ray::ObjectRef<T>& v) const {
+      if (ray::internal::g_packed_refs != nullptr && !v.IsNil()) {
+        ray::internal::g_packed_refs->push_back(v.Data());
+        ray::internal::AddLocalRef(v.Data());
+      }
       o.pack_array(2);
       o.pack(v.Data().id);
       o.pack(v.Data().owner);

@@ -33,6 +33,9 @@ struct TaskArg {
   bool is_ref = false;
   std::string value;
   RefData ref;
+  // The ObjectRefs serialized inside `value` (a ref passed as a ref, a
+  // vector of refs, ...): the caller holds them until the task finishes.
+  std::vector<RefData> nested;
 };
 
 struct TaskOptions {

@@ -26,10 +26,18 @@ TaskArg MakeTaskArg(Arg&& arg) {
   if constexpr (IsObjectRef<A>::value && !IsObjectRef<Param>::value) {
     out.is_ref = true;
     out.ref = arg.Data();
-  } else if constexpr (std::is_constructible_v<Param, Arg&&>) {
-    out.value = Serializer::Serialize(Param(std::forward<Arg>(arg)));
   } else {
-    out.value = Serializer::Serialize(arg);
+    // Collects the refs the value contains (restored even if packing throws).
+    struct Collect {
+      std::vector<RefData>* saved = g_packed_refs;
+      explicit Collect(std::vector<RefData>* into) { g_packed_refs = into; }
+      ~Collect() { g_packed_refs = saved; }
+    } collect(&out.nested);
+    if constexpr (std::is_constructible_v<Param, Arg&&>) {
+      out.value = Serializer::Serialize(Param(std::forward<Arg>(arg)));
+    } else {
+      out.value = Serializer::Serialize(arg);
+    }
   }
   return out;
 }
