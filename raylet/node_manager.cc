@@ -205,6 +205,18 @@ rpc::ResourceView NodeManager::View() const {
     (*view.mutable_available())[name] = std::max(0.0, resources.available().Get(name));
   }
   view.set_num_pending_tasks(leases_.NumPending());
+  if (object_store_stats_) {
+    rpc::GetNodeStatsReply store;
+    object_store_stats_(&store);
+    if (store.has_object_store()) {
+      view.set_has_object_store(true);
+      view.set_object_store_capacity(store.object_store_capacity());
+      view.set_object_store_used(store.object_store_used());
+      view.set_object_store_objects(store.object_store_objects());
+      view.set_spilled_bytes(store.spilled_bytes());
+      view.set_spilled_objects(store.spilled_objects());
+    }
+  }
   return view;
 }
 

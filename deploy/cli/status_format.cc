@@ -74,6 +74,15 @@ std::string FormatGiB(double bytes) {
   return buf;
 }
 
+std::string FormatObjectStore(const rpc::ResourceView& view) {
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "    object store: %.2f/%.2f GiB used (%llu objects), %.2f GiB spilled (%llu objects)",
+                view.object_store_used() / kGiB, view.object_store_capacity() / kGiB,
+                static_cast<unsigned long long>(view.object_store_objects()),
+                view.spilled_bytes() / kGiB, static_cast<unsigned long long>(view.spilled_objects()));
+  return buf;
+}
+
 std::string FormatUsage(const std::string& resource, double used, double total) {
   char buf[128];
   if (IsBytes(resource)) {
@@ -108,6 +117,7 @@ std::string FormatClusterStatus(const std::string& gcs_address,
     if (v != nullptr) pending += v->num_pending_tasks();
     Usage usage = UsageOf(node, v);
     AppendUsage(usage, body);
+    if (v != nullptr && v->has_object_store()) body += FormatObjectStore(*v) + "\n";
     for (const auto& [name, total] : usage.total) cluster.total[name] += total;
     for (const auto& [name, used] : usage.used) cluster.used[name] += used;
   }

@@ -17,6 +17,8 @@ namespace lumen::cli {
 std::string FormatGiB(double bytes);
 
 // "used/total name", e.g. "0.0/4.0 CPU" or "0.00/2.00 GiB object_store_memory".
+// "    object store: 0.05/0.50 GiB used (12 objects), 0.27 GiB spilled (17 objects)"
+std::string FormatObjectStore(const rpc::ResourceView& view);
 std::string FormatUsage(const std::string& resource, double used, double total);
 
 // The whole report. `views` may lack nodes (shown as nothing used).

@@ -53,6 +53,18 @@ TEST_CASE("FormatClusterStatus lists nodes and totals over alive nodes") {
   CHECK(Has(total, "1.0/6.0 CPU"));
   CHECK(Has(total, "0.00/4.00 GiB object_store_memory"));
   CHECK_FALSE(Has(total, "8.0"));
+  CHECK_FALSE(Has(text, "object store:"));  // The raylet did not report it.
+
+  // What the raylet reports of its object store: used, objects, spilled.
+  view.set_has_object_store(true);
+  view.set_object_store_capacity(512ull << 20);
+  view.set_object_store_used(128ull << 20);
+  view.set_object_store_objects(12);
+  view.set_spilled_bytes(1ull << 30);
+  view.set_spilled_objects(17);
+  text = FormatClusterStatus("127.0.0.1:6379", {head, worker, dead}, {view});
+  INFO(text);
+  CHECK(Has(text, "    object store: 0.12/0.50 GiB used (12 objects), 1.00 GiB spilled (17 objects)\n"));
 }
 
 }  // namespace
