@@ -309,6 +309,7 @@ void ActorSubmitter::OnPushDone(const std::string& id, uint64_t epoch,
     Actor& actor = *it->second;
     if (epoch == actor.epoch) --actor.pushes_in_flight;
     if (status.ok()) {
+      actor.losses = 0;
       for (const auto& task : request->tasks()) actor.calls.erase(task.spec().sequence_number());
       return;
     }
@@ -323,7 +324,9 @@ void ActorSubmitter::OnConnectionLost(Actor& actor, Effects& fx) {
   actor.connection.reset();
   ++actor.epoch;  // Answers to earlier pushes are not counted any more.
   actor.pushes_in_flight = 0;
-  if (!actor.polling) Poll(actor, actor.info.version());
+  // The first break asks what the GCS knows now; a second one in a row
+  // waits for a change (the actor's death or restart).
+  if (!actor.polling) Poll(actor, actor.losses++ == 0 ? 0 : actor.info.version());
 }
 
 void ActorSubmitter::SettleSentCalls(Actor& actor, const std::string& why, Effects& fx) {

@@ -15,8 +15,11 @@
 // Every push carries caller_floor, the lowest call still unfinished here,
 // so a restarted actor knows where this caller's sequence stands.
 //
-// Failure: when the connection to the actor breaks, the calls in flight
-// wait for the GCS's next word on the actor: DEAD fails them and every
+// Failure: when the connection to the actor breaks, the caller asks the
+// GCS at once (a break with the actor alive, e.g. a network fault, costs a
+// reconnect, not a wait); a second break before any push comes back waits
+// for the GCS's next word on the actor (a long poll: the raylet reports a
+// dead worker within moments). Then: DEAD fails them and every
 // later call with RayActorException carrying the death cause; a new
 // incarnation (RESTARTING, or ALIVE elsewhere) fails them too unless they
 // have retries left (SetMaxTaskRetries), which resend them; the same
@@ -139,6 +142,7 @@ class ActorSubmitter {
     std::string incarnation;   // Worker id the calls in flight went to.
     bool pump_queued = false;  // In dirty_.
     int pushes_in_flight = 0;  // On the current connection, unanswered.
+    int losses = 0;            // Connections lost since a push last came back.
   };
 
   // What a step decided to do once the mutex is released.

@@ -254,8 +254,15 @@ TEST_CASE("A broken connection to a dead actor fails the calls in flight") {
   f.pusher.Fail();
   f.Poll();
   REQUIRE(f.directory.asks.size() == 1);
-  CHECK(f.directory.asks[0].after_version == 1);
+  CHECK(f.directory.asks[0].after_version == 0);  // What does the GCS know now?
   CHECK(f.failed.empty());  // Not before the GCS says what happened.
+  f.AnswerInfo(f.Info(rpc::ActorInfo::ALIVE, 1, "w1"));  // Not yet told of the death.
+  REQUIRE(f.pusher.pushes.size() == 1);  // Sent again ...
+  f.pusher.Fail();  // ... and the worker is really gone.
+  f.Poll();
+  REQUIRE(f.directory.asks.size() == 1);
+  CHECK(f.directory.asks[0].after_version == 1);  // Now a long poll for the change.
+  CHECK(f.failed.empty());
   f.AnswerInfo(f.Info(rpc::ActorInfo::DEAD, 2, ""));
   REQUIRE(f.failed.size() == 1);
   CHECK(f.failed[0].second.type() == rpc::ErrorInfo::ACTOR_DIED);
