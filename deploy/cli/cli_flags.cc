@@ -204,6 +204,14 @@ std::string Usage(const std::string& command) {
   return Overview();
 }
 
+std::string ShortUsage(const std::string& command) {
+  ParsedArgs scratch;
+  for (const CommandSpec& spec : Specs(scratch)) {
+    if (spec.name == command) return ShortUsageText(spec);
+  }
+  return Overview();
+}
+
 std::vector<std::string> CommandNames() {
   ParsedArgs scratch;
   std::vector<std::string> names;

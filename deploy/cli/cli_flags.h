@@ -57,6 +57,9 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args);
 
 // The usage text of `command` ("" for the overview of all commands).
 std::string Usage(const std::string& command);
+// After a usage error: the command's synopses and a pointer to its --help
+// (the overview for an unknown or missing command).
+std::string ShortUsage(const std::string& command);
 
 // The commands, in the order the overview lists them.
 std::vector<std::string> CommandNames();

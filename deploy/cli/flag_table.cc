@@ -106,11 +106,22 @@ std::string Wrap(const std::string& text, size_t first_width, size_t width, size
   return out;
 }
 
-std::string UsageText(const CommandSpec& spec) {
+namespace {
+std::string Synopses(const CommandSpec& spec) {
   std::string out;
   for (size_t i = 0; i < spec.synopses.size(); ++i) {
     out += (i == 0 ? "usage: " : "       ") + std::string("lumen ") + spec.name + " " + spec.synopses[i] + "\n";
   }
+  return out;
+}
+}  // namespace
+
+std::string ShortUsageText(const CommandSpec& spec) {
+  return Synopses(spec) + "Run `lumen " + spec.name + " --help` for its flags.\n";
+}
+
+std::string UsageText(const CommandSpec& spec) {
+  std::string out = Synopses(spec);
   if (!spec.description.empty()) out += "\n" + Wrap(spec.description, kWidth, kWidth, 0) + "\n";
   out += "\nflags:\n";
   for (const Flag& flag : spec.flags) {

@@ -49,6 +49,8 @@ absl::Status ParseFlags(const CommandSpec& spec, const std::vector<std::string>&
 
 // `lumen <name> --help`: synopses, description, then one entry per flag.
 std::string UsageText(const CommandSpec& spec);
+// What follows a usage error: the synopses and where the flags are told.
+std::string ShortUsageText(const CommandSpec& spec);
 
 // The flag table of `spec` in Markdown: | flag | default | meaning |.
 std::string MarkdownTable(const CommandSpec& spec);

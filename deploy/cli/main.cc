@@ -13,9 +13,9 @@
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   absl::StatusOr<lumen::cli::ParsedArgs> parsed = lumen::cli::ParseArgs(args);
-  if (!parsed.ok()) {  // Bad usage, as documented: the error, the usage, exit 2.
+  if (!parsed.ok()) {  // Bad usage, as documented: the error, the synopsis, exit 2.
     const std::string command = args.empty() ? "" : args[0];
-    std::cerr << "lumen: " << parsed.status().message() << "\n\n" << lumen::cli::Usage(command);
+    std::cerr << "lumen: " << parsed.status().message() << "\n" << lumen::cli::ShortUsage(command);
     return 2;
   }
   const std::string& command = parsed->command;
