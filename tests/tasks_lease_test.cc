@@ -51,8 +51,8 @@ int WaitForMarker(std::string marker) {
   return 1;
 }
 
-// Borrows refs[0] (nested in a vector, so no pending-task reference holds
-// it) and reports what Get did: the value, or -1 for an error.
+// Borrows refs[0] (nested in a vector) and reports what Get did: the
+// value, or -1 for an error.
 int Borrow(std::vector<ray::ObjectRef<int>> refs) {
   try {
     return *ray::Get(refs[0]);
@@ -61,9 +61,25 @@ int Borrow(std::vector<ray::ObjectRef<int>> refs) {
   }
 }
 
+// Keeps refs past the call that passed them, then reads one later: a
+// borrower the owner does not know of (docs/actors.md, "Not done").
+class Keeper {
+ public:
+  static Keeper* Create() { return new Keeper(); }
+  int Keep(std::vector<ray::ObjectRef<int>> refs) {
+    kept_ = std::move(refs);
+    return 1;
+  }
+  int ReadKept() { return Borrow(kept_); }
+
+ private:
+  std::vector<ray::ObjectRef<int>> kept_;
+};
+
 }  // namespace
 
-RAY_REMOTE(SleepWithPid, LeaseThenDie, WaitForMarker, Borrow);
+RAY_REMOTE(SleepWithPid, LeaseThenDie, WaitForMarker, Borrow, Keeper::Create, &Keeper::Keep,
+           &Keeper::ReadKept);
 
 TEST_CASE("the workers leased by a caller that dies are revoked") {
   std::string pid_file = TempPath("inner.pid");
@@ -80,16 +96,33 @@ TEST_CASE("the workers leased by a caller that dies are revoked") {
   fs::remove(pid_file);
 }
 
-TEST_CASE("a borrower waiting on an owner that drops its last reference gets an error") {
-  std::string marker = TempPath("marker");
+TEST_CASE("a ref nested in a task's argument stays alive while the task runs") {
+  std::string marker = TempPath("marker-nested");
   std::optional<ray::ObjectRef<int>> slow = ray::Task(WaitForMarker).Remote(marker);
   auto borrowed = ray::Task(Borrow).Remote(std::vector<ray::ObjectRef<int>>{*slow});
   // The borrower asked this owner for the value, which is not ready yet.
   REQUIRE(lumen::testing::WaitUntil(
       [] { return lumen::worker::GetRuntimeStats().borrower_waits > 0; }, 60000, 5));
+  slow.reset();  // The caller's own reference goes; the task's argument holds one.
+  std::ofstream(marker) << "go";
+  CHECK(*ray::Get(borrowed, 30000) == 1);
+  fs::remove(marker);
+}
+
+TEST_CASE("a borrower waiting on an owner that drops its last reference gets an error") {
+  std::string marker = TempPath("marker");
+  std::optional<ray::ObjectRef<int>> slow = ray::Task(WaitForMarker).Remote(marker);
+  auto keeper = ray::Actor(Keeper::Create).Remote();
+  // The call's hold on the ref ends with the call; the actor keeps a copy.
+  REQUIRE(*ray::Get(keeper.Task(&Keeper::Keep).Remote(std::vector<ray::ObjectRef<int>>{*slow})) == 1);
+  auto read = keeper.Task(&Keeper::ReadKept).Remote();
+  // The borrower asked this owner for the value, which is not ready yet.
+  REQUIRE(lumen::testing::WaitUntil(
+      [] { return lumen::worker::GetRuntimeStats().borrower_waits > 0; }, 60000, 5));
   slow.reset();  // The owner's last reference: the value will never be kept.
   std::ofstream(marker) << "go";
-  CHECK(*ray::Get(borrowed, 30000) == -1);
+  CHECK(*ray::Get(read, 30000) == -1);
+  keeper.Kill();
   fs::remove(marker);
 }
 
