@@ -58,6 +58,15 @@ class ClientPool {
       }
     }
   }
+  // Drops every cached gRPC client: each one's destructor cancels its calls
+  // and waits for their callbacks (those held elsewhere go when released).
+  void ClearClients() {
+    std::unordered_map<std::string, std::shared_ptr<CoreWorkerClient>> clients;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      clients.swap(clients_);
+    }
+  }
   // Closes every task channel (joining their readers) and forgets them.
   void CloseChannels() {
     std::unordered_map<std::string, std::shared_ptr<TaskChannelClient>> channels;

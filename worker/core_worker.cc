@@ -236,6 +236,9 @@ CoreWorker::~CoreWorker() {
   if (actor_submitter_) actor_submitter_->Stop();
   loop_.StopAndJoin();
   clients_.CloseChannels();
+  // Callbacks of calls still in flight (a worker's task port, a push) call
+  // into the submitters: they finish or are cancelled before those go.
+  clients_.ClearClients();
   submitter_.reset();
   task_channel_.reset();
   executor_.reset();

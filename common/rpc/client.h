@@ -71,7 +71,11 @@ class RpcClient {
     std::unique_lock<std::recursive_mutex> lock(loop_->mu);
     loop_->alive = false;
     for (grpc::ClientContext* ctx : loop_->in_flight) ctx->TryCancel();
-    loop_->done.wait_for(lock, std::chrono::seconds(2), [this] { return loop_->in_flight.empty(); });
+    // Until every call's callback is not just done but destroyed: its state
+    // (whose context holds a reference to channel_) is then gone, and the
+    // channel is freed here, not on one of gRPC's threads.
+    loop_->done.wait_for(lock, std::chrono::seconds(2),
+                         [this] { return loop_->in_flight.empty() && loop_->holds == 0; });
   }
   RpcClient(const RpcClient&) = delete;
   RpcClient& operator=(const RpcClient&) = delete;
@@ -89,17 +93,32 @@ class RpcClient {
       Req request;
       Reply reply;
     };
+    // The callback's own reference to the call: released (on gRPC's thread)
+    // when gRPC destroys the callback, which the destructor waits for.
+    struct Hold {
+      std::shared_ptr<LoopRef> loop;
+      std::shared_ptr<State> state;
+      ~Hold() {
+        state.reset();
+        std::lock_guard<std::recursive_mutex> lock(loop->mu);
+        --loop->holds;
+        loop->done.notify_all();
+      }
+    };
     auto state = std::make_shared<State>();
     state->request = request;
     Prepare(state->ctx, timeout_ms);
     {
       std::lock_guard<std::recursive_mutex> lock(loop_->mu);
       loop_->in_flight.insert(&state->ctx);
+      ++loop_->holds;
     }
+    auto hold = std::shared_ptr<Hold>(new Hold{loop_, state});
     TsanRelease(state.get());
     (stub_->async()->*method)(
         &state->ctx, &state->request, &state->reply,
-        [state, loop = loop_, callback = std::move(callback)](grpc::Status s) {
+        [hold, loop = loop_, callback = std::move(callback)](grpc::Status s) {
+          const std::shared_ptr<State>& state = hold->state;
           TsanAcquire(state.get());
           auto deliver = [state, s, callback]() {
             callback(FromGrpcStatus(s), std::move(state->reply));
@@ -151,6 +170,7 @@ class RpcClient {
     EventLoop* loop = nullptr;
     bool alive = true;
     std::unordered_set<grpc::ClientContext*> in_flight;
+    int holds = 0;  // Callbacks not yet destroyed.
   };
 
   std::string address_;
