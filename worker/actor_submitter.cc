@@ -73,9 +73,10 @@ void ActorSubmitter::Run(Effects& fx) {
       }
       // Bookkeeping first: a synchronous caller woken by its result must
       // find nothing in flight, or its next call would wait for the loop.
-      OnPushDone(id, epoch, request, status);
+      std::vector<bool> pending = OnPushDone(id, epoch, request, status);
       if (status.ok()) {
         for (int i = 0; i < request->tasks_size(); ++i) {
+          if (!pending[i]) continue;
           callbacks_.on_reply(request->tasks(i).spec(), std::move(*reply.mutable_replies(i)));
         }
       }
@@ -151,17 +152,35 @@ void ActorSubmitter::FlushDirty() {
   Run(fx);
 }
 
+void ActorSubmitter::OnKilled(const std::string& actor_id, bool no_restart) {
+  Effects fx;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return;
+    Actor& actor = GetActor(actor_id);
+    if (!no_restart) {
+      if (!actor.polling) Poll(actor, 0);
+      return;
+    }
+    actor.known = true;
+    actor.info.set_actor_id(actor_id);
+    actor.info.set_state(rpc::ActorInfo::DEAD);
+    actor.info.set_death_cause("killed by ray::Kill");
+    if (actor.connection) {
+      fx.forget.push_back(actor.info.address());
+      actor.connection.reset();
+    }
+    ++actor.epoch;  // Answers still coming from the process are not used.
+    actor.pushes_in_flight = 0;
+    for (auto& [seq, call] : actor.calls) call.sent = false;
+    FailAll(actor, DeathError(actor), fx);
+  }
+  Run(fx);
+}
+
 void ActorSubmitter::Stop() {
   std::lock_guard<std::mutex> lock(mu_);
   stopped_ = true;
-}
-
-void ActorSubmitter::Refresh(const std::string& actor_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (stopped_) return;
-  auto it = actors_.find(actor_id);
-  if (it == actors_.end() || it->second->polling) return;
-  Poll(*it->second, 0);
 }
 
 void ActorSubmitter::Pump(Actor& actor, Effects& fx) {
@@ -298,24 +317,28 @@ void ActorSubmitter::SendReady(Actor& actor, Effects& fx) {
   fx.pushes.push_back({actor.connection, std::move(request), actor.id, actor.epoch});
 }
 
-void ActorSubmitter::OnPushDone(const std::string& id, uint64_t epoch,
-                                const std::shared_ptr<rpc::PushTasksRequest>& request,
-                                const absl::Status& status) {
+std::vector<bool> ActorSubmitter::OnPushDone(const std::string& id, uint64_t epoch,
+                                             const std::shared_ptr<rpc::PushTasksRequest>& request,
+                                             const absl::Status& status) {
+  std::vector<bool> pending(request->tasks_size(), false);
   Effects fx;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = actors_.find(id);
-    if (stopped_ || it == actors_.end()) return;
+    if (stopped_ || it == actors_.end()) return pending;
     Actor& actor = *it->second;
     if (epoch == actor.epoch) --actor.pushes_in_flight;
     if (status.ok()) {
       actor.losses = 0;
-      for (const auto& task : request->tasks()) actor.calls.erase(task.spec().sequence_number());
-      return;
+      for (int i = 0; i < request->tasks_size(); ++i) {
+        pending[i] = actor.calls.erase(request->tasks(i).spec().sequence_number()) > 0;
+      }
+      return pending;
     }
     if (epoch == actor.epoch) OnConnectionLost(actor, fx);
   }
   Run(fx);
+  return pending;
 }
 
 void ActorSubmitter::OnConnectionLost(Actor& actor, Effects& fx) {
@@ -345,10 +368,12 @@ void ActorSubmitter::SettleSentCalls(Actor& actor, const std::string& why, Effec
       continue;
     }
     rpc::ErrorInfo error = DeathError(actor);
-    error.set_message("the actor " + actor.info.class_name() + " (" +
-                      ActorId::FromBinaryOrNil(actor.id).Hex() + ") died while running " +
-                      call.spec.function_name() + ": " + why +
-                      (max_retries == 0 ? "; calls are not retried (SetMaxTaskRetries)" : ""));
+    if (actor.info.state() != rpc::ActorInfo::DEAD) {  // Dead: its cause says it all.
+      error.set_message("the actor " + actor.info.class_name() + " (" +
+                        ActorId::FromBinaryOrNil(actor.id).Hex() + ") died while running " +
+                        call.spec.function_name() + ": " + why +
+                        (max_retries == 0 ? "; calls are not retried (SetMaxTaskRetries)" : ""));
+    }
     Fail(std::move(call.spec), error, fx);
     it = actor.calls.erase(it);
   }

@@ -109,8 +109,12 @@ class ActorSubmitter {
   // of the loop leave together in one push (a burst costs few pushes).
   void OnResolved(rpc::TaskSpec spec, const rpc::ErrorInfo* error = nullptr,
                   bool send_now = false);
-  // This process killed the actor: the GCS will say DEAD; ask it now.
-  void Refresh(const std::string& actor_id);
+  // This process killed the actor (the GCS accepted the kill). With
+  // `no_restart` it is dead from now on here too: unfinished calls fail
+  // with "killed by ray::Kill" and so do later ones, without waiting for the
+  // process to go (a call sent after Kill never runs). Otherwise the GCS is
+  // asked for the restart at once.
+  void OnKilled(const std::string& actor_id, bool no_restart);
   // From now on nothing is sent and no answer is acted on (teardown: the
   // connections' closing may still deliver failures).
   void Stop();
@@ -169,8 +173,11 @@ class ActorSubmitter {
               rpc::GetActorInfoReply&& reply);
   void Connect(Actor& actor);
   void SendReady(Actor& actor, Effects& fx);
-  void OnPushDone(const std::string& id, uint64_t epoch,
-                  const std::shared_ptr<rpc::PushTasksRequest>& request, const absl::Status& status);
+  // Returns, per task of the push, whether its call was still unfinished
+  // here (a call failed meanwhile, e.g. by a Kill, gets no second answer).
+  std::vector<bool> OnPushDone(const std::string& id, uint64_t epoch,
+                               const std::shared_ptr<rpc::PushTasksRequest>& request,
+                               const absl::Status& status);
   void OnConnectionLost(Actor& actor, Effects& fx);
   // The calls sent to an incarnation that is gone: retried or failed.
   void SettleSentCalls(Actor& actor, const std::string& why, Effects& fx);

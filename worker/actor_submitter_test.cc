@@ -293,6 +293,24 @@ TEST_CASE("A restart fails calls in flight without retries, resends those with r
   }
 }
 
+TEST_CASE("After this process kills an actor, calls fail at once and late answers are dropped") {
+  Fixture f;
+  f.Call("c1");
+  f.AnswerInfo(f.Info(rpc::ActorInfo::ALIVE, 1, "w1"));
+  REQUIRE(f.pusher.pushes.size() == 1);  // c1 on its way.
+  f.submitter.OnKilled(f.actor.Binary(), /*no_restart=*/true);
+  REQUIRE(f.failed.size() == 1);
+  CHECK(f.failed[0].first == "c1");
+  CHECK_THAT(f.failed[0].second.message(), Catch::Contains("killed by ray::Kill"));
+  f.pusher.Reply("late");  // The process answered before it died: not delivered twice.
+  CHECK(f.replied.empty());
+  f.Call("c2");  // A call after Kill never goes out.
+  CHECK(f.pusher.pushes.empty());
+  REQUIRE(f.failed.size() == 2);
+  CHECK_THAT(f.failed[1].second.message(), Catch::Contains("killed by ray::Kill"));
+  CHECK(f.directory.asks.empty());
+}
+
 TEST_CASE("A broken connection to an actor still alive resends the calls to it") {
   Fixture f;
   f.Call("c1");

@@ -138,8 +138,9 @@ void CoreWorker::KillActor(const std::string& actor_id, bool no_restart, const s
                                       ActorId::FromBinaryOrNil(actor_id).Hex() + ": " +
                                       reply.status().ToString());
   }
-  // Calls waiting here learn the new state now, not when a connection breaks.
-  loop_.Post([this, actor_id] { actor_submitter_->Refresh(actor_id); });
+  // Calls here learn the new state now, not when a connection breaks; a
+  // call made after Kill returns never reaches the dying process.
+  actor_submitter_->OnKilled(actor_id, no_restart);
 }
 
 std::string CoreWorker::GetActorId(const std::string& name, const std::string& ray_namespace) {
