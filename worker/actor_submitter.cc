@@ -61,6 +61,8 @@ size_t ActorSubmitter::NumPending() const {
 
 void ActorSubmitter::Run(Effects& fx) {
   for (const rpc::Address& address : fx.forget) pusher_.Forget(address);
+  for (const Effects::Ask& ask : fx.polls) SendPoll(ask);
+  for (const Effects::Dial& dial : fx.connects) SendConnect(dial);
   for (Effects::Push& push : fx.pushes) {
     std::shared_ptr<rpc::PushTasksRequest> request = push.request;
     std::string id = push.actor_id;
@@ -159,21 +161,21 @@ void ActorSubmitter::OnKilled(const std::string& actor_id, bool no_restart) {
     if (stopped_) return;
     Actor& actor = GetActor(actor_id);
     if (!no_restart) {
-      if (!actor.polling) Poll(actor, 0);
-      return;
+      if (!actor.polling) Poll(actor, 0, fx);
+    } else {
+      actor.known = true;
+      actor.info.set_actor_id(actor_id);
+      actor.info.set_state(rpc::ActorInfo::DEAD);
+      actor.info.set_death_cause("killed by ray::Kill");
+      if (actor.connection) {
+        fx.forget.push_back(actor.info.address());
+        actor.connection.reset();
+      }
+      ++actor.epoch;  // Answers still coming from the process are not used.
+      actor.pushes_in_flight = 0;
+      for (auto& [seq, call] : actor.calls) call.sent = false;
+      FailAll(actor, DeathError(actor), fx);
     }
-    actor.known = true;
-    actor.info.set_actor_id(actor_id);
-    actor.info.set_state(rpc::ActorInfo::DEAD);
-    actor.info.set_death_cause("killed by ray::Kill");
-    if (actor.connection) {
-      fx.forget.push_back(actor.info.address());
-      actor.connection.reset();
-    }
-    ++actor.epoch;  // Answers still coming from the process are not used.
-    actor.pushes_in_flight = 0;
-    for (auto& [seq, call] : actor.calls) call.sent = false;
-    FailAll(actor, DeathError(actor), fx);
   }
   Run(fx);
 }
@@ -185,7 +187,7 @@ void ActorSubmitter::Stop() {
 
 void ActorSubmitter::Pump(Actor& actor, Effects& fx) {
   if (!actor.known) {
-    if (!actor.polling) Poll(actor, 0);
+    if (!actor.polling) Poll(actor, 0, fx);
     return;
   }
   switch (actor.info.state()) {
@@ -196,20 +198,23 @@ void ActorSubmitter::Pump(Actor& actor, Effects& fx) {
       if (actor.connection) {
         SendReady(actor, fx);
       } else if (!actor.connecting && !actor.polling) {
-        Connect(actor);
+        Connect(actor, fx);
       }
       return;
     default:  // PENDING, RESTARTING: wait for the GCS's next word.
-      if (!actor.polling && !actor.calls.empty()) Poll(actor, actor.info.version());
+      if (!actor.polling && !actor.calls.empty()) Poll(actor, actor.info.version(), fx);
       return;
   }
 }
 
-// The directory's and the pusher's callbacks only post to the loop, so
-// both are called with the mutex held.
-void ActorSubmitter::Poll(Actor& actor, int64_t after_version) {
+void ActorSubmitter::Poll(Actor& actor, int64_t after_version, Effects& fx) {
   actor.polling = true;
-  std::string id = actor.id;
+  fx.polls.push_back({actor.id, after_version});
+}
+
+void ActorSubmitter::SendPoll(const Effects::Ask& ask) {
+  std::string id = ask.actor_id;
+  int64_t after_version = ask.after_version;
   directory_.GetActorInfo(
       id, after_version, after_version > 0 ? options_.poll_timeout_ms : 0,
       [this, id, after_version](absl::Status status, rpc::GetActorInfoReply&& reply) {
@@ -233,11 +238,15 @@ void ActorSubmitter::OnInfo(const std::string& id, int64_t asked_version, absl::
       // The GCS is unreachable or restarting: ask again shortly. Calls wait.
       VLOG(1) << "GetActorInfo: " << status;
       loop_.RunAfter(std::chrono::milliseconds(options_.retry_delay_ms), [this, id, asked_version] {
-        std::lock_guard<std::mutex> lock(mu_);
-        auto again = actors_.find(id);
-        if (!stopped_ && again != actors_.end() && !again->second->polling) {
-          Poll(*again->second, asked_version);
+        Effects again_fx;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          auto again = actors_.find(id);
+          if (!stopped_ && again != actors_.end() && !again->second->polling) {
+            Poll(*again->second, asked_version, again_fx);
+          }
         }
+        Run(again_fx);
       });
       return;
     }
@@ -269,11 +278,15 @@ void ActorSubmitter::OnInfo(const std::string& id, int64_t asked_version, absl::
   Run(fx);
 }
 
-void ActorSubmitter::Connect(Actor& actor) {
+void ActorSubmitter::Connect(Actor& actor, Effects& fx) {
   actor.connecting = true;
-  std::string id = actor.id;
-  uint64_t epoch = actor.epoch;
-  rpc::Address address = actor.info.address();
+  fx.connects.push_back({actor.id, actor.epoch, actor.info.address()});
+}
+
+void ActorSubmitter::SendConnect(const Effects::Dial& dial) {
+  std::string id = dial.actor_id;
+  uint64_t epoch = dial.epoch;
+  rpc::Address address = dial.address;
   pusher_.Connect(address, [this, id, epoch, address](std::shared_ptr<TaskPusher::Connection> c) {
     loop_.Post([this, id, epoch, address, c = std::move(c)]() mutable {
       Effects fx;
@@ -349,7 +362,7 @@ void ActorSubmitter::OnConnectionLost(Actor& actor, Effects& fx) {
   actor.pushes_in_flight = 0;
   // The first break asks what the GCS knows now; a second one in a row
   // waits for a change (the actor's death or restart).
-  if (!actor.polling) Poll(actor, actor.losses++ == 0 ? 0 : actor.info.version());
+  if (!actor.polling) Poll(actor, actor.losses++ == 0 ? 0 : actor.info.version(), fx);
 }
 
 void ActorSubmitter::SettleSentCalls(Actor& actor, const std::string& why, Effects& fx) {

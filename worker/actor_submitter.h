@@ -33,8 +33,10 @@
 // actor that is alive and connected is pushed from the calling thread,
 // without a hop through the loop. The GCS's answers and connections are
 // handled on the owner's EventLoop; replies on the thread that received
-// them. Callbacks, pushes and dropped connections run outside the mutex
-// (a push may block on a full socket while the reply reader needs it).
+// them. Callbacks, pushes, GCS questions, connections and dropped
+// connections run outside the mutex (a push may block on a full socket
+// while the reply reader needs it; an RPC client's callback may run under
+// its own lock and call back in here).
 #pragma once
 
 #include <cstdint>
@@ -157,7 +159,18 @@ class ActorSubmitter {
       std::string actor_id;
       uint64_t epoch;
     };
+    struct Ask {
+      std::string actor_id;
+      int64_t after_version;
+    };
+    struct Dial {
+      std::string actor_id;
+      uint64_t epoch;
+      rpc::Address address;
+    };
     std::vector<rpc::Address> forget;
+    std::vector<Ask> polls;
+    std::vector<Dial> connects;
     std::vector<Push> pushes;
     std::vector<std::pair<rpc::TaskSpec, rpc::ErrorInfo>> failures;
   };
@@ -168,10 +181,13 @@ class ActorSubmitter {
   void FlushDirty();
   void QueuePump(Actor& actor);
   void Pump(Actor& actor, Effects& fx);
-  void Poll(Actor& actor, int64_t after_version);
+  void Poll(Actor& actor, int64_t after_version, Effects& fx);
   void OnInfo(const std::string& id, int64_t asked_version, absl::Status status,
               rpc::GetActorInfoReply&& reply);
-  void Connect(Actor& actor);
+  void Connect(Actor& actor, Effects& fx);
+  // Outside the mutex: the GCS question and the connection of Effects.
+  void SendPoll(const Effects::Ask& ask);
+  void SendConnect(const Effects::Dial& dial);
   void SendReady(Actor& actor, Effects& fx);
   // Returns, per task of the push, whether its call was still unfinished
   // here (a call failed meanwhile, e.g. by a Kill, gets no second answer).

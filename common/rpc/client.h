@@ -74,8 +74,11 @@ class RpcClient {
     // Until every call's callback is not just done but destroyed: its state
     // (whose context holds a reference to channel_) is then gone, and the
     // channel is freed here, not on one of gRPC's threads.
+    // (Destroyed from inside one of its own callbacks, that callback's hold
+    // is still there and goes after this returns.)
+    const int own = CurrentCallbackOf() == loop_.get() ? 1 : 0;
     loop_->done.wait_for(lock, std::chrono::seconds(2),
-                         [this] { return loop_->in_flight.empty() && loop_->holds == 0; });
+                         [this, own] { return loop_->in_flight.empty() && loop_->holds <= own; });
   }
   RpcClient(const RpcClient&) = delete;
   RpcClient& operator=(const RpcClient&) = delete;
@@ -119,6 +122,7 @@ class RpcClient {
         &state->ctx, &state->request, &state->reply,
         [hold, loop = loop_, callback = std::move(callback)](grpc::Status s) {
           const std::shared_ptr<State>& state = hold->state;
+          InCallback in_callback(loop.get());
           TsanAcquire(state.get());
           auto deliver = [state, s, callback]() {
             callback(FromGrpcStatus(s), std::move(state->reply));
@@ -164,6 +168,16 @@ class RpcClient {
   // Where callbacks go, and whether the client still exists; shared with
   // the calls in flight.
   // Recursive: a callback run without a loop may destroy its own client.
+  // The client whose callback this thread is running, if any.
+  static const void*& CurrentCallbackOf() {
+    static thread_local const void* current = nullptr;
+    return current;
+  }
+  struct InCallback {
+    const void* saved;
+    explicit InCallback(const void* loop) : saved(CurrentCallbackOf()) { CurrentCallbackOf() = loop; }
+    ~InCallback() { CurrentCallbackOf() = saved; }
+  };
   struct LoopRef {
     std::recursive_mutex mu;
     std::condition_variable_any done;  // Signalled as calls complete.
