@@ -42,6 +42,38 @@ void GrpcGcsClient::ReportWorkerFailure(const rpc::ReportWorkerFailureRequest& r
       timeout_ms);
 }
 
+void GrpcGcsClient::GetClusterResources(int64_t timeout_ms, ViewsCallback done) {
+  client_.Call(&rpc::GcsService::Stub::async::GetClusterResources, rpc::GetClusterResourcesRequest(),
+               std::function<void(absl::Status, rpc::GetClusterResourcesReply &&)>(
+                   [done = std::move(done)](absl::Status st, rpc::GetClusterResourcesReply&& reply) {
+                     done(st, {reply.views().begin(), reply.views().end()});
+                   }),
+               timeout_ms);
+}
+
+void GrpcGcsClient::GetAllNodes(int64_t timeout_ms, NodesCallback done) {
+  client_.Call(&rpc::GcsService::Stub::async::GetAllNodes, rpc::GetAllNodesRequest(),
+               std::function<void(absl::Status, rpc::GetAllNodesReply &&)>(
+                   [done = std::move(done)](absl::Status st, rpc::GetAllNodesReply&& reply) {
+                     done(st, {reply.nodes().begin(), reply.nodes().end()});
+                   }),
+               timeout_ms);
+}
+
+void GrpcGcsClient::GetJob(const JobId& job, int64_t timeout_ms, JobCallback done) {
+  rpc::GetJobRequest request;
+  request.set_job_id(job.Binary());
+  client_.Call(&rpc::GcsService::Stub::async::GetJob, request,
+               std::function<void(absl::Status, rpc::GetJobReply &&)>(
+                   [done = std::move(done), job](absl::Status st, rpc::GetJobReply&& reply) {
+                     if (st.ok() && !reply.found()) {
+                       st = absl::NotFoundError("the GCS does not know job " + job.Hex());
+                     }
+                     done(st, std::move(*reply.mutable_job()));
+                   }),
+               timeout_ms);
+}
+
 absl::Status GrpcGcsClient::UnregisterNode(const NodeId& node, const std::string& reason,
                                            int64_t timeout_ms) {
   rpc::UnregisterNodeRequest request;

@@ -2,7 +2,9 @@
 //
 // GcsClient is the narrow slice of the GCS that a raylet uses: register its
 // node, report its resources, unregister at exit, and tell it about job ends
-// and actor worker deaths (sent and retried by GcsReporter). GrpcGcsClient
+// and actor worker deaths (sent and retried by GcsReporter), and read the
+// cluster (other nodes' resources and addresses, a job's JobInfo) for
+// spillback (docs/scheduling.md). GrpcGcsClient
 // does it over RpcClient<GcsService>; tests use FakeGcsClient
 // (fake_gcs_client.h).
 // Threading: asynchronous calls deliver their callback on the loop given to
@@ -13,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "common/event_loop.h"
@@ -36,6 +39,20 @@ class GcsClient {
   virtual void MarkJobFinished(const JobId& job, int64_t timeout_ms, StatusCallback done) = 0;
   virtual void ReportWorkerFailure(const rpc::ReportWorkerFailureRequest& request,
                                    int64_t timeout_ms, StatusCallback done) = 0;
+  // Reads for the cluster view; fakes that do not serve them answer
+  // UNIMPLEMENTED.
+  using ViewsCallback = std::function<void(absl::Status, std::vector<rpc::ResourceView>)>;
+  using NodesCallback = std::function<void(absl::Status, std::vector<rpc::NodeInfo>)>;
+  using JobCallback = std::function<void(absl::Status, rpc::JobInfo)>;  // NotFound: unknown.
+  virtual void GetClusterResources(int64_t timeout_ms, ViewsCallback done) {
+    done(absl::UnimplementedError("GetClusterResources"), {});
+  }
+  virtual void GetAllNodes(int64_t timeout_ms, NodesCallback done) {
+    done(absl::UnimplementedError("GetAllNodes"), {});
+  }
+  virtual void GetJob(const JobId& job, int64_t timeout_ms, JobCallback done) {
+    done(absl::UnimplementedError("GetJob"), {});
+  }
   // Blocking; for shutdown.
   virtual absl::Status UnregisterNode(const NodeId& node, const std::string& reason,
                                       int64_t timeout_ms) = 0;
@@ -56,6 +73,9 @@ class GrpcGcsClient : public GcsClient {
   void MarkJobFinished(const JobId& job, int64_t timeout_ms, StatusCallback done) override;
   void ReportWorkerFailure(const rpc::ReportWorkerFailureRequest& request, int64_t timeout_ms,
                            StatusCallback done) override;
+  void GetClusterResources(int64_t timeout_ms, ViewsCallback done) override;
+  void GetAllNodes(int64_t timeout_ms, NodesCallback done) override;
+  void GetJob(const JobId& job, int64_t timeout_ms, JobCallback done) override;
 
  private:
   rpc::RpcClient<rpc::GcsService> client_;

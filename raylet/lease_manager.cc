@@ -26,6 +26,7 @@ void LeaseManager::RequestLease(LeaseRequest request) {
     return;
   }
   if (AnswerRepeat(request)) return;
+  if (PlaceElsewhere(request)) return;
   if (!IsFeasible(request.resources)) {
     WarnInfeasible(request);
     infeasible_.push_back(std::move(request));
@@ -33,6 +34,69 @@ void LeaseManager::RequestLease(LeaseRequest request) {
   }
   Enqueue(std::move(request));
   Schedule();
+}
+
+bool LeaseManager::PlaceElsewhere(LeaseRequest& request) {
+  if (!placer_) return false;
+  NodeView local{"", resources_.total(), resources_.available()};
+  local.available.Subtract(queued_demand_);
+  Placement placement = placer_(request, local);
+  if (placement.kind == Placement::kReject) {
+    Reject(request, placement.error);
+    return true;
+  }
+  if (placement.kind != Placement::kSpill) return false;
+  LeaseReply reply;
+  reply.spill_node_id = placement.node_id;
+  request.reply(reply);
+  return true;
+}
+
+void LeaseManager::RetryInfeasible() {
+  if (!placer_ || infeasible_.empty()) return;
+  std::vector<LeaseRequest> waiting;
+  waiting.swap(infeasible_);
+  for (LeaseRequest& request : waiting) {
+    if (request.is_cancelled && request.is_cancelled()) {
+      Reject(request, "lease request cancelled by the caller");
+    } else if (!PlaceElsewhere(request)) {
+      infeasible_.push_back(std::move(request));
+    }
+  }
+}
+
+void LeaseManager::SpillQueued() {
+  if (!placer_ || num_queued_ == 0) return;
+  ResourceSet free = resources_.available();
+  for (SchedulingClass& cls : classes_) {
+    for (auto it = cls.queue.begin(); it != cls.queue.end();) {
+      if (cls.resources.IsSubsetOf(free)) {  // Served here soon.
+        free.Subtract(cls.resources);
+        ++it;
+        continue;
+      }
+      if (it->grant_or_reject || !it->actor.IsNil()) {
+        ++it;
+        continue;
+      }
+      Placement placement = placer_(*it, NodeView{"", resources_.total(), free});
+      if (placement.kind != Placement::kSpill) {
+        ++it;
+        continue;
+      }
+      LeaseReply reply;
+      reply.spill_node_id = placement.node_id;
+      LeaseRequest request = std::move(*it);
+      it = cls.queue.erase(it);
+      Dequeued(cls.resources);
+      request.reply(reply);
+    }
+  }
+}
+
+void LeaseManager::Dequeued(const ResourceSet& shape, int count) {
+  num_queued_ -= count;
+  for (int i = 0; i < count; ++i) queued_demand_.Subtract(shape);
 }
 
 bool LeaseManager::AnswerRepeat(LeaseRequest& request) {
@@ -79,6 +143,7 @@ void LeaseManager::Enqueue(LeaseRequest request) {
     classes_.push_back(SchedulingClass{request.job, request.resources, key, {}});
     it = class_by_key_.emplace(key, std::prev(classes_.end())).first;
   }
+  queued_demand_.Add(request.resources);
   it->second->queue.push_back(std::move(request));
   ++num_queued_;
 }
@@ -144,7 +209,7 @@ bool LeaseManager::GrantOne(SchedulingClass& cls) {
       Grant(front, *worker);
     }
     cls.queue.pop_front();
-    --num_queued_;
+    Dequeued(cls.resources);
     if (!cancelled) return true;
   }
   return false;
@@ -291,7 +356,7 @@ void LeaseManager::DropRequestsOf(const WorkerId& caller) {
       }
       Reject(*it, "the caller is gone");
       it = queue.erase(it);
-      --num_queued_;
+      Dequeued(cls.resources);
     }
   }
 }
@@ -303,7 +368,7 @@ void LeaseManager::RejectJobRequests(const JobId& job, const std::string& error,
     if (cls.job != job) continue;
     auto doomed = std::stable_partition(cls.queue.begin(), cls.queue.end(), stays);
     for (auto it = doomed; it != cls.queue.end(); ++it) Reject(*it, error);
-    num_queued_ -= static_cast<int>(cls.queue.end() - doomed);
+    Dequeued(cls.resources, static_cast<int>(cls.queue.end() - doomed));
     cls.queue.erase(doomed, cls.queue.end());
   }
   auto doomed = std::stable_partition(infeasible_.begin(), infeasible_.end(), stays);

@@ -16,9 +16,16 @@
 //   2. For what is left, count per job how many more requests would fit the
 //      remaining resources and ask the pool to have that many workers
 //      starting (the pool caps concurrent starts for the node).
-// Requests whose shape exceeds the node's *total* resources are infeasible:
-// they stay pending forever (a warning is logged once per function), and
-// count in num_pending_tasks, as in Ray.
+// Spillback (docs/scheduling.md): with a placer set (the NodeManager's,
+// over the cluster view), each request is first placed: here, on another
+// node (answered with LeaseReply::spill_node_id, not queued), or refused
+// (a hard node affinity that cannot hold). The placer sees this node's free
+// resources minus what its queued requests will take, so the node counts as
+// busy once its queue covers it. RetryInfeasible() places the infeasible
+// requests again when the cluster changes (a node joined).
+// Requests that no node can run (no placer: whose shape exceeds this node's
+// *total* resources) are infeasible: they stay pending (a warning is
+// logged once per function), and count in num_pending_tasks, as in Ray.
 // A worker blocked in Get gives its lease's CPU back (SetBlocked) so nested
 // tasks can run; unblocking takes it back even if that oversubscribes.
 // GPUs: a lease asking for "GPU" also gets GPU indices from a GpuIndexPool
@@ -55,7 +62,9 @@
 #include "absl/status/status.h"
 #include "common/id.h"
 #include "raylet/gpu_index_pool.h"
+#include "proto/common.pb.h"
 #include "raylet/resource_set.h"
+#include "raylet/spillback_policy.h"
 #include "raylet/worker_pool.h"
 
 namespace lumen::raylet {
@@ -68,6 +77,7 @@ struct LeaseReply {
   int worker_port = 0;
   pid_t worker_pid = 0;
   std::vector<int> gpu_ids;  // The node's GPU indices for this lease.
+  std::string spill_node_id;  // Not granted: ask that node's raylet instead.
 };
 
 struct LeaseRequest {
@@ -79,6 +89,8 @@ struct LeaseRequest {
   ActorId actor;                       // Non-nil: an actor lease (dedicated worker).
   bool detached = false;               // The actor outlives its job's driver.
   std::function<bool()> is_cancelled;  // Optional: the caller gave up.
+  bool grant_or_reject = false;        // Spilled here: never spilled again.
+  rpc::SchedulingStrategy strategy;
   std::function<void(const LeaseReply&)> reply;
 };
 
@@ -108,6 +120,17 @@ class LeaseManager {
   bool HasRequestsOf(const JobId& job) const;
   // Grants what it can and asks the pool for workers for the rest.
   void Schedule();
+
+  // Where a request goes, given this node's free resources after its queue
+  // (`local`, node_id empty); runs on every request and retry.
+  using Placer = std::function<Placement(const LeaseRequest&, const NodeView& local)>;
+  void SetPlacer(Placer placer) { placer_ = std::move(placer); }
+  // Places the infeasible requests again (the cluster changed).
+  void RetryInfeasible();
+  // Places again the queued requests this node will not serve soon (those
+  // its free resources do not cover, in queue order), except spilled and
+  // actor ones: a node that has room now takes them (a fresh cluster view).
+  void SpillQueued();
 
   const NodeResources& resources() const { return resources_; }
   const GpuIndexPool& gpus() const { return gpus_; }
@@ -144,6 +167,10 @@ class LeaseManager {
 
   // Counts and GPU indices both have room for `shape` now / ever.
   bool FitsNow(const ResourceSet& shape) const;
+  // Answers a request that goes elsewhere (spilled or refused); false when
+  // it stays here.
+  bool PlaceElsewhere(LeaseRequest& request);
+  void Dequeued(const ResourceSet& shape, int count = 1);
   bool IsFeasible(const ResourceSet& shape) const;
   void Enqueue(LeaseRequest request);
   // A repeat of a request with a key is answered here (true); else the
@@ -170,6 +197,8 @@ class LeaseManager {
   std::list<SchedulingClass> classes_;  // Arrival order.
   absl::flat_hash_map<std::string, std::list<SchedulingClass>::iterator> class_by_key_;
   int num_queued_ = 0;
+  ResourceSet queued_demand_;  // The shapes of every queued request, summed.
+  Placer placer_;
   std::vector<LeaseRequest> infeasible_;
   absl::flat_hash_set<std::string> warned_infeasible_;
   absl::flat_hash_map<int64_t, Lease> leases_;

@@ -476,3 +476,73 @@ TEST_CASE("a repeated lease request is the same request: no second worker, no le
     CHECK(f.leases.NumPending() == 0);
   }
 }
+
+TEST_CASE("with a placer, a node busy with its queue spills requests; infeasible ones wait for a node") {
+  Fixture f(2);
+  std::vector<NodeView> others = {NodeView{"B", Res({{"CPU", 4}}), Res({{"CPU", 4}})}};
+  std::vector<double> seen_local_cpu;
+  f.leases.SetPlacer([&](const LeaseRequest& request, const NodeView& local) {
+    seen_local_cpu.push_back(local.available.Get("CPU"));
+    NodeView here = local;
+    here.node_id = "A";
+    return PickPlacement(PlacementRequest{request.resources, request.strategy,
+                                          request.grant_or_reject},
+                         here, others, 0);
+  });
+  // Two fit here: queued while workers start (the node has room for them).
+  auto first = f.Request({{"CPU", 1}});
+  auto second = f.Request({{"CPU", 1}});
+  CHECK_FALSE(first->has_value());
+  CHECK_FALSE(second->has_value());
+  // The third finds the node busy with its queue: spilled to B.
+  auto third = f.Request({{"CPU", 1}});
+  REQUIRE(third->has_value());
+  CHECK_FALSE((*third)->granted);
+  CHECK((*third)->spill_node_id == "B");
+  CHECK(seen_local_cpu == std::vector<double>{2, 1, 0});
+  // No node has 8 CPUs: it waits here, and goes when one joins.
+  auto big = f.Request({{"CPU", 8}});
+  CHECK_FALSE(big->has_value());
+  CHECK(f.leases.NumPending() == 3);
+  f.leases.RetryInfeasible();
+  CHECK_FALSE(big->has_value());
+  others.push_back(NodeView{"C", Res({{"CPU", 16}}), Res({{"CPU", 16}})});
+  f.leases.RetryInfeasible();
+  REQUIRE(big->has_value());
+  CHECK((*big)->spill_node_id == "C");
+  CHECK(f.leases.NumPending() == 2);
+  f.WorkersRegister();
+  REQUIRE(first->has_value());
+  CHECK((*first)->granted);
+  CHECK((*second)->granted);
+}
+
+TEST_CASE("queued requests this node will not serve soon go to a node that has room now") {
+  Fixture f(2);
+  std::vector<NodeView> others = {NodeView{"B", Res({{"CPU", 4}}), Res({})}};
+  f.leases.SetPlacer([&](const LeaseRequest& request, const NodeView& local) {
+    NodeView here = local;
+    here.node_id = "A";
+    return PickPlacement(PlacementRequest{request.resources, request.strategy,
+                                          request.grant_or_reject},
+                         here, others, 0);
+  });
+  std::vector<std::shared_ptr<std::optional<LeaseReply>>> replies;
+  for (int i = 0; i < 4; ++i) replies.push_back(f.Request({{"CPU", 1}}));
+  for (const auto& reply : replies) CHECK_FALSE(reply->has_value());  // B is full: all wait here.
+  f.leases.SpillQueued();
+  for (const auto& reply : replies) CHECK_FALSE(reply->has_value());
+  others[0].available = Res({{"CPU", 4}});
+  f.leases.SpillQueued();
+  // The two this node has room for stay; the two behind them go to B.
+  CHECK_FALSE(replies[0]->has_value());
+  CHECK_FALSE(replies[1]->has_value());
+  REQUIRE(replies[2]->has_value());
+  REQUIRE(replies[3]->has_value());
+  CHECK((*replies[2])->spill_node_id == "B");
+  CHECK((*replies[3])->spill_node_id == "B");
+  CHECK(f.leases.NumPending() == 2);
+  f.WorkersRegister();
+  CHECK((*replies[0])->granted);
+  CHECK((*replies[1])->granted);
+}

@@ -8,11 +8,61 @@ namespace lumen::raylet {
 
 NodeManager::NodeManager(NodeManagerConfig config, WorkerPool& pool, LeaseManager& leases,
                          GcsReporter& gcs)
-    : config_(std::move(config)), pool_(pool), leases_(leases), gcs_(gcs) {
+    : config_(std::move(config)),
+      pool_(pool),
+      leases_(leases),
+      gcs_(gcs),
+      random_state_(std::hash<std::string>()(config_.node_id.Binary())) {
   pool_.set_on_worker_gone([this](const DeadWorker& dead) { OnWorkerGone(dead); });
 }
 
-NodeManager::~NodeManager() { pool_.set_on_worker_gone(nullptr); }
+NodeManager::~NodeManager() {
+  pool_.set_on_worker_gone(nullptr);
+  leases_.SetPlacer(nullptr);
+}
+
+void NodeManager::SetClusterView(ClusterView* view) {
+  cluster_ = view;
+  if (view == nullptr) {
+    leases_.SetPlacer(nullptr);
+    return;
+  }
+  leases_.SetPlacer([this](const LeaseRequest& request, const NodeView& local) {
+    // Actor leases: the GCS chose this node; only affinity or infeasibility moves them.
+    PlacementRequest wanted{request.resources, request.strategy,
+                            request.grant_or_reject || !request.actor.IsNil()};
+    NodeView here = local;
+    here.node_id = config_.node_id.Binary();
+    random_state_ += 0x9e3779b97f4a7c15ULL;  // splitmix64
+    uint64_t random = random_state_;
+    random = (random ^ (random >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    random = (random ^ (random >> 27)) * 0x94d049bb133111ebULL;
+    Placement placement = PickPlacement(wanted, here, cluster_->Others(), random ^ (random >> 31));
+    if (placement.kind == Placement::kSpill) cluster_->Reserve(placement.node_id, request.resources);
+    return placement;
+  });
+}
+
+void NodeManager::CheckRemoteJobs() {
+  if (!job_fetcher_) return;
+  for (auto it = remote_jobs_.begin(); it != remote_jobs_.end();) {
+    if (!pool_.HasJob(*it) || finished_jobs_.contains(*it)) {
+      remote_jobs_.erase(it++);
+      continue;
+    }
+    job_fetcher_(*it, [this, job = *it](absl::StatusOr<rpc::JobInfo> info) {
+      if (!info.ok() || !info->is_dead() || !remote_jobs_.contains(job)) return;
+      remote_jobs_.erase(job);
+      if (pool_.HasJob(job)) FinishJob(job, "its driver exited (on another node)");
+    });
+    ++it;
+  }
+}
+
+void NodeManager::OnClusterView(bool changed) {
+  if (changed) leases_.RetryInfeasible();
+  leases_.SpillQueued();
+}
 
 void NodeManager::OnWorkerGone(const DeadWorker& dead) {
   if (dead.actor.IsNil()) return;
@@ -57,10 +107,26 @@ absl::Status NodeManager::RegisterWorker(const rpc::RegisterWorkerRequest& reque
 void NodeManager::RequestWorkerLease(
     const rpc::RequestWorkerLeaseRequest& request, std::function<bool()> is_cancelled,
     std::function<void(const rpc::RequestWorkerLeaseReply&)> reply) {
+  if (FetchJobThenRequest(request, is_cancelled, reply)) return;
+  ServeLease(request, std::move(is_cancelled), std::move(reply));
+}
+
+void NodeManager::ServeLease(const rpc::RequestWorkerLeaseRequest& request,
+                             std::function<bool()> is_cancelled,
+                             std::function<void(const rpc::RequestWorkerLeaseReply&)> reply) {
   auto answer = [this, reply = std::move(reply)](const LeaseReply& result) {
     rpc::RequestWorkerLeaseReply out;
+    std::optional<rpc::Address> spill;
+    if (!result.spill_node_id.empty() && cluster_ != nullptr) {
+      spill = cluster_->RayletAddress(result.spill_node_id);
+    }
     if (result.granted) {
       FillGrant(result, &out);
+    } else if (spill) {
+      *out.mutable_retry_at_raylet() = *spill;
+    } else if (!result.spill_node_id.empty()) {
+      out.set_rejected(true);
+      out.set_error("the node chosen for this lease left the cluster; ask again");
     } else {
       out.set_rejected(true);
       out.set_error(result.error);
@@ -81,9 +147,38 @@ void NodeManager::RequestWorkerLease(
   lease.function_name = request.function_name();
   lease.caller = WorkerId::FromBinaryOrNil(request.caller_worker_id());
   lease.request_id = request.request_id();
+  lease.grant_or_reject = request.grant_or_reject();
+  lease.strategy = request.scheduling_strategy();
   lease.is_cancelled = std::move(is_cancelled);
   lease.reply = std::move(answer);
   leases_.RequestLease(std::move(lease));
+}
+
+bool NodeManager::FetchJobThenRequest(
+    const rpc::RequestWorkerLeaseRequest& request, std::function<bool()>& is_cancelled,
+    std::function<void(const rpc::RequestWorkerLeaseReply&)>& reply) {
+  if (!job_fetcher_ || request.has_job() || !request.actor_id().empty()) return false;
+  auto job = JobId::FromBinary(request.job_id());
+  if (!job.ok() || pool_.HasJob(*job) || finished_jobs_.contains(*job)) return false;
+  VLOG(1) << "lease request for job " << job->Hex() << ", unknown here: asking the GCS";
+  job_fetcher_(*job, [this, request, is_cancelled = std::move(is_cancelled),
+                      reply = std::move(reply)](absl::StatusOr<rpc::JobInfo> info) mutable {
+    rpc::RequestWorkerLeaseRequest again = request;
+    if (info.ok() && info->is_dead()) {
+      LOG(INFO) << "lease request for job " << JobId::FromBinaryOrNil(request.job_id()).Hex()
+                << ", which has finished: refused";
+    } else if (info.ok()) {
+      remote_jobs_.insert(JobId::FromBinaryOrNil(request.job_id()));
+      *again.mutable_job() = std::move(*info);
+      again.mutable_job()->set_job_id(request.job_id());
+    } else {
+      LOG(WARNING) << "cannot learn job " << JobId::FromBinaryOrNil(request.job_id()).Hex()
+                   << " from the GCS: " << info.status();
+    }
+    // With the job, or without (then refused as unknown, as before).
+    ServeLease(again, std::move(is_cancelled), std::move(reply));
+  });
+  return true;
 }
 
 bool NodeManager::AdmitJob(const rpc::RequestWorkerLeaseRequest& request, const JobId& job,

@@ -21,6 +21,14 @@
 // Every death of an actor's worker (exit, or a kill by this raylet) is
 // reported to the GCS with its cause (GcsReporter).
 //
+// Spillback (docs/scheduling.md): with a ClusterView set, lease requests are
+// placed by PickPlacement (spillback_policy.h) and a request for another
+// node is answered with retry_at_raylet. Actor leases come from the GCS,
+// which chose the node: they stay here when this node can ever run them.
+// A request for a job this node has never seen (spilled here by another
+// raylet) waits while the job's JobInfo is fetched from the GCS (the
+// JobFetcher), so workers of the job can start here.
+//
 // Threading: the raylet loop only. Failure: bad requests come back as
 // absl::Status (InvalidArgument, NotFound); nothing here is fatal.
 #pragma once
@@ -30,8 +38,10 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "common/id.h"
 #include "proto/raylet.pb.h"
+#include "raylet/cluster_view.h"
 #include "raylet/gcs_reporter.h"
 #include "raylet/lease_manager.h"
 #include "raylet/worker_pool.h"
@@ -66,6 +76,20 @@ class NodeManager {
   void SetObjectStoreStats(std::function<void(rpc::GetNodeStatsReply*)> fill) { object_store_stats_ = std::move(fill); }
   rpc::ResourceView View() const;
 
+  // Turns spillback on (`view` not owned, must outlive the manager).
+  void SetClusterView(ClusterView* view);
+  // A fresh cluster view: queued requests this node will not serve soon
+  // are placed again, and when the set of nodes `changed`, the infeasible
+  // ones too.
+  void OnClusterView(bool changed);
+  // Fetches a job's JobInfo (from the GCS); `done` runs on the loop.
+  using JobFetcher =
+      std::function<void(const JobId&, std::function<void(absl::StatusOr<rpc::JobInfo>)>)>;
+  void SetJobFetcher(JobFetcher fetcher) { job_fetcher_ = std::move(fetcher); }
+  // Jobs learnt from the GCS (their driver is on another node) whose driver
+  // has exited are finished here too: their workers go, leased or not.
+  void CheckRemoteJobs();
+
   void ReapWorkers();
   void CheckDrivers();
   void Maintain();
@@ -82,6 +106,14 @@ class NodeManager {
                 std::string* error);
   void OnWorkerGone(const DeadWorker& dead);
   void FillGrant(const LeaseReply& lease, rpc::RequestWorkerLeaseReply* reply) const;
+  void ServeLease(const rpc::RequestWorkerLeaseRequest& request,
+                  std::function<bool()> is_cancelled,
+                  std::function<void(const rpc::RequestWorkerLeaseReply&)> reply);
+  // Fetches the unknown job of `request` and then serves it; false when no
+  // fetch is needed (or possible).
+  bool FetchJobThenRequest(const rpc::RequestWorkerLeaseRequest& request,
+                           std::function<bool()>& is_cancelled,
+                           std::function<void(const rpc::RequestWorkerLeaseReply&)>& reply);
 
   NodeManagerConfig config_;
   WorkerPool& pool_;
@@ -91,6 +123,10 @@ class NodeManager {
   // must not start its workers again.
   absl::flat_hash_set<JobId> finished_jobs_;
   std::function<void(rpc::GetNodeStatsReply*)> object_store_stats_;
+  ClusterView* cluster_ = nullptr;
+  JobFetcher job_fetcher_;
+  absl::flat_hash_set<JobId> remote_jobs_;  // Learnt through job_fetcher_.
+  uint64_t random_state_;  // For PickPlacement (splitmix64).
 };
 
 }  // namespace lumen::raylet

@@ -58,6 +58,17 @@ Raylet::Raylet(RayletOptions options)
   NodeManagerConfig config{node_id_, options_.node_ip, options_.plasma_socket, options_.session_dir,
                            options_.gcs_address};
   node_manager_ = std::make_unique<NodeManager>(config, *pool_, *leases_, *gcs_reporter_);
+  cluster_view_ = std::make_unique<ClusterView>(node_id_.Binary());
+  node_manager_->SetClusterView(cluster_view_.get());
+  node_manager_->SetJobFetcher([this](const JobId& job, auto done) {
+    gcs_client_->GetJob(job, 5000, [done = std::move(done)](absl::Status st, rpc::JobInfo info) {
+      if (st.ok()) {
+        done(std::move(info));
+      } else {
+        done(st);
+      }
+    });
+  });
   service_ = std::make_unique<RayletServiceImpl>(gate_, *node_manager_);
   server_.RegisterService(service_.get());
 }
@@ -165,10 +176,42 @@ void Raylet::StartTimers() {
     gcs_reporter_->Tick();
     return true;
   });
+  loop_.RunEvery(kClusterViewPeriod, [this] {
+    if (stopping_) return false;
+    PollClusterView();
+    return true;
+  });
   loop_.RunEvery(kDriverCheckPeriod, [this] {
     if (stopping_) return false;
     node_manager_->CheckDrivers();
+    node_manager_->CheckRemoteJobs();
     return true;
+  });
+}
+
+// One poll at a time: the views (alive nodes), then the addresses of nodes
+// not seen before; a change (a node joined or died) places the infeasible
+// requests again.
+void Raylet::PollClusterView() {
+  if (polling_cluster_) return;
+  polling_cluster_ = true;
+  gcs_client_->GetClusterResources(1000, [this](absl::Status st, std::vector<rpc::ResourceView> views) {
+    if (!st.ok() || stopping_) {
+      polling_cluster_ = false;
+      return;
+    }
+    const bool changed = cluster_view_->UpdateResources(views);
+    if (!cluster_view_->NeedsAddresses()) {
+      polling_cluster_ = false;
+      node_manager_->OnClusterView(changed);
+      return;
+    }
+    gcs_client_->GetAllNodes(1000, [this](absl::Status st, std::vector<rpc::NodeInfo> nodes) {
+      polling_cluster_ = false;
+      if (!st.ok() || stopping_) return;
+      cluster_view_->UpdateNodes(nodes);
+      node_manager_->OnClusterView(/*changed=*/true);
+    });
   });
 }
 

@@ -8,6 +8,7 @@
 //                  tick the GCS connection (registration, resource reports)
 //                  and the GCS reporter (job ends, actor worker deaths)
 //   every 500 ms   check that drivers are alive
+//   every 200 ms   poll the cluster view from the GCS (spillback)
 //   SIGCHLD        reap at once
 //   SIGTERM/INT    kill every worker, unregister at the GCS, stop.
 // Owns everything it builds. Threading: Run() is the loop; gRPC threads only
@@ -25,6 +26,7 @@
 #include "common/event_loop.h"
 #include "common/rpc/server.h"
 #include "common/clock.h"
+#include "raylet/cluster_view.h"
 #include "raylet/gcs_connection.h"
 #include "raylet/gcs_reporter.h"
 #include "raylet/lease_manager.h"
@@ -74,6 +76,7 @@ class Raylet {
   void WaitForSignals();
   void WaitForChildren();
   void Stop(const std::string& reason, int exit_code);
+  void PollClusterView();
 
   RayletOptions options_;
   NodeId node_id_;
@@ -85,6 +88,8 @@ class Raylet {
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<LeaseManager> leases_;
   std::unique_ptr<NodeManager> node_manager_;
+  std::unique_ptr<ClusterView> cluster_view_;
+  bool polling_cluster_ = false;
   rpc::CallGate gate_;
   std::unique_ptr<RayletServiceImpl> service_;
   rpc::GrpcServer server_;
