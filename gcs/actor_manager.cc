@@ -256,6 +256,10 @@ void ActorManager::Place(ActorEntry& entry) {
   entry.phase = Phase::kWaiting;
   const rpc::ActorInfo& info = entry.info;
   std::string preferred = info.creation_spec().caller().node_id();
+  const rpc::SchedulingStrategy& strategy = info.creation_spec().scheduling_strategy();
+  if (strategy.kind() == rpc::SchedulingStrategy::NODE_AFFINITY) {
+    preferred = strategy.node_id();  // Its raylet spills elsewhere only when soft.
+  }
   if (preferred.empty()) {
     if (const rpc::JobInfo* job = jobs_.Find(info.job_id())) {
       preferred = job->driver_address().node_id();
@@ -292,6 +296,7 @@ void ActorManager::RequestLease(ActorEntry& entry, const rpc::NodeInfo& node) {
                                                       : info.class_name());
   request.set_actor_id(info.actor_id());
   request.set_detached(info.detached());
+  *request.mutable_scheduling_strategy() = info.creation_spec().scheduling_strategy();
   if (entry.request_id == 0 || entry.request_node != node.node_id()) {
     entry.request_id = ++next_request_id_;
     entry.request_node = node.node_id();

@@ -578,3 +578,25 @@ TEST_CASE("PickActorNode prefers the owner's node, then free room, then total ro
   CHECK(PickActorNode(views, gpu, "a") == "");
   CHECK(PickActorNode({}, none, "") == "");
 }
+
+TEST_CASE("an actor with node affinity asks that node first, and its lease request carries the strategy") {
+  InMemoryStoreClient store;
+  Gcs gcs(store);
+  auto first = gcs.AddNode();
+  auto second = gcs.AddNode();
+  auto job = gcs.AddJob();
+  rpc::ActorInfo actor = MakeActor(job);
+  rpc::SchedulingStrategy* strategy = actor.mutable_creation_spec()->mutable_scheduling_strategy();
+  strategy->set_kind(rpc::SchedulingStrategy::NODE_AFFINITY);
+  strategy->set_node_id(second.node_id());
+  REQUIRE(gcs.state.actors.Register(actor).ok());
+  REQUIRE(gcs.rpc.leases.size() == 1);
+  CHECK(gcs.rpc.leases.front().node.node_id() == second.node_id());
+  CHECK(gcs.rpc.leases.front().request.scheduling_strategy().node_id() == second.node_id());
+  // Its raylet would spill a soft affinity elsewhere; the GCS follows.
+  rpc::RequestWorkerLeaseReply spill;
+  spill.mutable_retry_at_raylet()->set_node_id(first.node_id());
+  gcs.rpc.AnswerNextLease(absl::OkStatus(), spill);
+  REQUIRE(gcs.rpc.leases.size() == 1);
+  CHECK(gcs.rpc.leases.front().node.node_id() == first.node_id());
+}
