@@ -89,7 +89,7 @@ absl::Status CoreWorker::Connect() {
                                              std::function<void(bool)>());
   }
   owner_blob_ = address_.SerializeAsString();
-  lease_client_ = std::make_unique<RayletLeaseClient>(*raylet_);
+  lease_client_ = std::make_unique<RayletLeaseClient>(*raylet_, options_.token, &loop_);
   pusher_ = std::make_unique<PooledTaskPusher>(clients_);
   submitter_ = std::make_unique<TaskSubmitter>(
       loop_, *lease_client_, *pusher_,

@@ -19,13 +19,25 @@ class FakeLeaseClient : public LeaseClient {
   struct Request {
     rpc::RequestWorkerLeaseRequest request;
     LeaseCallback callback;
+    std::string raylet;  // Empty: the local raylet.
   };
 
-  void RequestWorkerLease(const rpc::RequestWorkerLeaseRequest& request,
+  void RequestWorkerLease(const std::string& raylet, const rpc::RequestWorkerLeaseRequest& request,
                           LeaseCallback callback) override {
-    requests.push_back({request, std::move(callback)});
+    requests.push_back({request, std::move(callback), raylet});
   }
-  void ReturnWorker(const rpc::ReturnWorkerRequest& request) override { returns.push_back(request); }
+  void ReturnWorker(const std::string& raylet, const rpc::ReturnWorkerRequest& request) override {
+    returns.push_back(request);
+    return_raylets.push_back(raylet);
+  }
+
+  // Answers the oldest open request with a spillback to `ip`:`port`.
+  void Spill(const std::string& ip, int port) {
+    rpc::RequestWorkerLeaseReply reply;
+    reply.mutable_retry_at_raylet()->set_ip(ip);
+    reply.mutable_retry_at_raylet()->set_port(port);
+    Answer(absl::OkStatus(), std::move(reply));
+  }
 
   // Grants the oldest open request: worker `port` on 127.0.0.1, `lease_id`.
   void Grant(int64_t lease_id, int port) {
@@ -49,6 +61,7 @@ class FakeLeaseClient : public LeaseClient {
 
   std::deque<Request> requests;
   std::vector<rpc::ReturnWorkerRequest> returns;
+  std::vector<std::string> return_raylets;  // Where each of `returns` went.
 
  private:
   void Answer(absl::Status status, rpc::RequestWorkerLeaseReply&& reply) {

@@ -10,6 +10,12 @@ namespace {
 
 constexpr int kMaxPendingLeaseRequests = 16;
 constexpr int kMaxLeaseRetryDelayMs = 400;
+// Attempts at a raylet that a spill named, before going back to the local one.
+constexpr int kRemoteLeaseAttempts = 3;
+
+std::string RayletAddress(const rpc::Address& address) {
+  return address.ip() + ":" + std::to_string(address.port());
+}
 
 rpc::ErrorInfo MakeError(rpc::ErrorInfo::Type type, const std::string& message,
                          const rpc::TaskSpec& spec, int pid = 0) {
@@ -73,6 +79,7 @@ std::string TaskSubmitter::ShapeKey(const rpc::TaskSpec& spec) {
                                        spec.required_resources().end());
   std::string key;
   for (const auto& [name, amount] : sorted) key += name + "=" + std::to_string(amount) + ";";
+  if (spec.has_scheduling_strategy()) key += "|" + spec.scheduling_strategy().SerializeAsString();
   return key;
 }
 
@@ -83,6 +90,7 @@ void TaskSubmitter::Submit(rpc::TaskSpec spec) {
     shape.resources.insert(spec.required_resources().begin(), spec.required_resources().end());
     shape.job_id = spec.job_id();
     shape.function_name = spec.function_name();
+    shape.strategy = spec.scheduling_strategy();
     if (callbacks_.on_new_shape) callbacks_.on_new_shape(spec);
   }
   shape.queue.push_back(std::move(spec));
@@ -109,38 +117,66 @@ void TaskSubmitter::RequestLease(const std::string& key, Shape& shape) {
   request.set_function_name(shape.function_name);
   request.set_caller_worker_id(options_.caller.Binary());
   for (const auto& [name, amount] : shape.resources) (*request.mutable_resources())[name] = amount;
+  if (shape.strategy.kind() != rpc::SchedulingStrategy::DEFAULT) {
+    *request.mutable_scheduling_strategy() = shape.strategy;
+  }
   request.set_request_id(next_lease_request_id_++);
   ++shape.pending_lease_requests;
-  SendLeaseRequest(key, std::move(request), 1);
+  SendLeaseRequest(key, std::move(request), "", 1);
 }
 
 void TaskSubmitter::SendLeaseRequest(const std::string& key,
-                                     rpc::RequestWorkerLeaseRequest request, int attempt) {
+                                     rpc::RequestWorkerLeaseRequest request,
+                                     const std::string& raylet, int attempt) {
   auto shared = std::make_shared<rpc::RequestWorkerLeaseRequest>(std::move(request));
-  leases_.RequestWorkerLease(*shared, [this, key, shared, attempt](
-                                          absl::Status status,
-                                          rpc::RequestWorkerLeaseReply&& reply) {
-    loop_.Post([this, key, shared, attempt, status, reply = std::move(reply)]() mutable {
-      if (rpc::IsLostMessage(status) && attempt < options_.lease_request_attempts) {
-        // The request or its reply may be lost on the way; the raylet knows
-        // a repeat by its request_id.
-        VLOG(1) << "lease request " << shared->request_id() << " failed (" << status
-                << "); sending it again";
-        const int delay_ms = std::min(options_.lease_retry_base_ms << (attempt - 1),
-                                      kMaxLeaseRetryDelayMs);
-        loop_.RunAfter(std::chrono::milliseconds(delay_ms),
-                       [this, key, shared, attempt] {
-                         SendLeaseRequest(key, *shared, attempt + 1);
-                       });
-        return;
-      }
-      OnLeaseGranted(key, status, std::move(reply));
+  leases_.RequestWorkerLease(raylet, *shared, [this, key, raylet, shared, attempt](
+                                                  absl::Status status,
+                                                  rpc::RequestWorkerLeaseReply&& reply) {
+    loop_.Post([this, key, raylet, shared, attempt, status, reply = std::move(reply)]() mutable {
+      OnLeaseReply(key, raylet, std::move(shared), attempt, status, std::move(reply));
     });
   });
 }
 
-void TaskSubmitter::OnLeaseGranted(const std::string& key, absl::Status status,
-                                   rpc::RequestWorkerLeaseReply&& reply) {
+void TaskSubmitter::OnLeaseReply(const std::string& key, const std::string& raylet,
+                                 std::shared_ptr<rpc::RequestWorkerLeaseRequest> request,
+                                 int attempt, absl::Status status,
+                                 rpc::RequestWorkerLeaseReply&& reply) {
+  const int attempts = raylet.empty() ? options_.lease_request_attempts : kRemoteLeaseAttempts;
+  if (rpc::IsLostMessage(status) && attempt < attempts) {
+    // The request or its reply may be lost on the way; the raylet knows a
+    // repeat by its request_id.
+    VLOG(1) << "lease request " << request->request_id() << " failed (" << status
+            << "); sending it again";
+    const int delay_ms =
+        std::min(options_.lease_retry_base_ms << (attempt - 1), kMaxLeaseRetryDelayMs);
+    loop_.RunAfter(std::chrono::milliseconds(delay_ms), [this, key, raylet, request, attempt] {
+      SendLeaseRequest(key, *request, raylet, attempt + 1);
+    });
+    return;
+  }
+  if (rpc::IsLostMessage(status) && !raylet.empty()) {
+    // The raylet a spill named is unreachable (its node may be dying).
+    LOG(INFO) << "the raylet at " << raylet << " did not answer a spilled lease request ("
+              << status << "); asking the local raylet again";
+    request->set_grant_or_reject(false);
+    SendLeaseRequest(key, *request, "", 1);
+    return;
+  }
+  if (status.ok() && !reply.rejected() && reply.lease_id() == 0 &&
+      reply.retry_at_raylet().port() > 0) {
+    // Spillback: ask the raylet named, which keeps the request (no ping-pong).
+    const std::string next = RayletAddress(reply.retry_at_raylet());
+    VLOG(1) << "lease request " << request->request_id() << " spilled to " << next;
+    request->set_grant_or_reject(true);
+    SendLeaseRequest(key, *request, next, 1);
+    return;
+  }
+  OnLeaseGranted(key, raylet, status, std::move(reply));
+}
+
+void TaskSubmitter::OnLeaseGranted(const std::string& key, const std::string& raylet,
+                                   absl::Status status, rpc::RequestWorkerLeaseReply&& reply) {
   Shape& shape = shapes_[key];
   --shape.pending_lease_requests;
   if (!status.ok() || reply.rejected()) {
@@ -156,7 +192,9 @@ void TaskSubmitter::OnLeaseGranted(const std::string& key, absl::Status status,
   }
   shape.refused = false;
   Lease lease;
-  lease.id = reply.lease_id();
+  lease.id = next_lease_key_++;
+  lease.raylet = raylet;
+  lease.raylet_lease_id = reply.lease_id();
   lease.worker = reply.worker_address();
   lease.pid = reply.worker_pid();
   lease.gpu_ids.assign(reply.gpu_ids().begin(), reply.gpu_ids().end());
@@ -247,14 +285,14 @@ void TaskSubmitter::OnPushReply(const std::string& key, int64_t lease_id,
     }
     if (it != shape.leases.end()) {
       if (exiting) {
+        ReturnLease(it->second, true);
         shape.leases.erase(it);
-        ReturnLease(lease_id, true);
       } else if (options_.lease_quantum_ms > 0 && !shape.queue.empty() &&
                  clock_.MonotonicMs() - it->second.granted_ms >= options_.lease_quantum_ms) {
         // Its quantum is over: back to the raylet, which shares the node
         // among the jobs waiting; Pump below asks for a new lease.
+        ReturnLease(it->second, false);
         shape.leases.erase(it);
-        ReturnLease(lease_id, false);
       } else {
         it->second.busy = false;
         MaybeReturnLater(key, it->second);
@@ -264,9 +302,10 @@ void TaskSubmitter::OnPushReply(const std::string& key, int64_t lease_id,
     // The worker is gone (or unreachable): never reuse this lease.
     if (it != shape.leases.end()) {
       pusher_.Forget(it->second.worker);
+      // To a dead raylet this fails a few times and is forgotten.
+      ReturnLease(it->second, true);
       shape.leases.erase(it);
     }
-    ReturnLease(lease_id, true);
     // Retry in the original order, ahead of the tasks queued since.
     auto& tasks = *request->mutable_tasks();
     for (int i = tasks.size() - 1; i >= 0; --i) {
@@ -317,16 +356,16 @@ void TaskSubmitter::MaybeReturnLater(const std::string& key, Lease& lease) {
       MaybeReturnLater(key, lease);  // Used since: a new idle period starts.
       return;
     }
+    ReturnLease(lease, false);
     shape.leases.erase(it);
-    ReturnLease(lease_id, false);
   });
 }
 
-void TaskSubmitter::ReturnLease(int64_t lease_id, bool worker_exiting) {
+void TaskSubmitter::ReturnLease(const Lease& lease, bool worker_exiting) {
   rpc::ReturnWorkerRequest request;
-  request.set_lease_id(lease_id);
+  request.set_lease_id(lease.raylet_lease_id);
   request.set_worker_exiting(worker_exiting);
-  leases_.ReturnWorker(request);
+  leases_.ReturnWorker(lease.raylet, request);
 }
 
 void TaskSubmitter::FailQueued(Shape& shape, const rpc::ErrorInfo& error) {
@@ -339,7 +378,7 @@ void TaskSubmitter::FailQueued(Shape& shape, const rpc::ErrorInfo& error) {
 
 void TaskSubmitter::ReturnAllLeases() {
   for (auto& [key, shape] : shapes_) {
-    for (auto& [id, lease] : shape.leases) ReturnLease(id, false);
+    for (auto& [id, lease] : shape.leases) ReturnLease(lease, false);
     shape.leases.clear();
   }
 }

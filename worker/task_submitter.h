@@ -24,6 +24,13 @@
 // Their error tells the cause apart (docs/workers.md, "Lease errors"): a
 // raylet that is unreachable (dead or stopped), one that found the shape
 // invalid (INVALID_REQUEST), a token it does not accept, a real refusal.
+// Spillback (docs/scheduling.md): a raylet may answer retry_at_raylet; the
+// request then goes to that raylet, marked grant_or_reject so that it is
+// not spilled again. Leases are held per (raylet, lease id) and returned to
+// the raylet that granted them; a spilled request whose raylet cannot be
+// reached goes back to the local raylet (which then knows better, or the
+// GCS soon marks the node dead). Tasks of a shape carry its scheduling
+// strategy (SPREAD, node affinity), which is part of the shape.
 // Lease requests name the caller (caller_worker_id), so the raylet revokes
 // them, and kills the leased workers, when the caller dies; and carry a
 // request_id, so that a request repeated after a lost reply is the same
@@ -95,7 +102,9 @@ class TaskSubmitter {
 
  private:
   struct Lease {
-    int64_t id = 0;
+    int64_t id = 0;  // This submitter's key of the lease.
+    std::string raylet;  // "host:port" of the raylet that granted it; empty: local.
+    int64_t raylet_lease_id = 0;  // That raylet's id of the lease.
     rpc::Address worker;
     int32_t pid = 0;
     std::vector<int32_t> gpu_ids;  // Reserved for this lease by the raylet.
@@ -109,6 +118,7 @@ class TaskSubmitter {
     std::map<std::string, double> resources;
     std::string job_id;
     std::string function_name;
+    rpc::SchedulingStrategy strategy;
     std::deque<rpc::TaskSpec> queue;
     std::unordered_map<int64_t, Lease> leases;
     int pending_lease_requests = 0;
@@ -124,8 +134,12 @@ class TaskSubmitter {
   void Pump(const std::string& key);
   void RequestLease(const std::string& key, Shape& shape);
   void SendLeaseRequest(const std::string& key, rpc::RequestWorkerLeaseRequest request,
-                        int attempt);
-  void OnLeaseGranted(const std::string& key, absl::Status status,
+                        const std::string& raylet, int attempt);
+  // The answer of `raylet`: granted, refused, spilled, or lost.
+  void OnLeaseReply(const std::string& key, const std::string& raylet,
+                    std::shared_ptr<rpc::RequestWorkerLeaseRequest> request, int attempt,
+                    absl::Status status, rpc::RequestWorkerLeaseReply&& reply);
+  void OnLeaseGranted(const std::string& key, const std::string& raylet, absl::Status status,
                       rpc::RequestWorkerLeaseReply&& reply);
   size_t BatchSize(const Shape& shape) const;
   // Connects to a newly leased worker; the lease stays busy until then.
@@ -141,7 +155,7 @@ class TaskSubmitter {
                    rpc::PushTasksReply&& reply);
   void RetryOrFail(Shape& shape, rpc::TaskSpec spec, int pid, const absl::Status& status);
   void MaybeReturnLater(const std::string& key, Lease& lease);
-  void ReturnLease(int64_t lease_id, bool worker_exiting);
+  void ReturnLease(const Lease& lease, bool worker_exiting);
   void FailQueued(Shape& shape, const rpc::ErrorInfo& error);
 
   EventLoop& loop_;
@@ -153,6 +167,7 @@ class TaskSubmitter {
   const Clock& clock_;
   std::unordered_map<std::string, Shape> shapes_;
   int64_t next_lease_request_id_ = 1;
+  int64_t next_lease_key_ = 1;
 };
 
 }  // namespace lumen::worker

@@ -33,12 +33,22 @@ class GrpcConnection : public TaskPusher::Connection {
 
 }  // namespace
 
-void RayletLeaseClient::RequestWorkerLease(const rpc::RequestWorkerLeaseRequest& request,
+RayletClient& RayletLeaseClient::ClientFor(const std::string& raylet) {
+  if (raylet.empty() || raylet == raylet_.address()) return raylet_;
+  absl::MutexLock lock(&mu_);
+  std::unique_ptr<RayletClient>& client = remote_[raylet];
+  if (!client) client = std::make_unique<RayletClient>(raylet, token_, loop_);
+  return *client;
+}
+
+void RayletLeaseClient::RequestWorkerLease(const std::string& raylet,
+                                           const rpc::RequestWorkerLeaseRequest& request,
                                            LeaseCallback callback) {
+  RayletClient& client = ClientFor(raylet);
   // A failed call names the raylet, so the task's error says which one.
-  raylet_.Call(&rpc::RayletService::Stub::async::RequestWorkerLease, request,
+  client.Call(&rpc::RayletService::Stub::async::RequestWorkerLease, request,
                std::function<void(absl::Status, rpc::RequestWorkerLeaseReply&&)>(
-                   [address = raylet_.address(), callback = std::move(callback)](
+                   [address = client.address(), callback = std::move(callback)](
                        absl::Status status, rpc::RequestWorkerLeaseReply&& reply) {
                      if (!status.ok() && status.code() != absl::StatusCode::kInvalidArgument) {
                        status = absl::Status(status.code(), "raylet at " + address + ": " +
@@ -48,8 +58,9 @@ void RayletLeaseClient::RequestWorkerLease(const rpc::RequestWorkerLeaseRequest&
                    }));
 }
 
-void RayletLeaseClient::ReturnWorker(const rpc::ReturnWorkerRequest& request) {
-  SendReturn(raylet_, request, 1);
+void RayletLeaseClient::ReturnWorker(const std::string& raylet,
+                                     const rpc::ReturnWorkerRequest& request) {
+  SendReturn(ClientFor(raylet), request, 1);
 }
 
 // A lost return would leave the worker and its resources leased for good;

@@ -1,7 +1,7 @@
 // worker/task_submitter_io.h
 //
-// The two seams of TaskSubmitter to the outside: LeaseClient, the local
-// raylet's lease API, and TaskPusher, which opens connections to leased
+// The two seams of TaskSubmitter to the outside: LeaseClient, the lease API
+// of the local raylet and of the raylets it spills to, and TaskPusher, which opens connections to leased
 // workers and pushes task batches over them. The real implementations sit
 // on the raylet's gRPC client and on the ClientPool (the task channel, or
 // the PushTasks RPC where no channel opens); worker/fake_submitter_io.h
@@ -15,7 +15,9 @@
 #include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "proto/raylet.grpc.pb.h"
 #include "proto/worker.pb.h"
 #include "worker/client_pool.h"
@@ -24,14 +26,16 @@ namespace lumen::worker {
 
 using RayletClient = rpc::RpcClient<rpc::RayletService>;
 
+// `raylet` names the raylet, "host:port"; empty: the local one.
 class LeaseClient {
  public:
   using LeaseCallback = std::function<void(absl::Status, rpc::RequestWorkerLeaseReply&&)>;
   virtual ~LeaseClient() = default;
-  virtual void RequestWorkerLease(const rpc::RequestWorkerLeaseRequest& request,
+  virtual void RequestWorkerLease(const std::string& raylet,
+                                  const rpc::RequestWorkerLeaseRequest& request,
                                   LeaseCallback callback) = 0;
   // Fire and forget: a lost return is reclaimed when the caller goes away.
-  virtual void ReturnWorker(const rpc::ReturnWorkerRequest& request) = 0;
+  virtual void ReturnWorker(const std::string& raylet, const rpc::ReturnWorkerRequest& request) = 0;
 };
 
 class TaskPusher {
@@ -54,19 +58,28 @@ class TaskPusher {
   virtual void Forget(const rpc::Address& worker) = 0;
 };
 
-// LeaseClient over the local raylet's gRPC client (`raylet` not owned).
+// LeaseClient over the local raylet's gRPC client (`raylet` not owned) and
+// clients of the other raylets it spills to, made on first use with `token`
+// and `loop` and kept (one per node of the cluster; a dead node's stays,
+// failing fast).
 class RayletLeaseClient : public LeaseClient {
  public:
-  explicit RayletLeaseClient(RayletClient& raylet) : raylet_(raylet) {}
-  void RequestWorkerLease(const rpc::RequestWorkerLeaseRequest& request,
+  RayletLeaseClient(RayletClient& raylet, std::string token = "", EventLoop* loop = nullptr)
+      : raylet_(raylet), token_(std::move(token)), loop_(loop) {}
+  void RequestWorkerLease(const std::string& raylet, const rpc::RequestWorkerLeaseRequest& request,
                           LeaseCallback callback) override;
   // Sent again when lost (returns are idempotent at the raylet).
-  void ReturnWorker(const rpc::ReturnWorkerRequest& request) override;
+  void ReturnWorker(const std::string& raylet, const rpc::ReturnWorkerRequest& request) override;
 
  private:
   static void SendReturn(RayletClient& raylet, const rpc::ReturnWorkerRequest& request,
                          int attempt);
+  RayletClient& ClientFor(const std::string& raylet);
   RayletClient& raylet_;
+  const std::string token_;
+  EventLoop* const loop_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<RayletClient>> remote_ ABSL_GUARDED_BY(mu_);
 };
 
 // TaskPusher over the ClientPool: the task channel when the worker serves

@@ -275,3 +275,71 @@ TEST_CASE("a lease request whose reply is lost is sent again with the same reque
   f.Submit("c");
   for (const auto& r : f.leases.requests) CHECK(r.request.request_id() != id);
 }
+
+TEST_CASE("a spilled lease request goes to the raylet named, and its lease goes back there") {
+  Fixture f;
+  f.Submit("a", /*max_retries=*/1);
+  REQUIRE(f.leases.requests.size() == 1);
+  CHECK(f.leases.requests[0].raylet.empty());  // The local raylet first.
+  const int64_t request_id = f.leases.requests[0].request.request_id();
+  f.leases.Spill("10.0.0.2", 7001);
+  f.Poll();
+  REQUIRE(f.leases.requests.size() == 1);
+  CHECK(f.leases.requests[0].raylet == "10.0.0.2:7001");
+  CHECK(f.leases.requests[0].request.grant_or_reject());  // Not spilled again.
+  CHECK(f.leases.requests[0].request.request_id() == request_id);
+  f.leases.Grant(5, 1001);  // Lease 5 of the other raylet.
+  f.Poll();
+  REQUIRE(f.pusher.pushes.size() == 1);
+  // The worker dies (its node died): the task is retried through the local
+  // raylet, and the dead lease goes back to the raylet that granted it.
+  f.pusher.Fail();
+  f.Poll();
+  REQUIRE(f.leases.returns.size() == 1);
+  CHECK(f.leases.returns[0].lease_id() == 5);
+  CHECK(f.leases.return_raylets[0] == "10.0.0.2:7001");
+  CHECK(f.leases.returns[0].worker_exiting());
+  REQUIRE(f.leases.requests.size() == 1);
+  CHECK(f.leases.requests[0].raylet.empty());
+  f.leases.Grant(5, 1002);  // The local raylet's lease 5: another lease.
+  f.Poll();
+  f.pusher.Reply("x");
+  f.Poll();
+  CHECK(f.replied == std::vector<std::string>{"a"});
+  CHECK(f.failed.empty());
+}
+
+TEST_CASE("a spilled request whose raylet is unreachable goes back to the local raylet") {
+  Fixture f;
+  f.Submit("a");
+  f.leases.Spill("10.0.0.3", 7002);
+  f.Poll();
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    REQUIRE(f.leases.requests.size() == 1);
+    CHECK(f.leases.requests[0].raylet == "10.0.0.3:7002");
+    f.leases.FailWith(absl::UnavailableError("connection refused"));
+    f.Poll();
+  }
+  REQUIRE(f.leases.requests.size() == 1);
+  CHECK(f.leases.requests[0].raylet.empty());
+  CHECK_FALSE(f.leases.requests[0].request.grant_or_reject());
+  CHECK(f.failed.empty());
+}
+
+TEST_CASE("a task's scheduling strategy is part of its shape and travels in the lease request") {
+  Fixture f;
+  f.Submit("plain");
+  rpc::TaskSpec spec;
+  spec.set_task_id(TaskId::ForNormalTask(JobId::FromInt(1)).Binary());
+  spec.set_name("spread");
+  spec.set_function_name("F");
+  (*spec.mutable_required_resources())["CPU"] = 1;
+  spec.mutable_scheduling_strategy()->set_kind(rpc::SchedulingStrategy::SPREAD);
+  f.submitter.Submit(std::move(spec));
+  f.Poll();
+  CHECK(f.new_shapes == 2);
+  REQUIRE(f.leases.requests.size() == 2);
+  CHECK_FALSE(f.leases.requests[0].request.has_scheduling_strategy());
+  CHECK(f.leases.requests[1].request.scheduling_strategy().kind() ==
+        rpc::SchedulingStrategy::SPREAD);
+}
