@@ -13,6 +13,32 @@
 extern char** environ;
 
 namespace lumen {
+namespace {
+
+// In the child after fork: stdout and stderr to `log_fd`, or, rotating, to
+// a pipe whose reader is a log writer process forked here (before exec, so
+// it costs no exec; it only makes system calls, see common/log_rotation.h).
+void RedirectOutput(int log_fd, const LogRotation& rotation) {
+  int pipe_fds[2];
+  if (rotation.enabled() && ::pipe2(pipe_fds, O_CLOEXEC) == 0) {
+    const pid_t writer = ::fork();
+    if (writer == 0) {
+      ::close(pipe_fds[1]);
+      RunLogWriterChild(pipe_fds[0], log_fd, rotation);
+    }
+    if (writer > 0) {
+      ::dup2(pipe_fds[1], 1);
+      ::dup2(pipe_fds[1], 2);
+      return;  // Both pipe ends and log_fd close at exec (O_CLOEXEC).
+    }
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+  }
+  ::dup2(log_fd, 1);
+  ::dup2(log_fd, 2);
+}
+
+}  // namespace
 
 absl::StatusOr<pid_t> StartProcess(const ProcessOptions& options) {
   if (options.argv.empty()) return absl::InvalidArgumentError("empty argv");
@@ -51,10 +77,7 @@ absl::StatusOr<pid_t> StartProcess(const ProcessOptions& options) {
       ::prctl(PR_SET_PDEATHSIG, options.parent_death_signal);
       if (::getppid() != parent) ::_exit(1);
     }
-    if (log_fd >= 0) {
-      ::dup2(log_fd, 1);
-      ::dup2(log_fd, 2);
-    }
+    if (log_fd >= 0) RedirectOutput(log_fd, options.log_rotation);
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, 0);
     sigset_t none;

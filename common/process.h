@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/log_rotation.h"
 
 namespace lumen {
 
@@ -21,6 +22,9 @@ struct ProcessOptions {
   std::map<std::string, std::string> env;  // Added to (overriding) ours.
   std::string log_file;                    // Append stdout+stderr here (created 0600,
                                            // never through a symlink); empty: inherit.
+  // With a log file: rotate it by size (common/log_rotation.h); then a
+  // writer process forked from the child copies its output into the file.
+  LogRotation log_rotation;
   bool new_process_group = true;
   // Send `parent_death_signal` to the child when the thread that started it
   // dies (Linux PDEATHSIG): SIGKILL for workers; SIGTERM for daemons, so

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/fate_share.h"
+#include "common/log_rotation.h"
 #include "common/net.h"
 #include "common/paths.h"
 #include "common/process.h"
@@ -29,8 +30,10 @@ constexpr int kStopGraceMs = 5000;
 // half-way can take back everything started so far.
 class NodeStarter {
  public:
-  NodeStarter(const NodeOptions& options, std::string token, SessionFiles files)
-      : options_(options), token_(std::move(token)), files_(std::move(files)) {
+  NodeStarter(const NodeOptions& options, std::string token, SessionFiles files,
+              LogRotation rotation)
+      : options_(options), token_(std::move(token)), files_(std::move(files)),
+        rotation_(rotation) {
     node_.session_dir = files_.session_dir;
     node_.plasma_socket = files_.plasma_socket;
     node_.token = token_;
@@ -45,11 +48,13 @@ class NodeStarter {
     process.argv = std::move(argv);
     process.env = options_.extra_env;
     for (const auto& [key, value] : env) process.env[key] = value;
+    for (const auto& [key, value] : LogRotationEnv(rotation_)) process.env[key] = value;
     process.env["LUMEN_TOKEN"] = token_;
     if (options_.fate_share_pid > 0) {
       process.env[kFateSharePidEnv] = std::to_string(options_.fate_share_pid);
     }
     process.log_file = log_file;
+    process.log_rotation = rotation_;
     process.die_with_parent = options_.die_with_parent;
     process.parent_death_signal = SIGTERM;  // A graceful stop: sockets removed.
     ASSIGN_OR_RETURN(pid_t pid, StartProcess(process));
@@ -70,6 +75,7 @@ class NodeStarter {
   const NodeOptions& options_;
   std::string token_;
   SessionFiles files_;
+  LogRotation rotation_;
   StartedNode node_;
 };
 
@@ -142,10 +148,21 @@ absl::StatusOr<int64_t> DefaultObjectStoreBytes() {
   return static_cast<int64_t>(size.bytes);
 }
 
+// The rotation of the node's logs: the options' settings over the
+// environment's (common/log_rotation.h).
+absl::StatusOr<LogRotation> RotationOf(const NodeOptions& options) {
+  absl::StatusOr<LogRotation> rotation = LogRotationFromEnv();
+  if (!rotation.ok()) return rotation.status();
+  if (options.log_rotation_max_bytes) rotation->max_bytes = *options.log_rotation_max_bytes;
+  if (options.log_rotation_backup_count) rotation->backup_count = *options.log_rotation_backup_count;
+  return rotation;
+}
+
 }  // namespace
 
 absl::StatusOr<StartedNode> StartNode(const NodeOptions& requested) {
   RETURN_IF_ERROR(ValidateNodeOptions(requested));
+  ASSIGN_OR_RETURN(LogRotation rotation, RotationOf(requested));
   NodeOptions options = requested;
   if (!options.object_store_memory) {
     ASSIGN_OR_RETURN(options.object_store_memory, DefaultObjectStoreBytes());
@@ -163,7 +180,7 @@ absl::StatusOr<StartedNode> StartNode(const NodeOptions& requested) {
                                                            : SessionLatest::kKeepExisting));
   PruneSessionDirs(temp_dir, kSessionDirsKept);
   const SessionFiles files = FilesOfSession(session_dir);
-  NodeStarter starter(options, *token, files);
+  NodeStarter starter(options, *token, files, rotation);
   if (options.head) {
     if (absl::Status s = StartGcs(starter, options, files, node_ip); !s.ok()) {
       return starter.Abort(s);

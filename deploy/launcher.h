@@ -83,6 +83,11 @@ struct NodeOptions {
   bool write_current_cluster = true;
   // How long to wait for each daemon to come up.
   int startup_timeout_ms = 10000;
+  // Rotation of the daemons' and workers' .out files (common/log_rotation.h);
+  // unset: $LUMEN_ROTATION_MAX_BYTES / _BACKUP_COUNT (or Ray's names), else
+  // 512 MiB and 5 backups. Handed to the raylet for its workers.
+  std::optional<int64_t> log_rotation_max_bytes;
+  std::optional<int> log_rotation_backup_count;
 };
 
 struct StartedNode {

@@ -151,6 +151,14 @@ std::optional<ProcessIdentity> ReadProcessIdentity(pid_t pid) {
   return identity;
 }
 
+namespace {
+
+// A log writer (common/log_rotation.h) is a copy of the process that
+// started a daemon or worker, not one itself: it ends with that process.
+bool IsLogWriter(pid_t pid) { return ReadProcFile(pid, "comm") == "lumen-logwriter\n"; }
+
+}  // namespace
+
 std::vector<pid_t> FindOwnLumenDaemons(const std::string& dir) {
   const uid_t me = ::getuid();
   auto exists = [](const std::string& path) { return ::access(path.c_str(), X_OK) == 0; };
@@ -158,7 +166,7 @@ std::vector<pid_t> FindOwnLumenDaemons(const std::string& dir) {
   for (pid_t pid : AllPids()) {
     std::optional<ProcessIdentity> identity = ReadProcessIdentity(pid);
     if (!identity || identity->real_uid != me || identity->effective_uid != me) continue;
-    if (!IsLumenDaemonExe(identity->exe, exists)) continue;
+    if (!IsLumenDaemonExe(identity->exe, exists) || IsLogWriter(pid)) continue;
     if (dir.empty() || MentionsDirectory(identity->argv, dir)) found.push_back(pid);
   }
   return found;
@@ -180,7 +188,9 @@ std::vector<pid_t> FindWorkersOfSessionsUnder(const std::string& dir) {
     if (pid == ::getpid()) continue;
     std::optional<std::pair<uid_t, uid_t>> uids = ParseStatusUids(ReadProcFile(pid, "status"));
     if (!uids || uids->first != me || uids->second != me) continue;
-    if (EnvironNamesSessionUnder(ReadProcFile(pid, "environ"), dir)) found.push_back(pid);
+    if (EnvironNamesSessionUnder(ReadProcFile(pid, "environ"), dir) && !IsLogWriter(pid)) {
+      found.push_back(pid);
+    }
   }
   return found;
 }

@@ -7,7 +7,10 @@
 // beside the other daemon binaries (an installation or build tree). Workers
 // that are the user's own driver binary re-executed are found by the
 // LUMEN_SESSION_DIR their raylet gave them, again only among our own
-// processes. Session `pids` files are only a record for people and tests.
+// processes. Log writer processes (named lumen-logwriter, see
+// common/log_rotation.h) are neither: they end with the process whose
+// output they write. Session `pids` files are only a record for people and
+// tests.
 // The parsing and matching functions are pure and unit tested; the rest
 // reads /proc and sends signals. Thread-safe; every function may block for
 // up to the grace period it is given.

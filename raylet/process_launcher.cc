@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "glog/logging.h"
+
 namespace lumen::raylet {
 
 std::string DescribeWaitStatus(int status) {
@@ -20,8 +22,20 @@ std::string DescribeWaitStatus(int status) {
   return "status " + std::to_string(status);
 }
 
+PosixProcessLauncher::PosixProcessLauncher() {
+  absl::StatusOr<LogRotation> rotation = LogRotationFromEnv();
+  if (rotation.ok()) {
+    log_rotation_ = *rotation;
+  } else {
+    LOG(WARNING) << "workers' logs will not rotate: " << rotation.status().message();
+  }
+}
+
 absl::StatusOr<pid_t> PosixProcessLauncher::Start(const ProcessOptions& options) {
-  return StartProcess(options);
+  if (options.log_file.empty() || options.log_rotation.enabled()) return StartProcess(options);
+  ProcessOptions rotated = options;
+  rotated.log_rotation = log_rotation_;
+  return StartProcess(rotated);
 }
 
 void PosixProcessLauncher::KillGroup(pid_t pid, int sig) { KillProcessGroup(pid, sig); }

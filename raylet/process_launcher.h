@@ -38,12 +38,19 @@ class ProcessLauncher {
 
 class PosixProcessLauncher : public ProcessLauncher {
  public:
+  // Workers' logs rotate as this process's environment says
+  // (LogRotationFromEnv: the settings `lumen start` gave the raylet).
+  PosixProcessLauncher();
+  // A process with a log file and no rotation of its own gets that rotation.
   absl::StatusOr<pid_t> Start(const ProcessOptions& options) override;
   void KillGroup(pid_t pid, int sig) override;
   // Reaps every exited child of this process (the raylet has no others).
   std::vector<ExitedProcess> ReapExited() override;
   // kill(pid, 0) succeeds and /proc/<pid>/stat does not say zombie.
   bool IsAlive(pid_t pid) override;
+
+ private:
+  LogRotation log_rotation_;
 };
 
 // "exited with status N" / "killed by signal N (SIGNAME)" for a waitpid

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -23,7 +24,12 @@ bool TakeLocalOnlyMarker(std::string* line) {
 
 absl::StatusOr<std::unique_ptr<LogForwarder>> LogForwarder::Start(const std::string& log_path,
                                                                   PrefixFn prefix, SendFn send) {
-  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+  // A stdout that is a pipe is the raylet's log writer, which rotates the
+  // file (common/log_rotation.h): the lines go on through it.
+  struct stat out;
+  int log_fd = ::fstat(1, &out) == 0 && S_ISFIFO(out.st_mode)
+                   ? ::fcntl(1, F_DUPFD_CLOEXEC, 3)
+                   : ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (log_fd < 0) return absl::PermissionDeniedError("cannot open " + log_path + ": " + strerror(errno));
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {

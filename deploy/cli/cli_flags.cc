@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/numbers.h"
+#include "common/log_rotation.h"
 #include "deploy/cli/flag_table.h"
 
 namespace lumen::cli {
@@ -72,6 +73,27 @@ std::vector<Flag> TlsFlags(rpc::TlsConfig& tls) {
   };
 }
 
+std::vector<Flag> LogRotationFlags(deploy::NodeOptions& node) {
+  return {
+      {"log-rotation-max-bytes", "BYTES", "$LUMEN_ROTATION_MAX_BYTES, else $RAY_ROTATION_MAX_BYTES, else 536870912",
+       "a daemon's or worker's .out file is rotated before it grows past BYTES; 0: never",
+       [&node](const std::string& value) {
+         absl::StatusOr<int64_t> bytes = ParseRotationMaxBytes(value, "--log-rotation-max-bytes");
+         if (!bytes.ok()) return bytes.status();
+         node.log_rotation_max_bytes = *bytes;
+         return absl::OkStatus();
+       }},
+      {"log-rotation-backup-count", "K", "$LUMEN_ROTATION_BACKUP_COUNT, else $RAY_ROTATION_BACKUP_COUNT, else 5",
+       "rotated files kept per log (<file>.1 ... <file>.K)",
+       [&node](const std::string& value) {
+         absl::StatusOr<int> count = ParseRotationBackupCount(value, "--log-rotation-backup-count");
+         if (!count.ok()) return count.status();
+         node.log_rotation_backup_count = *count;
+         return absl::OkStatus();
+       }},
+  };
+}
+
 CommandSpec StartSpec(StartRequest& r) {
   deploy::NodeOptions& node = r.node;
   CommandSpec spec{"start",
@@ -124,6 +146,7 @@ CommandSpec StartSpec(StartRequest& r) {
                         SetString(node.token_file)},
                    }};
   for (Flag& flag : TlsFlags(r.tls)) spec.flags.push_back(std::move(flag));
+  for (Flag& flag : LogRotationFlags(node)) spec.flags.push_back(std::move(flag));
   spec.flags.push_back({"block", "", "", "stay in the foreground; stop the node on SIGTERM, SIGINT or SIGHUP",
                         SetSwitch(r.block)});
   return spec;
