@@ -11,10 +11,14 @@
 #include <thread>
 
 #include "absl/strings/numbers.h"
+#include "common/id.h"
+#include "common/log_rotation.h"
 #include "common/paths.h"
 #include "common/process.h"
 #include "common/rpc/client.h"
+#include "deploy/launcher.h"
 #include "proto/gcs.grpc.pb.h"
+#include "proto/raylet.grpc.pb.h"
 
 namespace lumen::deploy {
 namespace {
@@ -44,6 +48,7 @@ std::string TailOfFile(const std::string& path, int max_lines) {
 
 std::string DescribeDaemonFailure(const WatchedDaemon& daemon, const std::string& what) {
   const std::string program = "lumen-" + daemon.name;
+  if (!ProcessAlive(daemon.pid)) WaitForLogWriter(daemon.log_file, 2000);
   const std::string tail = TailOfFile(daemon.log_file, 15);
   // Daemons print their fatal error as one "lumen-<name>: ..." line: quote
   // just that when it is there, else the end of the log.
@@ -104,6 +109,42 @@ absl::StatusOr<std::vector<rpc::NodeInfo>> GetAllNodes(const std::string& addres
   }
   if (!reply.ok()) return reply.status();
   return std::vector<rpc::NodeInfo>(reply->nodes().begin(), reply->nodes().end());
+}
+
+absl::Status ProbeNode(const StartedNode& node, int timeout_ms) {
+  for (const auto& [name, pid] : node.daemons) {
+    if (name != "gcs") continue;
+    auto nodes = GetAllNodes(node.gcs_address, node.token, timeout_ms);
+    if (!nodes.ok()) {
+      return absl::UnavailableError("lumen-gcs at " + node.gcs_address +
+                                    " does not answer: " + std::string(nodes.status().message()));
+    }
+    bool listed = false;
+    for (const auto& info : *nodes) {
+      const auto& id = info.node_id();
+      listed |= BytesToHex(reinterpret_cast<const uint8_t*>(id.data()), id.size()) ==
+                    node.node_id_hex && info.state() == rpc::NodeInfo::ALIVE;
+    }
+    if (!listed) {
+      return absl::UnavailableError("lumen-gcs does not list this node (" + node.node_id_hex +
+                                    ") as alive");
+    }
+  }
+  rpc::RpcClient<rpc::RayletService> raylet(node.raylet_address, node.token);
+  auto health = raylet.CallSync(&rpc::RayletService::Stub::HealthCheck, rpc::HealthCheckRequest(),
+                                timeout_ms);
+  if (!health.ok()) {
+    return absl::UnavailableError("lumen-raylet at " + node.raylet_address +
+                                  " does not answer: " + std::string(health.status().message()));
+  }
+  // The store is not asked anything (a client that connects and leaves is
+  // a warning in its log): its process and its socket are there, and the
+  // raylet, which answered, holds a connection to it.
+  struct stat st;
+  if (::stat(node.plasma_socket.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) {
+    return absl::UnavailableError("lumen-plasma's socket " + node.plasma_socket + " is gone");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<rpc::NodeInfo> WaitForNodeRegistered(const std::string& gcs_address,

@@ -17,6 +17,8 @@
 
 namespace lumen::deploy {
 
+struct StartedNode;  // deploy/launcher.h
+
 // The last `max_lines` lines of the file at `path` (empty if unreadable).
 std::string TailOfFile(const std::string& path, int max_lines);
 
@@ -47,7 +49,16 @@ absl::StatusOr<rpc::NodeInfo> WaitForNodeRegistered(const std::string& gcs_addre
                                                     const std::string& ip, int raylet_port,
                                                     const WatchedDaemon& raylet, int timeout_ms);
 
-// One line for a failed daemon: "<name> exited during startup" plus its log tail.
+// Whether every daemon of `node` answers now, each within `timeout_ms`: on
+// a head the GCS lists the node as alive, the raylet answers its
+// HealthCheck RPC, the plasma store's socket is there. OK,
+// or Unavailable naming the first daemon that does not answer. Used for
+// systemd's READY=1 and watchdog pings (deploy/cli/foreground.cc).
+absl::Status ProbeNode(const StartedNode& node, int timeout_ms);
+
+// One line for a failed daemon: "<name> exited during startup" plus its log
+// tail. When the daemon is gone, first waits (briefly) until its log writer
+// has written all its output (common/log_rotation.h).
 std::string DescribeDaemonFailure(const WatchedDaemon& daemon, const std::string& what);
 
 }  // namespace lumen::deploy

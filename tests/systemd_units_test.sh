@@ -5,6 +5,8 @@
 # verify` accepts each unit alone and with the drop-in of docs/operations.md
 # ("Run under systemd"). Needs systemd-analyze (Debian `systemd`, installed by
 # scripts/install_deps.sh); without it the test is skipped (exit 77) saying so.
+# The units must be Type=notify (NotifyAccess=main, a WatchdogSec, Restart=
+# on-failure) around `lumen start ... --block`.
 # Usage: tests/systemd_units_test.sh <build dir> <source dir>
 set -euo pipefail
 build_dir=$(cd "${1:?usage: systemd_units_test.sh <build dir> <source dir>}" && pwd)
@@ -30,6 +32,14 @@ for unit in lumen-head lumen-worker-node; do
   [[ "$exec_start" == *"--node-ip-address \${LUMEN_NODE_IP}"* ]] ||
     fail "$unit: ExecStart has no --node-ip-address: $exec_start"
   grep -q '@' "$file" && fail "$unit: unexpanded @VARIABLE@ left: $(grep '@' "$file")"
+  # `lumen start --block` speaks systemd's notify protocol (READY, STOPPING,
+  # WATCHDOG; tests/integration_systemd_notify_test.cc): the unit must wait
+  # for READY, accept it from the main process only, and use the watchdog.
+  for setting in Type=notify NotifyAccess=main Restart=on-failure; do
+    grep -qx "$setting" "$file" || fail "$unit: no $setting line"
+  done
+  grep -Eqx 'WatchdogSec=[1-9][0-9]*' "$file" || fail "$unit: no WatchdogSec=<seconds> line"
+  [[ "$exec_start" == *" --block"* ]] || fail "$unit: ExecStart has no --block: $exec_start"
   if ! systemd-analyze verify "$file" >"$tmp/verify.out" 2>&1; then
     cat "$tmp/verify.out" >&2
     fail "systemd-analyze verify $file"

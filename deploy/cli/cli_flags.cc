@@ -147,7 +147,9 @@ CommandSpec StartSpec(StartRequest& r) {
                    }};
   for (Flag& flag : TlsFlags(r.tls)) spec.flags.push_back(std::move(flag));
   for (Flag& flag : LogRotationFlags(node)) spec.flags.push_back(std::move(flag));
-  spec.flags.push_back({"block", "", "", "stay in the foreground; stop the node on SIGTERM, SIGINT or SIGHUP",
+  spec.flags.push_back({"block", "", "",
+                        "stay in the foreground; stop the node on SIGTERM, SIGINT or SIGHUP; under systemd "
+                        "(Type=notify) report readiness, STOPPING and watchdog pings",
                         SetSwitch(r.block)});
   return spec;
 }

@@ -58,13 +58,16 @@ std::string TempDirOf(const StatusRequest& request) {
 int RunStart(const ParsedArgs& args) {
   absl::StatusOr<StartRequest> request = ToStartRequest(args);
   if (!request.ok()) return Fail("start", std::string(request.status().message()), 2);
+  // Taken out of the environment before the daemons start (they inherit it).
+  const deploy::SystemdNotifier notifier =
+      request->block ? deploy::SystemdNotifier::FromEnvironment() : deploy::SystemdNotifier();
   absl::StatusOr<deploy::StartedNode> node = deploy::StartNode(request->node);
   if (!node.ok()) {
     const bool usage = absl::IsInvalidArgument(node.status());
     return Fail("start", std::string(node.status().message()), usage ? 2 : 1);
   }
   PrintStarted(*node, request->node.head, request->block, TempDirFlag(request->node.temp_dir));
-  if (request->block) return RunForeground(*node);
+  if (request->block) return RunForeground(*node, notifier);
   return 0;
 }
 
@@ -76,10 +79,6 @@ int RunStop(const StopRequest& request) {
   return 0;
 }
 
-namespace {
-
-// --address, then $RAY_ADDRESS (unless "auto"), then lumen_current_cluster
-// (`from_record` says so).
 absl::StatusOr<std::string> ClusterAddress(const StatusRequest& request, bool& from_record) {
   std::string address = request.address;
   if (address.empty()) {
@@ -91,8 +90,6 @@ absl::StatusOr<std::string> ClusterAddress(const StatusRequest& request, bool& f
   if (address.empty()) return ReadCurrentCluster(TempDirOf(request));
   return address;
 }
-
-}  // namespace
 
 int RunStatus(const StatusRequest& request) {
   bool from_record = false;

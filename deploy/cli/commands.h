@@ -9,6 +9,7 @@
 
 #include "deploy/cli/cli_flags.h"
 #include "deploy/launcher.h"
+#include "deploy/sd_notify.h"
 
 namespace lumen::cli {
 
@@ -16,13 +17,18 @@ int RunStart(const ParsedArgs& args);  // Checks the flags across (ToStartReques
 int RunStop(const StopRequest& request);
 int RunStatus(const StatusRequest& request);
 
+// The cluster's GCS address: --address, then $RAY_ADDRESS (unless "auto"),
+// then <temp-dir>/lumen_current_cluster (`from_record` says so).
+absl::StatusOr<std::string> ClusterAddress(const StatusRequest& request, bool& from_record);
+
 // Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and the threads it
 // creates later) so that RunForeground can wait for them synchronously.
 void BlockTerminationSignals();
 
 // `lumen start --block`: watches the daemons of `node`. A termination signal
 // stops them and returns 0; a daemon that dies on its own stops the rest and
-// returns 1.
-int RunForeground(const deploy::StartedNode& node);
+// returns 1. Tells `notifier` (systemd) READY once every daemon answers,
+// pings its watchdog while they do, and STOPPING before stopping them.
+int RunForeground(const deploy::StartedNode& node, const deploy::SystemdNotifier& notifier);
 
 }  // namespace lumen::cli
