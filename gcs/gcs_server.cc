@@ -38,7 +38,10 @@ absl::StatusOr<int> GcsServer::Start() {
   gate_ = std::make_unique<rpc::CallGate>(loop_.get(), options_.token);
   service_ = std::make_unique<GcsServiceImpl>(*gate_, *state_, *loop_);
   grpc_ = std::make_unique<rpc::GrpcServer>(options_.host, options_.port, options_.token);
+  task_events_ = std::make_unique<TaskEventStore>(options_.task_events);
+  task_event_service_ = std::make_unique<TaskEventServiceImpl>(*gate_, *task_events_);
   grpc_->RegisterService(service_.get());
+  grpc_->RegisterService(task_event_service_.get());
   ASSIGN_OR_RETURN(port_, grpc_->Start());
   rpc::Address self;  // The caller named in actor creation tasks.
   self.set_ip(options_.host);
@@ -94,6 +97,8 @@ void GcsServer::Stop() {
   loop_.reset();  // Stops and joins; queued work is dropped.
   grpc_.reset();
   service_.reset();
+  task_event_service_.reset();
+  task_events_.reset();
   gate_.reset();
   state_.reset();
   actor_rpc_.reset();

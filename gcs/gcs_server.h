@@ -28,6 +28,7 @@
 #include "gcs/health_check_policy.h"
 #include "gcs/loop_mailbox.h"
 #include "gcs/raylet_prober.h"
+#include "gcs/task_event_service.h"
 #include "gcs/store/store_client.h"
 
 namespace lumen::gcs {
@@ -40,6 +41,7 @@ struct GcsServerOptions {
   std::string redis_password;
   std::string redis_namespace = "default";  // Redis keys are lumen:<ns>:<TABLE>.
   HealthCheckOptions health_check;
+  TaskEventStoreOptions task_events;  // The window of task events kept per job.
 };
 
 class GcsServer {
@@ -77,6 +79,8 @@ class GcsServer {
   std::unique_ptr<GcsState> state_;
   std::unique_ptr<rpc::CallGate> gate_;
   std::unique_ptr<GcsServiceImpl> service_;
+  std::unique_ptr<TaskEventStore> task_events_;  // Loop thread only.
+  std::unique_ptr<TaskEventServiceImpl> task_event_service_;
   std::unique_ptr<rpc::GrpcServer> grpc_;
 };
 

@@ -3,6 +3,7 @@
 #include <gflags/gflags.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -32,6 +33,8 @@ DEFINE_string(tls_ca, "", "CA (PEM) that signed every node's certificate, else $
 DEFINE_string(port_file, "", "Write the bound port to this file once serving.");
 DEFINE_int32(health_check_period_ms, 1000, "How often each raylet is health-checked.");
 DEFINE_int32(health_check_timeout_ms, 1000, "How long a health check may take.");
+DEFINE_int64(task_events_max_per_job, 100000,
+             "Task events: the most recent task attempts kept per job (lumen list tasks).");
 DEFINE_int32(health_check_failure_threshold, 3,
              "Consecutive failed health checks after which a raylet is dead.");
 
@@ -93,6 +96,7 @@ int main(int argc, char** argv) {
   options.health_check.period_ms = FLAGS_health_check_period_ms;
   options.health_check.timeout_ms = FLAGS_health_check_timeout_ms;
   options.health_check.failure_threshold = FLAGS_health_check_failure_threshold;
+  options.task_events.max_tasks_per_job = std::max<int64_t>(1, FLAGS_task_events_max_per_job);
 
   lumen::gcs::GcsServer server(options);
   auto port = server.Start();

@@ -320,6 +320,7 @@ void NodeManager::GetNodeStats(rpc::GetNodeStatsReply* reply) const {
   reply->set_num_workers(pool_.NumWorkers());
   reply->set_num_idle_workers(pool_.NumIdle());
   for (pid_t pid : pool_.Pids()) reply->add_worker_pids(pid);
+  for (auto& worker : pool_.Stats()) *reply->add_workers() = std::move(worker);
   if (object_store_stats_) object_store_stats_(reply);
 }
 

@@ -404,6 +404,30 @@ int WorkerPool::NumIdle() const {
   return idle;
 }
 
+std::vector<rpc::WorkerStats> WorkerPool::Stats() const {
+  std::vector<rpc::WorkerStats> stats;
+  for (const auto& [id, worker] : workers_) {
+    rpc::WorkerStats& out = stats.emplace_back();
+    out.set_worker_id(id.Binary());
+    out.set_job_id(worker.job.Binary());
+    out.set_pid(worker.pid);
+    out.set_state(worker.state == WorkerState::kStarting ? "STARTING"
+                  : worker.state == WorkerState::kIdle   ? "IDLE"
+                                                         : "LEASED");
+    if (!worker.actor.IsNil()) out.set_actor_id(worker.actor.Binary());
+  }
+  for (const auto& [id, job] : jobs_) {
+    if (job.driver.IsNil()) continue;
+    rpc::WorkerStats& out = stats.emplace_back();
+    out.set_worker_id(job.driver.Binary());
+    out.set_job_id(id.Binary());
+    out.set_pid(job.driver_pid);
+    out.set_state("DRIVER");
+    out.set_is_driver(true);
+  }
+  return stats;
+}
+
 std::vector<pid_t> WorkerPool::Pids() const {
   std::vector<pid_t> pids;
   for (const auto& [id, worker] : workers_) pids.push_back(worker.pid);

@@ -48,6 +48,7 @@
 #include "absl/status/statusor.h"
 #include "common/id.h"
 #include "proto/common.pb.h"
+#include "proto/raylet.pb.h"
 #include "common/clock.h"
 #include "raylet/process_launcher.h"
 #include "raylet/worker_ports.h"
@@ -172,6 +173,8 @@ class WorkerPool {
   int NumIdle() const;
   int NumStarting() const { return total_starting_; }
   std::vector<pid_t> Pids() const;
+  // Every worker and registered driver (`lumen list workers`).
+  std::vector<rpc::WorkerStats> Stats() const;
 
  private:
   struct Job {

@@ -1,7 +1,7 @@
 // Primary copies on a `lumen start` node (docs/plasma.md, "Owners and
-// spilling"): a SIGKILLed driver's ray::Put objects leave the store; a store
-// smaller than the working set spills to <session>/spill and every Get
-// returns the right bytes; spill files go when the objects are freed; 1,000
+// spilling"): a SIGKILLed driver's ray::Put objects and task results leave
+// the store; a store smaller than the working set spills to <session>/spill
+// and every Get returns the right bytes; spill files go when the objects are freed; 1,000
 // put/get/free cycles leave the store's usage where it was; a full spill
 // disk gives an object-store-full error naming the sizes, and the node
 // keeps serving. The store is watched through its own Stats request.
@@ -79,10 +79,12 @@ constexpr uint64_t kMiB = 1 << 20;
 
 }  // namespace
 
-TEST_CASE("a SIGKILLed driver's ray::Put objects leave the store", "[integration][objects]") {
+// Runs spill_driver in `mode`, which holds 100 MB in the store, SIGKILLs
+// it and waits for the store to let go of them.
+static void CheckKilledDriverReleases(const std::string& mode) {
   Node node("512000000");
   const uint64_t baseline = node.Stats().in_use();
-  pid_t driver = node.Driver("hold", {"hold"});
+  pid_t driver = node.Driver(mode, {mode});
   CHECK(node.Stats().in_use() >= baseline + 100 * kMiB);
   REQUIRE(::kill(driver, SIGKILL) == 0);
   node.sandbox.WaitForChild(driver, 10000);
@@ -91,6 +93,17 @@ TEST_CASE("a SIGKILLed driver's ray::Put objects leave the store", "[integration
   bool released = WaitUntil([&] { return node.Stats().in_use() < baseline + 4 * kMiB; }, 10000);
   INFO("in use " << node.Stats().in_use() << ", baseline " << baseline);
   CHECK(released);
+}
+
+TEST_CASE("a SIGKILLed driver's ray::Put objects leave the store", "[integration][objects]") {
+  CheckKilledDriverReleases("hold");
+}
+
+// The result is created by the worker that ran the task, for the driver,
+// its owner: it goes with the driver (a store that kept it until the
+// cluster stopped failed this).
+TEST_CASE("a SIGKILLed driver's task results leave the store", "[integration][objects]") {
+  CheckKilledDriverReleases("hold_return");
 }
 
 TEST_CASE("a store smaller than the working set spills, restores and frees", "[integration][objects]") {

@@ -2,6 +2,8 @@
 // It prints what it did, one "key=value" or word per line, and "ready"
 // when the test may look. Modes:
 //   hold      ray::Put 100 MB, "ready", then sleep until killed
+//   hold_return  a task returns 100 MB (a primary in the store, owned by
+//             this driver), Get it, "ready", then sleep until killed
 //   spill N M put N objects of M MiB (distinct bytes), Get them all in a
 //             shuffled order checking each one's hash ("mismatch=<i>" on a
 //             wrong one), "read_ok", "ready", wait for the file named by
@@ -57,7 +59,9 @@ void WaitForFile(const char* path) {
 
 }  // namespace
 
-RAY_REMOTE(AddOne);
+std::vector<uint8_t> MakeBytes(int seed, int mib) { return Bytes(seed, static_cast<size_t>(mib) << 20); }
+
+RAY_REMOTE(AddOne, MakeBytes);
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "hold";
@@ -66,6 +70,12 @@ int main(int argc, char** argv) {
   ray::Init();
   if (mode == "hold") {
     auto ref = ray::Put(Bytes(0, 100u << 20));
+    Say("ready");
+    SleepForever();
+  }
+  if (mode == "hold_return") {
+    auto ref = ray::Task(MakeBytes).Remote(0, 100);
+    Say("size=" + std::to_string(ray::Get(ref)->size()));
     Say("ready");
     SleepForever();
   }

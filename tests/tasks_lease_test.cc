@@ -62,7 +62,8 @@ int Borrow(std::vector<ray::ObjectRef<int>> refs) {
 }
 
 // Keeps refs past the call that passed them, then reads one later: a
-// borrower the owner does not know of (docs/actors.md, "Not done").
+// borrower, which the call's reply names to the owner (docs/objects.md,
+// "Reference counting").
 class Keeper {
  public:
   static Keeper* Create() { return new Keeper(); }
@@ -109,7 +110,7 @@ TEST_CASE("a ref nested in a task's argument stays alive while the task runs") {
   fs::remove(marker);
 }
 
-TEST_CASE("a borrower waiting on an owner that drops its last reference gets an error") {
+TEST_CASE("a borrower waiting on an owner that drops its own last reference gets the value") {
   std::string marker = TempPath("marker");
   std::optional<ray::ObjectRef<int>> slow = ray::Task(WaitForMarker).Remote(marker);
   auto keeper = ray::Actor(Keeper::Create).Remote();
@@ -119,9 +120,9 @@ TEST_CASE("a borrower waiting on an owner that drops its last reference gets an 
   // The borrower asked this owner for the value, which is not ready yet.
   REQUIRE(lumen::testing::WaitUntil(
       [] { return lumen::worker::GetRuntimeStats().borrower_waits > 0; }, 60000, 5));
-  slow.reset();  // The owner's last reference: the value will never be kept.
+  slow.reset();  // The owner's last own reference: the actor's hold keeps the value.
   std::ofstream(marker) << "go";
-  CHECK(*ray::Get(read, 30000) == -1);
+  CHECK(*ray::Get(read, 30000) == 1);
   keeper.Kill();
   fs::remove(marker);
 }

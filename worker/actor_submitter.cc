@@ -67,6 +67,9 @@ void ActorSubmitter::Run(Effects& fx) {
     std::shared_ptr<rpc::PushTasksRequest> request = push.request;
     std::string id = push.actor_id;
     uint64_t epoch = push.epoch;
+    if (options_.task_events) {
+      for (const auto& task : request->tasks()) options_.task_events->Pushed(task.spec(), nullptr, 0);
+    }
     push.connection->Push(*request, [this, id, epoch, request](absl::Status status,
                                                                 rpc::PushTasksReply&& reply) {
       if (status.ok() && reply.replies_size() != request->tasks_size()) {

@@ -54,6 +54,7 @@
 #include "common/rpc/client.h"
 #include "proto/gcs.grpc.pb.h"
 #include "proto/worker.pb.h"
+#include "worker/task_events.h"
 #include "worker/task_submitter_io.h"
 
 namespace lumen::worker {
@@ -93,6 +94,7 @@ class ActorSubmitter {
     rpc::Address caller_address;  // Owner of the calls' returns.
     int64_t poll_timeout_ms = 10000;
     int64_t retry_delay_ms = 200;  // After a failed GCS call.
+    TaskEventRecorder* task_events = nullptr;  // SUBMITTED_TO_WORKER goes here.
   };
 
   // `loop`, `directory` and `pusher` are not owned and must outlive this.

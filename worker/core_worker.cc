@@ -106,6 +106,7 @@ absl::Status CoreWorker::Connect() {
           [this](const rpc::TaskSpec& s, const rpc::ErrorInfo& e) { OnTaskFailure(s, e); }},
       ActorSubmitter::Options{options_.worker_id, address_});
   if (executor_) {
+    executor_->SetRefHook([this](TaskRefScope& scope, rpc::PushTaskReply* reply) { AfterTaskRefs(scope, reply); });
     executor_->SetActorExitHandler([this](const std::string& actor_id) {
       try {
         KillActor(actor_id, /*no_restart=*/true, "the actor exited by calling ray::ExitActor()");

@@ -89,6 +89,10 @@ class CoreWorker {
     return getter_->Wait(refs, num_objects, timeout_ms);
   }
   void AddLocalRef(const ray::internal::RefData& ref);
+  // The refs `nested` packed in the value of `outer` are held while it
+  // lives; takes over the packer's reference on each (core_worker_refs.cc).
+  void AdoptContained(const ray::internal::RefData& outer,
+                      const std::vector<ray::internal::RefData>& nested);
   void RemoveLocalRef(const std::string& id);
   // Sums over alive nodes: total (`available` false) or available.
   std::unordered_map<std::string, double> Resources(bool available);
@@ -103,6 +107,8 @@ class CoreWorker {
   rpc::RpcClient<rpc::GcsService>& gcs() { return *gcs_; }
 
   // CoreWorkerService handlers (loop thread or gRPC thread as noted there).
+  void HandleWaitForRefRemoved(const rpc::WaitForRefRemovedRequest& request, rpc::Done done);
+  void HandleGetReferences(rpc::GetReferencesReply* reply);
   void HandleGetObjectStatus(const rpc::GetObjectStatusRequest& request,
                              rpc::GetObjectStatusReply* reply, rpc::Done done);
   void HandlePushLogs(const rpc::PushLogsRequest& request);
@@ -134,6 +140,15 @@ class CoreWorker {
   void OnTaskFailure(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error);
   void StoreError(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error);
   void OnFree(const ObjectId& id, bool owned, bool in_plasma);
+  // Reference counting across processes (core_worker_refs.cc). On the task
+  // thread, after a task that met refs: what its reply tells the caller.
+  void AfterTaskRefs(TaskRefScope& scope, rpc::PushTaskReply* reply);
+  // On a reply, before the arguments' holds go: holds for the borrower and
+  // for the refs nested in the results.
+  void HoldForRemotes(rpc::PushTaskReply& reply);
+  // Polls `holder` (WaitForRefRemoved) and runs `released` on its answer.
+  void WatchHolder(const rpc::Address& holder, const ObjectId& id, const ObjectId& contained_in,
+                   std::function<void()> released);
   void NotifyBlocked(bool blocked);
   // Prints a warning when no node's total resources fit `spec`.
   void WarnIfInfeasible(const rpc::TaskSpec& spec);

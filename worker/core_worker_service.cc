@@ -52,4 +52,21 @@ grpc::ServerUnaryReactor* CoreWorkerService::Exit(grpc::CallbackServerContext* c
   });
 }
 
+grpc::ServerUnaryReactor* CoreWorkerService::WaitForRefRemoved(
+    grpc::CallbackServerContext* ctx, const rpc::WaitForRefRemovedRequest* request,
+    rpc::WaitForRefRemovedReply*) {
+  return gate_.HandleInline(ctx, "WaitForRefRemoved", [this, request](rpc::Done done) {
+    worker_.HandleWaitForRefRemoved(*request, std::move(done));
+  });
+}
+
+grpc::ServerUnaryReactor* CoreWorkerService::GetReferences(grpc::CallbackServerContext* ctx,
+                                                           const rpc::GetReferencesRequest*,
+                                                           rpc::GetReferencesReply* reply) {
+  return gate_.HandleInline(ctx, "GetReferences", [this, reply](rpc::Done done) {
+    worker_.HandleGetReferences(reply);
+    done(absl::OkStatus());
+  });
+}
+
 }  // namespace lumen::worker

@@ -30,6 +30,13 @@ class CoreWorkerService : public rpc::CoreWorkerService::CallbackService {
                                      rpc::PushLogsReply* reply) override;
   grpc::ServerUnaryReactor* Exit(grpc::CallbackServerContext* ctx, const rpc::ExitRequest* request,
                                  rpc::ExitReply* reply) override;
+  // A long poll, answered when this process stops holding the object.
+  grpc::ServerUnaryReactor* WaitForRefRemoved(grpc::CallbackServerContext* ctx,
+                                              const rpc::WaitForRefRemovedRequest* request,
+                                              rpc::WaitForRefRemovedReply* reply) override;
+  grpc::ServerUnaryReactor* GetReferences(grpc::CallbackServerContext* ctx,
+                                          const rpc::GetReferencesRequest* request,
+                                          rpc::GetReferencesReply* reply) override;
 
  private:
   CoreWorker& worker_;

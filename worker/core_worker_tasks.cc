@@ -69,6 +69,9 @@ static void ReleaseArgRefs(CoreWorker& worker, const rpc::TaskSpec& spec) {
 }
 
 void CoreWorker::OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& reply) {
+  if (reply.borrowed_ids_size() > 0 || (reply.returns_size() > 0 && reply.returns(0).nested_ids_size() > 0)) {
+    HoldForRemotes(reply);
+  }
   ReleaseArgRefs(*this, spec);
   if (reply.error().type() != rpc::ErrorInfo::NONE) {
     StoreError(spec, reply.error());

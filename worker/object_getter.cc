@@ -1,5 +1,7 @@
 #include "worker/object_getter.h"
 
+#include <algorithm>
+
 #include "common/logging.h"
 #include "ray/api/ray_exception.h"
 
@@ -39,6 +41,18 @@ rpc::Address ParseOwner(const std::string& owner) {
   return address;
 }
 
+// The error of an object whose owner cannot be reached (its process is gone).
+rpc::ErrorInfo OwnerDiedError(const ObjectId& id, const rpc::Address& owner, const absl::Status& status) {
+  rpc::ErrorInfo error;
+  error.set_type(rpc::ErrorInfo::OWNER_DIED);
+  error.set_message("owner died: object " + id.Hex() + " was lost with its owner, the worker at " +
+                    owner.ip() + ":" + std::to_string(owner.port()) +
+                    ", which cannot be reached (" + std::string(status.message()) +
+                    "); an object lives only as long as the process that created it (ray::Put) "
+                    "or submitted the task that returned it");
+  return error;
+}
+
 }  // namespace
 
 bool StoreIfReferenced(MemoryStore& store, const ReferenceTable& refs, const ObjectId& id,
@@ -62,6 +76,8 @@ void ThrowTaskError(const rpc::ErrorInfo& error) {
       throw ray::internal::UnreconstructableException(msg);
     case rpc::ErrorInfo::ACTOR_DIED:
       throw ray::internal::RayActorException(msg);
+    case rpc::ErrorInfo::OWNER_DIED:
+      throw ray::internal::OwnerDiedException(msg);
     default:
       throw ray::internal::RayException(msg);
   }
@@ -142,10 +158,7 @@ StoredObjectPtr ObjectGetter::FromOwnerReply(const ObjectId& id, const rpc::Addr
                                              rpc::GetObjectStatusReply& reply) {
   auto object = std::make_shared<StoredObject>();
   if (!status.ok()) {
-    object->error.set_type(rpc::ErrorInfo::OBJECT_LOST);
-    object->error.set_message("cannot reach the owner of object " + id.Hex() + " at " + owner.ip() +
-                              ":" + std::to_string(owner.port()) + ": " +
-                              std::string(status.message()));
+    object->error = OwnerDiedError(id, owner, status);
   } else if (reply.status() == rpc::GetObjectStatusReply::READY) {
     object->in_plasma = reply.object().in_plasma();
     object->data = std::move(*reply.mutable_object()->mutable_data());
@@ -160,16 +173,40 @@ StoredObjectPtr ObjectGetter::FromOwnerReply(const ObjectId& id, const rpc::Addr
 
 std::shared_ptr<ray::internal::Buffer> ObjectGetter::ToBuffer(const ObjectId& id,
                                                               const StoredObjectPtr& object,
-                                                              int64_t timeout_ms) {
+                                                              int64_t timeout_ms,
+                                                              const std::string& owner) {
   if (object->IsError()) ThrowTaskError(object->error);
   if (!object->in_plasma) return std::make_shared<InlineBuffer>(object);
-  auto got = plasma_->Get({id}, timeout_ms < 0 ? 10000 : timeout_ms);
-  if (!got.ok() || !(*got)[0]) {
-    throw ray::internal::UnreconstructableException(
-        "object " + id.Hex() + " is not in the local object store" +
-        (got.ok() ? std::string() : ": " + got.status().ToString()));
+  const int64_t total = timeout_ms < 0 ? 10000 : timeout_ms;
+  // A borrowed object missing from the store may have gone with its owner
+  // (the store deletes a dead owner's primaries): ask the owner between
+  // slices of the wait rather than wait the whole time for nothing.
+  const bool borrowed = !refs_.IsOwnedAndAlive(id);
+  for (int64_t waited = 0;;) {
+    const int64_t slice = borrowed ? std::min<int64_t>(kOwnerCheckMs, total - waited) : total - waited;
+    auto got = plasma_->Get({id}, slice);
+    if (got.ok() && (*got)[0]) return std::make_shared<PlasmaBuffer>(plasma_, id, *(*got)[0]);
+    waited += slice;
+    if (borrowed) CheckOwner(id, ParseOwner(owner));  // Deleted with its owner?
+    if (!got.ok() || waited >= total) {
+      throw ray::internal::UnreconstructableException(
+          "object " + id.Hex() + " is not in the local object store" +
+          (got.ok() ? std::string() : ": " + got.status().ToString()));
+    }
   }
-  return std::make_shared<PlasmaBuffer>(plasma_, id, *(*got)[0]);
+}
+
+void ObjectGetter::CheckOwner(const ObjectId& id, const rpc::Address& owner) {
+  rpc::GetObjectStatusRequest request;
+  request.set_object_id(id.Binary());
+  request.set_timeout_ms(0);
+  auto reply = owners_.Get(owner)->CallSync(&rpc::CoreWorkerService::Stub::GetObjectStatus, request,
+                                            kOwnerCheckMs);
+  if (absl::IsUnavailable(reply.status())) ThrowTaskError(OwnerDiedError(id, owner, reply.status()));
+  if (reply.ok() && reply->status() == rpc::GetObjectStatusReply::OUT_OF_SCOPE) {
+    throw ray::internal::UnreconstructableException("object " + id.Hex() +
+                                                    " was freed: its owner holds no reference to it");
+  }
 }
 
 std::vector<std::shared_ptr<ray::internal::Buffer>> ObjectGetter::Get(
@@ -194,7 +231,9 @@ std::vector<std::shared_ptr<ray::internal::Buffer>> ObjectGetter::Get(
         "Get timed out: " + std::to_string(missing) + " of " + std::to_string(ids.size()) +
         " objects not ready after " + std::to_string(timeout_ms) + " ms");
   }
-  for (size_t i = 0; i < ids.size(); ++i) out.push_back(ToBuffer(ids[i], objects[i], timeout_ms));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    out.push_back(ToBuffer(ids[i], objects[i], timeout_ms, refs[i]->owner));
+  }
   return out;
 }
 

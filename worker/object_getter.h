@@ -4,7 +4,9 @@
 // wait goes through the MemoryStore: values this process owns land there
 // when their task replies; values it borrows are fetched from their owner
 // (GetObjectStatus, a long poll) and cached there. Values marked in_plasma
-// are then mapped from the node's plasma store without a copy.
+// are then mapped from the node's plasma store without a copy. An owner
+// that cannot be reached (its process died) makes the Get fail with
+// OwnerDiedException ("owner died: ...") within a few seconds.
 // A task blocked in Get tells the raylet, which lends its CPU to others
 // until the Get returns (so nested tasks cannot deadlock a node).
 // Threading: thread-safe. Failure: throws the ray::internal exceptions.
@@ -71,8 +73,14 @@ class ObjectGetter {
   static StoredObjectPtr FromOwnerReply(const ObjectId& id, const rpc::Address& owner,
                                         const absl::Status& status, rpc::GetObjectStatusReply& reply);
   static constexpr int kOwnerAttempts = 5;
+  // The value of a ready `object`; plasma objects are mapped. `owner` is
+  // the ref's (RefData::owner), asked when a borrowed object is missing.
   std::shared_ptr<ray::internal::Buffer> ToBuffer(const ObjectId& id, const StoredObjectPtr& object,
-                                                  int64_t timeout_ms);
+                                                  int64_t timeout_ms, const std::string& owner);
+  // Throws OwnerDiedException when `owner` cannot be reached, and
+  // UnreconstructableException when it no longer holds `id`.
+  void CheckOwner(const ObjectId& id, const rpc::Address& owner);
+  static constexpr int64_t kOwnerCheckMs = 1000;
 
   EventLoop& loop_;
   MemoryStore& store_;

@@ -8,8 +8,8 @@ thread_local ResultTarget* t_target = nullptr;
 }  // namespace
 
 absl::Status WriteToPlasma(plasma::PlasmaClient& plasma, const ObjectId& id, size_t size,
-                           const ray::internal::ValueWriter& write) {
-  absl::StatusOr<plasma::MutableBuffer> buffer = plasma.Create(id, size, 0, /*pin=*/true);
+                           const ray::internal::ValueWriter& write, std::string_view owner) {
+  absl::StatusOr<plasma::MutableBuffer> buffer = plasma.Create(id, size, 0, /*pin=*/true, owner);
   if (!buffer.ok()) return buffer.status();
   try {
     write(reinterpret_cast<char*>(buffer->data));

@@ -12,6 +12,8 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "common/id.h"
@@ -20,17 +22,19 @@
 
 namespace lumen::worker {
 
-// Creates `id` (pinned) with `size` bytes, runs `write` on them and seals
-// it. Aborts the object if `write` throws (and rethrows). Errors are the
-// store's (ResourceExhausted when full, AlreadyExists when `id` exists).
+// Creates `id` (pinned, a primary owned by worker `owner`, binary; empty:
+// the connection's identity) with `size` bytes, runs `write` on them and
+// seals it. Aborts the object if `write` throws (and rethrows). Errors are
+// the store's (ResourceExhausted when full, AlreadyExists when `id` exists).
 absl::Status WriteToPlasma(plasma::PlasmaClient& plasma, const ObjectId& id, size_t size,
-                           const ray::internal::ValueWriter& write);
+                           const ray::internal::ValueWriter& write, std::string_view owner = {});
 
 // Where a large result of the task running on this thread goes.
 struct ResultTarget {
   plasma::PlasmaClient* plasma = nullptr;
   ObjectId id;
   size_t min_size = 0;  // Results of at most this many bytes stay inline.
+  std::string owner;    // The task's caller (binary WorkerId), owner of the plasma copy.
   bool written = false;
   size_t size = 0;      // When written.
   absl::Status status;  // When written: the store's answer.

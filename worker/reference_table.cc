@@ -1,6 +1,13 @@
 #include "worker/reference_table.h"
 
+#include <algorithm>
+
 namespace lumen::worker {
+namespace {
+
+thread_local TaskRefScope* t_scope = nullptr;
+
+}  // namespace
 
 void ReferenceTable::AddOwned(const ObjectId& id) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -14,21 +21,99 @@ void ReferenceTable::MarkInPlasma(const ObjectId& id) {
 }
 
 void ReferenceTable::Add(const ObjectId& id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ++entries_[id].count;
+  bool borrowed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Entry& entry = entries_[id];
+    ++entry.count;
+    borrowed = !entry.owned;
+  }
+  if (borrowed && t_scope != nullptr) t_scope->seen.push_back(id);
 }
 
-void ReferenceTable::Remove(const ObjectId& id) {
+void ReferenceTable::AddRemote(const ObjectId& id, const std::string& holder) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Entry& entry = entries_[id];
+  ++entry.count;
+  entry.MutableRemote().holders.push_back(holder);
+}
+
+bool ReferenceTable::AddContained(const ObjectId& outer, const std::vector<ObjectId>& inner) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(outer);
+  if (it == entries_.end()) return false;
+  auto& contained = it->second.MutableRemote().contained;
+  contained.insert(contained.end(), inner.begin(), inner.end());
+  // (The reference to `it` ends here: inserting below may rehash.)
+  for (const ObjectId& id : inner) ++entries_[id].count;
+  return true;
+}
+
+void ReferenceTable::Remove(const ObjectId& id) { Release(id, nullptr); }
+void ReferenceTable::RemoveRemote(const ObjectId& id, const std::string& holder) {
+  Release(id, &holder);
+}
+
+int ReferenceTable::CountExcept(const Entry& e, const std::string& holder) {
+  if (!e.remote) return e.count;
+  const auto& holders = e.remote->holders;
+  return e.count - static_cast<int>(std::count(holders.begin(), holders.end(), holder));
+}
+
+void ReferenceTable::Release(const ObjectId& id, const std::string* holder) {
   Entry freed;
+  bool erased = false;
+  std::vector<std::function<void()>> answered;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(id);
     if (it == entries_.end()) return;
-    if (--it->second.count > 0) return;
-    freed = it->second;
-    entries_.erase(it);
+    Entry& entry = it->second;
+    if (holder != nullptr && entry.remote) {
+      auto& holders = entry.remote->holders;
+      auto r = std::find(holders.begin(), holders.end(), *holder);
+      if (r != holders.end()) holders.erase(r);
+    }
+    if (--entry.count > 0) {
+      if (!entry.remote) return;
+      // Waiters whose requester now holds everything that is left.
+      auto& waiters = entry.remote->waiters;
+      for (size_t i = 0; i < waiters.size();) {
+        if (CountExcept(entry, waiters[i].requester) > 0) {
+          ++i;
+          continue;
+        }
+        answered.push_back(std::move(waiters[i].released));
+        waiters[i] = std::move(waiters.back());
+        waiters.pop_back();
+      }
+    } else {
+      freed = std::move(entry);
+      entries_.erase(it);
+      erased = true;
+    }
   }
+  for (auto& done : answered) done();
+  if (!erased) return;
   on_free_(id, freed.owned, freed.in_plasma);
+  if (!freed.remote) return;
+  for (auto& waiter : freed.remote->waiters) waiter.released();
+  for (const ObjectId& inner : freed.remote->contained) Release(inner, nullptr);
+}
+
+bool ReferenceTable::WhenReleased(const ObjectId& id, const std::string& requester,
+                                  std::function<void()> released) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end() || CountExcept(it->second, requester) <= 0) return false;
+  it->second.MutableRemote().waiters.push_back({requester, std::move(released)});
+  return true;
+}
+
+int ReferenceTable::CountExcept(const ObjectId& id, const std::string& holder) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(id);
+  return it == entries_.end() ? 0 : CountExcept(it->second, holder);
 }
 
 bool ReferenceTable::IsOwnedAndAlive(const ObjectId& id) const {
@@ -46,5 +131,26 @@ size_t ReferenceTable::Size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return entries_.size();
 }
+
+std::vector<ReferenceTable::Info> ReferenceTable::Snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Info> out;
+  out.reserve(entries_.size());
+  for (const auto& [id, e] : entries_) {
+    Info info{id, e.owned, e.in_plasma, e.count, {}, {}};
+    if (e.remote) {
+      info.contains = e.remote->contained;
+      info.remote_holders = e.remote->holders;
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+TaskRefScope::TaskRefScope(const rpc::Address* caller) : caller(caller), saved_(t_scope) {
+  t_scope = this;
+}
+TaskRefScope::~TaskRefScope() { t_scope = saved_; }
+TaskRefScope* TaskRefScope::Current() { return t_scope; }
 
 }  // namespace lumen::worker

@@ -1,20 +1,32 @@
 // worker/reference_table.h
 //
-// Local reference counts of the ObjectRefs alive in this process, and which
-// objects it owns. When the count of an owned object drops to zero the
-// object is freed: its value leaves the memory store and, if it lives in
-// plasma, the plasma copy is deleted. Borrowed objects only lose their
-// cached value. Pending tasks hold a reference on their ref arguments.
-// (Distributed counting across borrowers is future work: docs/objects.md.)
-// Threading: thread-safe; the free callback runs outside the lock.
+// The reference counts of the objects this process knows, and which ones it
+// owns (docs/objects.md, "Reference counting"). An entry counts every hold:
+// ObjectRef copies alive here, tasks in flight that take the object as an
+// argument, objects whose value contains the ref (AddContained), and holds
+// taken for another worker (AddRemote: a borrower still using it, or the
+// caller of a task that returned it nested in its result). When the count
+// of an entry reaches zero it goes: the free callback runs (the owner
+// deletes the value from the memory store and plasma), the objects it
+// contained lose one hold, and WhenReleased waiters are answered.
+//
+// TaskRefScope collects, on a task's thread, the refs the task met that
+// this process does not own and the refs packed into its return value, so
+// the task's reply can tell the caller (see core_worker_refs.cc). A task
+// that meets no ref pays one thread-local store and load.
+//
+// Threading: thread-safe; callbacks run outside the lock.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
-#include "absl/container/flat_hash_map.h"
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "common/id.h"
+#include "proto/common.pb.h"
 
 namespace lumen::worker {
 
@@ -29,22 +41,83 @@ class ReferenceTable {
   void MarkInPlasma(const ObjectId& id);
   void Add(const ObjectId& id);
   void Remove(const ObjectId& id);
+  // A hold taken for worker `holder` (binary WorkerId), and its release.
+  void AddRemote(const ObjectId& id, const std::string& holder);
+  void RemoveRemote(const ObjectId& id, const std::string& holder);
+  // Holds each of `inner` while `outer` lives (refs packed in its value).
+  // False, taking nothing, when `outer` is not referenced here.
+  bool AddContained(const ObjectId& outer, const std::vector<ObjectId>& inner);
+  // Runs `released` once every hold on `id` is gone except those taken for
+  // `requester`. False, keeping nothing, when that is already so.
+  bool WhenReleased(const ObjectId& id, const std::string& requester,
+                    std::function<void()> released);
+  // Holds on `id` other than those taken for `holder` (0 when unknown).
+  int CountExcept(const ObjectId& id, const std::string& holder) const;
+
   // True while `id` is owned here and still referenced or pending.
   bool IsOwnedAndAlive(const ObjectId& id) const;
   // True while any reference to `id` (owned or borrowed) is alive here.
   bool IsReferenced(const ObjectId& id) const;
   size_t Size() const;
 
+  struct Info {
+    ObjectId id;
+    bool owned = false;
+    bool in_plasma = false;
+    int count = 0;
+    std::vector<ObjectId> contains;
+    std::vector<std::string> remote_holders;
+  };
+  std::vector<Info> Snapshot() const;
+
  private:
+  struct Waiter {
+    std::string requester;
+    std::function<void()> released;
+  };
+  // What few entries have, kept aside so that a plain entry stays small.
+  struct Remote {
+    std::vector<ObjectId> contained;  // Held while this entry lives.
+    std::vector<std::string> holders;  // One worker id per AddRemote hold.
+    std::vector<Waiter> waiters;
+  };
   struct Entry {
     int count = 0;
     bool owned = false;
     bool in_plasma = false;
+    std::unique_ptr<Remote> remote;  // Null until needed.
+    Remote& MutableRemote() {
+      if (!remote) remote = std::make_unique<Remote>();
+      return *remote;
+    }
   };
+  static int CountExcept(const Entry& e, const std::string& holder);
+  // Drops one hold (one of `holder`'s when not null); frees at zero.
+  void Release(const ObjectId& id, const std::string* holder);
+
   mutable std::mutex mu_;
   // Open addressing: one probe per lookup, no node allocated per object.
   absl::flat_hash_map<ObjectId, Entry, std::hash<ObjectId>> entries_;
   FreeCallback on_free_;
+};
+
+// What one task met, on its thread (see the header comment). Nests: the
+// innermost scope collects.
+class TaskRefScope {
+ public:
+  // `caller`: the address the task's push came from; may be null.
+  explicit TaskRefScope(const rpc::Address* caller);
+  ~TaskRefScope();
+  TaskRefScope(const TaskRefScope&) = delete;
+  TaskRefScope& operator=(const TaskRefScope&) = delete;
+  static TaskRefScope* Current();
+
+  const rpc::Address* caller;
+  std::vector<ObjectId> seen;      // Not-owned ids referenced during the task (repeats).
+  std::vector<ObjectId> returned;  // Packed into the result; each holds one reference.
+
+ private:
+  TaskRefScope* saved_;
 };
 
 }  // namespace lumen::worker

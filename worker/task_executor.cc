@@ -66,6 +66,7 @@ void TaskExecutor::EnqueueBatch(const rpc::PushTasksRequest* request, rpc::PushT
   Item item;
   for (const auto& task : request->tasks()) item.tasks.emplace_back(&task.spec(), reply->add_replies());
   item.done = std::move(done);
+  item.caller = &request->caller();
   std::vector<Item> ready;
   const rpc::TaskSpec* first = item.tasks.empty() ? nullptr : item.tasks.front().first;
   if (first && !first->actor_id().empty() && !first->actor_creation()) {
@@ -113,6 +114,7 @@ void TaskExecutor::Dispatch(std::vector<Item>& ready, bool may_run_here) {
         auto batch = std::make_shared<PoolBatch>();
         batch->left = static_cast<int>(item.tasks.size());
         batch->done = std::move(item.done);
+        batch->caller = item.caller;
         if (item.tasks.empty()) batch->done(absl::OkStatus());
         for (auto& [spec, reply] : item.tasks) pool_queue_.push_back({spec, reply, batch});
       }
@@ -150,7 +152,7 @@ void TaskExecutor::PoolLoop() {
       task = std::move(pool_queue_.front());
       pool_queue_.pop_front();
     }
-    RunOne(*task.spec, task.reply);
+    RunOne(*task.spec, task.reply, task.batch->caller);
     if (task.batch->left.fetch_sub(1) == 1) {
       task.batch->done(absl::OkStatus());
       ReportExitOnce();
@@ -185,7 +187,7 @@ void TaskExecutor::Loop() {
 }
 
 void TaskExecutor::RunItem(Item& item) {
-  for (auto& [spec, reply] : item.tasks) RunOne(*spec, reply);
+  for (auto& [spec, reply] : item.tasks) RunOne(*spec, reply, item.caller);
   item.done(absl::OkStatus());
   ReportExitOnce();
 }
@@ -194,7 +196,9 @@ void TaskExecutor::ReportExitOnce() {
   if (exiting_actor_ && on_actor_exit_ && !exit_reported_.exchange(true)) on_actor_exit_(actor_id_);
 }
 
-void TaskExecutor::RunOne(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply) {
+void TaskExecutor::RunOne(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply,
+                          const rpc::Address* caller) {
+  TaskRefScope refs_met(spec.has_caller() ? &spec.caller() : caller);
   bool actor_call = !spec.actor_id().empty() && !spec.actor_creation();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -221,6 +225,7 @@ void TaskExecutor::RunOne(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply) 
       Execute(spec, reply);
     }
   }
+  if (ref_hook_ && (!refs_met.seen.empty() || !refs_met.returned.empty())) ref_hook_(refs_met, reply);
   std::fflush(stdout);
   std::fflush(stderr);
   if (after_task_) after_task_();
@@ -386,6 +391,9 @@ ResultTarget TaskExecutor::ReturnTarget(const rpc::TaskSpec& spec) const {
   target.plasma = plasma_.get();
   target.id = ObjectId::FromIndex(TaskId::FromBinaryOrNil(spec.task_id()), 1);
   target.min_size = kMaxInlineReturnBytes;
+  // The caller owns the result: the store deletes it if the caller exits.
+  const TaskRefScope* scope = TaskRefScope::Current();
+  if (scope != nullptr && scope->caller != nullptr) target.owner = scope->caller->worker_id();
   return target;
 }
 
@@ -403,7 +411,7 @@ void TaskExecutor::StoreResult(const rpc::TaskSpec& spec, std::string&& result,
       ret->set_data(std::move(result));
       return;
     }
-    st = plasma_->Put(target.id, result.data(), result.size(), nullptr, 0, /*pin=*/true);
+    st = plasma_->Put(target.id, result.data(), result.size(), nullptr, 0, /*pin=*/true, target.owner);
   }
   if (!st.ok() && !absl::IsAlreadyExists(st)) {  // AlreadyExists: a retry of a finished task.
     reply->clear_returns();

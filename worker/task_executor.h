@@ -69,6 +69,12 @@ class TaskExecutor {
 
   // Called (on a task thread) after a method called ray::ExitActor(), once
   // its reply is sent: the process should end the actor for good.
+  // Runs on the task's thread after each task that met ObjectRefs, before
+  // its reply is sent (reference counting, core_worker_refs.cc). Before Start().
+  void SetRefHook(std::function<void(TaskRefScope&, rpc::PushTaskReply*)> hook) {
+    ref_hook_ = std::move(hook);
+  }
+
   void SetActorExitHandler(std::function<void(const std::string& actor_id)> handler) {
     on_actor_exit_ = std::move(handler);
   }
@@ -81,11 +87,13 @@ class TaskExecutor {
   struct Item {
     std::vector<std::pair<const rpc::TaskSpec*, rpc::PushTaskReply*>> tasks;
     rpc::Done done;
+    const rpc::Address* caller = nullptr;  // The push's; lives as long as its request.
   };
   // Counts down the calls of one push running on the actor's pool.
   struct PoolBatch {
     std::atomic<int> left{0};
     rpc::Done done;
+    const rpc::Address* caller = nullptr;
   };
   struct PoolTask {
     const rpc::TaskSpec* spec;
@@ -96,7 +104,7 @@ class TaskExecutor {
   void Refuse(Item& item, const std::string& error);
   // Hands the released actor pushes to the task thread or the pool.
   void Dispatch(std::vector<Item>& ready, bool may_run_here);
-  void RunOne(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply);
+  void RunOne(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply, const rpc::Address* caller);
   void PoolLoop();
   void CreateActor(const rpc::TaskSpec& spec, const std::vector<ray::internal::ArgView>& args,
                    rpc::PushTaskReply* reply);
@@ -138,6 +146,7 @@ class TaskExecutor {
   bool actor_restarted_ = false;
   ActorCallOrder<Item> order_;  // Guarded by mu_.
   std::function<void(const std::string&)> on_actor_exit_;
+  std::function<void(TaskRefScope&, rpc::PushTaskReply*)> ref_hook_;
   std::deque<PoolTask> pool_queue_;  // Guarded by mu_; max_concurrency > 1 only.
   std::condition_variable pool_cv_;
   std::vector<std::thread> pool_;

@@ -4,6 +4,7 @@
 
 #include "common/logging.h"
 #include "common/rpc/grpc_status.h"
+#include "worker/task_events.h"
 
 namespace lumen::worker {
 namespace {
@@ -238,6 +239,7 @@ void TaskSubmitter::PushTo(const std::string& key, Shape& shape, Lease& lease, s
     spec->Swap(&shape.queue.front());
     shape.queue.pop_front();
     for (int32_t gpu : lease.gpu_ids) spec->add_gpu_ids(gpu);
+    if (options_.task_events) options_.task_events->Pushed(*spec, &lease.worker, lease.pid);
   }
   int64_t lease_id = lease.id;
   auto on_reply = [this, key, lease_id, request](absl::Status status,

@@ -60,6 +60,8 @@
 
 namespace lumen::worker {
 
+class TaskEventRecorder;
+
 class TaskSubmitter {
  public:
   struct Callbacks {
@@ -89,6 +91,7 @@ class TaskSubmitter {
     // declared after about 2 s.
     int lease_request_attempts = 8;
     int lease_retry_base_ms = 50;
+    TaskEventRecorder* task_events = nullptr;  // SUBMITTED_TO_WORKER goes here.
   };
 
   // `loop`, `leases` and `pusher` are not owned and must outlive this.

@@ -167,25 +167,18 @@ CommandSpec StopSpec(StopRequest& r) {
 }
 
 CommandSpec StatusSpec(StatusRequest& r) {
-  CommandSpec spec{"status",
-                   "show nodes and resources of a cluster",
-                   {"[--address HOST:PORT] [flags]"},
-                   "Shows the cluster's nodes and resources. A cluster with TLS needs the TLS flags.",
-                   {
-                       {"address", "HOST:PORT", "$RAY_ADDRESS, else the head recorded in the temp dir",
-                        "the cluster's GCS", SetString(r.address)},
-                       {"token-file", "F", "$LUMEN_TOKEN, else $LUMEN_TOKEN_FILE, else ~/.lumen/token", "the cluster token's file",
-                        SetString(r.token_file)},
-                       {"temp-dir", "DIR", "$LUMEN_TEMP_DIR, else /tmp/lumen-<uid>",
-                        "where the last head started is recorded (lumen_current_cluster)", SetString(r.temp_dir)},
-                   }};
-  for (Flag& flag : TlsFlags(r.tls)) spec.flags.push_back(std::move(flag));
-  return spec;
+  return {"status",
+          "show nodes and resources of a cluster",
+          {"[--address HOST:PORT] [flags]"},
+          "Shows the cluster's nodes and resources. A cluster with TLS needs the TLS flags.",
+          ClusterFlags(r)};
 }
 
 // The specs, their setters writing into `out`.
 std::vector<CommandSpec> Specs(ParsedArgs& out) {
-  return {StartSpec(out.start), StatusSpec(out.status), StopSpec(out.stop)};
+  std::vector<CommandSpec> specs = {StartSpec(out.start), StatusSpec(out.status), StopSpec(out.stop)};
+  for (CommandSpec& spec : StateSpecs(out.state, out.status)) specs.push_back(std::move(spec));
+  return specs;
 }
 
 std::string Overview() {
@@ -201,6 +194,19 @@ std::string Overview() {
 }
 
 }  // namespace
+
+std::vector<Flag> ClusterFlags(StatusRequest& r) {
+  std::vector<Flag> flags = {
+      {"address", "HOST:PORT", "$RAY_ADDRESS, else the head recorded in the temp dir",
+       "the cluster's GCS", SetString(r.address)},
+      {"token-file", "F", "$LUMEN_TOKEN, else $LUMEN_TOKEN_FILE, else ~/.lumen/token", "the cluster token's file",
+       SetString(r.token_file)},
+      {"temp-dir", "DIR", "$LUMEN_TEMP_DIR, else /tmp/lumen-<uid>",
+       "where the last head started is recorded (lumen_current_cluster)", SetString(r.temp_dir)},
+  };
+  for (Flag& flag : TlsFlags(r.tls)) flags.push_back(std::move(flag));
+  return flags;
+}
 
 absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
   if (args.empty()) return absl::InvalidArgumentError("no command given");
@@ -218,7 +224,9 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
     if (!st.ok()) return st;
     return parsed;
   }
-  return absl::InvalidArgumentError("unknown command \"" + first + "\" (expected start, stop or status)");
+  std::string known;
+  for (const std::string& name : CommandNames()) known += (known.empty() ? "" : ", ") + name;
+  return absl::InvalidArgumentError("unknown command \"" + first + "\" (expected one of: " + known + ")");
 }
 
 std::string Usage(const std::string& command) {

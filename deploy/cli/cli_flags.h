@@ -13,6 +13,8 @@
 
 #include "absl/status/statusor.h"
 #include "common/rpc/tls.h"
+#include "deploy/cli/flag_table.h"
+#include "deploy/cli/state_request.h"
 #include "deploy/launcher.h"
 
 namespace lumen::cli {
@@ -48,9 +50,12 @@ struct ParsedArgs {
   bool help = false;  // `lumen <command> --help`.
   StartRequest start;
   StopRequest stop;
-  StatusRequest status;
+  StatusRequest status;  // Also where list/get/summary/timeline connect.
+  StateRequest state;    // list, get, summary, timeline.
 };
 
+// --address, --token-file, --temp-dir and the TLS flags of `r`.
+std::vector<Flag> ClusterFlags(StatusRequest& r);
 // Parses argv without argv[0]. "help", "--help" and "-h" give "help".
 // No arguments at all is an error (bad usage, exit 2).
 absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args);

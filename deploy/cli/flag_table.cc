@@ -24,6 +24,15 @@ const Flag* Find(const CommandSpec& spec, const std::string& name) {
   return nullptr;
 }
 
+// `-o` for a flag whose short name is "o": its long form.
+std::string LongForm(const CommandSpec& spec, const std::string& arg) {
+  if (arg.size() < 2 || arg[0] != '-' || arg[1] == '-') return arg;
+  for (const Flag& flag : spec.flags) {
+    if (!flag.short_name.empty() && arg.substr(1) == flag.short_name) return "--" + flag.name;
+  }
+  return arg;
+}
+
 std::string FlagWords(const Flag& flag) {
   return "--" + flag.name + (flag.is_switch() ? "" : " " + flag.value_name);
 }
@@ -62,9 +71,13 @@ absl::Status Apply(const CommandSpec& spec, const Flag& flag, bool has_inline, c
 
 absl::Status ParseFlags(const CommandSpec& spec, const std::vector<std::string>& args, bool& help) {
   for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
+    const std::string arg = LongForm(spec, args[i]);
     if (arg == "--help" || arg == "-h") {
       help = true;
+      continue;
+    }
+    if (spec.positionals != nullptr && !arg.empty() && arg[0] != '-') {
+      spec.positionals->push_back(arg);
       continue;
     }
     if (arg.rfind("--", 0) != 0 || arg.size() == 2) {

@@ -31,6 +31,7 @@ struct Flag {
   // Receives the value ("true"/"false" for a switch) and stores it; an error
   // message names the problem with the value (the caller adds nothing).
   std::function<absl::Status(const std::string& value)> set;
+  std::string short_name;  // "o" accepts `-o value` too; empty: none.
 
   bool is_switch() const { return value_name.empty(); }
 };
@@ -41,6 +42,9 @@ struct CommandSpec {
   std::vector<std::string> synopses;  // "--head [--port 6379] [flags]", after "lumen <name> ".
   std::string description;            // Printed after the synopses; may be empty.
   std::vector<Flag> flags;
+  // Where words that are not flags go (`lumen list tasks`); null: such a
+  // word is an error.
+  std::vector<std::string>* positionals = nullptr;
 };
 
 // Parses `args` (the words after the command name) with `spec`'s setters.

@@ -37,7 +37,9 @@ int main(int argc, char** argv) {
   FLAGS_minloglevel = 2;  // The CLI reports errors itself; keep glog quiet.
   // Before any thread exists: TLS settings go to the environment, where the
   // daemons `lumen start` launches find them.
-  if (command == "start" || command == "status") {
+  const bool state_command =
+      command == "list" || command == "get" || command == "summary" || command == "timeline";
+  if (command == "start" || command == "status" || command == "logs" || state_command) {
     absl::Status tls =
         lumen::rpc::InitProcessTls(command == "start" ? parsed->start.tls : parsed->status.tls);
     if (!tls.ok()) {
@@ -47,5 +49,9 @@ int main(int argc, char** argv) {
   }
   if (command == "start") return lumen::cli::RunStart(*parsed);
   if (command == "stop") return lumen::cli::RunStop(parsed->stop);
+  if (command == "list") return lumen::cli::RunList(parsed->state, parsed->status);
+  if (command == "get") return lumen::cli::RunGet(parsed->state, parsed->status);
+  if (command == "summary") return lumen::cli::RunSummary(parsed->state, parsed->status);
+  if (command == "timeline") return lumen::cli::RunTimeline(parsed->state, parsed->status);
   return lumen::cli::RunStatus(parsed->status);
 }

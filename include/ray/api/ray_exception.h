@@ -40,6 +40,13 @@ class UnreconstructableException : public RayException {
   using RayException::RayException;
 };
 
+// Lumen (Ray's OwnerDiedError): the process that owned the object died,
+// and the object was lost with it. what() starts with "owner died".
+class OwnerDiedException : public UnreconstructableException {
+ public:
+  using UnreconstructableException::UnreconstructableException;
+};
+
 // No remote function of that name was registered (RAY_REMOTE) in the
 // worker's code.
 class RayFunctionNotFound : public RayException {

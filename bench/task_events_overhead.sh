@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# task_events_overhead: the cost of task events (docs/observability.md) on
+# tasks_bench and many_tasks, measured with events on and off in one run:
+# each bench runs ROUNDS times, alternating LUMEN_TASK_EVENTS=1 and =0 (so
+# the machine's drift hits both alike), and each figure is printed as the
+# median with events on, off, and the change. Budget: at most 5% worse.
+# Usage: bench/task_events_overhead.sh [build dir] [rounds] [many_tasks n...]
+set -euo pipefail
+build=${1:-build}
+rounds=${2:-3}
+shift $(( $# > 2 ? 2 : $# ))
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(10000 100000)
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+# "name value" lines of one bench's output.
+figures() {
+  awk '/^single_client_tasks_(sync|async)/ {print $1, $2}
+       /^many_tasks n=/ {sub("n=", "", $2); print "many_tasks_n=" $2, $3}' "$1"
+}
+
+for round in $(seq "$rounds"); do
+  for events in 1 0; do
+    LUMEN_TASK_EVENTS=$events "$build/bin/tasks_bench" > "$out/tasks.$events.$round" 2>/dev/null
+    LUMEN_TASK_EVENTS=$events "$build/bin/many_tasks" "${sizes[@]}" > "$out/many.$events.$round" 2>/dev/null
+    for f in "$out"/tasks."$events"."$round" "$out"/many."$events"."$round"; do figures "$f"; done |
+      sed "s/^/$events /" >> "$out/all"
+  done
+done
+
+printf '%-34s %12s %12s %8s\n' figure events_on events_off change
+awk '{v[$2 " " $1] = v[$2 " " $1] " " $3; names[$2] = 1}
+     function median(list,   a, n, i, j, t) {
+       n = split(list, a, " ")
+       for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+       return a[int((n + 1) / 2)]
+     }
+     END {
+       for (name in names) {
+         on = median(v[name " 1"]); off = median(v[name " 0"])
+         printf "%-34s %12.1f %12.1f %+7.1f%%\n", name, on, off, 100 * (on - off) / off
+       }
+     }' "$out/all" | sort
+echo "(rates: higher is better; change = on vs off; median of $rounds rounds each)"

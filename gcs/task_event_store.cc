@@ -1,0 +1,102 @@
+#include "gcs/task_event_store.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace lumen::gcs {
+
+std::string TaskEventStore::Key(const std::string& task_id, int32_t attempt) {
+  std::string key = task_id;
+  key.append(reinterpret_cast<const char*>(&attempt), sizeof(attempt));
+  return key;
+}
+
+void TaskEventStore::Merge(rpc::TaskInfoEntry& entry, const rpc::TaskEvent& event) {
+  if (entry.task_id().empty()) {
+    entry.set_task_id(event.task_id());
+    entry.set_attempt(event.attempt());
+    entry.set_job_id(event.job_id());
+  }
+  if (!event.function_name().empty()) {
+    entry.set_function_name(event.function_name());
+    entry.set_type(event.type());
+  }
+  if (!event.name().empty()) entry.set_name(event.name());
+  if (!event.actor_id().empty()) entry.set_actor_id(event.actor_id());
+  if (!event.parent_task_id().empty()) entry.set_parent_task_id(event.parent_task_id());
+  if (event.submitter_pid() != 0) entry.set_submitter_pid(event.submitter_pid());
+  if (!event.node_id().empty()) entry.set_node_id(event.node_id());
+  if (!event.worker_id().empty()) entry.set_worker_id(event.worker_id());
+  if (event.worker_pid() != 0) entry.set_worker_pid(event.worker_pid());
+  if (!event.error_type().empty()) {
+    entry.set_error_type(event.error_type());
+    entry.set_error_message(event.error_message());
+  }
+  if (event.state() > entry.state()) entry.set_state(event.state());
+  for (auto& seen : *entry.mutable_state_times()) {
+    if (seen.state() == event.state()) {
+      seen.set_time_ns(std::min(seen.time_ns(), event.time_ns()));
+      return;
+    }
+  }
+  rpc::TaskStateTime* time = entry.add_state_times();
+  time->set_state(event.state());
+  time->set_time_ns(event.time_ns());
+}
+
+void TaskEventStore::AddEvent(const rpc::TaskEvent& event) {
+  JobTasks& job = Job(event.job_id());
+  const std::string key = Key(event.task_id(), event.attempt());
+  auto it = job.index.find(key);
+  if (it == job.index.end()) {
+    job.entries.emplace_back();
+    it = job.index.emplace(key, std::prev(job.entries.end())).first;
+    ++num_tasks_;
+    if (static_cast<int64_t>(job.entries.size()) > options_.max_tasks_per_job) {
+      const rpc::TaskInfoEntry& oldest = job.entries.front();
+      job.index.erase(Key(oldest.task_id(), oldest.attempt()));
+      job.entries.pop_front();
+      ++job.evicted;
+      --num_tasks_;
+    }
+  }
+  Merge(*it->second, event);
+}
+
+void TaskEventStore::Add(const rpc::AddTaskEventDataRequest& request) {
+  if (request.dropped() > 0) Job(request.job_id()).dropped_at_source += request.dropped();
+  for (const auto& event : request.events()) AddEvent(event);
+}
+
+rpc::GetTaskEventsReply TaskEventStore::Get(const rpc::GetTaskEventsRequest& request) const {
+  rpc::GetTaskEventsReply reply;
+  std::vector<const rpc::TaskInfoEntry*> matches;
+  for (const auto& [job_id, job] : jobs_) {
+    if (!request.job_id().empty() && job_id != request.job_id()) continue;
+    rpc::JobTaskDrops* drops = reply.add_drops();
+    drops->set_job_id(job_id);
+    drops->set_dropped_at_source(job.dropped_at_source);
+    drops->set_evicted(job.evicted);
+    for (const auto& entry : job.entries) {
+      if (!request.task_id().empty() && entry.task_id() != request.task_id()) continue;
+      matches.push_back(&entry);
+    }
+  }
+  reply.set_total(static_cast<int64_t>(matches.size()));
+  // Across jobs "most recent" is by the first state time seen.
+  auto first_time = [](const rpc::TaskInfoEntry* e) {
+    int64_t t = INT64_MAX;
+    for (const auto& s : e->state_times()) t = std::min(t, s.time_ns());
+    return t;
+  };
+  std::stable_sort(matches.begin(), matches.end(),
+                   [&](const auto* a, const auto* b) { return first_time(a) < first_time(b); });
+  size_t begin = 0;
+  if (request.limit() > 0 && matches.size() > static_cast<size_t>(request.limit())) {
+    begin = matches.size() - static_cast<size_t>(request.limit());
+  }
+  for (size_t i = begin; i < matches.size(); ++i) *reply.add_tasks() = *matches[i];
+  return reply;
+}
+
+}  // namespace lumen::gcs

@@ -1,0 +1,114 @@
+// CoreWorker: reference counting across processes (docs/objects.md,
+// "Reference counting"). Three kinds of remote hold, all released through
+// one long poll, WaitForRefRemoved, asked of the process whose use is
+// waited for (an error, the process died, counts as an answer):
+//   - a worker that ends a task still holding refs it does not own (an
+//     actor keeps one, a task it submitted still runs with it) lists them
+//     in the reply; the caller holds each for it and polls it;
+//   - refs packed into a task's result are held by the executing worker
+//     for the caller, and it polls the caller, whose result object holds
+//     them in turn while it lives (AddContained);
+//   - refs packed into a ray::Put value are held by that object.
+// A process answers a poll for `id` once it holds `id` for nobody but the
+// asker: two processes each holding a ref for the other do not wait on
+// each other forever.
+#include <algorithm>
+
+#include "worker/core_worker.h"
+
+namespace lumen::worker {
+
+void CoreWorker::AdoptContained(const ray::internal::RefData& outer,
+                                const std::vector<ray::internal::RefData>& nested) {
+  if (nested.empty()) return;
+  std::vector<ObjectId> inner;
+  inner.reserve(nested.size());
+  for (const auto& n : nested) inner.push_back(ObjectId::FromBinaryOrNil(n.id));
+  refs_.AddContained(ObjectId::FromBinaryOrNil(outer.id), inner);
+  for (const ObjectId& id : inner) refs_.Remove(id);  // The packer's holds.
+}
+
+void CoreWorker::AfterTaskRefs(TaskRefScope& scope, rpc::PushTaskReply* reply) {
+  const rpc::Address* caller = scope.caller;
+  const std::string caller_id = caller != nullptr ? caller->worker_id() : std::string();
+  const bool returned = reply->error().type() == rpc::ErrorInfo::NONE && reply->returns_size() > 0 &&
+                        !caller_id.empty();
+  for (const ObjectId& id : scope.returned) {
+    if (returned) {
+      rpc::ReturnObject* ret = reply->mutable_returns(0);
+      refs_.AddRemote(id, caller_id);
+      ret->add_nested_ids(id.Binary());
+      WatchHolder(*caller, id, ObjectId::FromBinaryOrNil(ret->object_id()),
+                  [this, id, caller_id] { refs_.RemoveRemote(id, caller_id); });
+    }
+    refs_.Remove(id);  // The packer's hold (after AddRemote: never a false zero).
+  }
+  std::vector<ObjectId>& seen = scope.seen;
+  std::sort(seen.begin(), seen.end());
+  seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+  for (const ObjectId& id : seen) {
+    if (refs_.CountExcept(id, caller_id) > 0) reply->add_borrowed_ids(id.Binary());
+  }
+  if (reply->borrowed_ids_size() > 0) *reply->mutable_borrower() = address_;
+}
+
+void CoreWorker::HoldForRemotes(rpc::PushTaskReply& reply) {
+  const rpc::Address& borrower = reply.borrower();
+  for (const auto& binary : reply.borrowed_ids()) {
+    ObjectId id = ObjectId::FromBinaryOrNil(binary);
+    refs_.AddRemote(id, borrower.worker_id());
+    WatchHolder(borrower, id, ObjectId::Nil(),
+                [this, id, holder = borrower.worker_id()] { refs_.RemoveRemote(id, holder); });
+  }
+  for (const auto& ret : reply.returns()) {
+    if (ret.nested_ids_size() == 0) continue;
+    std::vector<ObjectId> inner;
+    for (const auto& binary : ret.nested_ids()) inner.push_back(ObjectId::FromBinaryOrNil(binary));
+    refs_.AddContained(ObjectId::FromBinaryOrNil(ret.object_id()), inner);
+  }
+}
+
+void CoreWorker::WatchHolder(const rpc::Address& holder, const ObjectId& id,
+                             const ObjectId& contained_in, std::function<void()> released) {
+  rpc::WaitForRefRemovedRequest request;
+  request.set_object_id(id.Binary());
+  if (!contained_in.IsNil()) request.set_contained_in(contained_in.Binary());
+  request.set_requester(options_.worker_id.Binary());
+  clients_.Get(holder)->Call(
+      &rpc::CoreWorkerService::Stub::async::WaitForRefRemoved, request,
+      std::function<void(absl::Status, rpc::WaitForRefRemovedReply&&)>(
+          [released = std::move(released)](absl::Status, rpc::WaitForRefRemovedReply&&) { released(); }));
+}
+
+void CoreWorker::HandleWaitForRefRemoved(const rpc::WaitForRefRemovedRequest& request,
+                                         rpc::Done done) {
+  const ObjectId id = ObjectId::FromBinaryOrNil(request.object_id());
+  const ObjectId outer = ObjectId::FromBinaryOrNil(request.contained_in());
+  const std::string requester = request.requester();
+  // Looked at first: if the reply naming `id` is still on its way, the
+  // result is not ready yet; once it is, the reply has added its holds.
+  const bool outer_pending = !outer.IsNil() && refs_.IsOwnedAndAlive(outer) && !store_.GetIfReady(outer);
+  auto answer = [done] { done(absl::OkStatus()); };
+  if (refs_.WhenReleased(id, requester, answer)) return;
+  if (!outer_pending) {
+    done(absl::OkStatus());
+    return;
+  }
+  store_.OnReady(outer, [this, id, requester, answer](StoredObjectPtr) {
+    if (!refs_.WhenReleased(id, requester, answer)) answer();
+  });
+}
+
+void CoreWorker::HandleGetReferences(rpc::GetReferencesReply* reply) {
+  for (const ReferenceTable::Info& info : refs_.Snapshot()) {
+    rpc::ReferenceInfo* out = reply->add_references();
+    out->set_object_id(info.id.Binary());
+    out->set_owned(info.owned);
+    out->set_count(info.count);
+    out->set_in_plasma(info.in_plasma);
+    for (const ObjectId& inner : info.contains) out->add_contains(inner.Binary());
+    for (const std::string& holder : info.remote_holders) out->add_remote_holders(holder);
+  }
+}
+
+}  // namespace lumen::worker
