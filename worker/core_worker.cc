@@ -52,6 +52,13 @@ absl::Status CoreWorker::Connect() {
   loop_.StartThread();
   gcs_ = std::make_unique<rpc::RpcClient<rpc::GcsService>>(options_.gcs_address, options_.token, &loop_);
   raylet_ = std::make_unique<RayletClient>(options_.raylet_address, options_.token, &loop_);
+  task_event_client_ =
+      std::make_unique<rpc::RpcClient<rpc::TaskEventService>>(options_.gcs_address, options_.token, nullptr);
+  task_events_ = std::make_unique<TaskEventRecorder>(
+      TaskEventOptions::FromEnv(), [this](const rpc::AddTaskEventDataRequest& request) {
+        return task_event_client_->CallSync(&rpc::TaskEventService::Stub::AddTaskEventData, request, 2000)
+            .status();
+      });
   if (options_.is_driver) {
     options_.worker_id = WorkerId::FromRandom();
     // Ray gives a driver without a namespace an anonymous one of its own.
@@ -70,6 +77,7 @@ absl::Status CoreWorker::Connect() {
     getter_ = std::make_unique<ObjectGetter>(loop_, store_, refs_, plasma_, clients_, options_.worker_id,
                                              [this](bool b) { NotifyBlocked(b); });
     executor_ = std::make_unique<TaskExecutor>(*getter_, plasma_, node_id_, options_.node_ip);
+    executor_->set_task_events(task_events_.get());
     RETURN_IF_ERROR(StartTaskChannel());
   }
   ASSIGN_OR_RETURN(int port, server_.Start());
@@ -89,6 +97,7 @@ absl::Status CoreWorker::Connect() {
                                              std::function<void(bool)>());
   }
   owner_blob_ = address_.SerializeAsString();
+  StartTaskEvents();
   lease_client_ = std::make_unique<RayletLeaseClient>(*raylet_, options_.token, &loop_);
   pusher_ = std::make_unique<PooledTaskPusher>(clients_);
   submitter_ = std::make_unique<TaskSubmitter>(
@@ -97,14 +106,16 @@ absl::Status CoreWorker::Connect() {
           [this](const rpc::TaskSpec& s, rpc::PushTaskReply&& r) { OnTaskReply(s, std::move(r)); },
           [this](const rpc::TaskSpec& s, const rpc::ErrorInfo& e) { OnTaskFailure(s, e); },
           [this](const rpc::TaskSpec& s) { WarnIfInfeasible(s); }},
-      TaskSubmitter::Options{options_.worker_id, address_});
+      TaskSubmitter::Options{.caller = options_.worker_id, .caller_address = address_,
+                             .task_events = task_events_.get()});
   actor_directory_ = std::make_unique<GcsActorDirectory>(*gcs_);
   actor_submitter_ = std::make_unique<ActorSubmitter>(
       loop_, *actor_directory_, *pusher_,
       ActorSubmitter::Callbacks{
           [this](const rpc::TaskSpec& s, rpc::PushTaskReply&& r) { OnTaskReply(s, std::move(r)); },
           [this](const rpc::TaskSpec& s, const rpc::ErrorInfo& e) { OnTaskFailure(s, e); }},
-      ActorSubmitter::Options{options_.worker_id, address_});
+      ActorSubmitter::Options{.caller = options_.worker_id, .caller_address = address_,
+                              .task_events = task_events_.get()});
   if (executor_) {
     executor_->SetRefHook([this](TaskRefScope& scope, rpc::PushTaskReply* reply) { AfterTaskRefs(scope, reply); });
     executor_->SetActorExitHandler([this](const std::string& actor_id) {
@@ -116,6 +127,11 @@ absl::Status CoreWorker::Connect() {
     });
   }
   return absl::OkStatus();
+}
+
+void CoreWorker::StartTaskEvents() {
+  task_events_->SetProcess(options_.job_id.Binary(), node_id_.Binary(), options_.worker_id.Binary());
+  task_events_->Start();
 }
 
 absl::Status CoreWorker::StartTaskChannel() {
@@ -220,6 +236,7 @@ CoreWorker::~CoreWorker() {
     });
     returned->get_future().wait_for(std::chrono::seconds(2));
   }
+  if (task_events_) task_events_->Stop();  // The last batch, while the GCS is still wanted.
   if (options_.is_driver && raylet_) {
     rpc::DisconnectWorkerRequest request;
     request.set_worker_id(options_.worker_id.Binary());
@@ -344,6 +361,7 @@ ray::internal::RefData CoreWorker::PrepareSpec(rpc::TaskSpec& spec,
   }
   ObjectId return_id = ObjectId::FromIndex(task, 1);
   refs_.AddOwned(return_id);
+  task_events_->Submitted(spec);
   return {return_id.Binary(), owner_blob_};
 }
 

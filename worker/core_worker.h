@@ -23,6 +23,7 @@
 #include "common/rpc/server.h"
 #include "plasma/client.h"
 #include "proto/gcs.grpc.pb.h"
+#include "proto/task_events.grpc.pb.h"
 #include "proto/raylet.grpc.pb.h"
 #include "proto/worker.grpc.pb.h"
 #include "ray/api/runtime.h"
@@ -33,6 +34,7 @@
 #include "worker/object_getter.h"
 #include "worker/reference_table.h"
 #include "worker/task_channel.h"
+#include "worker/task_events.h"
 #include "worker/task_executor.h"
 #include "worker/task_submitter.h"
 
@@ -105,6 +107,8 @@ class CoreWorker {
   const rpc::Address& address() const { return address_; }
   TaskExecutor* executor() { return executor_.get(); }
   rpc::RpcClient<rpc::GcsService>& gcs() { return *gcs_; }
+  // Task events of this process (docs/observability.md); never null after Start.
+  TaskEventRecorder* task_events() { return task_events_.get(); }
 
   // CoreWorkerService handlers (loop thread or gRPC thread as noted there).
   void HandleWaitForRefRemoved(const rpc::WaitForRefRemovedRequest& request, rpc::Done done);
@@ -134,6 +138,7 @@ class CoreWorker {
   rpc::JobInfo DriverJobInfo() const;
   absl::Status AddJob();
   absl::Status StartTaskChannel();
+  void StartTaskEvents();
   absl::Status RegisterDriverJob();
   absl::Status RegisterWithRaylet();
   void OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& reply);
@@ -171,6 +176,8 @@ class CoreWorker {
   EventLoop loop_;
   std::unique_ptr<rpc::RpcClient<rpc::GcsService>> gcs_;
   std::unique_ptr<RayletClient> raylet_;
+  std::unique_ptr<rpc::RpcClient<rpc::TaskEventService>> task_event_client_;
+  std::unique_ptr<TaskEventRecorder> task_events_;
   std::shared_ptr<plasma::PlasmaClient> plasma_;
   ClientPool clients_;
   MemoryStore store_;

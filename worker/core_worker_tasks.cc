@@ -54,6 +54,7 @@ void CoreWorker::ResolveDependencies(rpc::TaskSpec spec) {
       arg->mutable_ref()->set_object_id(id.Binary());
     }
   }
+  task_events_->ArgsReady(spec);
   if (!spec.actor_id().empty()) {
     actor_submitter_->OnResolved(std::move(spec));
   } else {
@@ -72,6 +73,7 @@ void CoreWorker::OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& rep
   if (reply.borrowed_ids_size() > 0 || (reply.returns_size() > 0 && reply.returns(0).nested_ids_size() > 0)) {
     HoldForRemotes(reply);
   }
+  task_events_->Ended(spec, reply.error());
   ReleaseArgRefs(*this, spec);
   if (reply.error().type() != rpc::ErrorInfo::NONE) {
     StoreError(spec, reply.error());
@@ -91,6 +93,7 @@ void CoreWorker::OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& rep
 }
 
 void CoreWorker::OnTaskFailure(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error) {
+  task_events_->Ended(spec, error);
   ReleaseArgRefs(*this, spec);
   StoreError(spec, error);
   in_flight_.Release();

@@ -212,6 +212,7 @@ void TaskExecutor::RunOne(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply,
   }
   // An actor keeps the GPUs (and environment) of its creation.
   if (!actor_call) SetVisibleGpus(spec);
+  if (task_events_) task_events_->Running(spec);
   auto start = std::chrono::steady_clock::now();
   if (actor_call || spec.actor_creation() || spec.runtime_env_json().empty()) {
     Execute(spec, reply);
@@ -229,6 +230,7 @@ void TaskExecutor::RunOne(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply,
   std::fflush(stdout);
   std::fflush(stderr);
   if (after_task_) after_task_();
+  if (task_events_) task_events_->Executed(spec, reply->error());
   reply->set_exec_micros(std::chrono::duration_cast<std::chrono::microseconds>(
                              std::chrono::steady_clock::now() - start)
                              .count());
@@ -244,6 +246,9 @@ void TaskExecutor::CreateActor(const rpc::TaskSpec& spec,
                "this worker already hosts an actor", reply);
       return;
     }
+    // Known to the factory too (ray::WasCurrentActorRestarted() in a
+    // constructor, as in Ray).
+    actor_restarted_ = spec.num_restarts() > 0;
   }
   auto factory = FunctionRegistry::Instance().FindFactory(spec.function_name());
   if (!factory) {

@@ -38,6 +38,7 @@
 #include "worker/actor_call_order.h"
 #include "worker/object_getter.h"
 #include "worker/object_writer.h"
+#include "worker/task_events.h"
 
 namespace lumen::worker {
 
@@ -69,6 +70,7 @@ class TaskExecutor {
 
   // Called (on a task thread) after a method called ray::ExitActor(), once
   // its reply is sent: the process should end the actor for good.
+  void set_task_events(TaskEventRecorder* events) { task_events_ = events; }
   // Runs on the task's thread after each task that met ObjectRefs, before
   // its reply is sent (reference counting, core_worker_refs.cc). Before Start().
   void SetRefHook(std::function<void(TaskRefScope&, rpc::PushTaskReply*)> hook) {
@@ -138,6 +140,7 @@ class TaskExecutor {
   bool started_ = false;
   bool running_ = false;  // A batch is executing, on the task thread or inline.
   std::function<void()> after_task_;
+  TaskEventRecorder* task_events_ = nullptr;
   std::thread thread_;
 
   // The actor, once created (then never changed); guarded by mu_ until then.
