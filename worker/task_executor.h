@@ -70,6 +70,7 @@ class TaskExecutor {
 
   // Called (on a task thread) after a method called ray::ExitActor(), once
   // its reply is sent: the process should end the actor for good.
+  // Task events (RUNNING, FINISHED/FAILED) go here; may stay null. Before Start().
   void set_task_events(TaskEventRecorder* events) { task_events_ = events; }
   // Runs on the task's thread after each task that met ObjectRefs, before
   // its reply is sent (reference counting, core_worker_refs.cc). Before Start().
