@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
+#include "common/paths.h"
 #include "common/status.h"
 #include "common/worker_ports.h"
 
@@ -98,6 +99,9 @@ std::vector<std::string> GcsArgv(const std::string& binary, const NodeOptions& o
   std::vector<std::string> argv = {binary,        "--port", std::to_string(options.port),
                                    "--port-file", files.gcs_port_file,
                                    "--host",      node_ip};
+  if (options.metrics_export_port >= 0) {
+    argv.insert(argv.end(), {"--metrics-export-port", "0", "--session-dir", files.session_dir});
+  }
   if (!options.redis_address.empty()) {
     argv.insert(argv.end(), {"--redis-address", options.redis_address});
     // The password itself goes in the environment (launcher.cc): ps shows argv.
@@ -111,6 +115,11 @@ std::vector<std::string> GcsArgv(const std::string& binary, const NodeOptions& o
 std::vector<std::string> PlasmaArgv(const std::string& binary, const NodeOptions& options,
                                     const SessionFiles& files) {
   std::vector<std::string> argv = {binary, "--socket", files.plasma_socket};
+  if (options.metrics_export_port >= 0) {
+    argv.insert(argv.end(), {"--metrics-export-port", "0", "--session-dir", files.session_dir,
+                             "--node-ip-address",
+                             options.node_ip.empty() ? DefaultNodeIp() : options.node_ip});
+  }
   if (options.object_store_memory) {
     argv.insert(argv.end(), {"--object-store-memory", std::to_string(*options.object_store_memory)});
   }
@@ -139,6 +148,9 @@ std::vector<std::string> RayletArgv(const std::string& binary, const NodeOptions
   if (options.min_worker_port != 0) {
     argv.insert(argv.end(), {"--min-worker-port", std::to_string(options.min_worker_port),
                              "--max-worker-port", std::to_string(options.max_worker_port)});
+  }
+  if (options.metrics_export_port >= 0) {
+    argv.insert(argv.end(), {"--metrics-export-port", std::to_string(options.metrics_export_port)});
   }
   if (options.head) argv.push_back("--head");
   return argv;

@@ -173,5 +173,28 @@ TEST_CASE("FormatNumber") {
   CHECK(FormatNumber(0.5) == "0.5");
 }
 
+TEST_CASE("every daemon exports metrics, advertised in the session; the raylet on the given port") {
+  NodeOptions options;
+  options.head = true;
+  options.node_ip = "10.1.2.3";
+  SessionFiles files = FilesOfSession("/tmp/x/session_1");
+  auto gcs = GcsArgv("/bin/lumen-gcs", options, files, "10.1.2.3");
+  CHECK(Contains(gcs, "--metrics-export-port", "0"));
+  CHECK(Contains(gcs, "--session-dir", "/tmp/x/session_1"));
+  auto plasma = PlasmaArgv("/bin/lumen-plasma", options, files);
+  CHECK(Contains(plasma, "--metrics-export-port", "0"));
+  CHECK(Contains(plasma, "--session-dir", "/tmp/x/session_1"));
+  CHECK(Contains(plasma, "--node-ip-address", "10.1.2.3"));
+  options.metrics_export_port = 8080;
+  auto raylet = RayletArgv("/bin/lumen-raylet", options, files, "127.0.0.1:6379", "10.1.2.3", {});
+  CHECK(Contains(raylet, "--metrics-export-port", "8080"));
+  options.metrics_export_port = -1;  // Off: no daemon exports.
+  for (const auto& argv : {GcsArgv("/bin/lumen-gcs", options, files, "10.1.2.3"),
+                           PlasmaArgv("/bin/lumen-plasma", options, files),
+                           RayletArgv("/bin/lumen-raylet", options, files, "x:1", "10.1.2.3", {})}) {
+    CHECK(std::find(argv.begin(), argv.end(), "--metrics-export-port") == argv.end());
+  }
+}
+
 }  // namespace
 }  // namespace lumen::deploy

@@ -69,6 +69,9 @@ struct NodeOptions {
   // (2 per worker); both 0: any free port. Handed to the raylet.
   int min_worker_port = 0;
   int max_worker_port = 0;
+  // The raylet's Prometheus endpoint (docs/metrics.md): 0 a free port, -1
+  // none. The GCS and the object store always take free ports (-1: none).
+  int metrics_export_port = 0;
   // Kill the daemons when the calling thread's process dies (embedded
   // clusters). Linux PDEATHSIG: tied to the thread that calls StartNode, so
   // call it from a thread that lives as long as the cluster should.

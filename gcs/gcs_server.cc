@@ -31,11 +31,13 @@ absl::StatusOr<int> GcsServer::Start() {
   mailbox_ = std::make_shared<LoopMailbox>(loop_.get());
   prober_ = std::make_unique<RayletProber>(options_.token, mailbox_);
   actor_rpc_ = std::make_unique<GrpcActorRpc>(options_.token, mailbox_);
-  state_ = std::make_unique<GcsState>(*store_, clock_, *prober_, options_.health_check,
+  counting_prober_ = std::make_unique<CountingProber>(*prober_, metrics_);
+  state_ = std::make_unique<GcsState>(*store_, clock_, *counting_prober_, options_.health_check,
                                       *actor_rpc_);
   // The loop is not running yet: loading needs no hand-over.
   RETURN_IF_ERROR(state_->Load());
   gate_ = std::make_unique<rpc::CallGate>(loop_.get(), options_.token);
+  gate_->RecordLatency(metrics_, "GcsService");
   service_ = std::make_unique<GcsServiceImpl>(*gate_, *state_, *loop_);
   grpc_ = std::make_unique<rpc::GrpcServer>(options_.host, options_.port, options_.token);
   task_events_ = std::make_unique<TaskEventStore>(options_.task_events);
@@ -47,6 +49,11 @@ absl::StatusOr<int> GcsServer::Start() {
   self.set_ip(options_.host);
   self.set_port(port_);
   actor_rpc_->set_caller(self);
+  AddGcsCollector(metrics_, *state_);
+  exporter_ = std::make_unique<metrics::MetricsExporter>(loop_->io_context(), metrics_);
+  ASSIGN_OR_RETURN(metrics_port_,
+                   metrics::ServeMetrics(*exporter_, {options_.metrics_export_port, options_.host,
+                                                      options_.session_dir, "gcs"}));
   started_ = true;
   loop_->StartThread();
   loop_->Post([this] {
@@ -89,12 +96,17 @@ void GcsServer::Stop() {
   started_ = false;
   RunOnLoopAndWait([this] {
     stopping_ = true;
+    exporter_->Stop();
     state_->publisher.Close();
     state_->actors.Close();
   });
   grpc_->Shutdown();
   mailbox_->Close();
   loop_.reset();  // Stops and joins; queued work is dropped.
+  exporter_.reset();
+  if (metrics_port_ > 0 && !options_.session_dir.empty()) {
+    (void)metrics::UnregisterMetricsTarget(options_.session_dir, "gcs");
+  }
   grpc_.reset();
   service_.reset();
   task_event_service_.reset();
@@ -102,6 +114,7 @@ void GcsServer::Stop() {
   gate_.reset();
   state_.reset();
   actor_rpc_.reset();
+  counting_prober_.reset();
   prober_.reset();
   store_.reset();
   LOG(INFO) << "GCS stopped";

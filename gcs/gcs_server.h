@@ -23,6 +23,8 @@
 #include "common/rpc/server.h"
 #include "common/clock.h"
 #include "gcs/actor_rpc.h"
+#include "common/metrics_http.h"
+#include "gcs/gcs_metrics.h"
 #include "gcs/gcs_service.h"
 #include "gcs/gcs_state.h"
 #include "gcs/health_check_policy.h"
@@ -41,6 +43,8 @@ struct GcsServerOptions {
   std::string redis_password;
   std::string redis_namespace = "default";  // Redis keys are lumen:<ns>:<TABLE>.
   HealthCheckOptions health_check;
+  int metrics_export_port = -1;  // Prometheus endpoint: -1 none, 0 a free port.
+  std::string session_dir;       // Where the endpoint is advertised (docs/metrics.md).
   TaskEventStoreOptions task_events;  // The window of task events kept per job.
 };
 
@@ -57,6 +61,7 @@ class GcsServer {
   void Stop();
 
   int port() const { return port_; }
+  int metrics_port() const { return metrics_port_; }
   std::string address() const { return options_.host + ":" + std::to_string(port_); }
 
  private:
@@ -75,6 +80,10 @@ class GcsServer {
   std::shared_ptr<LoopMailbox> mailbox_;
   std::unique_ptr<StoreClient> store_;
   std::unique_ptr<RayletProber> prober_;
+  metrics::Registry metrics_;
+  std::unique_ptr<CountingProber> counting_prober_;
+  std::unique_ptr<metrics::MetricsExporter> exporter_;  // Serves on the loop.
+  int metrics_port_ = 0;
   std::unique_ptr<GrpcActorRpc> actor_rpc_;
   std::unique_ptr<GcsState> state_;
   std::unique_ptr<rpc::CallGate> gate_;

@@ -35,6 +35,12 @@ DEFINE_int32(health_check_period_ms, 1000, "How often each raylet is health-chec
 DEFINE_int32(health_check_timeout_ms, 1000, "How long a health check may take.");
 DEFINE_int64(task_events_max_per_job, 100000,
              "Task events: the most recent task attempts kept per job (lumen list tasks).");
+DEFINE_int32(metrics_export_port, -1,
+             "Serve Prometheus metrics over HTTP at this port's /metrics; 0 picks a free port, "
+             "-1 (default) exports none (docs/metrics.md).");
+DEFINE_string(session_dir, "",
+              "Session directory: the metrics endpoint is advertised in "
+              "<dir>/metrics/prom_metrics_service_discovery.json.");
 DEFINE_int32(health_check_failure_threshold, 3,
              "Consecutive failed health checks after which a raylet is dead.");
 
@@ -97,6 +103,9 @@ int main(int argc, char** argv) {
   options.health_check.timeout_ms = FLAGS_health_check_timeout_ms;
   options.health_check.failure_threshold = FLAGS_health_check_failure_threshold;
   options.task_events.max_tasks_per_job = std::max<int64_t>(1, FLAGS_task_events_max_per_job);
+
+  options.metrics_export_port = FLAGS_metrics_export_port;
+  options.session_dir = FLAGS_session_dir;
 
   lumen::gcs::GcsServer server(options);
   auto port = server.Start();

@@ -13,7 +13,9 @@
 #include "common/event_loop.h"
 #include "common/fate_share.h"
 #include "common/logging.h"
+#include "common/metrics_http.h"
 #include "plasma/object_index.h"
+#include "plasma/plasma_metrics.h"
 #include "plasma/server.h"
 #include "plasma/shm_segment.h"
 #include "plasma/store.h"
@@ -25,13 +27,20 @@ constexpr char kUsage[] =
     "  --socket PATH                Unix socket to listen on (its directory is made 0700).\n"
     "  --object-store-memory BYTES  arena size; default 30% of RAM, capped by the shm dir's free space.\n"
     "  --shm-dir DIR                where the arena lives (default /dev/shm).\n"
-    "  --prefault=true|false        commit the arena's pages in the background at start (default false).\n";
+    "  --prefault=true|false        commit the arena's pages in the background at start (default false).\n"
+    "  --metrics-export-port PORT   serve Prometheus metrics at http://IP:PORT/metrics; 0: a free port\n"
+    "                               (default: none). docs/metrics.md.\n"
+    "  --node-ip-address IP         address of the metrics endpoint (default 127.0.0.1).\n"
+    "  --session-dir DIR            advertise the endpoint in DIR/metrics/prom_metrics_service_discovery.json.\n";
 
 struct Flags {
   std::string socket;
   uint64_t memory = 0;
   std::string shm_dir = "/dev/shm";
   bool prefault = false;
+  int metrics_port = -1;
+  std::string node_ip = "127.0.0.1";
+  std::string session_dir;
 };
 
 // Accepts --name=value and --name value. Exits on --help or a bad flag.
@@ -58,6 +67,13 @@ Flags ParseFlags(int argc, char** argv) {
       ok = absl::SimpleAtoi(value, &flags.memory);
     } else if (arg == "--shm-dir") {
       flags.shm_dir = value;
+    } else if (arg == "--metrics-export-port") {
+      ok = absl::SimpleAtoi(value, &flags.metrics_port) && flags.metrics_port >= -1 &&
+           flags.metrics_port <= 65535;
+    } else if (arg == "--node-ip-address") {
+      flags.node_ip = value;
+    } else if (arg == "--session-dir") {
+      flags.session_dir = value;
     } else if (arg == "--prefault") {
       ok = absl::SimpleAtob(value, &flags.prefault);
     } else {
@@ -108,10 +124,17 @@ int main(int argc, char** argv) {
   PlasmaServer server(loop.io_context(), store, (*segment)->fd(), (*segment)->size(), (*index_segment)->fd(),
                       (*index_segment)->size());
   if (absl::Status listening = server.Listen(flags.socket); !listening.ok()) return Fail(listening);
+  lumen::metrics::Registry metrics;
+  AddPlasmaCollector(metrics, store, server);
+  lumen::metrics::MetricsExporter exporter(loop.io_context(), metrics);
+  absl::StatusOr<int> metrics_port = lumen::metrics::ServeMetrics(
+      exporter, {flags.metrics_port, flags.node_ip, flags.session_dir, "plasma"});
+  if (!metrics_port.ok()) return Fail(metrics_port.status());
   boost::asio::signal_set signals(loop.io_context(), SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& error, int signal) {
     if (error) return;
     LOG(INFO) << "signal " << signal << ": shutting down";
+    exporter.Stop();
     server.Stop();
     loop.Stop();
   });
@@ -130,6 +153,10 @@ int main(int argc, char** argv) {
   lumen::StartFateSharingFromEnv();  // A private cluster's store stops with its driver.
   LOG(INFO) << "plasma store listening on " << flags.socket << " with " << (*segment)->size() << " bytes";
   loop.Run();
+  exporter.Stop();
+  if (*metrics_port > 0 && !flags.session_dir.empty()) {
+    (void)lumen::metrics::UnregisterMetricsTarget(flags.session_dir, "plasma");
+  }
   server.Stop();
   return exit_code;
 }

@@ -70,6 +70,13 @@ Raylet::Raylet(RayletOptions options)
     });
   });
   service_ = std::make_unique<RayletServiceImpl>(gate_, *node_manager_);
+  if (options_.metrics_export_port >= 0) {
+    gate_.RecordLatency(metrics_, "RayletService");
+    AddRayletCollector(metrics_, {options_.node_ip, node_id_.Hex()}, *node_manager_, *leases_, *pool_);
+    worker_metrics_ = std::make_unique<WorkerMetricsSink>(metrics_);
+    service_->set_metrics_sink(worker_metrics_.get());
+    exporter_ = std::make_unique<metrics::MetricsExporter>(loop_.io_context(), metrics_);
+  }
   server_.RegisterService(service_.get());
 }
 
@@ -135,6 +142,11 @@ absl::Status Raylet::Start() {
                                            std::cerr << "lumen-raylet: " << message << std::endl;
                                            Stop(message, 1);
                                          });
+  if (exporter_) {
+    RETURN_IF_ERROR(metrics::ServeMetrics(*exporter_, {options_.metrics_export_port, options_.node_ip,
+                                                       options_.session_dir, "raylet"})
+                        .status());
+  }
   if (!options_.port_file.empty()) RETURN_IF_ERROR(WritePortFile(options_.port_file, *port));
   return absl::OkStatus();
 }
@@ -241,6 +253,12 @@ void Raylet::Stop(const std::string& reason, int exit_code) {
   gcs_->Unregister("raylet stopped: " + reason, 1000);
   stop_signals_.cancel();
   child_signals_.cancel();
+  if (exporter_) {
+    exporter_->Stop();
+    if (!options_.session_dir.empty()) {
+      (void)metrics::UnregisterMetricsTarget(options_.session_dir, "raylet");
+    }
+  }
   loop_.Stop();
 }
 

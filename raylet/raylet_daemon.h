@@ -35,6 +35,8 @@
 #include "raylet/object_manager.h"
 #include "raylet/plasma_check.h"
 #include "raylet/process_launcher.h"
+#include "common/metrics_http.h"
+#include "raylet/raylet_metrics.h"
 #include "raylet/raylet_service.h"
 #include "raylet/worker_pool.h"
 
@@ -58,6 +60,8 @@ struct RayletOptions {
   // both 0: any free port.
   int min_worker_port = 0;
   int max_worker_port = 0;
+  // Prometheus endpoint (docs/metrics.md): -1 none, 0 a free port.
+  int metrics_export_port = -1;
 };
 
 class Raylet {
@@ -90,6 +94,9 @@ class Raylet {
   std::unique_ptr<NodeManager> node_manager_;
   std::unique_ptr<ClusterView> cluster_view_;
   bool polling_cluster_ = false;
+  metrics::Registry metrics_;  // Before the gate, which records into it.
+  std::unique_ptr<WorkerMetricsSink> worker_metrics_;
+  std::unique_ptr<metrics::MetricsExporter> exporter_;  // Serves on the loop.
   rpc::CallGate gate_;
   std::unique_ptr<RayletServiceImpl> service_;
   rpc::GrpcServer server_;

@@ -78,4 +78,17 @@ grpc::ServerUnaryReactor* RayletServiceImpl::GetNodeStats(grpc::CallbackServerCo
   });
 }
 
+grpc::ServerUnaryReactor* RayletServiceImpl::ReportMetrics(grpc::CallbackServerContext* ctx,
+                                                           const rpc::ReportMetricsRequest* request,
+                                                           rpc::ReportMetricsReply* reply) {
+  return gate_.HandleInline(ctx, "ReportMetrics", [=, this](Done done) {
+    if (!metrics_sink_) {
+      done(absl::UnimplementedError("this raylet exports no metrics (--metrics-export-port)"));
+      return;
+    }
+    *reply = metrics_sink_->Merge(*request);
+    done(absl::OkStatus());
+  });
+}
+
 }  // namespace lumen::raylet

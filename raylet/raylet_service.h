@@ -14,6 +14,7 @@
 #include "common/rpc/server.h"
 #include "proto/raylet.grpc.pb.h"
 #include "raylet/node_manager.h"
+#include "raylet/raylet_metrics.h"
 
 namespace lumen::raylet {
 
@@ -43,10 +44,18 @@ class RayletServiceImpl : public rpc::RayletService::CallbackService {
   grpc::ServerUnaryReactor* GetNodeStats(grpc::CallbackServerContext* ctx,
                                          const rpc::GetNodeStatsRequest* request,
                                          rpc::GetNodeStatsReply* reply) override;
+  // Merged on the gRPC thread (the sink locks); UNIMPLEMENTED without a sink.
+  grpc::ServerUnaryReactor* ReportMetrics(grpc::CallbackServerContext* ctx,
+                                          const rpc::ReportMetricsRequest* request,
+                                          rpc::ReportMetricsReply* reply) override;
+
+  // Not owned; must outlive the server. Set before it starts.
+  void set_metrics_sink(WorkerMetricsSink* sink) { metrics_sink_ = sink; }
 
  private:
   rpc::CallGate& gate_;
   NodeManager& node_manager_;
+  WorkerMetricsSink* metrics_sink_ = nullptr;
 };
 
 }  // namespace lumen::raylet

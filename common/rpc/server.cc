@@ -120,9 +120,13 @@ grpc::ServerUnaryReactor* CallGate::Handle(grpc::CallbackServerContext* ctx, con
     return reactor;
   }
   std::string name = method;
-  Done done = [reactor, name](absl::Status status) {
+  metrics::Cell* latency = LatencyCell(method);
+  Done done = [reactor, name, latency, start = std::chrono::steady_clock::now()](absl::Status status) {
     if (ShouldInjectFault(name, FaultPoint::kReply)) {
       status = absl::UnavailableError("injected fault: reply of " + name + " dropped");
+    }
+    if (latency) {
+      latency->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
     reactor->Finish(ToGrpcStatus(status));
   };
@@ -132,6 +136,21 @@ grpc::ServerUnaryReactor* CallGate::Handle(grpc::CallbackServerContext* ctx, con
     handler(std::move(done));
   }
   return reactor;
+}
+
+void CallGate::RecordLatency(metrics::Registry& registry, std::string service) {
+  service_ = std::move(service);
+  latency_ = registry.Histogram("ray_grpc_server_req_latency_seconds",
+                                "Time from a gRPC request's arrival to its reply, by method.",
+                                metrics::LatencyBucketsSeconds());
+}
+
+metrics::Cell* CallGate::LatencyCell(const char* method) {
+  if (!latency_) return nullptr;
+  absl::MutexLock lock(&cells_mu_);
+  metrics::Cell*& cell = cells_[method];
+  if (!cell) cell = &latency_->Get({{"Method", service_ + "." + method}});
+  return cell;
 }
 
 GrpcServer::~GrpcServer() { Shutdown(); }

@@ -38,8 +38,12 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/event_loop.h"
+#include "common/metrics.h"
 #include "common/rpc/tls.h"
 
 namespace lumen::rpc {
@@ -60,11 +64,23 @@ class CallGate {
   grpc::ServerUnaryReactor* HandleInline(grpc::CallbackServerContext* ctx, const char* method,
                                          std::function<void(Done)> handler);
 
+  // From now on, every call through this gate is timed from its arrival to
+  // its `done` into the histogram ray_grpc_server_req_latency_seconds
+  // {Method="<service>.<method>"} of `registry` (docs/metrics.md). Before
+  // the server starts; `registry` must outlive the gate.
+  void RecordLatency(metrics::Registry& registry, std::string service);
+
  private:
   grpc::ServerUnaryReactor* Handle(grpc::CallbackServerContext* ctx, const char* method,
                                    std::function<void(Done)> handler, bool in_loop);
+  metrics::Cell* LatencyCell(const char* method);
   EventLoop* loop_;
   std::string token_;
+  metrics::Family* latency_ = nullptr;
+  std::string service_;
+  absl::Mutex cells_mu_;
+  // By the method's name pointer: callers pass string literals.
+  absl::flat_hash_map<const char*, metrics::Cell*> cells_ ABSL_GUARDED_BY(cells_mu_);
 };
 
 class GrpcServer {

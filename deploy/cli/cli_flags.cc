@@ -129,6 +129,11 @@ CommandSpec StartSpec(StartRequest& r) {
                         SetString(node.redis_password)},
                        {"node-manager-port", "PORT", "0, a free port", "the raylet's gRPC port",
                         SetPort("node-manager-port", node.raylet_port)},
+                       {"metrics-export-port", "PORT", "0, a free port",
+                        "the raylet's Prometheus endpoint (/metrics, with the node's task and user "
+                        "metrics); the GCS and object store take free ports; all are listed in "
+                        "<session>/metrics/prom_metrics_service_discovery.json (docs/metrics.md)",
+                        SetPort("metrics-export-port", node.metrics_export_port)},
                        {"min-worker-port", "PORT", "0, any free port",
                         "with --max-worker-port: workers' gRPC servers and task channels bind only ports in "
                         "[min, max], 2 per worker (docs/operations.md, \"Firewalls\")",
