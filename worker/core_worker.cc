@@ -65,6 +65,7 @@ absl::Status CoreWorker::Connect() {
     if (options_.ray_namespace.empty()) options_.ray_namespace = "anonymous-" + WorkerId::FromRandom().Hex().substr(0, 16);
     namespace_ = options_.ray_namespace;
   }
+  if (TaskMetricsEnabled()) task_metrics_ = std::make_unique<TaskMetrics>();
   service_ = std::make_unique<CoreWorkerService>(*this, gate_);
   server_.RegisterService(service_.get());
   if (!options_.is_driver) {
@@ -98,6 +99,8 @@ absl::Status CoreWorker::Connect() {
   }
   owner_blob_ = address_.SerializeAsString();
   StartTaskEvents();
+  metrics_reporter_ = std::make_unique<MetricsReporter>(*raylet_, options_.worker_id.Binary());
+  metrics_reporter_->Start();
   lease_client_ = std::make_unique<RayletLeaseClient>(*raylet_, options_.token, &loop_);
   pusher_ = std::make_unique<PooledTaskPusher>(clients_);
   submitter_ = std::make_unique<TaskSubmitter>(
@@ -237,6 +240,7 @@ CoreWorker::~CoreWorker() {
     returned->get_future().wait_for(std::chrono::seconds(2));
   }
   if (task_events_) task_events_->Stop();  // The last batch, while the GCS is still wanted.
+  if (metrics_reporter_) metrics_reporter_->Stop();  // The last metrics, to the raylet.
   if (options_.is_driver && raylet_) {
     rpc::DisconnectWorkerRequest request;
     request.set_worker_id(options_.worker_id.Binary());

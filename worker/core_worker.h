@@ -36,6 +36,7 @@
 #include "worker/task_channel.h"
 #include "worker/task_events.h"
 #include "worker/task_executor.h"
+#include "worker/worker_metrics.h"
 #include "worker/task_submitter.h"
 
 namespace lumen::worker {
@@ -176,6 +177,8 @@ class CoreWorker {
   EventLoop loop_;
   std::unique_ptr<rpc::RpcClient<rpc::GcsService>> gcs_;
   std::unique_ptr<RayletClient> raylet_;
+  std::unique_ptr<TaskMetrics> task_metrics_;  // Null when LUMEN_TASK_METRICS=0.
+  std::unique_ptr<MetricsReporter> metrics_reporter_;
   std::unique_ptr<rpc::RpcClient<rpc::TaskEventService>> task_event_client_;
   std::unique_ptr<TaskEventRecorder> task_events_;
   std::shared_ptr<plasma::PlasmaClient> plasma_;

@@ -74,6 +74,7 @@ void CoreWorker::OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& rep
     HoldForRemotes(reply);
   }
   task_events_->Ended(spec, reply.error());
+  if (task_metrics_) task_metrics_->Count(spec.function_name(), reply.error().type() != rpc::ErrorInfo::NONE);
   ReleaseArgRefs(*this, spec);
   if (reply.error().type() != rpc::ErrorInfo::NONE) {
     StoreError(spec, reply.error());
@@ -94,6 +95,7 @@ void CoreWorker::OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& rep
 
 void CoreWorker::OnTaskFailure(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error) {
   task_events_->Ended(spec, error);
+  if (task_metrics_) task_metrics_->Count(spec.function_name(), /*failed=*/true);
   ReleaseArgRefs(*this, spec);
   StoreError(spec, error);
   in_flight_.Release();

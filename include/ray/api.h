@@ -42,6 +42,7 @@
 #include "ray/api/actor_handle.h"
 #include "ray/api/actor_task_caller.h"
 #include "ray/api/function_manager.h"
+#include "ray/api/metric.h"
 #include "ray/api/object_ref.h"
 #include "ray/api/ray_config.h"
 #include "ray/api/ray_exception.h"
