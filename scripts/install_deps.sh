@@ -7,7 +7,8 @@ PKGS=(build-essential cmake pkg-config
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
       libboost-dev libgoogle-glog-dev libgflags-dev libhiredis-dev catch2
       libmsgpack-cxx-dev libabsl-dev nlohmann-json3-dev redis-server
-      libbenchmark-dev procps libssl-dev openssl)
+      libbenchmark-dev procps libssl-dev openssl
+      prometheus)  # a real server and promtool in tests (tests/integration_metrics_test.cc)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
