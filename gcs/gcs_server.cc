@@ -102,8 +102,8 @@ void GcsServer::Stop() {
   });
   grpc_->Shutdown();
   mailbox_->Close();
+  exporter_.reset();  // Before the loop: its acceptor belongs to the loop's io_context.
   loop_.reset();  // Stops and joins; queued work is dropped.
-  exporter_.reset();
   if (metrics_port_ > 0 && !options_.session_dir.empty()) {
     (void)metrics::UnregisterMetricsTarget(options_.session_dir, "gcs");
   }
