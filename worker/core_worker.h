@@ -152,9 +152,13 @@ class CoreWorker {
   // On a reply, before the arguments' holds go: holds for the borrower and
   // for the refs nested in the results.
   void HoldForRemotes(rpc::PushTaskReply& reply);
-  // Polls `holder` (WaitForRefRemoved) and runs `released` on its answer.
-  void WatchHolder(const rpc::Address& holder, const ObjectId& id, const ObjectId& contained_in,
-                   std::function<void()> released);
+  // Polls `holder` (WaitForRefRemoved) for `ids` and runs `released` on
+  // its answer (or failure).
+  void WatchHolder(const rpc::Address& holder, const std::vector<ObjectId>& ids,
+                   const ObjectId& contained_in, std::function<void()> released);
+  // Runs `done` once every id is released but for `requester`'s holds.
+  void WhenAllReleased(const std::vector<ObjectId>& ids, const std::string& requester,
+                       std::function<void()> done);
   void NotifyBlocked(bool blocked);
   // Prints a warning when no node's total resources fit `spec`.
   void WarnIfInfeasible(const rpc::TaskSpec& spec);

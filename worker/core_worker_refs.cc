@@ -13,6 +13,8 @@
 // asker: two processes each holding a ref for the other do not wait on
 // each other forever.
 #include <algorithm>
+#include <atomic>
+#include <memory>
 
 #include "worker/core_worker.h"
 
@@ -33,16 +35,19 @@ void CoreWorker::AfterTaskRefs(TaskRefScope& scope, rpc::PushTaskReply* reply) {
   const std::string caller_id = caller != nullptr ? caller->worker_id() : std::string();
   const bool returned = reply->error().type() == rpc::ErrorInfo::NONE && reply->returns_size() > 0 &&
                         !caller_id.empty();
-  for (const ObjectId& id : scope.returned) {
-    if (returned) {
-      rpc::ReturnObject* ret = reply->mutable_returns(0);
+  if (returned && !scope.returned.empty()) {
+    rpc::ReturnObject* ret = reply->mutable_returns(0);
+    for (const ObjectId& id : scope.returned) {
       refs_.AddRemote(id, caller_id);
       ret->add_nested_ids(id.Binary());
-      WatchHolder(*caller, id, ObjectId::FromBinaryOrNil(ret->object_id()),
-                  [this, id, caller_id] { refs_.RemoveRemote(id, caller_id); });
     }
-    refs_.Remove(id);  // The packer's hold (after AddRemote: never a false zero).
+    // One poll for all of them: a result may hold thousands of refs.
+    WatchHolder(*caller, scope.returned, ObjectId::FromBinaryOrNil(ret->object_id()),
+                [this, ids = scope.returned, caller_id] {
+                  for (const ObjectId& id : ids) refs_.RemoveRemote(id, caller_id);
+                });
   }
+  for (const ObjectId& id : scope.returned) refs_.Remove(id);  // The packer's holds (after AddRemote).
   std::vector<ObjectId>& seen = scope.seen;
   std::sort(seen.begin(), seen.end());
   seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
@@ -57,7 +62,7 @@ void CoreWorker::HoldForRemotes(rpc::PushTaskReply& reply) {
   for (const auto& binary : reply.borrowed_ids()) {
     ObjectId id = ObjectId::FromBinaryOrNil(binary);
     refs_.AddRemote(id, borrower.worker_id());
-    WatchHolder(borrower, id, ObjectId::Nil(),
+    WatchHolder(borrower, {id}, ObjectId::Nil(),
                 [this, id, holder = borrower.worker_id()] { refs_.RemoveRemote(id, holder); });
   }
   for (const auto& ret : reply.returns()) {
@@ -68,10 +73,10 @@ void CoreWorker::HoldForRemotes(rpc::PushTaskReply& reply) {
   }
 }
 
-void CoreWorker::WatchHolder(const rpc::Address& holder, const ObjectId& id,
+void CoreWorker::WatchHolder(const rpc::Address& holder, const std::vector<ObjectId>& ids,
                              const ObjectId& contained_in, std::function<void()> released) {
   rpc::WaitForRefRemovedRequest request;
-  request.set_object_id(id.Binary());
+  for (const ObjectId& id : ids) request.add_object_ids(id.Binary());
   if (!contained_in.IsNil()) request.set_contained_in(contained_in.Binary());
   request.set_requester(options_.worker_id.Binary());
   clients_.Get(holder)->Call(
@@ -80,22 +85,34 @@ void CoreWorker::WatchHolder(const rpc::Address& holder, const ObjectId& id,
           [released = std::move(released)](absl::Status, rpc::WaitForRefRemovedReply&&) { released(); }));
 }
 
+void CoreWorker::WhenAllReleased(const std::vector<ObjectId>& ids, const std::string& requester,
+                                 std::function<void()> done) {
+  auto left = std::make_shared<std::atomic<size_t>>(ids.size() + 1);
+  auto one = [left, done = std::move(done)] {
+    if (left->fetch_sub(1) == 1) done();
+  };
+  for (const ObjectId& id : ids) {
+    if (!refs_.WhenReleased(id, requester, one)) one();
+  }
+  one();  // Not before every id is registered.
+}
+
 void CoreWorker::HandleWaitForRefRemoved(const rpc::WaitForRefRemovedRequest& request,
                                          rpc::Done done) {
-  const ObjectId id = ObjectId::FromBinaryOrNil(request.object_id());
+  std::vector<ObjectId> ids;
+  if (!request.object_id().empty()) ids.push_back(ObjectId::FromBinaryOrNil(request.object_id()));
+  for (const auto& binary : request.object_ids()) ids.push_back(ObjectId::FromBinaryOrNil(binary));
   const ObjectId outer = ObjectId::FromBinaryOrNil(request.contained_in());
   const std::string requester = request.requester();
-  // Looked at first: if the reply naming `id` is still on its way, the
-  // result is not ready yet; once it is, the reply has added its holds.
-  const bool outer_pending = !outer.IsNil() && refs_.IsOwnedAndAlive(outer) && !store_.GetIfReady(outer);
   auto answer = [done] { done(absl::OkStatus()); };
-  if (refs_.WhenReleased(id, requester, answer)) return;
-  if (!outer_pending) {
-    done(absl::OkStatus());
+  // If the reply naming the ids is still on its way, the result is not
+  // ready yet; once it is, the reply has added its holds.
+  if (outer.IsNil() || !refs_.IsOwnedAndAlive(outer) || store_.GetIfReady(outer)) {
+    WhenAllReleased(ids, requester, answer);
     return;
   }
-  store_.OnReady(outer, [this, id, requester, answer](StoredObjectPtr) {
-    if (!refs_.WhenReleased(id, requester, answer)) answer();
+  store_.OnReady(outer, [this, ids = std::move(ids), requester, answer](StoredObjectPtr) {
+    WhenAllReleased(ids, requester, answer);
   });
 }
 
