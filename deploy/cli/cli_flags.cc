@@ -183,6 +183,7 @@ CommandSpec StatusSpec(StatusRequest& r) {
 std::vector<CommandSpec> Specs(ParsedArgs& out) {
   std::vector<CommandSpec> specs = {StartSpec(out.start), StatusSpec(out.status), StopSpec(out.stop)};
   for (CommandSpec& spec : StateSpecs(out.state, out.status)) specs.push_back(std::move(spec));
+  specs.push_back(LogsSpec(out.logs, out.status));
   return specs;
 }
 

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "common/rpc/tls.h"
 #include "deploy/cli/flag_table.h"
+#include "deploy/cli/logs_command.h"
 #include "deploy/cli/state_request.h"
 #include "deploy/launcher.h"
 
@@ -52,6 +53,7 @@ struct ParsedArgs {
   StopRequest stop;
   StatusRequest status;  // Also where list/get/summary/timeline connect.
   StateRequest state;    // list, get, summary, timeline.
+  LogsRequest logs;
 };
 
 // --address, --token-file, --temp-dir and the TLS flags of `r`.

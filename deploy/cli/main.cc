@@ -53,5 +53,6 @@ int main(int argc, char** argv) {
   if (command == "get") return lumen::cli::RunGet(parsed->state, parsed->status);
   if (command == "summary") return lumen::cli::RunSummary(parsed->state, parsed->status);
   if (command == "timeline") return lumen::cli::RunTimeline(parsed->state, parsed->status);
+  if (command == "logs") return lumen::cli::RunLogs(parsed->logs, parsed->status);
   return lumen::cli::RunStatus(parsed->status);
 }
