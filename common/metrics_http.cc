@@ -25,6 +25,10 @@ using tcp = boost::asio::ip::tcp;
 namespace {
 
 constexpr auto kConnectionTimeout = std::chrono::seconds(10);
+
+// Asio opens sockets without close-on-exec; a raylet forks workers, which
+// would otherwise hold the daemon's listener and connections open.
+void CloseOnExec(int fd) { ::fcntl(fd, F_SETFD, ::fcntl(fd, F_GETFD) | FD_CLOEXEC); }
 constexpr uint32_t kMaxHeaderBytes = 8 * 1024;
 
 // One scrape: read the request, answer, close.
@@ -86,7 +90,10 @@ struct MetricsExporter::Impl : std::enable_shared_from_this<Impl> {
   void Accept() {
     acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
       if (ec == boost::asio::error::operation_aborted || !self->acceptor.is_open()) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), self->registry)->Read();
+      if (!ec) {
+        CloseOnExec(socket.native_handle());
+        std::make_shared<Session>(std::move(socket), self->registry)->Read();
+      }
       self->Accept();
     });
   }
@@ -107,6 +114,7 @@ absl::StatusOr<int> MetricsExporter::Start(const std::string& ip, int port) {
   tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
   auto& acceptor = impl_->acceptor;
   acceptor.open(endpoint.protocol(), ec);
+  if (!ec) CloseOnExec(acceptor.native_handle());
   if (!ec) acceptor.set_option(boost::asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);

@@ -1,5 +1,7 @@
 #include "common/metrics.h"
 
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -148,6 +150,31 @@ TEST_CASE("the exporter serves /metrics over HTTP and refuses other paths") {
   });
   stopped.get_future().wait();
   loop.StopAndJoin();
+}
+
+// The descriptor of this process's socket bound to TCP `port`, or -1.
+int SocketBoundTo(int port) {
+  for (int fd = 0; fd < 4096; ++fd) {
+    sockaddr_in addr{};
+    socklen_t len = sizeof(addr);
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0 && addr.sin_family == AF_INET &&
+        ntohs(addr.sin_port) == port) {
+      return fd;
+    }
+  }
+  return -1;
+}
+
+TEST_CASE("the exporter's listening socket is not inherited by the daemon's children") {
+  // A raylet forks workers: an inherited listener would be open in each.
+  Registry registry;
+  lumen::EventLoop loop;
+  MetricsExporter exporter(loop.io_context(), registry);
+  auto port = exporter.Start("127.0.0.1", 0);
+  REQUIRE(port.ok());
+  int fd = SocketBoundTo(*port);
+  REQUIRE(fd >= 0);
+  CHECK((::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
 }
 
 TEST_CASE("daemons share the service-discovery file of their session") {
