@@ -32,16 +32,17 @@ void TaskEventStore::Merge(rpc::TaskInfoEntry& entry, const rpc::TaskEvent& even
     entry.set_error_type(event.error_type());
     entry.set_error_message(event.error_message());
   }
-  if (event.state() > entry.state()) entry.set_state(event.state());
-  for (auto& seen : *entry.mutable_state_times()) {
-    if (seen.state() == event.state()) {
-      seen.set_time_ns(std::min(seen.time_ns(), event.time_ns()));
-      return;
+  for (const rpc::TaskStateTime& change : event.states()) {
+    if (change.state() > entry.state()) entry.set_state(change.state());
+    bool seen_before = false;
+    for (auto& seen : *entry.mutable_state_times()) {
+      if (seen.state() != change.state()) continue;
+      seen.set_time_ns(std::min(seen.time_ns(), change.time_ns()));
+      seen_before = true;
+      break;
     }
+    if (!seen_before) *entry.add_state_times() = change;
   }
-  rpc::TaskStateTime* time = entry.add_state_times();
-  time->set_state(event.state());
-  time->set_time_ns(event.time_ns());
 }
 
 void TaskEventStore::AddEvent(const rpc::TaskEvent& event) {

@@ -16,8 +16,9 @@ rpc::TaskEvent Event(const std::string& task, rpc::TaskState state, int64_t time
   e.set_task_id(task);
   e.set_attempt(attempt);
   e.set_job_id(job);
-  e.set_state(state);
-  e.set_time_ns(time_ns);
+  rpc::TaskStateTime* change = e.add_states();
+  change->set_state(state);
+  change->set_time_ns(time_ns);
   return e;
 }
 
@@ -77,15 +78,21 @@ TEST_CASE("submitter and executor events merge into one entry per task attempt")
 
 TEST_CASE("a failure keeps its error type and wins over an earlier state") {
   TaskEventStore store({});
+  // One event folding two changes, as a sender batches them.
   rpc::TaskEvent failed = Event("t", rpc::FAILED, 50);
+  rpc::TaskStateTime* running = failed.add_states();
+  running->set_state(rpc::RUNNING);
+  running->set_time_ns(20);
   failed.set_error_type("TASK_EXCEPTION");
   failed.set_error_message("boom");
-  store.Add(Batch({failed, Event("t", rpc::RUNNING, 20)}));
+  store.Add(Batch({failed}));
   rpc::GetTaskEventsReply reply = store.Get({});
   REQUIRE(reply.tasks_size() == 1);
   CHECK(reply.tasks(0).state() == rpc::FAILED);
   CHECK(reply.tasks(0).error_type() == "TASK_EXCEPTION");
   CHECK(reply.tasks(0).error_message() == "boom");
+  CHECK(TimeOf(reply.tasks(0), rpc::RUNNING) == 20);
+  CHECK(TimeOf(reply.tasks(0), rpc::FAILED) == 50);
 }
 
 TEST_CASE("each job keeps a bounded window of its most recent tasks and counts what it lost") {

@@ -1,6 +1,7 @@
 #include "raylet/lease_manager.h"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 
 #include "common/logging.h"
@@ -12,6 +13,24 @@ LeaseManager::LeaseManager(WorkerPool& pool, ResourceSet total)
 
 bool LeaseManager::FitsNow(const ResourceSet& shape) const {
   return resources_.Fits(shape) && gpus_.CanAllocate(shape.GetUnits(kGpuResource));
+}
+
+std::vector<rpc::ResourceDemand> LeaseManager::PendingDemands() const {
+  std::map<std::pair<std::string, bool>, rpc::ResourceDemand> by_shape;
+  auto add = [&by_shape](const ResourceSet& shape, int count, bool infeasible) {
+    if (count == 0) return;
+    rpc::ResourceDemand& demand = by_shape[{shape.DebugString(), infeasible}];
+    if (demand.count() == 0) {
+      for (const auto& [name, amount] : shape.ToMap()) (*demand.mutable_shape())[name] = amount;
+      demand.set_infeasible(infeasible);
+    }
+    demand.set_count(demand.count() + count);
+  };
+  for (const SchedulingClass& cls : classes_) add(cls.resources, static_cast<int>(cls.queue.size()), false);
+  for (const LeaseRequest& request : infeasible_) add(request.resources, 1, true);
+  std::vector<rpc::ResourceDemand> out;
+  for (auto& [key, demand] : by_shape) out.push_back(std::move(demand));
+  return out;
 }
 
 bool LeaseManager::IsFeasible(const ResourceSet& shape) const {

@@ -135,6 +135,8 @@ class LeaseManager {
   const NodeResources& resources() const { return resources_; }
   const GpuIndexPool& gpus() const { return gpus_; }
   int NumPending() const { return num_queued_ + static_cast<int>(infeasible_.size()); }
+  // The queued and infeasible requests by resource shape (`lumen status`).
+  std::vector<rpc::ResourceDemand> PendingDemands() const;
   int NumLeases() const { return static_cast<int>(leases_.size()); }
 
  private:

@@ -300,6 +300,7 @@ rpc::ResourceView NodeManager::View() const {
     (*view.mutable_available())[name] = std::max(0.0, resources.available().Get(name));
   }
   view.set_num_pending_tasks(leases_.NumPending());
+  for (auto& demand : leases_.PendingDemands()) *view.add_pending_demands() = std::move(demand);
   if (object_store_stats_) {
     rpc::GetNodeStatsReply store;
     object_store_stats_(&store);

@@ -185,6 +185,12 @@ TEST_CASE("the resource view lists every resource and the pending count") {
   CHECK(view.total().at("CPU") == 1);
   CHECK(view.available().at("CPU") == 0);
   CHECK(view.num_pending_tasks() == 2);
+  // By shape, for `lumen status`: one queued {CPU: 1}, one infeasible {CPU: 8}.
+  REQUIRE(view.pending_demands_size() == 2);
+  for (const auto& demand : view.pending_demands()) {
+    CHECK(demand.count() == 1);
+    CHECK(demand.infeasible() == (demand.shape().at("CPU") == 8));
+  }
 }
 
 TEST_CASE("lease replies carry GPU indices; a return frees them for a queued lease") {

@@ -54,7 +54,10 @@ void CoreWorker::ResolveDependencies(rpc::TaskSpec spec) {
       arg->mutable_ref()->set_object_id(id.Binary());
     }
   }
-  task_events_->ArgsReady(spec);
+  // Only tasks with ObjectRef arguments wait for them: one event less for the rest.
+  bool had_refs = false;
+  for (const auto& arg : spec.args()) had_refs |= !arg.ref().object_id().empty();
+  if (had_refs) task_events_->ArgsReady(spec);
   if (!spec.actor_id().empty()) {
     actor_submitter_->OnResolved(std::move(spec));
   } else {

@@ -3,7 +3,8 @@
 // TaskEventRecorder records the state changes of tasks and actor calls in
 // this process (docs/observability.md) and sends them to the GCS in
 // batches. The caller's side records PENDING_ARGS_AVAIL (submitted),
-// PENDING_NODE_ASSIGNMENT (arguments ready), SUBMITTED_TO_WORKER (with the
+// PENDING_NODE_ASSIGNMENT (ObjectRef arguments ready; tasks without any skip
+// it), SUBMITTED_TO_WORKER (with the
 // leased worker) and how the reply ended the task; the executing worker
 // records RUNNING and FINISHED/FAILED with its node, worker id and pid.
 // The GCS merges both sides by task id and attempt.
@@ -15,8 +16,9 @@
 // thread swaps the buffer for a second one and sends it (AddTaskEventData)
 // about every `flush_interval_ms`, sooner when the buffer is half full or
 // the process has gone quiet (a worker may be killed at any time after its
-// last task), and once more at Stop(). The dropped count travels with each
-// batch. Disabled (LUMEN_TASK_EVENTS=0), every record is one branch.
+// last task), and once more at Stop(); it runs at a lower priority (nice
+// 10) than the task threads. A batch folds each task attempt's changes
+// into one event per side. The dropped count travels with each batch. Disabled (LUMEN_TASK_EVENTS=0), every record is one branch.
 //
 // Threading: the Record methods from any thread; Start/Stop from the owner.
 // Failure: a batch the GCS does not take is counted as dropped.
@@ -99,9 +101,10 @@ class TaskEventRecorder {
   void Record(const rpc::TaskSpec& spec, rpc::TaskState state, const rpc::Address* worker,
               int32_t pid, const rpc::ErrorInfo* error);
   void FlushLoop();
-  // Swaps the buffer out and sends it (flusher thread, or Stop()).
+  // Swaps the buffer out and sends it, each task attempt's changes (per
+  // side) folded into one event (flusher thread, or Stop()).
   void Flush();
-  void ToEvent(const Slot& slot, rpc::TaskEvent* event) const;
+  void AddTo(const Slot& slot, rpc::TaskEvent* event) const;
 
   const TaskEventOptions options_;
   const Sender send_;

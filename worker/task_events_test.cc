@@ -21,7 +21,9 @@ struct Sink {
   }
   size_t NumEvents() const {
     size_t n = 0;
-    for (const auto& b : batches) n += b.events_size();
+    for (const auto& b : batches) {
+      for (const auto& e : b.events()) n += e.states_size();
+    }
     return n;
   }
 };
@@ -55,23 +57,27 @@ TEST_CASE("events of both sides carry what each side knows") {
   recorder.Stop();
 
   REQUIRE(sink.batches.size() == 1);
+  // Folded: one event per side of the task attempt.
   const auto& events = sink.batches[0].events();
-  REQUIRE(events.size() == 4);
-  CHECK(events[0].state() == rpc::PENDING_ARGS_AVAIL);
-  CHECK(events[0].function_name() == "Plus");
-  CHECK(events[0].submitter_pid() == ::getpid());
-  CHECK(events[0].attempt() == 2);
-  CHECK(events[1].state() == rpc::SUBMITTED_TO_WORKER);
-  CHECK(events[1].worker_pid() == 77);
-  CHECK(events[1].node_id() == "node-B");
-  CHECK(events[1].function_name().empty());  // Described once per side.
-  CHECK(events[2].state() == rpc::RUNNING);
-  CHECK(events[2].worker_id() == "worker-A");
-  CHECK(events[2].worker_pid() == ::getpid());
-  CHECK(events[3].state() == rpc::FAILED);
-  CHECK(events[3].error_type() == "TASK_EXCEPTION");
-  CHECK(events[3].error_message() == "boom");
-  CHECK(events[0].time_ns() <= events[3].time_ns());
+  REQUIRE(events.size() == 2);
+  const rpc::TaskEvent& caller = events[0];
+  REQUIRE(caller.states_size() == 2);
+  CHECK(caller.states(0).state() == rpc::PENDING_ARGS_AVAIL);
+  CHECK(caller.states(1).state() == rpc::SUBMITTED_TO_WORKER);
+  CHECK(caller.function_name() == "Plus");
+  CHECK(caller.submitter_pid() == ::getpid());
+  CHECK(caller.attempt() == 2);
+  CHECK(caller.worker_pid() == 77);
+  CHECK(caller.node_id() == "node-B");
+  const rpc::TaskEvent& executor = events[1];
+  REQUIRE(executor.states_size() == 2);
+  CHECK(executor.states(0).state() == rpc::RUNNING);
+  CHECK(executor.states(1).state() == rpc::FAILED);
+  CHECK(executor.worker_id() == "worker-A");
+  CHECK(executor.worker_pid() == ::getpid());
+  CHECK(executor.error_type() == "TASK_EXCEPTION");
+  CHECK(executor.error_message() == "boom");
+  CHECK(caller.states(0).time_ns() <= executor.states(1).time_ns());
 }
 
 TEST_CASE("a full buffer drops and counts events without blocking; the count is sent") {
@@ -84,7 +90,8 @@ TEST_CASE("a full buffer drops and counts events without blocking; the count is 
   CHECK(recorder.dropped_total() == 7);
   recorder.Stop();
   REQUIRE(sink.batches.size() == 1);
-  CHECK(sink.batches[0].events_size() == 3);
+  REQUIRE(sink.batches[0].events_size() == 1);  // Folded: one task.
+  CHECK(sink.batches[0].events(0).states_size() == 3);
   CHECK(sink.batches[0].dropped() == 7);
 }
 

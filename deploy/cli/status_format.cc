@@ -55,6 +55,18 @@ void AppendUsage(const Usage& usage, std::string& out) {
   }
 }
 
+// "{CPU: 1, GPU: 0.5}", by name.
+std::string FormatShape(const google::protobuf::Map<std::string, double>& shape) {
+  std::map<std::string, double> sorted(shape.begin(), shape.end());
+  std::string out;
+  for (const auto& [name, amount] : sorted) {
+    char number[32];
+    std::snprintf(number, sizeof(number), "%g", amount);
+    out += (out.empty() ? "" : ", ") + name + ": " + number;
+  }
+  return "{" + out + "}";
+}
+
 std::string HexPrefix(const std::string& binary, size_t bytes) {
   static const char kHex[] = "0123456789abcdef";
   std::string hex;
@@ -101,6 +113,8 @@ std::string FormatClusterStatus(const std::string& gcs_address,
   for (const auto& view : views) view_of[view.node_id()] = &view;
   int alive = 0;
   int pending = 0;
+  // Pending lease requests by shape over the alive nodes: {shape, infeasible} -> count.
+  std::map<std::pair<std::string, bool>, int> demands;
   Usage cluster;
   std::string body;
   for (const auto& node : nodes) {
@@ -115,6 +129,11 @@ std::string FormatClusterStatus(const std::string& gcs_address,
     auto view = view_of.find(node.node_id());
     const rpc::ResourceView* v = view == view_of.end() ? nullptr : view->second;
     if (v != nullptr) pending += v->num_pending_tasks();
+    if (v != nullptr) {
+      for (const auto& demand : v->pending_demands()) {
+        demands[{FormatShape(demand.shape()), demand.infeasible()}] += demand.count();
+      }
+    }
     Usage usage = UsageOf(node, v);
     AppendUsage(usage, body);
     if (v != nullptr && v->has_object_store()) body += FormatObjectStore(*v) + "\n";
@@ -129,6 +148,11 @@ std::string FormatClusterStatus(const std::string& gcs_address,
   AppendUsage(cluster, out);
   if (pending > 0) {
     out += "Pending: " + std::to_string(pending) + " resource requests waiting for a node\n";
+  }
+  if (!demands.empty()) out += "Pending demands:\n";
+  for (const auto& [key, count] : demands) {
+    out += "  " + key.first + ": " + std::to_string(count) + (count == 1 ? " request" : " requests") +
+           (key.second ? " (infeasible: no node has these resources)" : "") + "\n";
   }
   return out;
 }

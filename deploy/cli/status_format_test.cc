@@ -65,6 +65,30 @@ TEST_CASE("FormatClusterStatus lists nodes and totals over alive nodes") {
   text = FormatClusterStatus("127.0.0.1:6379", {head, worker, dead}, {view});
   INFO(text);
   CHECK(Has(text, "    object store: 0.12/0.50 GiB used (12 objects), 1.00 GiB spilled (17 objects)\n"));
+  CHECK_FALSE(Has(text, "Pending demands"));
+}
+
+TEST_CASE("FormatClusterStatus shows the pending demands by shape, summed over nodes") {
+  auto a = Node(1, true, 4);
+  auto b = Node(2, true, 4);
+  auto demand = [](rpc::ResourceView& view, double cpus, int count, bool infeasible) {
+    rpc::ResourceDemand* d = view.add_pending_demands();
+    (*d->mutable_shape())["CPU"] = cpus;
+    d->set_count(count);
+    d->set_infeasible(infeasible);
+    view.set_num_pending_tasks(view.num_pending_tasks() + count);
+  };
+  rpc::ResourceView va, vb;
+  va.set_node_id(a.node_id());
+  vb.set_node_id(b.node_id());
+  demand(va, 1, 3, false);
+  demand(vb, 1, 2, false);
+  demand(vb, 64, 1, true);
+  std::string text = FormatClusterStatus("h:1", {a, b}, {va, vb});
+  INFO(text);
+  CHECK(Has(text, "Pending: 6 resource requests waiting for a node\n"));
+  CHECK(Has(text, "Pending demands:\n  {CPU: 1}: 5 requests\n"));
+  CHECK(Has(text, "  {CPU: 64}: 1 request (infeasible: no node has these resources)\n"));
 }
 
 }  // namespace
