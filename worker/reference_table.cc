@@ -35,7 +35,7 @@ void ReferenceTable::AddRemote(const ObjectId& id, const std::string& holder) {
   std::lock_guard<std::mutex> lock(mu_);
   Entry& entry = entries_[id];
   ++entry.count;
-  entry.MutableRemote().holders.push_back(holder);
+  entry.MutableRemote().holders.push_back(WorkerId::FromBinaryOrNil(holder));
 }
 
 bool ReferenceTable::AddContained(const ObjectId& outer, const std::vector<ObjectId>& inner) {
@@ -54,7 +54,7 @@ void ReferenceTable::RemoveRemote(const ObjectId& id, const std::string& holder)
   Release(id, &holder);
 }
 
-int ReferenceTable::CountExcept(const Entry& e, const std::string& holder) {
+int ReferenceTable::CountExcept(const Entry& e, const WorkerId& holder) {
   if (!e.remote) return e.count;
   const auto& holders = e.remote->holders;
   return e.count - static_cast<int>(std::count(holders.begin(), holders.end(), holder));
@@ -71,7 +71,7 @@ void ReferenceTable::Release(const ObjectId& id, const std::string* holder) {
     Entry& entry = it->second;
     if (holder != nullptr && entry.remote) {
       auto& holders = entry.remote->holders;
-      auto r = std::find(holders.begin(), holders.end(), *holder);
+      auto r = std::find(holders.begin(), holders.end(), WorkerId::FromBinaryOrNil(*holder));
       if (r != holders.end()) holders.erase(r);
     }
     if (--entry.count > 0) {
@@ -105,15 +105,16 @@ bool ReferenceTable::WhenReleased(const ObjectId& id, const std::string& request
                                   std::function<void()> released) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(id);
-  if (it == entries_.end() || CountExcept(it->second, requester) <= 0) return false;
-  it->second.MutableRemote().waiters.push_back({requester, std::move(released)});
+  const WorkerId asker = WorkerId::FromBinaryOrNil(requester);
+  if (it == entries_.end() || CountExcept(it->second, asker) <= 0) return false;
+  it->second.MutableRemote().waiters.push_back({asker, std::move(released)});
   return true;
 }
 
 int ReferenceTable::CountExcept(const ObjectId& id, const std::string& holder) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(id);
-  return it == entries_.end() ? 0 : CountExcept(it->second, holder);
+  return it == entries_.end() ? 0 : CountExcept(it->second, WorkerId::FromBinaryOrNil(holder));
 }
 
 bool ReferenceTable::IsOwnedAndAlive(const ObjectId& id) const {
@@ -140,7 +141,7 @@ std::vector<ReferenceTable::Info> ReferenceTable::Snapshot() const {
     Info info{id, e.owned, e.in_plasma, e.count, {}, {}};
     if (e.remote) {
       info.contains = e.remote->contained;
-      info.remote_holders = e.remote->holders;
+      for (const WorkerId& holder : e.remote->holders) info.remote_holders.push_back(holder.Binary());
     }
     out.push_back(std::move(info));
   }

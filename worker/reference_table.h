@@ -72,13 +72,13 @@ class ReferenceTable {
 
  private:
   struct Waiter {
-    std::string requester;
+    WorkerId requester;
     std::function<void()> released;
   };
   // What few entries have, kept aside so that a plain entry stays small.
   struct Remote {
     std::vector<ObjectId> contained;  // Held while this entry lives.
-    std::vector<std::string> holders;  // One worker id per AddRemote hold.
+    std::vector<WorkerId> holders;     // One per AddRemote hold.
     std::vector<Waiter> waiters;
   };
   struct Entry {
@@ -91,7 +91,7 @@ class ReferenceTable {
       return *remote;
     }
   };
-  static int CountExcept(const Entry& e, const std::string& holder);
+  static int CountExcept(const Entry& e, const WorkerId& holder);
   // Drops one hold (one of `holder`'s when not null); frees at zero.
   void Release(const ObjectId& id, const std::string* holder);
 
