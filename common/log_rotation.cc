@@ -166,15 +166,27 @@ void RotatingLogWriter::Rotate() {
     WithSuffix(path, i + 1, to);
     ::rename(from, to);  // ENOENT while there are fewer backups: fine.
   }
-  WithSuffix(path, 1, to);
-  if (::rename(path, to) != 0) {
+  // The fresh file is made and locked under a temporary name, then swapped
+  // in: `path` always names a file this writer holds locked (see
+  // WaitForLogWriter).
+  char fresh_path[PATH_MAX + 16];
+  WithSuffix(path, 0, fresh_path);  // "<file>.0": never a backup's name.
+  ::unlink(fresh_path);
+  int fresh = ::open(fresh_path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fresh < 0) {
+    (void)::ftruncate(fd_, 0);  // Cannot make a new file: start this one over.
+    return;
+  }
+  ::flock(fresh, LOCK_EX | LOCK_NB);
+  if (::renameat2(AT_FDCWD, fresh_path, AT_FDCWD, path, RENAME_EXCHANGE) != 0) {
+    ::unlink(fresh_path);
+    ::close(fresh);
     (void)::ftruncate(fd_, 0);
     return;
   }
-  int fresh = ::open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fresh < 0) return;  // Keep writing into <file>.1 rather than lose output.
-  ::flock(fresh, LOCK_EX | LOCK_NB);
-  ::dup2(fresh, fd_);  // Closes the old file (and its lock).
+  WithSuffix(path, 1, to);
+  ::rename(fresh_path, to);  // The old file (swapped to <file>.0) becomes <file>.1.
+  ::dup2(fresh, fd_);        // Closes the old file (and its lock).
   ::close(fresh);
 }
 
@@ -209,16 +221,21 @@ void RunLogWriterChild(int in_fd, int log_fd, LogRotation rotation) {
 }
 
 bool WaitForLogWriter(const std::string& log_file, int timeout_ms) {
-  int fd = ::open(log_file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return true;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  bool free = false;
-  while (!(free = ::flock(fd, LOCK_SH | LOCK_NB) == 0) &&
-         std::chrono::steady_clock::now() < deadline) {
+  while (true) {
+    // The file is opened again each time: the one opened before may have
+    // been rotated away (and unlocked) since.
+    const int fd = ::open(log_file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return true;  // No such log, so no writer of it.
+    struct stat opened;
+    struct stat current;
+    const bool free = ::flock(fd, LOCK_SH | LOCK_NB) == 0 && ::fstat(fd, &opened) == 0 &&
+                      ::stat(log_file.c_str(), &current) == 0 && opened.st_ino == current.st_ino;
+    ::close(fd);
+    if (free) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  ::close(fd);
-  return free;
 }
 
 }  // namespace lumen

@@ -13,7 +13,9 @@
 // writer runs until every writer of the pipe is gone, so the last lines of a
 // process that crashes are still written. It ignores SIGTERM, SIGINT and
 // SIGHUP (it ends with its process, not with its process group's signals)
-// and holds an exclusive flock on the file it writes, which
+// and holds an exclusive flock on the file it writes (taken by StartProcess
+// before the fork; a rotation swaps the fresh file in already locked, with
+// renameat2(RENAME_EXCHANGE), so the name always names a locked file), which
 // WaitForLogWriter uses to know that a dead process's output is all there.
 //
 // RotatingLogWriter uses system calls only (no allocation, no locks): it is

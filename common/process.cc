@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,6 +65,9 @@ absl::StatusOr<pid_t> StartProcess(const ProcessOptions& options) {
     log_fd = ::open(options.log_file.c_str(),
                     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (log_fd < 0) return absl::PermissionDeniedError("cannot open log " + options.log_file);
+    // Held by the log writer from the start (it inherits this open file):
+    // WaitForLogWriter (common/log_rotation.h) waits until it is released.
+    if (options.log_rotation.enabled()) ::flock(log_fd, LOCK_EX | LOCK_NB);
   }
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
