@@ -138,6 +138,28 @@ absl::Status StartPlasmaAndRaylet(NodeStarter& starter, const NodeOptions& optio
   return absl::OkStatus();
 }
 
+// lumen-dashboard, after the raylet: its jobs' drivers need the node.
+absl::Status StartDashboard(NodeStarter& starter, const NodeOptions& options,
+                            const SessionFiles& files) {
+  ASSIGN_OR_RETURN(std::string binary, FindLumenBinary("lumen-dashboard"));
+  int port = options.dashboard_port.value_or(kDefaultDashboardPort);
+  if (!options.dashboard_port && !CheckPortFree(options.dashboard_host, port).ok()) port = 0;
+  const std::string port_file = files.session_dir + "/dashboard_port";
+  const StartedNode& node = starter.node();
+  ASSIGN_OR_RETURN(WatchedDaemon dashboard,
+                   starter.Start("dashboard",
+                                 {binary, "--host", options.dashboard_host, "--port",
+                                  std::to_string(port), "--gcs-address", node.gcs_address,
+                                  "--session-dir", files.session_dir, "--port-file", port_file,
+                                  "--node-id", node.node_id_hex},
+                                 files.session_dir + "/logs/dashboard.out"));
+  ASSIGN_OR_RETURN(int bound, WaitForPortFile(port_file, dashboard, options.startup_timeout_ms));
+  const std::string host = options.dashboard_host == "0.0.0.0" ? "127.0.0.1"
+                                                               : options.dashboard_host;
+  starter.node().dashboard_address = host + ":" + std::to_string(bound);
+  return absl::OkStatus();
+}
+
 // The object store's size when none is given: plasma's default rule
 // (plasma/shm_segment.h), chosen here once so that the store and the
 // raylet's object_store_memory resource are the same number.
@@ -190,6 +212,11 @@ absl::StatusOr<StartedNode> StartNode(const NodeOptions& requested) {
   }
   if (absl::Status s = StartPlasmaAndRaylet(starter, options, files, node_ip, resources); !s.ok()) {
     return starter.Abort(s);
+  }
+  if (options.head && options.include_dashboard) {
+    if (absl::Status s = StartDashboard(starter, options, files); !s.ok()) {
+      return starter.Abort(s);
+    }
   }
   if (options.head && options.write_current_cluster) {
     if (absl::Status s = WriteCurrentCluster(temp_dir, starter.node().gcs_address); !s.ok()) {

@@ -72,6 +72,13 @@ struct NodeOptions {
   // The raylet's Prometheus endpoint (docs/metrics.md): 0 a free port, -1
   // none. The GCS and the object store always take free ports (-1: none).
   int metrics_export_port = 0;
+  // Head only: start lumen-dashboard (docs/dashboard.md) listening on
+  // dashboard_host:dashboard_port; 0 a free port; unset 8265, or a free port
+  // when 8265 is taken. Off by default (private clusters); `lumen start
+  // --head` turns it on.
+  bool include_dashboard = false;
+  std::string dashboard_host = "127.0.0.1";
+  std::optional<int> dashboard_port;
   // Kill the daemons when the calling thread's process dies (embedded
   // clusters). Linux PDEATHSIG: tied to the thread that calls StartNode, so
   // call it from a thread that lives as long as the cluster should.
@@ -100,6 +107,7 @@ struct StartedNode {
   std::string plasma_socket;
   std::string token;
   std::string node_id_hex;     // As registered with the GCS.
+  std::string dashboard_address;  // "host:port" of lumen-dashboard; empty: none.
   // ("gcs" | "plasma" | "raylet", pid), in start order.
   std::vector<std::pair<std::string, pid_t>> daemons;
 };
@@ -116,6 +124,9 @@ void StopNode(const StartedNode& node, bool force);
 // Removes the session directory of a stopped `node` (and session_latest
 // when it points there).
 void RemoveSessionDir(const StartedNode& node);
+
+// lumen-dashboard's port when none is given (Ray's).
+inline constexpr int kDefaultDashboardPort = 8265;
 
 // Session directories kept under a temp dir: StartNode removes the oldest
 // beyond this number, except those whose daemons still run.

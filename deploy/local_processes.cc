@@ -101,7 +101,7 @@ bool IsLumenDaemonExe(const std::string& exe,
   const std::string dir = path.substr(0, slash + 1);
   const std::string name = path.substr(slash + 1);
   if (name != "lumen-gcs" && name != "lumen-raylet" && name != "lumen-plasma" &&
-      name != "lumen-worker") {
+      name != "lumen-worker" && name != "lumen-dashboard") {
     return false;
   }
   for (const char* sibling : {"lumen-gcs", "lumen-raylet", "lumen-plasma"}) {

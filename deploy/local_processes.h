@@ -3,11 +3,12 @@
 // Finding and stopping the Lumen processes of the current user on this
 // machine. A process is one of ours by what the kernel says, never by a name
 // in a file: its real and effective uid are ours and /proc/<pid>/exe is a
-// lumen-gcs / lumen-raylet / lumen-plasma / lumen-worker binary that sits
-// beside the other daemon binaries (an installation or build tree). Workers
-// that are the user's own driver binary re-executed are found by the
-// LUMEN_SESSION_DIR their raylet gave them, again only among our own
-// processes. Log writer processes (named lumen-logwriter, see
+// lumen-gcs / lumen-raylet / lumen-plasma / lumen-worker / lumen-dashboard
+// binary that sits beside the other daemon binaries (an installation or
+// build tree). Workers that are the user's own driver binary re-executed
+// are found by the LUMEN_SESSION_DIR their raylet gave them, and so are the
+// drivers of submitted jobs (the dashboard gives them the same), again only
+// among our own processes. Log writer processes (named lumen-logwriter, see
 // common/log_rotation.h) are neither: they end with the process whose
 // output they write. Session `pids` files are only a record for people and
 // tests.
@@ -44,8 +45,8 @@ std::vector<std::string> SplitCmdline(const std::string& raw);
 
 // True when `exe` (a resolved executable path; a trailing " (deleted)", as
 // /proc shows a replaced binary, is ignored) is named lumen-gcs,
-// lumen-raylet, lumen-plasma or lumen-worker and `exists` says its directory
-// also holds lumen-gcs, lumen-raylet and lumen-plasma.
+// lumen-raylet, lumen-plasma, lumen-worker or lumen-dashboard and `exists`
+// says its directory also holds lumen-gcs, lumen-raylet and lumen-plasma.
 bool IsLumenDaemonExe(const std::string& exe,
                       const std::function<bool(const std::string&)>& exists);
 

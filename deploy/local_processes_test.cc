@@ -35,6 +35,7 @@ TEST_CASE("a Lumen daemon is a lumen-* binary beside the other daemon binaries")
   auto exists = [&](const std::string& path) { return install.count(path) > 0; };
   CHECK(IsLumenDaemonExe("/opt/lumen/bin/lumen-gcs", exists));
   CHECK(IsLumenDaemonExe("/opt/lumen/bin/lumen-worker", exists));
+  CHECK(IsLumenDaemonExe("/opt/lumen/bin/lumen-dashboard", exists));
   CHECK(IsLumenDaemonExe("/opt/lumen/bin/lumen-raylet (deleted)", exists));  // Rebuilt meanwhile.
   CHECK_FALSE(IsLumenDaemonExe("/home/eve/lumen-gcs", exists));  // Alone: not an installation.
   CHECK_FALSE(IsLumenDaemonExe("/opt/lumen/bin/lumen", exists));  // The CLI is not a daemon.

@@ -326,7 +326,7 @@ TEST_CASE("lumen stop stops the user's clusters under two different temp dirs",
   for (const auto& session : sessions) {
     for (const auto& [name, pid] : sandbox.SessionPids(session)) daemons.push_back(pid);
   }
-  REQUIRE(daemons.size() == 6);
+  REQUIRE(daemons.size() == 8);  // gcs, plasma, raylet, dashboard of each head.
   for (pid_t pid : daemons) CHECK(IsRunning(pid));
 
   CommandResult stop = sandbox.Run(other->As({Sandbox::BinDir() + "/lumen", "stop"}), env);

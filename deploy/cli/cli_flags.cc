@@ -152,6 +152,21 @@ CommandSpec StartSpec(StartRequest& r) {
                    }};
   for (Flag& flag : TlsFlags(r.tls)) spec.flags.push_back(std::move(flag));
   for (Flag& flag : LogRotationFlags(node)) spec.flags.push_back(std::move(flag));
+  spec.flags.push_back({"include-dashboard", "", "true",
+                        "(head) start lumen-dashboard, the Jobs REST API (docs/dashboard.md); "
+                        "--include-dashboard=false leaves it out",
+                        SetSwitch(r.include_dashboard)});
+  spec.flags.push_back({"dashboard-host", "IP", "127.0.0.1",
+                        "(head) the address the dashboard listens on (0.0.0.0: every interface)",
+                        SetString(node.dashboard_host)});
+  spec.flags.push_back({"dashboard-port", "PORT", "8265, or a free port when 8265 is taken",
+                        "(head) the dashboard's HTTP port; 0 picks a free one",
+                        [&node](const std::string& value) {
+                          int port = 0;
+                          absl::Status s = SetPort("dashboard-port", port)(value);
+                          if (s.ok()) node.dashboard_port = port;
+                          return s;
+                        }});
   spec.flags.push_back({"block", "", "",
                         "stay in the foreground; stop the node on SIGTERM, SIGINT or SIGHUP; under systemd "
                         "(Type=notify) report readiness, STOPPING and watchdog pings",
@@ -184,6 +199,7 @@ std::vector<CommandSpec> Specs(ParsedArgs& out) {
   std::vector<CommandSpec> specs = {StartSpec(out.start), StatusSpec(out.status), StopSpec(out.stop)};
   for (CommandSpec& spec : StateSpecs(out.state, out.status)) specs.push_back(std::move(spec));
   specs.push_back(LogsSpec(out.logs, out.status));
+  specs.push_back(JobSpec(out.job));
   return specs;
 }
 
@@ -226,7 +242,9 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
   for (const CommandSpec& spec : Specs(parsed)) {
     if (spec.name != first) continue;
     parsed.command = first;
-    absl::Status st = ParseFlags(spec, std::vector<std::string>(args.begin() + 1, args.end()), parsed.help);
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (first == "job") SplitEntrypoint(rest, parsed.job);  // `-- COMMAND ARGS...`
+    absl::Status st = ParseFlags(spec, rest, parsed.help);
     if (!st.ok()) return st;
     return parsed;
   }
@@ -280,6 +298,7 @@ absl::StatusOr<StartRequest> ToStartRequest(const ParsedArgs& args) {
     return absl::InvalidArgumentError("--port is for the head node (--head) only");
   }
   node.die_with_parent = request.block;
+  node.include_dashboard = node.head && request.include_dashboard;
   return request;
 }
 

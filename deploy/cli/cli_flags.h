@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "common/rpc/tls.h"
 #include "deploy/cli/flag_table.h"
+#include "deploy/cli/job_request.h"
 #include "deploy/cli/logs_command.h"
 #include "deploy/cli/state_request.h"
 #include "deploy/launcher.h"
@@ -28,6 +29,7 @@ struct StartRequest {
   bool port_given = false;  // --port appeared (a head-only flag).
   // --object-manager-port: checked, then unused (no object transfer yet).
   int object_manager_port = 0;
+  bool include_dashboard = true;  // --include-dashboard (a head only).
 };
 
 // `lumen stop`.
@@ -54,10 +56,12 @@ struct ParsedArgs {
   StatusRequest status;  // Also where list/get/summary/timeline connect.
   StateRequest state;    // list, get, summary, timeline.
   LogsRequest logs;
+  JobRequest job;
 };
 
 // --address, --token-file, --temp-dir and the TLS flags of `r`.
 std::vector<Flag> ClusterFlags(StatusRequest& r);
+
 // Parses argv without argv[0]. "help", "--help" and "-h" give "help".
 // No arguments at all is an error (bad usage, exit 2).
 absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args);

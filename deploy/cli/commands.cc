@@ -31,6 +31,10 @@ void PrintStarted(const deploy::StartedNode& node, bool head, bool block,
             << "  Raylet address:  " << node.raylet_address << "\n"
             << "  Session dir:     " << node.session_dir << "\n"
             << "  Logs:            " << node.session_dir << "/logs\n";
+  if (!node.dashboard_address.empty()) {
+    std::cout << "  Dashboard:       http://" << node.dashboard_address
+              << "  (jobs: lumen job submit -- ./my_driver)\n";
+  }
   if (head) {
     std::cout << "\nTo add another node to this cluster, run on it:\n"
               << "    lumen start --address=" << node.gcs_address << "\n"

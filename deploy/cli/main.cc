@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   }
   if (command == "start") return lumen::cli::RunStart(*parsed);
   if (command == "stop") return lumen::cli::RunStop(parsed->stop);
+  if (command == "job") return lumen::cli::RunJob(parsed->job);
   if (command == "list") return lumen::cli::RunList(parsed->state, parsed->status);
   if (command == "get") return lumen::cli::RunGet(parsed->state, parsed->status);
   if (command == "summary") return lumen::cli::RunSummary(parsed->state, parsed->status);
