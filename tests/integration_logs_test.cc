@@ -58,6 +58,15 @@ std::vector<int> ClientIds(const std::string& text) {
   return ids;
 }
 
+// The sandbox's log writer processes (common/log_rotation.h).
+std::vector<pid_t> LogWriters(const Sandbox& sandbox) {
+  std::vector<pid_t> writers;
+  for (pid_t pid : sandbox.MarkedProcesses()) {
+    if (ReadFile("/proc/" + std::to_string(pid) + "/comm") == "lumen-logwriter\n") writers.push_back(pid);
+  }
+  return writers;
+}
+
 std::string LastLine(const std::string& text) {
   const size_t end = text.size() > 0 && text.back() == '\n' ? text.size() - 1 : text.size();
   const size_t start = text.rfind('\n', end - 1);
@@ -81,6 +90,8 @@ TEST_CASE("a daemon's log rotates by size; lumen logs lists, prints, finds and f
   const pid_t plasma = sandbox.SessionPids(session)["plasma"];
   REQUIRE(plasma > 0);
 
+  // One log writer per daemon.
+  CHECK(LogWriters(sandbox).size() == sandbox.SessionPids(session).size());
   // About 100 bytes a client: 200 of them fill several files.
   for (int i = 0; i < 200; ++i) BadClient(plasma_socket);
   REQUIRE(WaitUntil([&] { return fs::exists(logs + "/plasma.out.2"); }, 20000));
@@ -141,8 +152,13 @@ TEST_CASE("a daemon's log rotates by size; lumen logs lists, prints, finds and f
 
   // Stopped, the writer has written everything: at most K+1 files of at
   // most max bytes, whole lines, in order.
-  CHECK(sandbox.Lumen({"stop"}).exit_code == 0);
+  CommandResult stop = sandbox.Lumen({"stop"});
+  CHECK(stop.exit_code == 0);
   REQUIRE(lumen::WaitForLogWriter(logs + "/plasma.out", 20000));
+  // The writers end with their daemons; `lumen stop` does not count them.
+  CHECK(WaitUntil([&] { return LogWriters(sandbox).empty(); }, 20000));
+  CHECK_THAT(stop.out, !Catch::Contains("Stopped 0 "));
+  CHECK(stop.out.find("Stopped " + std::to_string(sandbox.SessionPids(session).size()) + " Lumen processes.") == 0);
   std::vector<int> ids;
   for (const std::string name : {"plasma.out.2", "plasma.out.1", "plasma.out"}) {
     const std::string text = ReadFile(logs + "/" + name);
