@@ -5,18 +5,7 @@
 
 namespace lumen::gcs {
 
-std::string TaskEventStore::Key(const std::string& task_id, int32_t attempt) {
-  std::string key = task_id;
-  key.append(reinterpret_cast<const char*>(&attempt), sizeof(attempt));
-  return key;
-}
-
 void TaskEventStore::Merge(rpc::TaskInfoEntry& entry, const rpc::TaskEvent& event) {
-  if (entry.task_id().empty()) {
-    entry.set_task_id(event.task_id());
-    entry.set_attempt(event.attempt());
-    entry.set_job_id(event.job_id());
-  }
   if (!event.function_name().empty()) {
     entry.set_function_name(event.function_name());
     entry.set_type(event.type());
@@ -47,13 +36,16 @@ void TaskEventStore::Merge(rpc::TaskInfoEntry& entry, const rpc::TaskEvent& even
 
 void TaskEventStore::AddEvent(const rpc::TaskEvent& event) {
   JobTasks& job = Job(event.job_id());
-  const std::string key = Key(event.task_id(), event.attempt());
-  auto it = job.index.find(key);
+  auto it = job.index.find(Key(event.task_id(), event.attempt()));
   if (it == job.index.end()) {
-    job.entries.emplace_back();
-    it = job.index.emplace(key, std::prev(job.entries.end())).first;
+    rpc::TaskInfoEntry& entry = job.entries.emplace_back();
+    entry.set_task_id(event.task_id());
+    entry.set_attempt(event.attempt());
+    entry.set_job_id(event.job_id());
+    it = job.index.emplace(Key(entry.task_id(), entry.attempt()), std::prev(job.entries.end())).first;
     ++num_tasks_;
-    if (static_cast<int64_t>(job.entries.size()) > options_.max_tasks_per_job) {
+    // The entry just added is never the one evicted (at least 1 is kept).
+    if (static_cast<int64_t>(job.entries.size()) > std::max<int64_t>(1, options_.max_tasks_per_job)) {
       const rpc::TaskInfoEntry& oldest = job.entries.front();
       job.index.erase(Key(oldest.task_id(), oldest.attempt()));
       job.entries.pop_front();

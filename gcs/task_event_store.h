@@ -21,6 +21,8 @@
 #include <cstdint>
 #include <list>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "proto/task_events.pb.h"
@@ -44,14 +46,16 @@ class TaskEventStore {
   size_t NumTasks() const { return num_tasks_; }
 
  private:
+  // (task id, attempt); the id points into the entry's own task_id, which
+  // stays put while the entry lives (list nodes do not move).
+  using Key = std::pair<std::string_view, int32_t>;
   struct JobTasks {
     std::list<rpc::TaskInfoEntry> entries;  // Oldest first.
-    absl::flat_hash_map<std::string, std::list<rpc::TaskInfoEntry>::iterator> index;
+    absl::flat_hash_map<Key, std::list<rpc::TaskInfoEntry>::iterator> index;
     int64_t dropped_at_source = 0;
     int64_t evicted = 0;
   };
 
-  static std::string Key(const std::string& task_id, int32_t attempt);
   static void Merge(rpc::TaskInfoEntry& entry, const rpc::TaskEvent& event);
   JobTasks& Job(const std::string& job_id) { return jobs_[job_id]; }
   void AddEvent(const rpc::TaskEvent& event);

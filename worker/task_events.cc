@@ -8,7 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 
-#include "absl/container/flat_hash_map.h"
+#include "google/protobuf/arena.h"
 
 namespace lumen::worker {
 namespace {
@@ -152,29 +152,31 @@ void TaskEventRecorder::Flush() {
     dropped = dropped_;
     dropped_ = 0;
   }
-  rpc::AddTaskEventDataRequest request;
-  request.set_job_id(job_id_);
-  request.set_dropped(dropped);
+  // The batch lives on an arena whose first block is kept across flushes:
+  // building it costs no malloc per event.
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.initial_block = arena_block_.get();
+  arena_options.initial_block_size = kArenaBlockBytes;
+  google::protobuf::Arena arena(arena_options);
+  auto* request = google::protobuf::Arena::CreateMessage<rpc::AddTaskEventDataRequest>(&arena);
+  request->set_job_id(job_id_);
+  request->set_dropped(dropped);
   // One event per task attempt and side: the GCS merges each task once per
-  // batch, and ids travel once.
-  absl::flat_hash_map<std::string, rpc::TaskEvent*> by_task;
-  by_task.reserve(n);
-  std::string key;
+  // batch, and ids travel once. Keys point into the slots (no copies).
+  fold_.clear();
   for (size_t i = 0; i < n; ++i) {
     const Slot& slot = sending_[i];
-    key.assign(slot.task_id);
-    key.append(reinterpret_cast<const char*>(&slot.attempt), sizeof(slot.attempt));
-    key.push_back(slot.executor ? 'x' : 's');
-    auto [it, added] = by_task.try_emplace(key, nullptr);
+    const int64_t attempt_side = (static_cast<int64_t>(slot.attempt) << 1) | (slot.executor ? 1 : 0);
+    auto [it, added] = fold_.try_emplace({std::string_view(slot.task_id), attempt_side}, nullptr);
     if (added) {
-      it->second = request.add_events();
+      it->second = request->add_events();
       it->second->set_task_id(slot.task_id);
       it->second->set_attempt(slot.attempt);
       it->second->set_job_id(slot.job_id);
     }
     AddTo(slot, it->second);
   }
-  absl::Status sent = send_(request);
+  absl::Status sent = send_(*request);
   std::lock_guard<std::mutex> lock(mu_);
   if (sent.ok()) {
     ++batches_sent_;

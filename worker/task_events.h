@@ -27,11 +27,15 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "proto/common.pb.h"
 #include "proto/task_events.pb.h"
@@ -123,6 +127,11 @@ class TaskEventRecorder {
 
   std::mutex flush_mu_;        // One flush at a time (the flusher or Stop).
   std::vector<Slot> sending_;  // Guarded by flush_mu_.
+  // Guarded by flush_mu_: (task id, attempt << 1 | executor) -> its event.
+  absl::flat_hash_map<std::pair<std::string_view, int64_t>, rpc::TaskEvent*> fold_;
+  // The first block of each batch's arena (touched only as far as used).
+  static constexpr size_t kArenaBlockBytes = 1 << 20;
+  std::unique_ptr<char[]> arena_block_{new char[kArenaBlockBytes]};  // Guarded by flush_mu_.
   std::thread flusher_;
 };
 
