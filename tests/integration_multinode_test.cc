@@ -118,6 +118,32 @@ TEST_CASE("a worker node's raylet killed mid-run: its tasks finish elsewhere, it
   CHECK(started_on_victim() > finished_on_victim);
 }
 
+TEST_CASE("node affinity (hard, soft) for tasks and actors, and SPREAD", "[integration]") {
+  Sandbox sandbox;
+  LocalCluster cluster(sandbox);
+  StartThreeNodes(cluster, "{}");
+  CommandResult run = sandbox.Run({Driver(), "affinity"}, cluster.DriverEnv(), kDriverTimeoutMs);
+  INFO(run.Describe());
+  REQUIRE(run.exit_code == 0);
+  const std::string b = cluster.nodes()[1].session_dir;
+  const auto pinned = ValuesOf(run.out, "affinity_node");
+  REQUIRE(pinned.size() == 6);
+  for (const auto& node : pinned) CHECK(node == b);  // Not spread over the head and C.
+  CHECK(ValuesOf(run.out, "affinity_actor") == std::vector<std::string>{b});
+  const auto soft = ValuesOf(run.out, "soft_node");
+  REQUIRE(soft.size() == 1);
+  CHECK(cluster.NodeOf(soft[0]) >= 0);
+  const auto hard = ValuesOf(run.out, "hard_error");
+  REQUIRE(hard.size() == 1);
+  CHECK(hard[0].find("is not an alive node of the cluster") != std::string::npos);
+  const auto spread = ValuesOf(run.out, "spread_node");
+  REQUIRE(spread.size() == 6);
+  std::set<int> used;
+  for (const auto& node : spread) used.insert(cluster.NodeOf(node));
+  CHECK(used.count(-1) == 0);
+  CHECK(used.size() >= 2);
+}
+
 TEST_CASE("a task no node can run waits, and runs once a node that can joins", "[integration]") {
   Sandbox sandbox;
   LocalCluster cluster(sandbox);

@@ -11,6 +11,10 @@
 //              actor's node after its node died: "actor_after="
 //   pending    a task needing "late", which no node has yet: "submitted",
 //              then "late_node=" once a node that has it joins
+//   affinity   node affinity to node B (127.0.0.2), for tasks
+//              ("affinity_node=") and an actor ("affinity_actor="); soft to
+//              a node that does not exist ("soft_node="), hard to it
+//              ("hard_error="); 6 SPREAD tasks of 500 ms ("spread_node=")
 //   tiny N     N tiny tasks submitted at once: "tasks_per_s="
 //   hold N     N tasks of 5 s (max_retries=3), "submitted" once sent;
 //              "held=<node>|<start ms>" per task (wall clock of its last start)
@@ -64,15 +68,21 @@ class Where {
 
 int Tiny(int x) { return x + 1; }
 
+std::string NodeIdHex() {
+  const char* id = std::getenv("LUMEN_NODE_ID");
+  return id ? id : "";
+}
+
 std::string Hold5s() {
   const auto start = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
+  RecordStart();
   std::this_thread::sleep_for(std::chrono::seconds(5));
   return SessionDir() + "|" + std::to_string(start);
 }
 
-RAY_REMOTE(SessionDir, Busy50ms, Sleep500ms, Tiny, Hold5s, Where::Create, &Where::Node);
+RAY_REMOTE(SessionDir, NodeIdHex, Busy50ms, Sleep500ms, Tiny, Hold5s, Where::Create, &Where::Node);
 
 namespace {
 
@@ -149,6 +159,34 @@ void Hold(int n) {
   for (const auto& held : ray::Get(refs)) Print("held", *held);
 }
 
+void Affinity() {
+  const std::string b = *ray::Get(ray::Task(NodeIdHex).SetResource("node:127.0.0.2", 0.01).Remote());
+  const auto on_b = ray::SchedulingStrategy::NodeAffinity(b);
+  std::vector<ray::ObjectRef<std::string>> refs;
+  for (int i = 0; i < 6; ++i) refs.push_back(ray::Task(SessionDir).SetSchedulingStrategy(on_b).Remote());
+  for (const auto& node : ray::Get(refs)) Print("affinity_node", *node);
+  auto actor = ray::Actor(Where::Create).SetSchedulingStrategy(on_b).Remote();
+  Print("affinity_actor", *actor.Task(&Where::Node).Remote().Get());
+  const std::string nobody = std::string(55, '0') + "1";
+  Print("soft_node",
+        *ray::Get(ray::Task(SessionDir)
+                      .SetSchedulingStrategy(ray::SchedulingStrategy::NodeAffinity(nobody, true))
+                      .Remote()));
+  try {
+    ray::Get(ray::Task(SessionDir)
+                 .SetSchedulingStrategy(ray::SchedulingStrategy::NodeAffinity(nobody))
+                 .Remote());
+    Print("hard_error", "none");
+  } catch (const std::exception& e) {
+    Print("hard_error", e.what());
+  }
+  refs.clear();
+  for (int i = 0; i < 6; ++i) {
+    refs.push_back(ray::Task(Sleep500ms).SetSchedulingStrategy(ray::SchedulingStrategy::Spread()).Remote());
+  }
+  for (const auto& node : ray::Get(refs)) Print("spread_node", *node);
+}
+
 void Pending() {
   auto late = ray::Task(SessionDir).SetResource("late", 1).Remote();
   Print("submitted", "1");
@@ -168,6 +206,8 @@ int main(int argc, char** argv) {
       Spread(argc > 2 ? std::atoi(argv[2]) : 100);
     } else if (mode == "survive") {
       Survive();
+    } else if (mode == "affinity") {
+      Affinity();
     } else if (mode == "tiny") {
       TinyTasks(argc > 2 ? std::atoi(argv[2]) : 1000);
     } else if (mode == "hold") {

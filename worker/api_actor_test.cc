@@ -296,3 +296,18 @@ TEST_CASE("the API's actor calls compile with Ray's types and fail cleanly befor
                     Catch::Contains("not initialized"));
   CHECK_THROWS_WITH(handle.Task(&Counter::Get).Remote(), Catch::Contains("not initialized"));
 }
+
+TEST_CASE("SetSchedulingStrategy fills the actor's options; a malformed node id is refused") {
+  const std::string node(56, 'a');
+  auto creator = ray::Actor(api_program::CreateNull);
+  const auto& options =
+      creator.SetSchedulingStrategy(ray::SchedulingStrategy::NodeAffinity(node, true)).Options();
+  CHECK(options.scheduling_kind == static_cast<int>(ray::SchedulingStrategy::Kind::NODE_AFFINITY));
+  CHECK(options.affinity_node_id == node);
+  CHECK(options.affinity_soft);
+  CHECK(creator.SetSchedulingStrategy(ray::SchedulingStrategy::Spread()).Options().scheduling_kind ==
+        static_cast<int>(ray::SchedulingStrategy::Kind::SPREAD));
+  CHECK_THROWS_WITH(ray::SchedulingStrategy::NodeAffinity("abc"),
+                    Catch::Contains("a node id of 56 hex digits, not \"abc\""));
+  CHECK_THROWS_AS(ray::SchedulingStrategy::NodeAffinity(std::string(56, 'z')), std::invalid_argument);
+}

@@ -5,6 +5,7 @@
 #include "common/rpc/retry.h"
 #include "ray/api/ray_exception.h"
 #include "worker/core_worker.h"
+#include "worker/scheduling_options.h"
 
 namespace lumen::worker {
 namespace {
@@ -65,6 +66,7 @@ std::string CoreWorker::CreateActor(const std::string& factory_name,
   spec->set_actor_creation(true);
   spec->set_max_concurrency(options.max_concurrency);
   spec->set_runtime_env_json(options.runtime_env_json);
+  SetSchedulingStrategy(options, spec);
   *spec->mutable_caller() = address_;
   // An actor holds what it asks for while alive, and by default nothing
   // (Ray's actors hold 0 CPU once placed).

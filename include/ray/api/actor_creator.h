@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ray/api/actor_handle.h"
+#include "ray/api/scheduling_strategy.h"
 #include "ray/api/function_manager.h"
 #include "ray/api/ray_config.h"
 #include "ray/api/runtime.h"
@@ -89,6 +90,13 @@ class ActorCreator {
   // sent again after a restart (default 0; -1: without limit).
   ActorCreator& SetMaxTaskRetries(int max_task_retries) {
     options_.max_task_retries = CheckLimit("max_task_retries", max_task_retries);
+    return *this;
+  }
+  // Where the actor may be placed (scheduling_strategy.h); restarts too.
+  ActorCreator& SetSchedulingStrategy(const ray::SchedulingStrategy& strategy) {
+    options_.scheduling_kind = static_cast<int>(strategy.kind);
+    options_.affinity_node_id = strategy.node_id;
+    options_.affinity_soft = strategy.soft;
     return *this;
   }
   // Overrides RayConfig::default_actor_lifetime for this actor.

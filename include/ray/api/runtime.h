@@ -43,6 +43,10 @@ struct TaskOptions {
   std::unordered_map<std::string, double> resources;
   int max_retries = -1;  // -1: the default (3).
   std::string runtime_env_json;  // RuntimeEnv::Serialize(); empty: none.
+  // ray::SchedulingStrategy (scheduling_strategy.h) as plain fields.
+  int scheduling_kind = 0;
+  std::string affinity_node_id;  // Hex.
+  bool affinity_soft = false;
 };
 
 // ray::Actor(factory) options (include/ray/api/actor_creator.h).
@@ -55,6 +59,9 @@ struct ActorOptions {
   int max_concurrency = 1;
   int lifetime = -1;          // -1: RayConfig::default_actor_lifetime; 0 non-detached; 1 detached.
   std::string runtime_env_json;
+  int scheduling_kind = 0;       // As TaskOptions.
+  std::string affinity_node_id;
+  bool affinity_soft = false;
 };
 
 // A read-only view of an object's bytes that keeps them mapped (plasma) or

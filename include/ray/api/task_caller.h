@@ -15,6 +15,7 @@
 #include "ray/api/object_ref.h"
 #include "ray/api/runtime.h"
 #include "ray/api/runtime_env.h"
+#include "ray/api/scheduling_strategy.h"
 
 namespace ray {
 namespace internal {
@@ -97,6 +98,14 @@ class TaskCaller {
   // malformed env_vars.
   TaskCaller& SetRuntimeEnv(const ray::RuntimeEnv& runtime_env) {
     options_.runtime_env_json = SerializeRuntimeEnv(runtime_env);
+    return *this;
+  }
+
+  // Lumen addition: where the task may run (scheduling_strategy.h).
+  TaskCaller& SetSchedulingStrategy(const ray::SchedulingStrategy& strategy) {
+    options_.scheduling_kind = static_cast<int>(strategy.kind);
+    options_.affinity_node_id = strategy.node_id;
+    options_.affinity_soft = strategy.soft;
     return *this;
   }
 
