@@ -8,7 +8,10 @@
 //   many    many_tasks at N = 10,000
 //   sync    tasks_bench's single_client_tasks_sync: submit, Get, repeat
 // printing medians. The parent prints the median of each figure per mode
-// and the cost of metrics in percent (goal: at most 5%).
+// and the cost of metrics in percent (goal: at most 5%), and the cost of
+// counting one task (TaskMetrics::Count, timed in the parent over 1,000,000
+// calls) as a share of a task at the measured rates: on a machine too noisy
+// for a few percent between runs, that share bounds what metrics can cost.
 // Usage: metrics_overhead [rounds per mode, default 3]
 #include <ray/api.h>
 #include <sys/wait.h>
@@ -22,6 +25,7 @@
 #include <vector>
 
 #include "bench/floors.h"
+#include "worker/worker_metrics.h"
 
 namespace {
 
@@ -88,6 +92,17 @@ std::map<std::string, double> RunChild(bool metrics_on) {
   return figures;
 }
 
+// Nanoseconds per TaskMetrics::Count of an existing name.
+double CountNanos() {
+  lumen::worker::ProcessMetricsState state;
+  lumen::worker::TaskMetrics metrics(state);
+  const std::string names[4] = {"AddOne", "SmallValue", "Twice", "Work"};
+  constexpr int kCalls = 1000000;
+  auto start = lumen::bench::Clock::now();
+  for (int i = 0; i < kCalls; ++i) metrics.Count(names[i & 3], false);
+  return 1e9 * lumen::bench::SecondsSince(start) / kCalls;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -110,5 +125,10 @@ int main(int argc, char** argv) {
     double a = Median(off[key]), b = Median(on[key]);
     std::printf("%-10s %14.1f %14.1f %7.1f%%\n", key, a, b, 100 * (a - b) / a);
   }
+  const double nanos = CountNanos();
+  std::printf("counting one task: %.0f ns", nanos);
+  if (!on["async"].empty()) std::printf(", %.2f%% of a task at the async rate", nanos * Median(on["async"]) / 1e7);
+  if (!on["sync"].empty()) std::printf(", %.2f%% at the sync rate", nanos * Median(on["sync"]) / 1e7);
+  std::printf("\n");
   return failures == 0 ? 0 : 1;
 }
