@@ -6,7 +6,9 @@
 // processes, watched through the store's usage: an object goes when its
 // last ref does, including refs an actor kept and refs nested in a returned
 // vector; 100 tasks given one 100 MB ref keep one copy; a Get of an object
-// whose owner was SIGKILLed fails with the owner-died error.
+// whose owner was SIGKILLed fails with the owner-died error; a worker's
+// open poll for refs the driver still holds at ray::Shutdown does not hang
+// the stop (gRPC's Shutdown waits for open calls: it did).
 #include <ray/api.h>
 #include <signal.h>
 #include <unistd.h>
@@ -384,6 +386,13 @@ TEST_CASE("a Get of an object whose owner was SIGKILLed fails with the owner-die
     WARN("Get after the owner's SIGKILL failed after " << seconds << " s: " << what);
     CHECK(what.rfind("owner died", 0) == 0);
   }
+}
+
+TEST_CASE("refs a worker holds for the driver may outlive the driver's runtime") {
+  // Kept past ray::Shutdown: the worker's poll for them is still open on
+  // the driver when it stops, and must neither hang nor crash the stop.
+  static auto* kept = new std::vector<ArrayRef>(*ray::Task(PutArrays).Remote(2, int64_t{4}).Get());
+  CHECK(ray::Get((*kept)[0])->size() == 4u);
 }
 
 int main(int argc, char** argv) { return lumen::testing::RunTaskTests(argc, argv, 4); }

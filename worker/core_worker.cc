@@ -250,6 +250,7 @@ CoreWorker::~CoreWorker() {
     done.set_job_id(options_.job_id.Binary());
     (void)gcs_->CallSync(&rpc::GcsService::Stub::MarkJobFinished, done, 2000);
   }
+  long_polls_.AnswerAll();  // The server's Shutdown waits for every open call.
   server_.Shutdown();
   // Teardown order: nothing may run on the loop, or post into it, once
   // what it uses is gone. So the loop stops first (what is posted later is

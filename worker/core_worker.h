@@ -30,6 +30,7 @@
 #include "worker/actor_submitter.h"
 #include "worker/client_pool.h"
 #include "worker/in_flight_limit.h"
+#include "worker/long_polls.h"
 #include "worker/memory_store.h"
 #include "worker/object_getter.h"
 #include "worker/reference_table.h"
@@ -187,6 +188,7 @@ class CoreWorker {
   std::unique_ptr<TaskEventRecorder> task_events_;
   std::shared_ptr<plasma::PlasmaClient> plasma_;
   ClientPool clients_;
+  LongPolls long_polls_;  // Before store_ and refs_: their callbacks hold its polls.
   MemoryStore store_;
   ReferenceTable refs_;
   InFlightLimit in_flight_{kMaxTasksInFlight, kResumeTasksAt};

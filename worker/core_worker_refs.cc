@@ -104,7 +104,10 @@ void CoreWorker::HandleWaitForRefRemoved(const rpc::WaitForRefRemovedRequest& re
   for (const auto& binary : request.object_ids()) ids.push_back(ObjectId::FromBinaryOrNil(binary));
   const ObjectId outer = ObjectId::FromBinaryOrNil(request.contained_in());
   const std::string requester = request.requester();
-  auto answer = [done] { done(absl::OkStatus()); };
+  auto poll = long_polls_.Track(std::move(done), nullptr);
+  auto answer = [poll] {
+    if (poll->Claim()) poll->Finish(absl::OkStatus());
+  };
   // If the reply naming the ids is still on its way, the result is not
   // ready yet; once it is, the reply has added its holds.
   if (outer.IsNil() || !refs_.IsOwnedAndAlive(outer) || store_.GetIfReady(outer)) {

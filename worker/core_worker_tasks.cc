@@ -120,7 +120,11 @@ void CoreWorker::HandleGetObjectStatus(const rpc::GetObjectStatusRequest& reques
     return;
   }
   NodeId node = node_id_;
-  store_.OnReady(id, [reply, done = std::move(done), node, id](StoredObjectPtr object) {
+  auto poll = long_polls_.Track(std::move(done), [reply] {
+    reply->set_status(rpc::GetObjectStatusReply::OUT_OF_SCOPE);  // This process is stopping.
+  });
+  store_.OnReady(id, [reply, poll, node, id](StoredObjectPtr object) {
+    if (!poll->Claim()) return;  // Answered at shutdown.
     if (!object) {
       // The owner's last reference went away before the value arrived.
       reply->set_status(rpc::GetObjectStatusReply::OUT_OF_SCOPE);
@@ -134,7 +138,7 @@ void CoreWorker::HandleGetObjectStatus(const rpc::GetObjectStatusRequest& reques
       out->set_in_plasma(object->in_plasma);
       if (object->in_plasma) out->set_node_id(node.Binary()); else out->set_data(object->data);
     }
-    done(absl::OkStatus());
+    poll->Finish(absl::OkStatus());
   });
 }
 
