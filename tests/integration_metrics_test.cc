@@ -160,6 +160,7 @@ TEST_CASE("a Prometheus server scrapes every daemon of a 2-node cluster", "[inte
   INFO(driver.Describe());
   REQUIRE(driver.exit_code == 0);
   CHECK(Has(driver.out, "tasks=30"));
+  CHECK(Has(driver.out, "failed_task=yes"));
 
   if (::access("/usr/bin/prometheus", X_OK) != 0) {
     WARN("prometheus is not installed (Debian package prometheus): skipping the scrape by a server");
@@ -177,18 +178,19 @@ TEST_CASE("a Prometheus server scrapes every daemon of a 2-node cluster", "[inte
                      "--storage.tsdb.path=" + sandbox.root() + "/tsdb",
                      "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port)});
   REQUIRE(prometheus > 0);
-  double up = -1, tasks = -1, requests = -1, depth = -1, latency = -1;
+  double up = -1, tasks = -1, failed = -1, requests = -1, depth = -1, latency = -1;
   const bool scraped = WaitUntil(
       [&] {
         up = Query(prometheus_port, "sum(up{job=\"lumen\"})");
         tasks = Query(prometheus_port, "sum(ray_tasks{State=\"FINISHED\"})");
+        failed = Query(prometheus_port, "sum(ray_tasks{State=\"FAILED\",Name=~\".*OnlyInDriver.*\"})");
         requests = Query(prometheus_port, "ray_metrics_test_requests_total{route=\"/x\"}");
         depth = Query(prometheus_port, "ray_metrics_test_depth{queue=\"q\\\"1\"}");
         latency = Query(prometheus_port, "ray_metrics_test_latency_count{route=\"/x\"}");
-        return up == 5 && tasks >= kTasks && requests == 3 && depth == 7 && latency == 2;
+        return up == 5 && tasks >= kTasks && failed == 1 && requests == 3 && depth == 7 && latency == 2;
       },
       kDeadlineMs, 500);
-  INFO("up=" << up << " tasks=" << tasks << " requests=" << requests << " depth=" << depth
+  INFO("up=" << up << " tasks=" << tasks << " failed=" << failed << " requests=" << requests << " depth=" << depth
              << " latency_count=" << latency << "\n"
              << ReadFile(sandbox.root() + "/prometheus.out"));
   CHECK(scraped);

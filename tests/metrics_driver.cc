@@ -1,7 +1,8 @@
 // A driver for integration_metrics_test: joins RAY_ADDRESS, runs `n` tasks
 // (functions from the shared library on --ray_code_search_path, loaded by
 // lumen-worker), records user metrics of every kind (ray/api/metric.h), and
-// shuts down, which sends its last metrics to the raylet.
+// shuts down, which sends its last metrics to the raylet. One more task
+// fails: its function is not in the library the workers load.
 // Prints "tasks=<n>"; exit 1 with the error on failure.
 #include <ray/api.h>
 
@@ -10,6 +11,11 @@
 #include <vector>
 
 #include "tests/join_tasks.h"
+
+// Registered here only: lumen-worker, which loads the functions of the code
+// search path, does not have it, so its task fails (counted as FAILED).
+int OnlyInDriver(int x) { return x; }
+RAY_REMOTE(OnlyInDriver);
 
 int main(int argc, char** argv) {
   try {
@@ -26,6 +32,13 @@ int main(int argc, char** argv) {
     for (int i = 0; i < n; ++i) refs.push_back(ray::Task(RAY_FUNC(Twice, int)).Remote(i));
     int sum = 0;
     for (auto& ref : refs) sum += *ray::Get(ref);
+    bool failed = false;
+    try {
+      (void)*ray::Get(ray::Task(OnlyInDriver).Remote(1));
+    } catch (const std::exception& e) {
+      failed = true;
+    }
+    std::cout << "failed_task=" << (failed ? "yes" : "no") << std::endl;
     requests.Inc(3, {{"route", "/x"}});
     depth.Set(7, {{"queue", "q\"1"}});
     latency.Observe(5, {{"route", "/x"}});
