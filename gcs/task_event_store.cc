@@ -64,26 +64,40 @@ void TaskEventStore::Add(const rpc::AddTaskEventDataRequest& request) {
 rpc::GetTaskEventsReply TaskEventStore::Get(const rpc::GetTaskEventsRequest& request) const {
   rpc::GetTaskEventsReply reply;
   std::vector<const rpc::TaskInfoEntry*> matches;
+  int64_t total = 0;
   for (const auto& [job_id, job] : jobs_) {
     if (!request.job_id().empty() && job_id != request.job_id()) continue;
     rpc::JobTaskDrops* drops = reply.add_drops();
     drops->set_job_id(job_id);
     drops->set_dropped_at_source(job.dropped_at_source);
     drops->set_evicted(job.evicted);
-    for (const auto& entry : job.entries) {
-      if (!request.task_id().empty() && entry.task_id() != request.task_id()) continue;
-      matches.push_back(&entry);
+    // Entries are in creation order: with a limit only each job's last
+    // `limit` matches can be among the most recent overall.
+    size_t kept = 0;
+    const size_t first_of_job = matches.size();
+    for (auto it = job.entries.rbegin(); it != job.entries.rend(); ++it) {
+      if (!request.task_id().empty() && it->task_id() != request.task_id()) continue;
+      ++total;
+      if (request.limit() <= 0 || kept < static_cast<size_t>(request.limit())) {
+        matches.push_back(&*it);
+        ++kept;
+      }
     }
+    std::reverse(matches.begin() + static_cast<ptrdiff_t>(first_of_job), matches.end());  // Oldest first.
   }
-  reply.set_total(static_cast<int64_t>(matches.size()));
+  reply.set_total(total);
   // Across jobs "most recent" is by the first state time seen.
   auto first_time = [](const rpc::TaskInfoEntry* e) {
     int64_t t = INT64_MAX;
     for (const auto& s : e->state_times()) t = std::min(t, s.time_ns());
     return t;
   };
-  std::stable_sort(matches.begin(), matches.end(),
-                   [&](const auto* a, const auto* b) { return first_time(a) < first_time(b); });
+  std::vector<std::pair<int64_t, const rpc::TaskInfoEntry*>> by_time;
+  by_time.reserve(matches.size());
+  for (const auto* entry : matches) by_time.emplace_back(first_time(entry), entry);
+  std::stable_sort(by_time.begin(), by_time.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (size_t i = 0; i < by_time.size(); ++i) matches[i] = by_time[i].second;
   size_t begin = 0;
   if (request.limit() > 0 && matches.size() > static_cast<size_t>(request.limit())) {
     begin = matches.size() - static_cast<size_t>(request.limit());

@@ -152,38 +152,50 @@ void TaskEventRecorder::Flush() {
     dropped = dropped_;
     dropped_ = 0;
   }
-  // The batch lives on an arena whose first block is kept across flushes:
-  // building it costs no malloc per event.
-  google::protobuf::ArenaOptions arena_options;
-  arena_options.initial_block = arena_block_.get();
-  arena_options.initial_block_size = kArenaBlockBytes;
-  google::protobuf::Arena arena(arena_options);
-  auto* request = google::protobuf::Arena::CreateMessage<rpc::AddTaskEventDataRequest>(&arena);
-  request->set_job_id(job_id_);
-  request->set_dropped(dropped);
-  // One event per task attempt and side: the GCS merges each task once per
-  // batch, and ids travel once. Keys point into the slots (no copies).
-  fold_.clear();
-  for (size_t i = 0; i < n; ++i) {
-    const Slot& slot = sending_[i];
-    const int64_t attempt_side = (static_cast<int64_t>(slot.attempt) << 1) | (slot.executor ? 1 : 0);
-    auto [it, added] = fold_.try_emplace({std::string_view(slot.task_id), attempt_side}, nullptr);
-    if (added) {
-      it->second = request->add_events();
-      it->second->set_task_id(slot.task_id);
-      it->second->set_attempt(slot.attempt);
-      it->second->set_job_id(slot.job_id);
+  // Sent in messages of at most kEventsPerMessage task events, each built on
+  // an arena whose first block is kept across flushes: no malloc per event,
+  // and no message so large that freeing its buffers makes malloc
+  // consolidate (both ends).
+  bool all_sent = true;
+  int64_t lost_events = 0;   // In messages the GCS did not take.
+  int64_t lost_dropped = 0;  // The dropped count, when its message was not taken.
+  for (size_t begin = 0; begin < n || (begin == 0 && dropped > 0);) {
+    google::protobuf::ArenaOptions arena_options;
+    arena_options.initial_block = arena_block_.get();
+    arena_options.initial_block_size = kArenaBlockBytes;
+    google::protobuf::Arena arena(arena_options);
+    auto* request = google::protobuf::Arena::CreateMessage<rpc::AddTaskEventDataRequest>(&arena);
+    request->set_job_id(job_id_);
+    if (begin == 0) request->set_dropped(dropped);
+    // One event per task attempt and side: the GCS merges each task once per
+    // message, and ids travel once. Keys point into the slots (no copies).
+    fold_.clear();
+    size_t i = begin;
+    for (; i < n && fold_.size() < kEventsPerMessage; ++i) {
+      const Slot& slot = sending_[i];
+      const int64_t attempt_side = (static_cast<int64_t>(slot.attempt) << 1) | (slot.executor ? 1 : 0);
+      auto [it, added] = fold_.try_emplace({std::string_view(slot.task_id), attempt_side}, nullptr);
+      if (added) {
+        it->second = request->add_events();
+        it->second->set_task_id(slot.task_id);
+        it->second->set_attempt(slot.attempt);
+        it->second->set_job_id(slot.job_id);
+      }
+      AddTo(slot, it->second);
     }
-    AddTo(slot, it->second);
+    if (!send_(*request).ok()) {
+      all_sent = false;
+      lost_events += static_cast<int64_t>(i - begin);
+      if (begin == 0) lost_dropped = dropped;
+    }
+    if (i == begin) break;  // Only the dropped count: sent.
+    begin = i;
   }
-  absl::Status sent = send_(*request);
   std::lock_guard<std::mutex> lock(mu_);
-  if (sent.ok()) {
-    ++batches_sent_;
-  } else {  // Lost: reported with the next batch.
-    dropped_ += static_cast<int64_t>(n) + dropped;
-    dropped_total_ += static_cast<int64_t>(n);
-  }
+  if (all_sent) ++batches_sent_;
+  // Lost: counted, and reported with the next batch.
+  dropped_ += lost_events + lost_dropped;
+  dropped_total_ += lost_events;
 }
 
 void TaskEventRecorder::AddTo(const Slot& slot, rpc::TaskEvent* event) const {
