@@ -1,6 +1,29 @@
 #include "gcs/task_event_service.h"
 
+#include "google/protobuf/arena.h"
+
 namespace lumen::gcs {
+namespace {
+
+class ArenaHolder
+    : public grpc::MessageHolder<rpc::AddTaskEventDataRequest, rpc::AddTaskEventDataReply> {
+ public:
+  ArenaHolder() {
+    set_request(google::protobuf::Arena::CreateMessage<rpc::AddTaskEventDataRequest>(&arena_));
+    set_response(google::protobuf::Arena::CreateMessage<rpc::AddTaskEventDataReply>(&arena_));
+  }
+  void Release() override { delete this; }
+
+ private:
+  google::protobuf::Arena arena_;
+};
+
+}  // namespace
+
+grpc::MessageHolder<rpc::AddTaskEventDataRequest, rpc::AddTaskEventDataReply>*
+ArenaEventAllocator::AllocateMessages() {
+  return new ArenaHolder();
+}
 
 grpc::ServerUnaryReactor* TaskEventServiceImpl::AddTaskEventData(
     grpc::CallbackServerContext* ctx, const rpc::AddTaskEventDataRequest* req,

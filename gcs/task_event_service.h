@@ -8,16 +8,28 @@
 // stored as far as it makes sense).
 #pragma once
 
+#include <grpcpp/support/message_allocator.h>
+
 #include "common/rpc/server.h"
 #include "gcs/task_event_store.h"
 #include "proto/task_events.grpc.pb.h"
 
 namespace lumen::gcs {
 
+// AddTaskEventData requests are parsed onto an arena (a few blocks, not a
+// malloc per event and id), freed with the call.
+class ArenaEventAllocator
+    : public grpc::MessageAllocator<rpc::AddTaskEventDataRequest, rpc::AddTaskEventDataReply> {
+ public:
+  grpc::MessageHolder<rpc::AddTaskEventDataRequest, rpc::AddTaskEventDataReply>* AllocateMessages() override;
+};
+
 class TaskEventServiceImpl : public rpc::TaskEventService::CallbackService {
  public:
   // Nothing is owned; both must outlive the service (and the gRPC server).
-  TaskEventServiceImpl(rpc::CallGate& gate, TaskEventStore& store) : gate_(gate), store_(store) {}
+  TaskEventServiceImpl(rpc::CallGate& gate, TaskEventStore& store) : gate_(gate), store_(store) {
+    SetMessageAllocatorFor_AddTaskEventData(&allocator_);
+  }
 
   grpc::ServerUnaryReactor* AddTaskEventData(grpc::CallbackServerContext* ctx,
                                              const rpc::AddTaskEventDataRequest* req,
@@ -29,6 +41,7 @@ class TaskEventServiceImpl : public rpc::TaskEventService::CallbackService {
  private:
   rpc::CallGate& gate_;
   TaskEventStore& store_;
+  ArenaEventAllocator allocator_;
 };
 
 }  // namespace lumen::gcs
