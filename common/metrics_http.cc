@@ -161,9 +161,8 @@ absl::Status EditDiscoveryFile(const std::string& session_dir,
                                const std::function<void(nlohmann::json&)>& edit) {
   const std::string path = session_dir + "/" + kServiceDiscoveryFile;
   const std::string dir = std::filesystem::path(path).parent_path().string();
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return absl::PermissionDeniedError("cannot create " + dir + ": " + ec.message());
+  // Owner-only, like everything in the session directory (docs/security.md).
+  if (absl::Status made = EnsurePrivateDir(dir); !made.ok()) return made;
   DirLock lock(dir);
   if (!lock.ok()) return absl::PermissionDeniedError("cannot lock " + dir + "/.lock");
   nlohmann::json entries = nlohmann::json::array();
@@ -175,15 +174,9 @@ absl::Status EditDiscoveryFile(const std::string& session_dir,
     if (parsed.is_array()) entries = std::move(parsed);
   }
   edit(entries);
-  // Readable by a Prometheus server running as this user.
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << entries.dump(2) << "\n";
-    if (!out) return absl::UnavailableError("cannot write " + tmp);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::UnavailableError("cannot rename " + tmp + " to " + path);
+  // Mode 0600: a Prometheus server reading it runs as this user (docs/metrics.md).
+  if (absl::Status written = WritePrivateFile(path, entries.dump(2) + "\n"); !written.ok()) {
+    return written;
   }
   return absl::OkStatus();
 }
