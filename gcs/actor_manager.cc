@@ -50,6 +50,22 @@ std::string PickActorNode(const std::vector<rpc::ResourceView>& views,
   return "";
 }
 
+std::string PickSpreadActorNode(const std::vector<rpc::ResourceView>& views,
+                                const google::protobuf::Map<std::string, double>& required,
+                                const std::function<size_t(const std::string&)>& actors_on) {
+  std::string best;
+  size_t fewest = 0;
+  for (const auto& view : views) {
+    if (!Fits(view.available(), required)) continue;
+    const size_t actors = actors_on(view.node_id());
+    if (best.empty() || actors < fewest) {
+      best = view.node_id();
+      fewest = actors;
+    }
+  }
+  return best.empty() ? PickActorNode(views, required, "") : best;
+}
+
 ActorManager::ActorManager(StoreClient& store, const Clock& clock, const NodeManager& nodes,
                            const ResourceManager& resources, const JobManager& jobs,
                            ActorRpc& rpc, size_t max_dead_actors)
@@ -266,7 +282,13 @@ void ActorManager::Place(ActorEntry& entry) {
     }
   }
   const auto& required = info.creation_spec().required_resources();
-  std::string node_id = PickActorNode(resources_.GetAll(), required, preferred);
+  std::string node_id =
+      strategy.kind() == rpc::SchedulingStrategy::SPREAD
+          ? PickSpreadActorNode(resources_.GetAll(), required,
+                                [this](const std::string& node) {
+                                  return directory_.ActorsOnNode(node).size();
+                                })
+          : PickActorNode(resources_.GetAll(), required, preferred);
   const rpc::NodeInfo* node = node_id.empty() ? nullptr : nodes_.Find(node_id);
   if (node == nullptr) {
     if (!entry.reported_unplaceable) {

@@ -10,7 +10,9 @@
 //
 // Placement: the owner's node when its available resources fit the
 // creation spec's required_resources, else the first alive node whose
-// available resources fit, else the first whose total resources fit; none:
+// available resources fit, else the first whose total resources fit
+// (scheduling strategies, docs/scheduling.md: NODE_AFFINITY's node comes
+// first; SPREAD takes the fitting node hosting the fewest actors); none:
 // the actor stays PENDING (logged once) and is tried again on Tick() and
 // whenever a node registers. A lease that fails in transport puts the actor
 // back in the queue, and the next request to that node repeats its
@@ -28,6 +30,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -49,6 +52,13 @@ inline constexpr size_t kDefaultMaxDeadActors = 1000;
 std::string PickActorNode(const std::vector<rpc::ResourceView>& views,
                           const google::protobuf::Map<std::string, double>& required,
                           const std::string& preferred);
+
+// SPREAD: among the nodes whose available resources fit `required`, the
+// one hosting the fewest actors (`actors_on`), earliest in `views` on a tie;
+// none fits: as PickActorNode without a preference.
+std::string PickSpreadActorNode(const std::vector<rpc::ResourceView>& views,
+                                const google::protobuf::Map<std::string, double>& required,
+                                const std::function<size_t(const std::string&)>& actors_on);
 
 class ActorManager {
  public:

@@ -600,3 +600,53 @@ TEST_CASE("an actor with node affinity asks that node first, and its lease reque
   REQUIRE(gcs.rpc.leases.size() == 1);
   CHECK(gcs.rpc.leases.front().node.node_id() == first.node_id());
 }
+
+TEST_CASE("SPREAD actors go to the node hosting the fewest actors") {
+  InMemoryStoreClient store;
+  Gcs gcs(store);
+  std::set<std::string> nodes;
+  for (int i = 0; i < 3; ++i) nodes.insert(gcs.AddNode().node_id());
+  auto job = gcs.AddJob();
+  std::set<std::string> used;
+  for (int i = 0; i < 3; ++i) {
+    rpc::ActorInfo actor = MakeActor(job);
+    actor.mutable_creation_spec()->mutable_scheduling_strategy()->set_kind(
+        rpc::SchedulingStrategy::SPREAD);
+    REQUIRE(gcs.state.actors.Register(actor).ok());
+    REQUIRE(gcs.rpc.leases.size() == 1);
+    used.insert(gcs.rpc.leases.front().node.node_id());
+    gcs.rpc.GrantNext();
+    gcs.rpc.AnswerNextPush();
+  }
+  CHECK(used == nodes);
+  // Without SPREAD, the same three would share the first node with room.
+  std::set<std::string> plain;
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(gcs.state.actors.Register(MakeActor(job)).ok());
+    plain.insert(gcs.rpc.leases.front().node.node_id());
+    gcs.rpc.GrantNext();
+    gcs.rpc.AnswerNextPush();
+  }
+  CHECK(plain.size() == 1);
+}
+
+TEST_CASE("PickSpreadActorNode: fewest actors among nodes with room, else any that can") {
+  auto view = [](const std::string& id, double total, double available) {
+    rpc::ResourceView v;
+    v.set_node_id(id);
+    (*v.mutable_total())["CPU"] = total;
+    (*v.mutable_available())["CPU"] = available;
+    return v;
+  };
+  std::vector<rpc::ResourceView> views = {view("a", 4, 4), view("b", 4, 4), view("c", 4, 0)};
+  std::map<std::string, size_t> actors = {{"a", 2}, {"b", 1}, {"c", 0}};
+  auto count = [&](const std::string& node) { return actors[node]; };
+  google::protobuf::Map<std::string, double> one;
+  one["CPU"] = 1;
+  CHECK(PickSpreadActorNode(views, one, count) == "b");  // c has the fewest but no room.
+  actors["b"] = 2;
+  CHECK(PickSpreadActorNode(views, one, count) == "a");  // Tie: the first.
+  google::protobuf::Map<std::string, double> eight;
+  eight["CPU"] = 8;
+  CHECK(PickSpreadActorNode(views, eight, count) == "");
+}
