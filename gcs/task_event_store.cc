@@ -21,16 +21,14 @@ void TaskEventStore::Merge(rpc::TaskInfoEntry& entry, const rpc::TaskEvent& even
     entry.set_error_type(event.error_type());
     entry.set_error_message(event.error_message());
   }
+  auto* times = entry.mutable_state_time_ns();
+  if (times->size() < rpc::TaskState_ARRAYSIZE) times->Resize(rpc::TaskState_ARRAYSIZE, 0);
   for (const rpc::TaskStateTime& change : event.states()) {
-    if (change.state() > entry.state()) entry.set_state(change.state());
-    bool seen_before = false;
-    for (auto& seen : *entry.mutable_state_times()) {
-      if (seen.state() != change.state()) continue;
-      seen.set_time_ns(std::min(seen.time_ns(), change.time_ns()));
-      seen_before = true;
-      break;
-    }
-    if (!seen_before) *entry.add_state_times() = change;
+    const int state = change.state();
+    if (state <= 0 || state >= rpc::TaskState_ARRAYSIZE) continue;
+    if (state > entry.state()) entry.set_state(change.state());
+    int64_t& seen = (*times)[state];
+    if (seen == 0 || change.time_ns() < seen) seen = change.time_ns();
   }
 }
 
@@ -89,7 +87,9 @@ rpc::GetTaskEventsReply TaskEventStore::Get(const rpc::GetTaskEventsRequest& req
   // Across jobs "most recent" is by the first state time seen.
   auto first_time = [](const rpc::TaskInfoEntry* e) {
     int64_t t = INT64_MAX;
-    for (const auto& s : e->state_times()) t = std::min(t, s.time_ns());
+    for (int64_t s : e->state_time_ns()) {
+      if (s != 0) t = std::min(t, s);
+    }
     return t;
   };
   std::vector<std::pair<int64_t, const rpc::TaskInfoEntry*>> by_time;

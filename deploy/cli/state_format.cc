@@ -39,9 +39,9 @@ std::string Upper(const std::string& s) { return absl::AsciiStrToUpper(s); }
 // Wall ms of the earliest time `entry` reached one of `states`; 0 if none.
 int64_t FirstMs(const rpc::TaskInfoEntry& entry, std::initializer_list<rpc::TaskState> states) {
   int64_t best = 0;
-  for (const auto& t : entry.state_times()) {
-    if (std::find(states.begin(), states.end(), t.state()) == states.end()) continue;
-    int64_t ms = t.time_ns() / 1'000'000;
+  for (rpc::TaskState state : states) {
+    if (entry.state_time_ns_size() <= state || entry.state_time_ns(state) == 0) continue;
+    int64_t ms = entry.state_time_ns(state) / 1'000'000;
     if (best == 0 || ms < best) best = ms;
   }
   return best;
@@ -226,7 +226,10 @@ Row TaskRow(const rpc::TaskInfoEntry& task) {
   row["start_time_ms"] = FirstMs(task, {rpc::RUNNING});
   row["end_time_ms"] = FirstMs(task, {rpc::FINISHED, rpc::FAILED});
   Row times = Row::object();
-  for (const auto& t : task.state_times()) times[rpc::TaskState_Name(t.state())] = t.time_ns() / 1'000'000;
+  for (int state = 1; state < task.state_time_ns_size(); ++state) {
+    if (task.state_time_ns(state) == 0) continue;
+    times[rpc::TaskState_Name(static_cast<rpc::TaskState>(state))] = task.state_time_ns(state) / 1'000'000;
+  }
   row["state_times_ms"] = times;
   return row;
 }

@@ -20,11 +20,8 @@ rpc::TaskInfoEntry Task(const std::string& id, const std::string& function, rpc:
   task.set_state(state);
   task.set_worker_pid(pid);
   task.set_submitter_pid(7);
-  auto add = [&](rpc::TaskState s, int64_t t) {
-    auto* time = task.add_state_times();
-    time->set_state(s);
-    time->set_time_ns(t);
-  };
+  task.mutable_state_time_ns()->Resize(rpc::TaskState_ARRAYSIZE, 0);
+  auto add = [&](rpc::TaskState s, int64_t t) { task.set_state_time_ns(s, t); };
   add(rpc::PENDING_ARGS_AVAIL, start_ns - 1000);
   add(rpc::RUNNING, start_ns);
   if (end_ns > 0) add(state, end_ns);

@@ -9,11 +9,7 @@ namespace {
 
 // The earliest time (ns) `entry` reached `state`; 0 if never.
 int64_t TimeOf(const rpc::TaskInfoEntry& entry, rpc::TaskState state) {
-  int64_t best = 0;
-  for (const auto& t : entry.state_times()) {
-    if (t.state() == state && (best == 0 || t.time_ns() < best)) best = t.time_ns();
-  }
-  return best;
+  return entry.state_time_ns_size() > state ? entry.state_time_ns(state) : 0;
 }
 
 double Micros(int64_t ns) { return static_cast<double>(ns) / 1000.0; }
