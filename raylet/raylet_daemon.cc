@@ -169,6 +169,11 @@ int Raylet::Run() {
           [this](int type, const std::vector<ObjectId>& ids) { object_manager_->HandleStoreFrame(type, ids); });
       node_manager_->SetObjectStoreStats(
           [this](rpc::GetNodeStatsReply* reply) { object_manager_->FillStats(reply); });
+      object_sender_ = std::make_unique<ObjectSender>(options_.plasma_socket);
+      object_puller_ = std::make_unique<ObjectPuller>(
+          loop_, ObjectPullerOptions{options_.plasma_socket, options_.token, node_id_.Binary()},
+          [this](const std::string& node) { return cluster_view_->RayletAddress(node); });
+      service_->set_object_transfer(object_sender_.get(), object_puller_.get());
       plasma_watch_->Start();
     }
     StartTimers();

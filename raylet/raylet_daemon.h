@@ -33,6 +33,7 @@
 #include "raylet/node_manager.h"
 #include "raylet/node_resources.h"
 #include "raylet/object_manager.h"
+#include "raylet/object_transfer.h"
 #include "raylet/plasma_check.h"
 #include "raylet/process_launcher.h"
 #include "common/metrics_http.h"
@@ -102,6 +103,8 @@ class Raylet {
   rpc::GrpcServer server_;
   std::unique_ptr<GcsConnection> gcs_;
   std::unique_ptr<ObjectManager> object_manager_;  // Before the watch that feeds it.
+  std::unique_ptr<ObjectSender> object_sender_;    // Objects to other nodes.
+  std::unique_ptr<ObjectPuller> object_puller_;    // Objects from other nodes.
   std::unique_ptr<PlasmaWatch> plasma_watch_;
   boost::asio::signal_set stop_signals_;
   boost::asio::signal_set child_signals_;

@@ -74,6 +74,7 @@ grpc::ServerUnaryReactor* RayletServiceImpl::GetNodeStats(grpc::CallbackServerCo
                                                           rpc::GetNodeStatsReply* reply) {
   return gate_.HandleInLoop(ctx, "GetNodeStats", [=, this](Done done) {
     node_manager_.GetNodeStats(reply);
+    if (puller_) puller_->FillStats(reply);
     done(absl::OkStatus());
   });
 }
@@ -88,6 +89,28 @@ grpc::ServerUnaryReactor* RayletServiceImpl::ReportMetrics(grpc::CallbackServerC
     }
     *reply = metrics_sink_->Merge(*request);
     done(absl::OkStatus());
+  });
+}
+
+grpc::ServerUnaryReactor* RayletServiceImpl::PullObject(grpc::CallbackServerContext* ctx,
+                                                        const rpc::PullObjectRequest* request,
+                                                        rpc::PullObjectReply*) {
+  return gate_.HandleInLoop(ctx, "PullObject", [=, this](Done done) {
+    if (!puller_) {
+      done(absl::UnavailableError("this raylet has no object store to pull into"));
+      return;
+    }
+    puller_->Pull(*request, [done](const absl::Status& status) { done(status); });
+  });
+}
+
+grpc::ServerUnaryReactor* RayletServiceImpl::ReadObjectChunk(grpc::CallbackServerContext* ctx,
+                                                             const rpc::ReadObjectChunkRequest* request,
+                                                             rpc::ReadObjectChunkReply* reply) {
+  return gate_.HandleInline(ctx, "ReadObjectChunk", [=, this](Done done) {
+    ObjectSender* sender = sender_.load();
+    done(sender ? sender->Read(*request, reply)
+                : absl::UnavailableError("this raylet has no object store to read from"));
   });
 }
 

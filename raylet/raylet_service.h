@@ -13,7 +13,10 @@
 
 #include "common/rpc/server.h"
 #include "proto/raylet.grpc.pb.h"
+#include <atomic>
+
 #include "raylet/node_manager.h"
+#include "raylet/object_transfer.h"
 #include "raylet/raylet_metrics.h"
 
 namespace lumen::raylet {
@@ -49,13 +52,30 @@ class RayletServiceImpl : public rpc::RayletService::CallbackService {
                                           const rpc::ReportMetricsRequest* request,
                                           rpc::ReportMetricsReply* reply) override;
 
+  // Object transfer (raylet/object_transfer.h): PullObject on the loop;
+  // ReadObjectChunk on the gRPC thread (it may wait for a restore).
+  // UNAVAILABLE until set.
+  grpc::ServerUnaryReactor* PullObject(grpc::CallbackServerContext* ctx,
+                                       const rpc::PullObjectRequest* request,
+                                       rpc::PullObjectReply* reply) override;
+  grpc::ServerUnaryReactor* ReadObjectChunk(grpc::CallbackServerContext* ctx,
+                                            const rpc::ReadObjectChunkRequest* request,
+                                            rpc::ReadObjectChunkReply* reply) override;
+
   // Not owned; must outlive the server. Set before it starts.
   void set_metrics_sink(WorkerMetricsSink* sink) { metrics_sink_ = sink; }
+  // Not owned; must outlive the server. The puller is set on the loop.
+  void set_object_transfer(ObjectSender* sender, ObjectPuller* puller) {
+    sender_ = sender;
+    puller_ = puller;
+  }
 
  private:
   rpc::CallGate& gate_;
   NodeManager& node_manager_;
   WorkerMetricsSink* metrics_sink_ = nullptr;
+  std::atomic<ObjectSender*> sender_{nullptr};
+  ObjectPuller* puller_ = nullptr;  // Loop only.
 };
 
 }  // namespace lumen::raylet

@@ -1,0 +1,139 @@
+// raylet/object_transfer.h
+//
+// Object transfer between nodes (docs/objects.md, "Between nodes").
+//
+// ObjectSender serves ReadObjectChunk: a range of an object sealed in this
+// node's store (a spilled object is restored first: the store's Get orders
+// the restore and waits for it).
+//
+// ObjectPuller serves PullObject: it reads the object from the raylet of a
+// node said to hold it, in chunks of `chunk_bytes` with `streams` chunk
+// calls in flight, straight into a plasma buffer created for it (Create,
+// write the chunks, Seal: an unpinned secondary copy, evictable). Requests
+// for an object already being pulled wait on that pull, and a pull copies
+// only once PullBook admits its size (a share of the local store); a
+// source that fails (dead node, object gone) is followed by the next one.
+//   loop: Pull -> PullBook::AddWaiter -> (first) job on a pull thread:
+//   thread: probe source (chunk 0: size) -> ask loop for admission, wait
+//           -> Create, copy the chunks, Seal (or Abort, next source)
+//   loop: Finish -> waiters get the outcome; admitted queued pulls go on.
+// Threading: Pull and FillStats on the raylet loop; copies on the pull
+// threads (never the loop), each source call a blocking gRPC call there.
+// Failure: a pull whose every source failed completes with UNAVAILABLE
+// naming each source and why ("cannot pull object <id>: node <id> at
+// <ip:port>: ...").
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/event_loop.h"
+#include "common/id.h"
+#include "common/rpc/client.h"
+#include "proto/raylet.grpc.pb.h"
+#include "raylet/pull_book.h"
+
+namespace lumen::plasma {
+class PlasmaClient;
+}
+
+namespace lumen::raylet {
+
+class ObjectSender {
+ public:
+  explicit ObjectSender(std::string plasma_socket);
+  ~ObjectSender();
+  // Thread-safe (gRPC threads). Waits up to kRestoreWaitMs for an object
+  // that is not in memory (spilled, or not here: NOT_FOUND then).
+  absl::Status Read(const rpc::ReadObjectChunkRequest& request, rpc::ReadObjectChunkReply* reply);
+  static constexpr uint64_t kMaxChunkBytes = 8 << 20;
+  static constexpr int64_t kRestoreWaitMs = 10000;
+
+ private:
+  std::string plasma_socket_;
+  std::mutex mu_;
+  std::shared_ptr<plasma::PlasmaClient> plasma_;  // Connected at the first read.
+};
+
+struct ObjectPullerOptions {
+  std::string plasma_socket;
+  std::string token;
+  std::string local_node_id;        // Binary.
+  uint64_t chunk_bytes = 4 << 20;
+  int streams = 4;                  // Chunk calls in flight per pull.
+  int threads = 4;                  // Pulls under way at once (queued or copying).
+  uint64_t budget_bytes = 0;        // Copying at once; 0: half the store.
+  int64_t call_timeout_ms = 60000;  // One chunk call.
+};
+
+class ObjectPuller {
+ public:
+  // The raylet address of a node (binary id), when it is alive and known.
+  using Resolve = std::function<std::optional<rpc::Address>(const std::string& node_id)>;
+  using Done = std::function<void(const absl::Status&)>;
+
+  ObjectPuller(EventLoop& loop, ObjectPullerOptions options, Resolve resolve);
+  // The default budget: half the capacity of the store at `plasma_socket`
+  // (1 GiB when the store cannot be asked).
+  static uint64_t DefaultBudget(const std::string& plasma_socket);
+  ~ObjectPuller();  // Finishes the pulls under way, drops the rest.
+
+  // Loop. `done` (on the loop) once `request.object_id` is sealed in the
+  // local store, or with why it could not be.
+  void Pull(const rpc::PullObjectRequest& request, Done done);
+  // Loop. objects_pulled, bytes_pulled.
+  void FillStats(rpc::GetNodeStatsReply* reply) const;
+
+ private:
+  struct Source {
+    std::string name;  // "node <hex> at <ip:port>", for errors.
+    std::string address;
+  };
+  struct Job {
+    ObjectId id;
+    std::vector<Source> sources;
+    std::vector<std::string> errors;  // Sources already found wanting.
+  };
+  using RayletClient = rpc::RpcClient<rpc::RayletService>;
+
+  void RunThread();
+  // The object's size once sealed here.
+  absl::StatusOr<uint64_t> PullFrom(const ObjectId& id, const Source& source);
+  absl::Status Copy(RayletClient& client, const ObjectId& id, rpc::ReadObjectChunkReply& first);
+  // Thread: asks the loop to admit `size` bytes for `id`; blocks until then.
+  void WaitAdmission(const ObjectId& id, uint64_t size);
+  // Loop.
+  void Finish(const ObjectId& id, const absl::Status& status, uint64_t bytes);
+  RayletClient& ClientFor(const std::string& address);
+  std::shared_ptr<plasma::PlasmaClient> Plasma();
+
+  EventLoop& loop_;
+  ObjectPullerOptions options_;
+  Resolve resolve_;
+  PullBook book_;  // Loop only.
+  uint64_t objects_pulled_ = 0;  // Loop only.
+  uint64_t bytes_pulled_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> jobs_;      // Guarded by mu_.
+  std::unordered_map<ObjectId, bool> admitted_;  // Guarded by mu_: waiting pulls, admitted or not.
+  bool stopping_ = false;     // Guarded by mu_.
+  std::map<std::string, std::unique_ptr<RayletClient>> clients_;  // Guarded by mu_.
+  std::shared_ptr<plasma::PlasmaClient> plasma_;                  // Guarded by mu_.
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace lumen::raylet
