@@ -23,7 +23,8 @@ bool LocalCluster::Start(std::vector<std::string> argv, const std::string& ip) {
 
 bool LocalCluster::StartHead(const std::vector<std::string>& args) {
   const std::string port = std::to_string(Sandbox::FreePort());
-  std::vector<std::string> argv = {"start", "--head", "--port", port};
+  // No dashboard: not needed here, and one process less on a shared machine.
+  std::vector<std::string> argv = {"start", "--head", "--port", port, "--include-dashboard=false"};
   argv.insert(argv.end(), args.begin(), args.end());
   address_ = "127.0.0.1:" + port;
   return Start(argv, "");
