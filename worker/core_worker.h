@@ -157,6 +157,9 @@ class CoreWorker {
   // its answer (or failure).
   void WatchHolder(const rpc::Address& holder, const std::vector<ObjectId>& ids,
                    const ObjectId& contained_in, std::function<void()> released);
+  void AskHolder(const rpc::Address& holder, std::shared_ptr<rpc::WaitForRefRemovedRequest> request,
+                 std::function<void()> released, int attempt);
+  static constexpr int kHolderAttempts = 5;
   // Runs `done` once every id is released but for `requester`'s holds.
   void WhenAllReleased(const std::vector<ObjectId>& ids, const std::string& requester,
                        std::function<void()> done);

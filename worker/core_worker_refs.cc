@@ -13,6 +13,7 @@
 // asker: two processes each holding a ref for the other do not wait on
 // each other forever.
 #include <algorithm>
+#include <chrono>
 #include <atomic>
 #include <memory>
 
@@ -75,14 +76,33 @@ void CoreWorker::HoldForRemotes(rpc::PushTaskReply& reply) {
 
 void CoreWorker::WatchHolder(const rpc::Address& holder, const std::vector<ObjectId>& ids,
                              const ObjectId& contained_in, std::function<void()> released) {
-  rpc::WaitForRefRemovedRequest request;
-  for (const ObjectId& id : ids) request.add_object_ids(id.Binary());
-  if (!contained_in.IsNil()) request.set_contained_in(contained_in.Binary());
-  request.set_requester(options_.worker_id.Binary());
+  auto request = std::make_shared<rpc::WaitForRefRemovedRequest>();
+  for (const ObjectId& id : ids) request->add_object_ids(id.Binary());
+  if (!contained_in.IsNil()) request->set_contained_in(contained_in.Binary());
+  request->set_requester(options_.worker_id.Binary());
+  AskHolder(holder, std::move(request), std::move(released), 0);
+}
+
+// A failed poll is asked again (a lost message, a busy peer) before the
+// holder counts as dead: kHolderAttempts calls, 100 ms, 200 ms, ... apart.
+// Cancelled (this process is stopping): released at once.
+void CoreWorker::AskHolder(const rpc::Address& holder,
+                           std::shared_ptr<rpc::WaitForRefRemovedRequest> request,
+                           std::function<void()> released, int attempt) {
   clients_.Get(holder)->Call(
-      &rpc::CoreWorkerService::Stub::async::WaitForRefRemoved, request,
+      &rpc::CoreWorkerService::Stub::async::WaitForRefRemoved, *request,
       std::function<void(absl::Status, rpc::WaitForRefRemovedReply&&)>(
-          [released = std::move(released)](absl::Status, rpc::WaitForRefRemovedReply&&) { released(); }));
+          [this, holder, request, released = std::move(released), attempt](
+              absl::Status status, rpc::WaitForRefRemovedReply&&) mutable {
+            if (status.ok() || absl::IsCancelled(status) || attempt + 1 >= kHolderAttempts) {
+              released();
+              return;
+            }
+            loop_.RunAfter(std::chrono::milliseconds(100 << attempt),
+                           [this, holder, request, released = std::move(released), attempt]() mutable {
+                             AskHolder(holder, std::move(request), std::move(released), attempt + 1);
+                           });
+          }));
 }
 
 void CoreWorker::WhenAllReleased(const std::vector<ObjectId>& ids, const std::string& requester,
