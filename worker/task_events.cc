@@ -152,10 +152,10 @@ void TaskEventRecorder::Flush() {
     dropped = dropped_;
     dropped_ = 0;
   }
-  // Sent in messages of at most kEventsPerMessage task events, each built on
-  // an arena whose first block is kept across flushes: no malloc per event,
-  // and no message so large that freeing its buffers makes malloc
-  // consolidate (both ends).
+  // Sent in messages of at most kEventsPerMessage task events (a flush at
+  // half a buffer is one message: fewer, larger calls cost less than many
+  // small ones), each built on an arena whose first block is kept across
+  // flushes: no malloc per event.
   bool all_sent = true;
   int64_t lost_events = 0;   // In messages the GCS did not take.
   int64_t lost_dropped = 0;  // The dropped count, when its message was not taken.

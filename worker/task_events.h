@@ -130,8 +130,8 @@ class TaskEventRecorder {
   // Guarded by flush_mu_: (task id, attempt << 1 | executor) -> its event.
   absl::flat_hash_map<std::pair<std::string_view, int64_t>, rpc::TaskEvent*> fold_;
   // The first block of each batch's arena (touched only as far as used).
-  static constexpr size_t kArenaBlockBytes = 256 << 10;
-  static constexpr size_t kEventsPerMessage = 256;  // Folded events: ~40 KiB.
+  static constexpr size_t kArenaBlockBytes = 1 << 20;
+  static constexpr size_t kEventsPerMessage = 4096;  // Folded events: ~600 KiB.
   std::unique_ptr<char[]> arena_block_{new char[kArenaBlockBytes]};  // Guarded by flush_mu_.
   std::thread flusher_;
 };

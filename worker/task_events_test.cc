@@ -98,17 +98,17 @@ TEST_CASE("a full buffer drops and counts events without blocking; the count is 
 TEST_CASE("a large batch travels in messages of a bounded number of task events") {
   Sink sink;
   TaskEventOptions options;
-  options.buffer_size = 600;
+  options.buffer_size = 9000;
   TaskEventRecorder recorder(options, sink.sender());
-  for (int i = 0; i < 600; ++i) recorder.Submitted(Spec("t" + std::to_string(i)));
+  for (int i = 0; i < 9000; ++i) recorder.Submitted(Spec("t" + std::to_string(i)));
   for (int i = 0; i < 3; ++i) recorder.Submitted(Spec("x"));  // Dropped: the buffer is full.
   recorder.Stop();
   REQUIRE(sink.batches.size() == 3);
-  CHECK(sink.batches[0].events_size() == 256);
-  CHECK(sink.batches[2].events_size() == 88);
+  CHECK(sink.batches[0].events_size() == 4096);
+  CHECK(sink.batches[2].events_size() == 9000 - 2 * 4096);
   CHECK(sink.batches[0].dropped() == 3);
   CHECK(sink.batches[1].dropped() == 0);
-  CHECK(sink.NumEvents() == 600);
+  CHECK(sink.NumEvents() == 9000);
 }
 
 TEST_CASE("a batch the GCS refuses is counted as dropped in the next one") {
