@@ -1,12 +1,15 @@
 #include "tests/cluster_harness.h"
 
+#include <algorithm>
 #include <sstream>
 
 namespace lumen::testing {
 
 bool LocalCluster::Start(std::vector<std::string> argv, const std::string& ip) {
-  // Small stores: several nodes share this machine's memory.
-  argv.insert(argv.end(), {"--object-store-memory", "67108864"});
+  // Small stores: several nodes share this machine's memory (unless asked).
+  if (std::find(argv.begin(), argv.end(), "--object-store-memory") == argv.end()) {
+    argv.insert(argv.end(), {"--object-store-memory", "67108864"});
+  }
   if (!ip.empty()) argv.push_back("--node-ip-address=" + ip);
   CommandResult started = sandbox_.Lumen(argv);
   if (started.exit_code != 0) {

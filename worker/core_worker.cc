@@ -24,6 +24,17 @@ namespace {
 constexpr int kDefaultMaxRetries = 3;
 constexpr int64_t kRpcTimeoutMs = 10000;
 
+// Reads of objects held by other nodes go through the local raylet, which
+// copies them into this node's store (docs/objects.md, "Between nodes").
+ObjectGetter::PullFn PullThrough(RayletClient& raylet) {
+  return [&raylet](const ObjectId& id, const std::string& node, int64_t timeout_ms) {
+    rpc::PullObjectRequest request;
+    request.set_object_id(id.Binary());
+    request.add_node_ids(node);
+    return raylet.CallSync(&rpc::RayletService::Stub::PullObject, request, timeout_ms).status();
+  };
+}
+
 std::mutex g_print_mu;
 
 // The ports the raylet gave this worker (common/worker_ports.h); {0, 0},
@@ -78,6 +89,7 @@ absl::Status CoreWorker::Connect() {
     ASSIGN_OR_RETURN(plasma_, plasma::PlasmaClient::Connect(socket ? socket : ""));
     getter_ = std::make_unique<ObjectGetter>(loop_, store_, refs_, plasma_, clients_, options_.worker_id,
                                              [this](bool b) { NotifyBlocked(b); });
+    getter_->SetPuller(node_id_.Binary(), PullThrough(*raylet_));
     executor_ = std::make_unique<TaskExecutor>(*getter_, plasma_, node_id_, options_.node_ip);
     executor_->set_task_events(task_events_.get());
     RETURN_IF_ERROR(StartTaskChannel());
@@ -97,6 +109,7 @@ absl::Status CoreWorker::Connect() {
   if (options_.is_driver) {
     getter_ = std::make_unique<ObjectGetter>(loop_, store_, refs_, plasma_, clients_, options_.worker_id,
                                              std::function<void(bool)>());
+    getter_->SetPuller(node_id_.Binary(), PullThrough(*raylet_));
   }
   owner_blob_ = address_.SerializeAsString();
   StartTaskEvents();
@@ -295,6 +308,7 @@ ray::internal::RefData CoreWorker::PutSerialized(size_t size,
   refs_.MarkInPlasma(id);
   auto object = std::make_shared<StoredObject>();
   object->in_plasma = true;
+  object->node_id = node_id_.Binary();
   store_.Put(id, object);
   return {id.Binary(), owner_blob_};
 }

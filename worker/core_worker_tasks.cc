@@ -86,6 +86,7 @@ void CoreWorker::OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& rep
       ObjectId id = ObjectId::FromBinaryOrNil(ret.object_id());
       auto object = std::make_shared<StoredObject>();
       object->in_plasma = ret.in_plasma();
+      object->node_id = ret.node_id();
       object->data = std::move(*ret.mutable_data());
       if (object->in_plasma) refs_.MarkInPlasma(id);
       bool kept = StoreIfReferenced(store_, refs_, id, std::move(object));
@@ -136,7 +137,12 @@ void CoreWorker::HandleGetObjectStatus(const rpc::GetObjectStatusRequest& reques
       rpc::ReturnObject* out = reply->mutable_object();
       out->set_object_id(id.Binary());
       out->set_in_plasma(object->in_plasma);
-      if (object->in_plasma) out->set_node_id(node.Binary()); else out->set_data(object->data);
+      // Where the value lives: the node that ran its task (or ours, for a Put).
+      if (object->in_plasma) {
+        out->set_node_id(object->node_id.empty() ? node.Binary() : object->node_id);
+      } else {
+        out->set_data(object->data);
+      }
     }
     poll->Finish(absl::OkStatus());
   });

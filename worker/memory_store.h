@@ -33,6 +33,7 @@ namespace lumen::worker {
 struct StoredObject {
   std::string data;        // Inline bytes; empty when in_plasma.
   bool in_plasma = false;
+  std::string node_id;     // in_plasma: the node (binary id) whose store holds it.
   rpc::ErrorInfo error;    // type NONE when the object holds a value.
   bool IsError() const { return error.type() != rpc::ErrorInfo::NONE; }
 };

@@ -161,6 +161,7 @@ StoredObjectPtr ObjectGetter::FromOwnerReply(const ObjectId& id, const rpc::Addr
     object->error = OwnerDiedError(id, owner, status);
   } else if (reply.status() == rpc::GetObjectStatusReply::READY) {
     object->in_plasma = reply.object().in_plasma();
+    object->node_id = reply.object().node_id();
     object->data = std::move(*reply.mutable_object()->mutable_data());
   } else if (reply.status() == rpc::GetObjectStatusReply::FAILED) {
     object->error = reply.error();
@@ -177,6 +178,7 @@ std::shared_ptr<ray::internal::Buffer> ObjectGetter::ToBuffer(const ObjectId& id
                                                               const std::string& owner) {
   if (object->IsError()) ThrowTaskError(object->error);
   if (!object->in_plasma) return std::make_shared<InlineBuffer>(object);
+  PullIfRemote(id, *object, timeout_ms, owner);
   const int64_t total = timeout_ms < 0 ? 10000 : timeout_ms;
   // A borrowed object missing from the store may have gone with its owner
   // (the store deletes a dead owner's primaries): ask the owner between
@@ -194,6 +196,18 @@ std::shared_ptr<ray::internal::Buffer> ObjectGetter::ToBuffer(const ObjectId& id
           (got.ok() ? std::string() : ": " + got.status().ToString()));
     }
   }
+}
+
+void ObjectGetter::PullIfRemote(const ObjectId& id, const StoredObject& object, int64_t timeout_ms,
+                                const std::string& owner) {
+  if (!pull_ || object.node_id.empty() || object.node_id == local_node_id_) return;
+  auto here = plasma_->Contains(id);
+  if (here.ok() && *here) return;
+  absl::Status pulled = pull_(id, object.node_id, timeout_ms < 0 ? kPullTimeoutMs : timeout_ms);
+  if (pulled.ok()) return;
+  if (!refs_.IsOwnedAndAlive(id)) CheckOwner(id, ParseOwner(owner));  // Gone with its owner?
+  throw ray::internal::UnreconstructableException("object " + id.Hex() + " is lost: " +
+                                                  std::string(pulled.message()));
 }
 
 void ObjectGetter::CheckOwner(const ObjectId& id, const rpc::Address& owner) {

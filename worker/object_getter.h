@@ -40,6 +40,17 @@ class ObjectGetter {
   std::vector<bool> Wait(const ray::internal::RefList& refs, int num_objects,
                          int64_t timeout_ms);
 
+  // Objects in another node's store (docs/objects.md, "Between nodes"):
+  // `pull(id, node_id, timeout_ms)` asks the local raylet to copy `id` from
+  // node `node_id` (binary) into the local store, blocking until it is
+  // sealed here or cannot be. Set once, before the first Get. Without it,
+  // only local objects can be read.
+  using PullFn = std::function<absl::Status(const ObjectId&, const std::string&, int64_t)>;
+  void SetPuller(std::string local_node_id, PullFn pull) {
+    local_node_id_ = std::move(local_node_id);
+    pull_ = std::move(pull);
+  }
+
   // Marks the calling thread as running a task (enables blocked notices).
   static void SetInTask(bool in_task);
   static bool InTask();
@@ -80,7 +91,12 @@ class ObjectGetter {
   // Throws OwnerDiedException when `owner` cannot be reached, and
   // UnreconstructableException when it no longer holds `id`.
   void CheckOwner(const ObjectId& id, const rpc::Address& owner);
+  // Pulls a plasma object that lives on another node and is not here yet;
+  // throws UnreconstructableException (OwnerDied first, if so) when it cannot.
+  void PullIfRemote(const ObjectId& id, const StoredObject& object, int64_t timeout_ms,
+                    const std::string& owner);
   static constexpr int64_t kOwnerCheckMs = 1000;
+  static constexpr int64_t kPullTimeoutMs = 600000;
 
   EventLoop& loop_;
   MemoryStore& store_;
@@ -89,6 +105,8 @@ class ObjectGetter {
   ClientPool& owners_;
   WorkerId self_;
   std::function<void(bool)> notify_blocked_;
+  std::string local_node_id_;
+  PullFn pull_;
   std::mutex mu_;
   std::unordered_set<ObjectId> fetching_;
 };

@@ -1,0 +1,149 @@
+// A driver for integration_transfer_test and bench/transfer_bench: objects
+// made on one node and read on others (docs/objects.md, "Between nodes").
+// Joins the cluster at RAY_ADDRESS, prints "key=value" lines. Node B has
+// the resource "b", node C "c" (the test starts them so); sizes in MiB.
+//   cross MiB   Make on B; Sum on C; the driver (head node) sums its view:
+//               "expect=", "c_sum=", "c_node=", "driver_sum="
+//   five MiB    Make on B; 5 Sum tasks on C at once: "five_sum=" per task
+//   dead MiB    Make on B ("ready=1" once made); waits for the file
+//               $LUMEN_TEST_SANDBOX/go (the test kills B meanwhile), then
+//               Get: "error=<what>" or "got=1"
+//   bench MiB N Make on B; the driver's first GetView (a pull from B to
+//               the head) timed: "transfer_s="; then, with a task warmed up
+//               on each of N nodes (127.0.0.3, .4, ...), one task per node
+//               reads it at once: "broadcast_s=" (first submit to last reply)
+#include <ray/api.h>
+
+#include <chrono>
+#include <cstdio>
+#include <stdexcept>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+std::vector<uint8_t> Make(int64_t bytes) {
+  std::vector<uint8_t> out(static_cast<size_t>(bytes));
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (size_t i = 0; i < out.size(); ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;  // xorshift64: no period within a GiB.
+    out[i] = static_cast<uint8_t>(x);
+  }
+  return out;
+}
+
+uint64_t Checksum(const uint8_t* data, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; ++i) h = (h ^ data[i]) * 1099511628211ull;
+  return h;
+}
+
+std::string Sum(ray::ArrayView<uint8_t> view) {
+  const char* dir = std::getenv("LUMEN_SESSION_DIR");
+  return std::to_string(Checksum(view.data(), view.size())) + "|" + (dir ? dir : "");
+}
+
+uint64_t Length(ray::ArrayView<uint8_t> view) { return view.size(); }
+
+RAY_REMOTE(Make, Sum, Length);
+
+void Print(const std::string& key, const std::string& value) {
+  std::printf("%s=%s\n", key.c_str(), value.c_str());
+  std::fflush(stdout);
+}
+
+int64_t MiB(int argc, char** argv) { return (argc > 2 ? std::atoll(argv[2]) : 200) << 20; }
+
+ray::ObjectRef<std::vector<uint8_t>> MakeOnB(int64_t bytes) {
+  return ray::Task(Make).SetResource("b", 1).Remote(bytes);
+}
+
+void Cross(int64_t bytes) {
+  auto made = MakeOnB(bytes);
+  const std::vector<uint8_t> expect = Make(bytes);
+  Print("expect", std::to_string(Checksum(expect.data(), expect.size())));
+  std::string c = *ray::Task(Sum).SetResource("c", 1).Remote(made).Get();
+  Print("c_sum", c.substr(0, c.find('|')));
+  Print("c_node", c.substr(c.find('|') + 1));
+  ray::ArrayView<uint8_t> view = ray::GetView(made);
+  Print("driver_sum", std::to_string(Checksum(view.data(), view.size())));
+}
+
+void Five(int64_t bytes) {
+  auto made = MakeOnB(bytes);
+  ray::Wait(std::vector<ray::ObjectRef<std::vector<uint8_t>>>{made}, 1, -1);
+  std::vector<ray::ObjectRef<std::string>> sums;
+  for (int i = 0; i < 5; ++i) sums.push_back(ray::Task(Sum).SetResource("c", 0.2).Remote(made));
+  for (const auto& s : ray::Get(sums)) Print("five_sum", s->substr(0, s->find('|')));
+}
+
+void Dead(int64_t bytes) {
+  auto made = MakeOnB(bytes);
+  ray::Wait(std::vector<ray::ObjectRef<std::vector<uint8_t>>>{made}, 1, -1);
+  Print("ready", "1");
+  const char* root = std::getenv("LUMEN_TEST_SANDBOX");
+  const std::string go = std::string(root ? root : ".") + "/go";
+  while (!std::ifstream(go)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  try {
+    ray::GetView(made);
+    Print("got", "1");
+  } catch (const std::exception& e) {
+    Print("error", e.what());
+  }
+}
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+void Bench(int64_t bytes, int nodes) {
+  auto made = MakeOnB(bytes);
+  ray::Wait(std::vector<ray::ObjectRef<std::vector<uint8_t>>>{made}, 1, -1);
+  auto start = std::chrono::steady_clock::now();
+  ray::ArrayView<uint8_t> view = ray::GetView(made);
+  Print("transfer_s", std::to_string(Seconds(start)));
+  if (view.size() != static_cast<size_t>(bytes)) throw std::runtime_error("short object");
+  if (nodes <= 0) return;
+  auto warm = ray::Put(std::vector<uint8_t>(1 << 20));
+  std::vector<ray::ObjectRef<uint64_t>> lengths;
+  auto on = [](int i) { return "node:127.0.0." + std::to_string(3 + i); };  // C1, C2, ...
+  for (int i = 0; i < nodes; ++i) lengths.push_back(ray::Task(Length).SetResource(on(i), 0.01).Remote(warm));
+  ray::Get(lengths);
+  lengths.clear();
+  start = std::chrono::steady_clock::now();
+  for (int i = 0; i < nodes; ++i) lengths.push_back(ray::Task(Length).SetResource(on(i), 0.01).Remote(made));
+  for (const auto& n : ray::Get(lengths)) {
+    if (*n != static_cast<uint64_t>(bytes)) throw std::runtime_error("short object on a node");
+  }
+  Print("broadcast_s", std::to_string(Seconds(start)));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  try {
+    ray::RayConfig config;
+    ray::Init(config, argc, argv);
+    if (mode == "cross") {
+      Cross(MiB(argc, argv));
+    } else if (mode == "five") {
+      Five(MiB(argc, argv));
+    } else if (mode == "bench") {
+      Bench(MiB(argc, argv), argc > 3 ? std::atoi(argv[3]) : 0);
+    } else if (mode == "dead") {
+      Dead(MiB(argc, argv));
+    } else {
+      std::fprintf(stderr, "unknown mode '%s'\n", mode.c_str());
+      return 2;
+    }
+    ray::Shutdown();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "driver error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
