@@ -1,6 +1,7 @@
 #include "raylet/object_transfer.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "common/logging.h"
@@ -132,6 +133,7 @@ void ObjectPuller::RunThread() {
     }
     absl::Status status;
     uint64_t bytes = 0;
+    const auto start = std::chrono::steady_clock::now();
     for (const Source& source : job.sources) {
       absl::StatusOr<uint64_t> pulled = PullFrom(job.id, source);
       status = pulled.status();
@@ -152,12 +154,14 @@ void ObjectPuller::RunThread() {
       admitted_.erase(job.id);
       if (stopping_) return;
     }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (status.ok()) LOG(INFO) << "pulled object " << job.id.Hex() << " (" << bytes << " bytes) in " << seconds << " s";
     loop_.Post([this, id = job.id, status, bytes] { Finish(id, status, bytes); });
   }
 }
 
 absl::StatusOr<uint64_t> ObjectPuller::PullFrom(const ObjectId& id, const Source& source) {
-  RayletClient& client = ClientFor(source.address);
+  RayletClient& client = ClientFor(source.address, 0);
   rpc::ReadObjectChunkRequest probe;
   probe.set_object_id(id.Binary());
   probe.set_offset(0);
@@ -170,7 +174,7 @@ absl::StatusOr<uint64_t> ObjectPuller::PullFrom(const ObjectId& id, const Source
     if (stopping_) return absl::CancelledError("the raylet is stopping");
   }
   const uint64_t size = first->data_size();
-  absl::Status copied = Copy(client, id, *first);
+  absl::Status copied = Copy(source, id, *first);
   if (!copied.ok()) return copied;
   return size;
 }
@@ -190,7 +194,7 @@ void ObjectPuller::WaitAdmission(const ObjectId& id, uint64_t size) {
   cv_.wait(lock, [&] { return stopping_ || admitted_[id]; });
 }
 
-absl::Status ObjectPuller::Copy(RayletClient& client, const ObjectId& id, rpc::ReadObjectChunkReply& first) {
+absl::Status ObjectPuller::Copy(const Source& source, const ObjectId& id, rpc::ReadObjectChunkReply& first) {
   const uint64_t size = first.data_size();
   if (first.data().size() != std::min<uint64_t>(size, options_.chunk_bytes)) {
     return absl::DataLossError("the first chunk has " + std::to_string(first.data().size()) + " bytes");
@@ -208,6 +212,7 @@ absl::Status ObjectPuller::Copy(RayletClient& client, const ObjectId& id, rpc::R
   std::mutex error_mu;
   absl::Status error;
   auto stream = [&](uint64_t start) {
+    RayletClient& client = ClientFor(source.address, static_cast<int>(start - 1));
     for (uint64_t c = start; c < num_chunks; c += options_.streams) {
       rpc::ReadObjectChunkRequest request;
       request.set_object_id(id.Binary());
@@ -241,7 +246,6 @@ void ObjectPuller::Finish(const ObjectId& id, const absl::Status& status, uint64
   if (status.ok()) {
     ++objects_pulled_;
     bytes_pulled_ += bytes;
-    LOG(INFO) << "pulled object " << id.Hex() << " (" << bytes << " bytes)";
   }
   PullBook::Finished finished = book_.Finish(id);
   if (!finished.admitted.empty()) {
@@ -252,9 +256,9 @@ void ObjectPuller::Finish(const ObjectId& id, const absl::Status& status, uint64
   for (auto& waiter : finished.waiters) waiter(status);
 }
 
-ObjectPuller::RayletClient& ObjectPuller::ClientFor(const std::string& address) {
+ObjectPuller::RayletClient& ObjectPuller::ClientFor(const std::string& address, int lane) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto& client = clients_[address];
+  auto& client = clients_[address + "#" + std::to_string(lane)];
   if (!client) client = std::make_unique<RayletClient>(address, options_.token);
   return *client;
 }

@@ -111,12 +111,13 @@ class ObjectPuller {
   void RunThread();
   // The object's size once sealed here.
   absl::StatusOr<uint64_t> PullFrom(const ObjectId& id, const Source& source);
-  absl::Status Copy(RayletClient& client, const ObjectId& id, rpc::ReadObjectChunkReply& first);
+  absl::Status Copy(const Source& source, const ObjectId& id, rpc::ReadObjectChunkReply& first);
   // Thread: asks the loop to admit `size` bytes for `id`; blocks until then.
   void WaitAdmission(const ObjectId& id, uint64_t size);
   // Loop.
   void Finish(const ObjectId& id, const absl::Status& status, uint64_t bytes);
-  RayletClient& ClientFor(const std::string& address);
+  // One client, so one TCP connection, per lane (stream) to a raylet.
+  RayletClient& ClientFor(const std::string& address, int lane);
   std::shared_ptr<plasma::PlasmaClient> Plasma();
 
   EventLoop& loop_;

@@ -1,0 +1,132 @@
+// bench/transfer_bench: object transfer between nodes (docs/objects.md,
+// "Between nodes") on a local cluster (tests/cluster_harness.h): a head
+// (127.0.0.1), node B (127.0.0.2, where the object is made) and N nodes
+// C1.. (127.0.0.3, ...). Prints:
+//   transfer      a 1 GiB object pulled from B to the head (the driver's
+//                 ray::GetView), GB/s;
+//   tcp           1 GiB over one plain TCP connection from 127.0.0.2 to
+//                 127.0.0.1 in this process, 4 MiB writes into a 1 GiB
+//                 buffer, measured in the same run; the ratio transfer/tcp
+//                 (goal >= 0.8);
+//   broadcast     the object read by one task on each of the N nodes at
+//                 once, seconds, and its ratio to one transfer (goal < 2).
+// Usage: transfer_bench [MiB, default 1024] [N broadcast nodes, default 4]
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/cluster_harness.h"
+
+using lumen::testing::CommandResult;
+using lumen::testing::LocalCluster;
+using lumen::testing::Sandbox;
+using lumen::testing::ValuesOf;
+
+namespace {
+
+sockaddr_in Loopback(const char* ip, int port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  inet_pton(AF_INET, ip, &addr.sin_addr);
+  return addr;
+}
+
+// Seconds to send `bytes` from 127.0.0.2 to 127.0.0.1 over one connection;
+// < 0 on a socket error.
+double PlainTcp(uint64_t bytes) {
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr = Loopback("127.0.0.1", 0);
+  socklen_t len = sizeof(addr);
+  if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(listener, 1) != 0 ||
+      getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    close(listener);
+    return -1;
+  }
+  std::vector<char> sink(bytes);
+  bool received_all = false;
+  std::thread receiver([&] {
+    int fd = accept(listener, nullptr, nullptr);
+    uint64_t got = 0;
+    while (fd >= 0 && got < bytes) {
+      ssize_t n = recv(fd, sink.data() + got, bytes - got, 0);
+      if (n <= 0) break;
+      got += n;
+    }
+    received_all = got == bytes;
+    if (fd >= 0) close(fd);
+  });
+  const auto start = std::chrono::steady_clock::now();
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in from = Loopback("127.0.0.2", 0);
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from)) == 0 &&
+            connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  std::vector<char> chunk(4 << 20, 'x');
+  for (uint64_t sent = 0; ok && sent < bytes;) {
+    ssize_t n = send(fd, chunk.data(), std::min<uint64_t>(chunk.size(), bytes - sent), 0);
+    if (n <= 0) ok = false; else sent += n;
+  }
+  close(fd);
+  receiver.join();
+  close(listener);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return ok && received_all ? seconds : -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int mib = argc > 1 ? std::atoi(argv[1]) : 1024;
+  const int nodes = argc > 2 ? std::atoi(argv[2]) : 4;
+  const uint64_t bytes = uint64_t(mib) << 20;
+  const std::string store = std::to_string(bytes * 2 + (256 << 20));
+  Sandbox sandbox;
+  LocalCluster cluster(sandbox);
+  bool started = cluster.StartHead({"--num-cpus", "1", "--object-store-memory", store}) &&
+                 cluster.AddNode("127.0.0.2", {"--num-cpus", "1", "--object-store-memory", store,
+                                               "--resources", R"({"b": 1})"});
+  for (int i = 0; started && i < nodes; ++i) {
+    started = cluster.AddNode("127.0.0." + std::to_string(3 + i), {"--num-cpus", "1", "--object-store-memory", store});
+  }
+  if (!started || !cluster.WaitForAlive(2 + nodes)) {
+    std::fprintf(stderr, "cannot start the cluster: %s\n", cluster.error().c_str());
+    return 1;
+  }
+  CommandResult run = sandbox.Run({Sandbox::BinDir() + "/transfer_driver", "bench", std::to_string(mib),
+                                   std::to_string(nodes)},
+                                  cluster.DriverEnv(), 600000);
+  const auto transfer = ValuesOf(run.out, "transfer_s");
+  const auto broadcast = ValuesOf(run.out, "broadcast_s");
+  if (run.exit_code != 0 || transfer.size() != 1) {
+    std::fprintf(stderr, "driver failed: %s\n", run.Describe().c_str());
+    return 1;
+  }
+  // The raylet's own time for the pull (probe, admission, copy, seal).
+  const std::string log = lumen::testing::ReadFile(cluster.nodes()[0].session_dir + "/logs/raylet.out");
+  const size_t at = log.find("pulled object ");
+  if (at != std::string::npos) {
+    std::printf("head raylet: %s\n", log.substr(at, log.find('\n', at) - at).c_str());
+  }
+  const double tcp_s = PlainTcp(bytes);
+  const double gb = bytes / 1e9;
+  const double transfer_s = std::atof(transfer[0].c_str());
+  std::printf("transfer   %d MiB B->head: %.3f s, %.2f GB/s\n", mib, transfer_s, gb / transfer_s);
+  if (tcp_s > 0) {
+    std::printf("tcp        %d MiB 127.0.0.2->127.0.0.1: %.3f s, %.2f GB/s\n", mib, tcp_s, gb / tcp_s);
+    std::printf("ratio      transfer/tcp = %.2f (goal >= 0.8)\n", tcp_s / transfer_s);
+  }
+  if (broadcast.size() == 1) {
+    const double b = std::atof(broadcast[0].c_str());
+    std::printf("broadcast  %d MiB to %d nodes: %.3f s, %.2fx one transfer (goal < 2)\n", mib, nodes, b,
+                b / transfer_s);
+  }
+  return 0;
+}
