@@ -42,15 +42,24 @@ absl::StatusOr<ClientResult> Fetch(const std::string& address, const ClientReque
   tcp::resolver resolver(io);
   auto endpoints = resolver.resolve(host, port, ec);
   if (ec) return absl::UnavailableError("cannot resolve " + host + ": " + ec.message());
-  auto deadline = [&] {
-    if (request.timeout_ms > 0) {
-      stream.expires_after(std::chrono::milliseconds(request.timeout_ms));
-    } else {
-      stream.expires_never();
-    }
+  // Asynchronous operations run to completion one by one: only those honour
+  // the stream's deadline, which covers the whole exchange.
+  if (request.timeout_ms > 0) {
+    stream.expires_after(std::chrono::milliseconds(request.timeout_ms));
+  } else {
+    stream.expires_never();
+  }
+  auto run = [&io] {
+    io.restart();
+    io.run();
   };
-  deadline();
-  stream.connect(endpoints, ec);
+  auto timed_out = [&] {
+    return absl::DeadlineExceededError("no answer from " + *host_port + " within " +
+                                       std::to_string(request.timeout_ms) + " ms");
+  };
+  stream.async_connect(endpoints, [&ec](beast::error_code e, const tcp::endpoint&) { ec = e; });
+  run();
+  if (ec == beast::error::timeout) return timed_out();
   if (ec) {
     return absl::UnavailableError("cannot connect to " + *host_port + ": " + ec.message());
   }
@@ -60,7 +69,9 @@ absl::StatusOr<ClientResult> Fetch(const std::string& address, const ClientReque
   for (const auto& [name, value] : request.headers) out.set(name, value);
   out.body() = request.body;
   out.prepare_payload();
-  bhttp::write(stream, out, ec);
+  bhttp::async_write(stream, out, [&ec](beast::error_code e, size_t) { ec = e; });
+  run();
+  if (ec == beast::error::timeout) return timed_out();
   if (ec) return absl::UnavailableError("cannot send to " + *host_port + ": " + ec.message());
   beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::string_body> parser;
@@ -71,11 +82,9 @@ absl::StatusOr<ClientResult> Fetch(const std::string& address, const ClientReque
         return piece.size();
       };
   if (request.on_chunk) parser.on_chunk_body(chunk_body);
-  bhttp::read(stream, buffer, parser, ec);
-  if (ec == beast::error::timeout) {
-    return absl::DeadlineExceededError("no answer from " + *host_port + " within " +
-                                       std::to_string(request.timeout_ms) + " ms");
-  }
+  bhttp::async_read(stream, buffer, parser, [&ec](beast::error_code e, size_t) { ec = e; });
+  run();
+  if (ec == beast::error::timeout) return timed_out();
   if (ec) return absl::UnavailableError("reading from " + *host_port + ": " + ec.message());
   ClientResult result;
   result.status = parser.get().result_int();

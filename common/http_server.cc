@@ -1,5 +1,7 @@
 #include "common/http_server.h"
 
+#include <fcntl.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
@@ -186,7 +188,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   void Accept() {
     acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted || !self->acceptor.is_open()) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), self->handler, self->options)->Read();
+      if (!ec) {
+        ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);  // Not for forked children.
+        std::make_shared<Session>(std::move(socket), self->handler, self->options)->Read();
+      }
       self->Accept();
     });
   }
@@ -207,6 +212,9 @@ absl::StatusOr<int> HttpServer::Start(const std::string& ip, int port) {
   if (ec) return absl::InvalidArgumentError("bad listen address \"" + ip + "\": " + ec.message());
   const tcp::endpoint endpoint(address, static_cast<uint16_t>(port));
   impl_->acceptor.open(endpoint.protocol(), ec);
+  // Children the daemon forks (a dashboard's jobs) must not hold the
+  // listening socket: connections would queue there unanswered.
+  if (!ec) ::fcntl(impl_->acceptor.native_handle(), F_SETFD, FD_CLOEXEC);
   if (!ec) impl_->acceptor.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) impl_->acceptor.bind(endpoint, ec);
   if (!ec) impl_->acceptor.listen(net::socket_base::max_listen_connections, ec);

@@ -8,7 +8,9 @@ PKGS=(build-essential cmake pkg-config
       libboost-dev libgoogle-glog-dev libgflags-dev libhiredis-dev catch2
       libmsgpack-cxx-dev libabsl-dev nlohmann-json3-dev redis-server
       libbenchmark-dev procps libssl-dev openssl
-      prometheus)  # a real server and promtool in tests (tests/integration_metrics_test.cc)
+      prometheus  # a real server and promtool in tests (tests/integration_metrics_test.cc)
+      libjs-chart.js  # the dashboard's charts, served from /usr/share/javascript/chart.js
+      chromium)  # the dashboard's headless-browser test (tests/integration_dashboard_page_test.cc)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,12 +4,16 @@
 //   jobs_driver hang PIDFILE   one task that writes its worker's pid to
 //                              PIDFILE and sleeps; the driver waits for it
 //                              forever (until the job is stopped)
+//   jobs_driver page GATE      for the web page: 20 tasks of Square, one of
+//                              Fails, two Counter actors (one named); prints
+//                              "ready", then waits until the file GATE exists
 #include <ray/api.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +21,10 @@
 namespace {
 
 int Square(int x) { return x * x; }
+
+int Fails() { throw std::runtime_error("failing on purpose"); }
+
+bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
 int WritePidAndSleep(std::string pid_file) {
   {
@@ -30,7 +38,17 @@ int WritePidAndSleep(std::string pid_file) {
 
 }  // namespace
 
-RAY_REMOTE(Square, WritePidAndSleep);
+RAY_REMOTE(Square, Fails, WritePidAndSleep);
+
+class Counter {
+ public:
+  static Counter* Create() { return new Counter(); }
+  int Add(int x) { return total_ += x; }
+
+ private:
+  int total_ = 0;
+};
+RAY_REMOTE(Counter::Create, &Counter::Add);
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
@@ -47,8 +65,23 @@ int main(int argc, char** argv) {
     std::printf("started\n");
     std::fflush(stdout);
     ray::Get(ray::Task(WritePidAndSleep).Remote(std::string(argv[2])));
+  } else if (mode == "page" && argc > 2) {
+    std::vector<ray::ObjectRef<int>> refs;
+    for (int i = 0; i < 20; ++i) refs.push_back(ray::Task(Square).Remote(i));
+    for (auto& ref : refs) ray::Get(ref);
+    try {
+      ray::Get(ray::Task(Fails).Remote());
+    } catch (const std::exception&) {
+    }
+    auto counter = ray::Actor(Counter::Create).Remote();
+    auto named = ray::Actor(Counter::Create).SetName("page-counter").Remote();
+    ray::Get(counter.Task(&Counter::Add).Remote(1));
+    ray::Get(named.Task(&Counter::Add).Remote(2));
+    std::printf("ready\n");
+    std::fflush(stdout);
+    while (!Exists(argv[2])) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   } else {
-    std::fprintf(stderr, "usage: jobs_driver tasks N | hang PIDFILE\n");
+    std::fprintf(stderr, "usage: jobs_driver tasks N | hang PIDFILE | page GATE\n");
     return 2;
   }
   ray::Shutdown();

@@ -1,5 +1,6 @@
 #include "deploy/dashboard/job_info.h"
 
+#include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -253,7 +254,13 @@ std::string DescribeExit(int wait_status, int* exit_code) {
   }
   *exit_code = WEXITSTATUS(wait_status);
   if (*exit_code == 0) return "Job finished successfully.";
-  return "Job entrypoint command failed with exit code " + std::to_string(*exit_code);
+  std::string message = "Job entrypoint command failed with exit code " +
+                        std::to_string(*exit_code);
+  if (*exit_code > 128 && *exit_code < 128 + NSIG) {  // The shell's way to say "a signal".
+    message += " (killed by signal " + std::to_string(*exit_code - 128) + ", " +
+               strsignal(*exit_code - 128) + ")";
+  }
+  return message;
 }
 
 }  // namespace lumen::dashboard

@@ -21,8 +21,12 @@ int64_t NowMs() {
       .count();
 }
 
-// `cd` into $0, then run $1 as a shell command. Under stdbuf (when there)
-// so that C stdio of the driver writes its log line by line.
+// The job's leader shell: `cd` into $0, run $1 (the entrypoint) as a
+// shell command in the background and wait for it, passing its status on.
+// SIGHUP (its parent-death signal: the dashboard died) kills the whole
+// group; SIGTERM (Stop) reaches the group while the leader keeps waiting,
+// so a driver that ignores it is still there for the SIGKILL. Under stdbuf
+// (when there) so that C stdio of the driver writes its log line by line.
 std::vector<std::string> EntrypointArgv(const std::string& working_dir,
                                         const std::string& entrypoint) {
   std::vector<std::string> argv;
@@ -30,7 +34,12 @@ std::vector<std::string> EntrypointArgv(const std::string& working_dir,
   argv.insert(argv.end(),
               {"/bin/sh", "-c",
                "cd -- \"$0\" || { echo \"cannot enter working_dir $0\" >&2; exit 126; }\n"
-               "exec /bin/sh -c \"$1\"",
+               "trap 'kill -KILL 0' HUP\n"
+               "trap ':' TERM\n"
+               "/bin/sh -c \"$1\" &\n"
+               "child=$!\n"
+               "while :; do wait $child; status=$?; kill -0 $child 2>/dev/null || break; done\n"
+               "exit $status",
                working_dir, entrypoint});
   return argv;
 }
@@ -76,7 +85,7 @@ absl::Status JobManager::StartEntrypoint(JobInfo& job) {
   process.log_file = job.log_path;
   process.new_process_group = true;
   process.die_with_parent = true;  // The loop thread lives as long as the dashboard.
-  process.parent_death_signal = SIGKILL;
+  process.parent_death_signal = SIGHUP;  // The leader then kills the group.
   auto pid = StartProcess(process);
   if (!pid.ok()) return pid.status();
   job.supervisor_pid = *pid;

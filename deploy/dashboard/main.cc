@@ -1,7 +1,7 @@
 // lumen-dashboard: the head node's HTTP server (docs/dashboard.md): the Jobs
-// REST API and its job supervisor. Parses flags, wires the GCS job store,
-// the JobManager and the HTTP server on one loop, serves until SIGTERM or
-// SIGINT, then stops the jobs it runs.
+// REST API and its job supervisor, and the web page. Parses flags, wires the
+// GCS job store, the JobManager, the cluster view and the HTTP server on one
+// loop, serves until SIGTERM or SIGINT, then stops the jobs it runs.
 #include <gflags/gflags.h>
 #include <signal.h>
 
@@ -27,6 +27,9 @@ DEFINE_string(session_dir, "", "The head's session directory (required): job log
 DEFINE_string(token_file, "", "File holding the cluster token (else LUMEN_TOKEN, ~/.lumen/token).");
 DEFINE_string(port_file, "", "Write the bound port to this file once serving.");
 DEFINE_string(node_id, "", "Hex id of this node, reported as the jobs' driver_node_id.");
+DEFINE_string(chart_js, "/usr/share/javascript/chart.js/chart.min.js",
+              "Chart.js (Debian's libjs-chart.js), served to the web page as /static/chart.js.");
+DEFINE_int32(sample_period_ms, 2000, "How often the page's chart history takes a sample.");
 DEFINE_int32(job_stop_grace_ms, 3000,
              "A stopped job gets SIGTERM, then SIGKILL after this many milliseconds.");
 
@@ -69,7 +72,8 @@ int main(int argc, char** argv) {
   options.stop_grace_ms = FLAGS_job_stop_grace_ms;
   lumen::dashboard::JobManager jobs(store, options);
   jobs.FailOrphans();
-  lumen::dashboard::DashboardService service(jobs, *token);
+  lumen::dashboard::ClusterView cluster(FLAGS_gcs_address, *token, /*timeout_ms=*/3000);
+  lumen::dashboard::DashboardService service(jobs, cluster, *token, FLAGS_chart_js);
   lumen::http::HttpServer server(loop.io_context(), [&service](const lumen::http::Request& r) {
     return service.Handle(r);
   });
@@ -81,6 +85,11 @@ int main(int argc, char** argv) {
   }
   loop.RunEvery(std::chrono::milliseconds(100), [&jobs] {
     jobs.Poll();
+    return true;
+  });
+  loop.RunEvery(std::chrono::milliseconds(FLAGS_sample_period_ms), [&cluster] {
+    auto snapshot = cluster.Snapshot();
+    if (snapshot.ok()) cluster.Sample(*snapshot);
     return true;
   });
   loop.StartThread();
