@@ -323,6 +323,42 @@ void LeaseManager::ReleaseLease(int64_t lease_id) {
   leases_.erase(it);
 }
 
+bool LeaseManager::TakeResources(const ResourceSet& shape) {
+  if (!FitsNow(shape)) return false;
+  resources_.Acquire(shape);
+  return true;
+}
+
+void LeaseManager::GiveResources(const ResourceSet& shape) {
+  resources_.Release(shape);
+  Schedule();
+}
+
+void LeaseManager::AddCapacity(const ResourceSet& extra) {
+  resources_.AddCapacity(extra);
+  RetryInfeasible();
+  Schedule();
+}
+
+void LeaseManager::RemoveCapacity(const ResourceSet& gone) { resources_.RemoveCapacity(gone); }
+
+void LeaseManager::KillLeasesUsing(const ResourceSet& names, const std::string& reason) {
+  const auto wanted = names.ToMap();
+  std::vector<WorkerId> doomed;
+  for (const auto& [id, lease] : leases_) {
+    for (const auto& [name, amount] : lease.resources.ToMap()) {
+      if (wanted.contains(name)) {
+        doomed.push_back(lease.worker);
+        break;
+      }
+    }
+  }
+  for (const WorkerId& worker : doomed) {
+    pool_.KillWorker(worker, reason);
+    OnWorkerGone(worker);
+  }
+}
+
 void LeaseManager::SetBlocked(const WorkerId& worker, bool blocked) {
   auto it = lease_by_worker_.find(worker);
   if (it == lease_by_worker_.end()) return;  // A driver, or an idle worker.

@@ -132,6 +132,18 @@ class LeaseManager {
   // actor ones: a node that has room now takes them (a fresh cluster view).
   void SpillQueued();
 
+  // Placement group bundles (raylet/bundle_book.h). TakeResources reserves
+  // `shape` out of the available resources if it fits now (false if not);
+  // GiveResources returns it. AddCapacity / RemoveCapacity add or take away
+  // resources of the node (a committed bundle's group resources); before
+  // RemoveCapacity, KillLeasesUsing kills the workers whose lease holds any
+  // resource named in `names` (their leases end).
+  bool TakeResources(const ResourceSet& shape);
+  void GiveResources(const ResourceSet& shape);
+  void AddCapacity(const ResourceSet& extra);
+  void RemoveCapacity(const ResourceSet& gone);
+  void KillLeasesUsing(const ResourceSet& names, const std::string& reason);
+
   const NodeResources& resources() const { return resources_; }
   const GpuIndexPool& gpus() const { return gpus_; }
   int NumPending() const { return num_queued_ + static_cast<int>(infeasible_.size()); }

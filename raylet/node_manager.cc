@@ -60,7 +60,10 @@ void NodeManager::CheckRemoteJobs() {
 }
 
 void NodeManager::OnClusterView(bool changed) {
-  if (changed) leases_.RetryInfeasible();
+  // Every view, not only when nodes come and go: a placement group's
+  // resources appear on a node that was already there.
+  (void)changed;
+  leases_.RetryInfeasible();
   leases_.SpillQueued();
 }
 

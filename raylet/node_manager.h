@@ -43,6 +43,7 @@
 #include "proto/raylet.pb.h"
 #include "raylet/cluster_view.h"
 #include "raylet/gcs_reporter.h"
+#include "raylet/bundle_book.h"
 #include "raylet/lease_manager.h"
 #include "raylet/worker_pool.h"
 
@@ -75,6 +76,8 @@ class NodeManager {
   // Fills the object store fields of GetNodeStats (the ObjectManager).
   void SetObjectStoreStats(std::function<void(rpc::GetNodeStatsReply*)> fill) { object_store_stats_ = std::move(fill); }
   rpc::ResourceView View() const;
+  // Placement group bundles reserved here (RayletService's bundle calls).
+  BundleBook& bundles() { return bundles_; }
 
   // Turns spillback on (`view` not owned, must outlive the manager).
   void SetClusterView(ClusterView* view);
@@ -118,6 +121,7 @@ class NodeManager {
   NodeManagerConfig config_;
   WorkerPool& pool_;
   LeaseManager& leases_;
+  BundleBook bundles_{leases_};
   GcsReporter& gcs_;
   // Jobs whose driver exited here (4 bytes each): a late actor lease of one
   // must not start its workers again.

@@ -1,5 +1,6 @@
 #include "raylet/raylet_service.h"
 
+#include "absl/strings/escaping.h"
 #include "common/resources.h"
 
 namespace lumen::raylet {
@@ -33,6 +34,54 @@ grpc::ServerUnaryReactor* RayletServiceImpl::ReturnWorker(grpc::CallbackServerCo
   return gate_.HandleInLoop(ctx, "ReturnWorker", [=, this](Done done) {
     node_manager_.ReturnWorker(*request);
     done(absl::OkStatus());
+  });
+}
+
+namespace {
+absl::Status ValidateBundle(const rpc::BundleRequest& request) {
+  if (request.placement_group_id().empty() || request.bundle_index() < 0) {
+    return absl::InvalidArgumentError("a bundle needs a placement group id and an index >= 0");
+  }
+  return absl::OkStatus();
+}
+}  // namespace
+
+grpc::ServerUnaryReactor* RayletServiceImpl::PrepareBundleResources(
+    grpc::CallbackServerContext* ctx, const rpc::BundleRequest* request,
+    rpc::PrepareBundleReply* reply) {
+  return gate_.HandleInLoop(ctx, "PrepareBundleResources", [=, this](Done done) {
+    absl::Status st = ValidateBundle(*request);
+    if (st.ok()) st = ValidateResources(request->resources());
+    if (st.ok()) {
+      reply->set_success(node_manager_.bundles().Prepare(
+          absl::BytesToHexString(request->placement_group_id()), request->bundle_index(),
+          ResourceSet::FromMap(request->resources())));
+    }
+    done(st);
+  });
+}
+
+grpc::ServerUnaryReactor* RayletServiceImpl::CommitBundleResources(
+    grpc::CallbackServerContext* ctx, const rpc::BundleRequest* request, rpc::CommitBundleReply*) {
+  return gate_.HandleInLoop(ctx, "CommitBundleResources", [=, this](Done done) {
+    absl::Status st = ValidateBundle(*request);
+    if (st.ok()) {
+      st = node_manager_.bundles().Commit(absl::BytesToHexString(request->placement_group_id()),
+                                          request->bundle_index());
+    }
+    done(st);
+  });
+}
+
+grpc::ServerUnaryReactor* RayletServiceImpl::CancelResourceReserve(
+    grpc::CallbackServerContext* ctx, const rpc::BundleRequest* request, rpc::CancelBundleReply*) {
+  return gate_.HandleInLoop(ctx, "CancelResourceReserve", [=, this](Done done) {
+    absl::Status st = ValidateBundle(*request);
+    if (st.ok()) {
+      node_manager_.bundles().Cancel(absl::BytesToHexString(request->placement_group_id()),
+                                     request->bundle_index());
+    }
+    done(st);
   });
 }
 

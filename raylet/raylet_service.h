@@ -62,6 +62,17 @@ class RayletServiceImpl : public rpc::RayletService::CallbackService {
                                             const rpc::ReadObjectChunkRequest* request,
                                             rpc::ReadObjectChunkReply* reply) override;
 
+  // Placement group bundles (raylet/bundle_book.h), on the loop.
+  grpc::ServerUnaryReactor* PrepareBundleResources(grpc::CallbackServerContext* ctx,
+                                                   const rpc::BundleRequest* request,
+                                                   rpc::PrepareBundleReply* reply) override;
+  grpc::ServerUnaryReactor* CommitBundleResources(grpc::CallbackServerContext* ctx,
+                                                  const rpc::BundleRequest* request,
+                                                  rpc::CommitBundleReply* reply) override;
+  grpc::ServerUnaryReactor* CancelResourceReserve(grpc::CallbackServerContext* ctx,
+                                                  const rpc::BundleRequest* request,
+                                                  rpc::CancelBundleReply* reply) override;
+
   // Not owned; must outlive the server. Set before it starts.
   void set_metrics_sink(WorkerMetricsSink* sink) { metrics_sink_ = sink; }
   // Not owned; must outlive the server. The puller is set on the loop.

@@ -70,6 +70,9 @@ class NodeResources {
   // Callers check Fits first; Acquire itself never refuses (see unblocking).
   void Acquire(const ResourceSet& request) { available_.Subtract(request); }
   void Release(const ResourceSet& request) { available_.Add(request); }
+  // Placement group bundles (raylet/bundle_book.h) add and take away names.
+  void AddCapacity(const ResourceSet& extra) { total_.Add(extra); available_.Add(extra); }
+  void RemoveCapacity(const ResourceSet& gone) { total_.Subtract(gone); available_.Subtract(gone); }
 
  private:
   ResourceSet total_;
