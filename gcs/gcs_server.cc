@@ -31,9 +31,10 @@ absl::StatusOr<int> GcsServer::Start() {
   mailbox_ = std::make_shared<LoopMailbox>(loop_.get());
   prober_ = std::make_unique<RayletProber>(options_.token, mailbox_);
   actor_rpc_ = std::make_unique<GrpcActorRpc>(options_.token, mailbox_);
+  bundle_rpc_ = std::make_unique<GrpcBundleRpc>(options_.token, mailbox_);
   counting_prober_ = std::make_unique<CountingProber>(*prober_, metrics_);
   state_ = std::make_unique<GcsState>(*store_, clock_, *counting_prober_, options_.health_check,
-                                      *actor_rpc_);
+                                      *actor_rpc_, bundle_rpc_.get());
   // The loop is not running yet: loading needs no hand-over.
   RETURN_IF_ERROR(state_->Load());
   gate_ = std::make_unique<rpc::CallGate>(loop_.get(), options_.token);
@@ -78,6 +79,7 @@ void GcsServer::ScheduleActorTicks() {
   loop_->RunEvery(std::chrono::milliseconds(1000), [this] {
     if (stopping_) return false;
     state_->actors.Tick();
+    state_->placement_groups.Tick();
     return true;
   });
 }
@@ -114,6 +116,7 @@ void GcsServer::Stop() {
   gate_.reset();
   state_.reset();
   actor_rpc_.reset();
+  bundle_rpc_.reset();
   counting_prober_.reset();
   prober_.reset();
   store_.reset();

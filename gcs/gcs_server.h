@@ -23,6 +23,7 @@
 #include "common/rpc/server.h"
 #include "common/clock.h"
 #include "gcs/actor_rpc.h"
+#include "gcs/bundle_rpc.h"
 #include "common/metrics_http.h"
 #include "gcs/gcs_metrics.h"
 #include "gcs/gcs_service.h"
@@ -85,6 +86,7 @@ class GcsServer {
   std::unique_ptr<metrics::MetricsExporter> exporter_;  // Serves on the loop.
   int metrics_port_ = 0;
   std::unique_ptr<GrpcActorRpc> actor_rpc_;
+  std::unique_ptr<GrpcBundleRpc> bundle_rpc_;
   std::unique_ptr<GcsState> state_;
   std::unique_ptr<rpc::CallGate> gate_;
   std::unique_ptr<GcsServiceImpl> service_;

@@ -161,6 +161,42 @@ GcsServiceImpl::Reactor* GcsServiceImpl::ReportWorkerFailure(
   });
 }
 
+GcsServiceImpl::Reactor* GcsServiceImpl::CreatePlacementGroup(
+    Ctx* ctx, const rpc::CreatePlacementGroupRequest* req, rpc::CreatePlacementGroupReply* reply) {
+  return gate_.HandleInLoop(ctx, "CreatePlacementGroup", [this, req, reply](Done done) {
+    done(state_.placement_groups.Create(req->group()));
+  });
+}
+
+GcsServiceImpl::Reactor* GcsServiceImpl::RemovePlacementGroup(
+    Ctx* ctx, const rpc::RemovePlacementGroupRequest* req, rpc::RemovePlacementGroupReply* reply) {
+  return gate_.HandleInLoop(ctx, "RemovePlacementGroup", [this, req, reply](Done done) {
+    done(state_.placement_groups.Remove(req->placement_group_id()));
+  });
+}
+
+GcsServiceImpl::Reactor* GcsServiceImpl::GetPlacementGroup(Ctx* ctx,
+                                                           const rpc::GetPlacementGroupRequest* req,
+                                                           rpc::GetPlacementGroupReply* reply) {
+  return gate_.HandleInLoop(ctx, "GetPlacementGroup", [this, req, reply](Done done) {
+    const rpc::PlacementGroupInfo* group =
+        req->placement_group_id().empty()
+            ? state_.placement_groups.FindByName(req->ray_namespace(), req->name())
+            : state_.placement_groups.Find(req->placement_group_id());
+    reply->set_found(group != nullptr);
+    if (group != nullptr) *reply->mutable_group() = *group;
+    done(absl::OkStatus());
+  });
+}
+
+GcsServiceImpl::Reactor* GcsServiceImpl::ListPlacementGroups(
+    Ctx* ctx, const rpc::ListPlacementGroupsRequest* req, rpc::ListPlacementGroupsReply* reply) {
+  return gate_.HandleInLoop(ctx, "ListPlacementGroups", [this, req, reply](Done done) {
+    for (auto& group : state_.placement_groups.List()) *reply->add_groups() = std::move(group);
+    done(absl::OkStatus());
+  });
+}
+
 absl::Status GcsServiceImpl::DoReportResources(const rpc::ReportResourcesRequest& req,
                                                rpc::ReportResourcesReply* reply) {
   // Only alive nodes have a view; anything else must register (again).

@@ -59,6 +59,14 @@ class GcsServiceImpl : public rpc::GcsService::CallbackService {
                       rpc::ListActorsReply* reply) override;
   Reactor* ReportWorkerFailure(Ctx* ctx, const rpc::ReportWorkerFailureRequest* req,
                                rpc::ReportWorkerFailureReply* reply) override;
+  Reactor* CreatePlacementGroup(Ctx* ctx, const rpc::CreatePlacementGroupRequest* req,
+                                rpc::CreatePlacementGroupReply* reply) override;
+  Reactor* RemovePlacementGroup(Ctx* ctx, const rpc::RemovePlacementGroupRequest* req,
+                                rpc::RemovePlacementGroupReply* reply) override;
+  Reactor* GetPlacementGroup(Ctx* ctx, const rpc::GetPlacementGroupRequest* req,
+                             rpc::GetPlacementGroupReply* reply) override;
+  Reactor* ListPlacementGroups(Ctx* ctx, const rpc::ListPlacementGroupsRequest* req,
+                               rpc::ListPlacementGroupsReply* reply) override;
 
  private:
   // Loop-side bodies of the methods that need more than one line.

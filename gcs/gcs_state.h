@@ -19,6 +19,7 @@
 #include "gcs/kv_manager.h"
 #include "gcs/node_change_publisher.h"
 #include "gcs/node_manager.h"
+#include "gcs/placement_group_manager.h"
 #include "gcs/resource_manager.h"
 #include "gcs/store/store_client.h"
 
@@ -30,7 +31,8 @@ class GcsState {
  public:
   // Collaborators are not owned and must outlive the state.
   GcsState(StoreClient& store, const Clock& clock, HealthProber& prober,
-           HealthCheckOptions health_check, ActorRpc& actor_rpc);
+           HealthCheckOptions health_check, ActorRpc& actor_rpc,
+           BundleRpc* bundle_rpc = nullptr);  // Null: bundle calls fail (UNAVAILABLE).
   GcsState(const GcsState&) = delete;
   GcsState& operator=(const GcsState&) = delete;
 
@@ -46,6 +48,7 @@ class GcsState {
   NodeChangePublisher publisher;
   HealthChecker health;
   ActorManager actors;
+  PlacementGroupManager placement_groups;
 };
 
 }  // namespace lumen::gcs

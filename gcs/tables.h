@@ -11,6 +11,7 @@ inline constexpr char kJobTable[] = "JOB";          // job id hex -> rpc::JobInf
 inline constexpr char kKvTable[] = "KV";            // "<len(ns)>:<ns><key>" -> value bytes
 inline constexpr char kCounterTable[] = "COUNTER";  // counter name -> decimal text
 inline constexpr char kActorTable[] = "ACTOR";      // actor id hex -> rpc::ActorInfo
+inline constexpr char kPlacementGroupTable[] = "PLACEMENT_GROUP";  // id hex -> rpc::PlacementGroupInfo
 
 inline constexpr char kJobIdCounter[] = "job_id";                   // Last job id handed out.
 inline constexpr char kNodeChangeSeqCounter[] = "node_change_seq";  // Last pub/sub seq.
