@@ -243,6 +243,26 @@ TEST_CASE("jobs through the CLI and the REST API", "[integration]") {
     CHECK(ReadFile(cluster.session() + "/logs/job-driver-long.log").empty());
   }
 
+  SECTION("a job that ignores SIGTERM is killed after the grace period; STOPPED") {
+    const std::string id = cluster.Submit({{"entrypoint", "trap '' TERM; echo armed; sleep 1000"}});
+    REQUIRE(WaitUntil([&] { return Has(ReadFile(cluster.session() + "/logs/job-driver-" + id + ".log"),
+                                       "armed"); }, kDeadlineMs));
+    const pid_t group = cluster.Job(id)["supervisor_pid"].get<int>();
+    CHECK(json::parse(cluster.Call("POST", "/api/jobs/" + id + "/stop").body)["stopped"] == true);
+    CHECK(cluster.WaitForEnd(id)["status"] == "STOPPED");
+    CHECK(WaitUntil([&] { return ::kill(-group, 0) != 0; }, kDeadlineMs));
+  }
+
+  SECTION("a job's processes die with a killed dashboard") {
+    const std::string id = cluster.Submit({{"entrypoint", "sleep 1000 & sleep 1000"}});
+    const pid_t group = cluster.Job(id)["supervisor_pid"].get<int>();
+    REQUIRE(group > 0);
+    const pid_t dashboard = sandbox.SessionPids(cluster.session())["dashboard"];
+    REQUIRE(dashboard > 0);
+    REQUIRE(::kill(dashboard, SIGKILL) == 0);
+    CHECK(WaitUntil([&] { return ::kill(-group, 0) != 0; }, kDeadlineMs));
+  }
+
   SECTION("lumen stop stops the dashboard too") {
     CHECK(sandbox.Lumen({"stop"}).exit_code == 0);
     CHECK(WaitUntil([&] { return sandbox.LumenDaemons().empty(); }, kDeadlineMs));
