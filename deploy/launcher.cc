@@ -142,16 +142,17 @@ absl::Status StartPlasmaAndRaylet(NodeStarter& starter, const NodeOptions& optio
 absl::Status StartDashboard(NodeStarter& starter, const NodeOptions& options,
                             const SessionFiles& files) {
   ASSIGN_OR_RETURN(std::string binary, FindLumenBinary("lumen-dashboard"));
-  int port = options.dashboard_port.value_or(kDefaultDashboardPort);
-  if (!options.dashboard_port && !CheckPortFree(options.dashboard_host, port).ok()) port = 0;
+  const int port = options.dashboard_port.value_or(kDefaultDashboardPort);
   const std::string port_file = files.session_dir + "/dashboard_port";
   const StartedNode& node = starter.node();
+  std::vector<std::string> argv = {binary, "--host", options.dashboard_host, "--port",
+                                   std::to_string(port), "--gcs-address", node.gcs_address,
+                                   "--session-dir", files.session_dir, "--port-file", port_file,
+                                   "--node-id", node.node_id_hex};
+  // No port asked for: a taken 8265 (another cluster here) is no failure.
+  if (!options.dashboard_port) argv.push_back("--any-port-if-taken");
   ASSIGN_OR_RETURN(WatchedDaemon dashboard,
-                   starter.Start("dashboard",
-                                 {binary, "--host", options.dashboard_host, "--port",
-                                  std::to_string(port), "--gcs-address", node.gcs_address,
-                                  "--session-dir", files.session_dir, "--port-file", port_file,
-                                  "--node-id", node.node_id_hex},
+                   starter.Start("dashboard", std::move(argv),
                                  files.session_dir + "/logs/dashboard.out"));
   ASSIGN_OR_RETURN(int bound, WaitForPortFile(port_file, dashboard, options.startup_timeout_ms));
   const std::string host = options.dashboard_host == "0.0.0.0" ? "127.0.0.1"

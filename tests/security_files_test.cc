@@ -371,7 +371,7 @@ TEST_CASE("no secret on a daemon's command line; session files are private",
   token = token.substr(0, token.find('\n'));
   REQUIRE(!token.empty());
   auto pids = sandbox.SessionPids(session);
-  REQUIRE(pids.size() == 3);
+  REQUIRE(pids.size() == 4);  // gcs, plasma, raylet, dashboard.
   for (const auto& [name, pid] : pids) {
     std::string cmdline;
     for (const auto& arg : CommandLineOf(pid)) cmdline += arg + " ";

@@ -21,6 +21,9 @@
 
 DEFINE_string(host, "127.0.0.1", "Address to listen on (0.0.0.0 for every interface).");
 DEFINE_int32(port, 8265, "HTTP port; 0 picks a free port.");
+DEFINE_bool(any_port_if_taken, false,
+            "When --port is taken, take a free port instead of failing (the default port "
+            "of `lumen start`, where several clusters may share a machine).");
 DEFINE_string(gcs_address, "", "ip:port of the cluster's GCS (required).");
 DEFINE_string(session_dir, "", "The head's session directory (required): job logs go to its "
               "logs/, the address to <dir>/dashboard_address.");
@@ -78,6 +81,10 @@ int main(int argc, char** argv) {
     return service.Handle(r);
   });
   auto port = server.Start(FLAGS_host, FLAGS_port);
+  if (!port.ok() && absl::IsAlreadyExists(port.status()) && FLAGS_any_port_if_taken) {
+    LOG(WARNING) << port.status().message() << "; taking a free port";
+    port = server.Start(FLAGS_host, 0);
+  }
   if (!port.ok()) {
     std::string message(port.status().message());
     if (absl::IsAlreadyExists(port.status())) message += " (--dashboard-port)";
