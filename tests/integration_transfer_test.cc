@@ -3,7 +3,8 @@
 // started on this machine by LocalCluster: a 200 MiB object made on B is
 // read by a task on C and by the driver on A with identical bytes; one
 // object needed by 5 tasks on C is transferred to C once (counted from C's
-// raylet log); a pull from a node that died fails with a clear error.
+// raylet log); objects spilled on their node are restored there and sent;
+// a pull from a node that died fails with a clear error.
 #include <signal.h>
 
 #include <catch2/catch.hpp>
@@ -19,14 +20,13 @@ constexpr int kDriverTimeoutMs = 120000;
 
 std::string Driver() { return Sandbox::BinDir() + "/transfer_driver"; }
 
-void StartThreeNodes(LocalCluster& cluster) {
-  const std::vector<std::string> store = {"--object-store-memory", "1000000000"};
-  auto with = [&](std::vector<std::string> args) {
-    args.insert(args.end(), store.begin(), store.end());
+void StartThreeNodes(LocalCluster& cluster, const std::string& b_store = "1000000000") {
+  auto with = [](std::vector<std::string> args, const std::string& store = "1000000000") {
+    args.insert(args.end(), {"--object-store-memory", store});
     return args;
   };
   const bool started = cluster.StartHead(with({"--num-cpus", "1"})) &&
-                       cluster.AddNode("127.0.0.2", with({"--num-cpus", "1", "--resources", R"({"b": 1})"})) &&
+                       cluster.AddNode("127.0.0.2", with({"--num-cpus", "1", "--resources", R"({"b": 1})"}, b_store)) &&
                        cluster.AddNode("127.0.0.3", with({"--num-cpus", "5", "--resources", R"({"c": 1})"}));
   INFO(cluster.error());
   REQUIRE(started);
@@ -70,6 +70,20 @@ TEST_CASE("one object needed by 5 tasks on the same node is transferred to it on
   REQUIRE(sums.size() == 5);
   for (const auto& s : sums) CHECK(s == sums[0]);
   CHECK(PullsLogged(cluster, 2) == 1);
+}
+
+TEST_CASE("objects spilled on the node that holds them are restored there and sent", "[integration]") {
+  Sandbox sandbox;
+  LocalCluster cluster(sandbox);
+  StartThreeNodes(cluster, /*b_store=*/std::to_string(100 << 20));  // Two 40 MiB objects fit, not three.
+  CommandResult run = sandbox.Run({Driver(), "spilled", "40"}, cluster.DriverEnv(), kDriverTimeoutMs);
+  INFO(run.Describe());
+  REQUIRE(run.exit_code == 0);
+  const auto expect = ValuesOf(run.out, "spilled_expect");
+  REQUIRE(expect.size() == 3);
+  CHECK(expect[0] != expect[1]);
+  CHECK(ValuesOf(run.out, "spilled_c_sum") == expect);
+  CHECK(PullsLogged(cluster, 2) == 3);
 }
 
 TEST_CASE("a pull from a node that died fails with a clear error, not a hang", "[integration]") {

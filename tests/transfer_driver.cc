@@ -5,6 +5,8 @@
 //   cross MiB   Make on B; Sum on C; the driver (head node) sums its view:
 //               "expect=", "c_sum=", "c_node=", "driver_sum="
 //   five MiB    Make on B; 5 Sum tasks on C at once: "five_sum=" per task
+//   spilled MiB three objects made on B, whose store holds two; each read
+//               on C: "spilled_expect=", "spilled_c_sum=" per object
 //   dead MiB    Make on B ("ready=1" once made); waits for the file
 //               $LUMEN_TEST_SANDBOX/go (the test kills B meanwhile), then
 //               Get: "error=<what>" or "got=1"
@@ -25,9 +27,9 @@
 
 namespace {
 
-std::vector<uint8_t> Make(int64_t bytes) {
+std::vector<uint8_t> Make(int64_t bytes, uint64_t seed) {
   std::vector<uint8_t> out(static_cast<size_t>(bytes));
-  uint64_t x = 0x9e3779b97f4a7c15ull;
+  uint64_t x = 0x9e3779b97f4a7c15ull + seed;
   for (size_t i = 0; i < out.size(); ++i) {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;  // xorshift64: no period within a GiB.
     out[i] = static_cast<uint8_t>(x);
@@ -57,13 +59,13 @@ void Print(const std::string& key, const std::string& value) {
 
 int64_t MiB(int argc, char** argv) { return (argc > 2 ? std::atoll(argv[2]) : 200) << 20; }
 
-ray::ObjectRef<std::vector<uint8_t>> MakeOnB(int64_t bytes) {
-  return ray::Task(Make).SetResource("b", 1).Remote(bytes);
+ray::ObjectRef<std::vector<uint8_t>> MakeOnB(int64_t bytes, uint64_t seed = 0) {
+  return ray::Task(Make).SetResource("b", 1).Remote(bytes, seed);
 }
 
 void Cross(int64_t bytes) {
   auto made = MakeOnB(bytes);
-  const std::vector<uint8_t> expect = Make(bytes);
+  const std::vector<uint8_t> expect = Make(bytes, 0);
   Print("expect", std::to_string(Checksum(expect.data(), expect.size())));
   std::string c = *ray::Task(Sum).SetResource("c", 1).Remote(made).Get();
   Print("c_sum", c.substr(0, c.find('|')));
@@ -78,6 +80,22 @@ void Five(int64_t bytes) {
   std::vector<ray::ObjectRef<std::string>> sums;
   for (int i = 0; i < 5; ++i) sums.push_back(ray::Task(Sum).SetResource("c", 0.2).Remote(made));
   for (const auto& s : ray::Get(sums)) Print("five_sum", s->substr(0, s->find('|')));
+}
+
+// Three objects made on B, whose store holds only two of them: B spills
+// some, and restores each one C asks for before sending it.
+void Spilled(int64_t bytes) {
+  std::vector<ray::ObjectRef<std::vector<uint8_t>>> made;
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    made.push_back(MakeOnB(bytes, seed));
+    ray::Wait(std::vector<ray::ObjectRef<std::vector<uint8_t>>>{made.back()}, 1, -1);
+  }
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    const std::vector<uint8_t> expect = Make(bytes, seed);
+    Print("spilled_expect", std::to_string(Checksum(expect.data(), expect.size())));
+    std::string c = *ray::Task(Sum).SetResource("c", 1).Remote(made[seed - 1]).Get();
+    Print("spilled_c_sum", c.substr(0, c.find('|')));
+  }
 }
 
 void Dead(int64_t bytes) {
@@ -134,6 +152,8 @@ int main(int argc, char** argv) {
       Five(MiB(argc, argv));
     } else if (mode == "bench") {
       Bench(MiB(argc, argv), argc > 3 ? std::atoi(argv[3]) : 0);
+    } else if (mode == "spilled") {
+      Spilled(MiB(argc, argv));
     } else if (mode == "dead") {
       Dead(MiB(argc, argv));
     } else {
