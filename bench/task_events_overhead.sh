@@ -23,7 +23,13 @@ figures() {
 for round in $(seq "$rounds"); do
   for events in 1 0; do
     LUMEN_TASK_EVENTS=$events "$build/bin/tasks_bench" > "$out/tasks.$events.$round" 2>/dev/null
-    LUMEN_TASK_EVENTS=$events "$build/bin/many_tasks" "${sizes[@]}" > "$out/many.$events.$round" 2>/dev/null
+    # CPU of many_tasks and every process it waited for (its private
+    # cluster: GCS, raylet, workers), per task submitted, in µs.
+    LUMEN_TASK_EVENTS=$events /usr/bin/time -f "%U %S" -o "$out/cpu.$events.$round" \
+      "$build/bin/many_tasks" "${sizes[@]}" > "$out/many.$events.$round" 2>/dev/null
+    ntasks=0; for n in "${sizes[@]}"; do ntasks=$((ntasks + n)); done
+    awk -v n="$ntasks" '{print "many_tasks_cpu_us_per_task", 1e6 * ($1 + $2) / n}' "$out/cpu.$events.$round" |
+      sed "s/^/$events /" >> "$out/all"
     for f in "$out"/tasks."$events"."$round" "$out"/many."$events"."$round"; do figures "$f"; done |
       sed "s/^/$events /" >> "$out/all"
   done
@@ -42,4 +48,4 @@ awk '{v[$2 " " $1] = v[$2 " " $1] " " $3; names[$2] = 1}
          printf "%-34s %12.1f %12.1f %+7.1f%%\n", name, on, off, 100 * (on - off) / off
        }
      }' "$out/all" | sort
-echo "(rates: higher is better; change = on vs off; median of $rounds rounds each)"
+echo "(rates: higher is better; cpu_us_per_task: lower is better, the whole cluster's CPU incl. startup; change = on vs off; median of $rounds rounds each)"

@@ -29,8 +29,7 @@ grpc::ServerUnaryReactor* TaskEventServiceImpl::AddTaskEventData(
     grpc::CallbackServerContext* ctx, const rpc::AddTaskEventDataRequest* req,
     rpc::AddTaskEventDataReply*) {
   return gate_.HandleInLoop(ctx, "AddTaskEventData", [this, req](rpc::Done done) {
-    store_.Add(*req);
-    done(absl::OkStatus());
+    done(store_.Add(*req));
   });
 }
 

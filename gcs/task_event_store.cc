@@ -1,108 +1,261 @@
 #include "gcs/task_event_store.h"
 
 #include <algorithm>
-#include <vector>
+#include <cstring>
+#include <utility>
+
+#include "common/task_event_record.h"
 
 namespace lumen::gcs {
+namespace {
 
-void TaskEventStore::Merge(rpc::TaskInfoEntry& entry, const rpc::TaskEvent& event) {
-  if (!event.function_name().empty()) {
-    entry.set_function_name(event.function_name());
-    entry.set_type(event.type());
+TaskEventRecord RecordAt(const std::string& records, size_t i) {
+  TaskEventRecord r;
+  std::memcpy(&r, records.data() + i * sizeof(TaskEventRecord), sizeof(TaskEventRecord));
+  return r;
+}
+
+// The string at `index` of a batch's table; out of range reads as empty.
+const std::string& StringAt(const std::vector<std::string>& strings, uint32_t index) {
+  static const std::string kEmpty;
+  return index < strings.size() ? strings[index] : kEmpty;
+}
+
+// A side table built while converting folded events.
+struct Interner {
+  std::vector<std::string> strings{std::string()};
+  absl::flat_hash_map<std::string, uint32_t> index;
+  uint32_t operator()(const std::string& s) {
+    if (s.empty()) return 0;
+    auto [it, added] = index.try_emplace(s, static_cast<uint32_t>(strings.size()));
+    if (added) strings.push_back(s);
+    return it->second;
   }
-  if (!event.name().empty()) entry.set_name(event.name());
-  if (!event.actor_id().empty()) entry.set_actor_id(event.actor_id());
-  if (!event.parent_task_id().empty()) entry.set_parent_task_id(event.parent_task_id());
-  if (event.submitter_pid() != 0) entry.set_submitter_pid(event.submitter_pid());
-  if (!event.node_id().empty()) entry.set_node_id(event.node_id());
-  if (!event.worker_id().empty()) entry.set_worker_id(event.worker_id());
-  if (event.worker_pid() != 0) entry.set_worker_pid(event.worker_pid());
-  if (!event.error_type().empty()) {
-    entry.set_error_type(event.error_type());
-    entry.set_error_message(event.error_message());
+};
+
+void AppendRecord(std::string& out, const TaskEventRecord& r) {
+  out.append(reinterpret_cast<const char*>(&r), sizeof(r));
+}
+
+void MergeRecord(rpc::TaskInfoEntry& entry, const TaskEventRecord& r,
+                 const std::vector<std::string>& strings) {
+  if (r.flags & TaskEventRecord::kDescribed) {
+    if (r.function_name != 0) {
+      entry.set_function_name(StringAt(strings, r.function_name));
+      entry.set_type(static_cast<rpc::TaskType>(r.type));
+    }
+    if (r.name != 0) entry.set_name(StringAt(strings, r.name));
+    if (r.actor_id != 0) entry.set_actor_id(StringAt(strings, r.actor_id));
+    if (r.parent_task_id != 0) entry.set_parent_task_id(StringAt(strings, r.parent_task_id));
+  }
+  if (r.pid != 0) {
+    if (r.state == rpc::PENDING_ARGS_AVAIL && !(r.flags & TaskEventRecord::kExecutor)) {
+      entry.set_submitter_pid(r.pid);
+    } else {
+      entry.set_worker_pid(r.pid);
+    }
+  }
+  if (r.node_id != 0) entry.set_node_id(StringAt(strings, r.node_id));
+  if (r.worker_id != 0) entry.set_worker_id(StringAt(strings, r.worker_id));
+  if (r.error_type != 0) {
+    entry.set_error_type(StringAt(strings, r.error_type));
+    entry.set_error_message(StringAt(strings, r.error_message));
   }
   auto* times = entry.mutable_state_time_ns();
   if (times->size() < rpc::TaskState_ARRAYSIZE) times->Resize(rpc::TaskState_ARRAYSIZE, 0);
-  for (const rpc::TaskStateTime& change : event.states()) {
-    const int state = change.state();
-    if (state <= 0 || state >= rpc::TaskState_ARRAYSIZE) continue;
-    if (state > entry.state()) entry.set_state(change.state());
-    int64_t& seen = (*times)[state];
-    if (seen == 0 || change.time_ns() < seen) seen = change.time_ns();
-  }
+  const int state = r.state;
+  if (state <= 0 || state >= rpc::TaskState_ARRAYSIZE) return;
+  if (state > entry.state()) entry.set_state(static_cast<rpc::TaskState>(state));
+  int64_t& seen = (*times)[state];
+  if (seen == 0 || r.time_ns < seen) seen = r.time_ns;
 }
 
-void TaskEventStore::AddEvent(const rpc::TaskEvent& event) {
-  JobTasks& job = Job(event.job_id());
-  auto it = job.index.find(Key(event.task_id(), event.attempt()));
-  if (it == job.index.end()) {
-    rpc::TaskInfoEntry& entry = job.entries.emplace_back();
-    entry.set_task_id(event.task_id());
-    entry.set_attempt(event.attempt());
-    entry.set_job_id(event.job_id());
-    it = job.index.emplace(Key(entry.task_id(), entry.attempt()), std::prev(job.entries.end())).first;
-    ++num_tasks_;
-    // The entry just added is never the one evicted (at least 1 is kept).
-    if (static_cast<int64_t>(job.entries.size()) > std::max<int64_t>(1, options_.max_tasks_per_job)) {
-      const rpc::TaskInfoEntry& oldest = job.entries.front();
-      job.index.erase(Key(oldest.task_id(), oldest.attempt()));
-      job.entries.pop_front();
-      ++job.evicted;
-      --num_tasks_;
+}  // namespace
+
+absl::Status TaskEventStore::Add(const rpc::AddTaskEventDataRequest& request) {
+  if (request.dropped() > 0) jobs_[request.job_id()].dropped_at_source += request.dropped();
+  if (!request.records().empty()) {
+    if (request.record_size() != static_cast<int32_t>(sizeof(TaskEventRecord))) {
+      return absl::InvalidArgumentError("task event records of " + std::to_string(request.record_size()) +
+                                        " bytes, this GCS reads records of " +
+                                        std::to_string(sizeof(TaskEventRecord)));
+    }
+    if (request.records().size() % sizeof(TaskEventRecord) != 0) {
+      return absl::InvalidArgumentError("task event records: " + std::to_string(request.records().size()) +
+                                        " bytes is not a whole number of records");
+    }
+    auto batch = std::make_shared<Batch>();
+    batch->records = request.records();
+    batch->strings.assign(request.strings().begin(), request.strings().end());
+    if (batch->strings.empty()) batch->strings.emplace_back();
+    AddBatch(std::move(batch));
+  }
+  if (request.events_size() > 0) {
+    Interner intern;
+    auto batch = std::make_shared<Batch>();
+    for (const rpc::TaskEvent& event : request.events()) {
+      TaskEventRecord r;
+      r.attempt = event.attempt();
+      r.job = intern(event.job_id());
+      if (event.task_id().size() <= TaskEventRecord::kInlineTaskId) {
+        std::memcpy(r.task_id, event.task_id().data(), event.task_id().size());
+        r.task_id_len = static_cast<uint8_t>(event.task_id().size());
+      } else {
+        r.task_id_str = intern(event.task_id());
+      }
+      r.flags = TaskEventRecord::kDescribed;
+      r.function_name = intern(event.function_name());
+      r.type = static_cast<uint8_t>(event.type());
+      r.name = intern(event.name());
+      r.actor_id = intern(event.actor_id());
+      r.parent_task_id = intern(event.parent_task_id());
+      r.node_id = intern(event.node_id());
+      r.worker_id = intern(event.worker_id());
+      r.error_type = intern(event.error_type());
+      r.error_message = intern(event.error_message());
+      if (event.states_size() == 0) {
+        r.pid = event.worker_pid() != 0 ? event.worker_pid() : event.submitter_pid();
+        AppendRecord(batch->records, r);
+      }
+      for (const rpc::TaskStateTime& change : event.states()) {
+        r.state = static_cast<uint8_t>(change.state());
+        r.time_ns = change.time_ns();
+        r.pid = change.state() == rpc::PENDING_ARGS_AVAIL ? event.submitter_pid() : event.worker_pid();
+        AppendRecord(batch->records, r);
+        if (change.state() == rpc::PENDING_ARGS_AVAIL && event.worker_pid() != 0) {
+          // The worker's pid as well (kept by a record without a state).
+          TaskEventRecord pid_only = r;
+          pid_only.state = 0;
+          pid_only.pid = event.worker_pid();
+          AppendRecord(batch->records, pid_only);
+        }
+      }
+    }
+    batch->strings = std::move(intern.strings);
+    AddBatch(std::move(batch));
+  }
+  return absl::OkStatus();
+}
+
+void TaskEventStore::AddBatch(std::shared_ptr<const Batch> batch) {
+  // The only pass over the records at ingest: which jobs they belong to
+  // (almost always one) and how many submissions each share holds.
+  std::vector<Part> parts;
+  const size_t n = batch->records.size() / sizeof(TaskEventRecord);
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t job;
+    uint8_t state, flags;
+    const char* at = batch->records.data() + i * sizeof(TaskEventRecord);
+    std::memcpy(&job, at + offsetof(TaskEventRecord, job), sizeof(job));
+    std::memcpy(&state, at + offsetof(TaskEventRecord, state), 1);
+    std::memcpy(&flags, at + offsetof(TaskEventRecord, flags), 1);
+    Part* part = parts.empty() || parts.back().job != job ? nullptr : &parts.back();
+    if (part == nullptr) {
+      for (Part& p : parts) {
+        if (p.job == job) part = &p;
+      }
+    }
+    if (part == nullptr) {
+      part = &parts.emplace_back();
+      part->job = job;
+    }
+    ++part->records;
+    if (state == rpc::PENDING_ARGS_AVAIL && !(flags & TaskEventRecord::kExecutor)) ++part->submissions;
+  }
+  const int64_t max_records = std::max<int64_t>(1, options_.max_tasks_per_job) * kRecordsPerTask;
+  for (Part& part : parts) {
+    part.batch = batch;
+    JobTasks& job = jobs_[StringAt(batch->strings, part.job)];
+    job.records += part.records;
+    num_records_ += part.records;
+    job.parts.push_back(std::move(part));
+    // The newest batch is never evicted.
+    while (job.records > max_records && job.parts.size() > 1) {
+      const Part& oldest = job.parts.front();
+      job.records -= oldest.records;
+      num_records_ -= oldest.records;
+      job.evicted += oldest.submissions;
+      job.parts.pop_front();
     }
   }
-  Merge(*it->second, event);
 }
 
-void TaskEventStore::Add(const rpc::AddTaskEventDataRequest& request) {
-  if (request.dropped() > 0) Job(request.job_id()).dropped_at_source += request.dropped();
-  for (const auto& event : request.events()) AddEvent(event);
+std::vector<rpc::TaskInfoEntry> TaskEventStore::Merge(const JobTasks& job, const std::string& task_filter,
+                                                      int64_t* trimmed) const {
+  std::vector<rpc::TaskInfoEntry> entries;
+  absl::flat_hash_map<std::pair<std::string, int32_t>, size_t> index;
+  for (const Part& part : job.parts) {
+    const Batch& batch = *part.batch;
+    const size_t n = batch.records.size() / sizeof(TaskEventRecord);
+    for (size_t i = 0; i < n; ++i) {
+      const TaskEventRecord r = RecordAt(batch.records, i);
+      if (r.job != part.job) continue;
+      const std::string_view task_id =
+          r.task_id_str != 0 ? std::string_view(StringAt(batch.strings, r.task_id_str))
+                             : std::string_view(r.task_id, std::min<size_t>(r.task_id_len, TaskEventRecord::kInlineTaskId));
+      if (!task_filter.empty() && task_id != task_filter) continue;
+      auto [it, added] = index.try_emplace(std::make_pair(std::string(task_id), r.attempt), entries.size());
+      if (added) {
+        rpc::TaskInfoEntry& entry = entries.emplace_back();
+        entry.set_task_id(task_id.data(), task_id.size());
+        entry.set_attempt(r.attempt);
+        entry.set_job_id(StringAt(batch.strings, part.job));
+      }
+      MergeRecord(entries[it->second], r, batch.strings);
+    }
+  }
+  const size_t max_entries = static_cast<size_t>(std::max<int64_t>(1, options_.max_tasks_per_job));
+  *trimmed = 0;
+  if (entries.size() > max_entries) {
+    *trimmed = static_cast<int64_t>(entries.size() - max_entries);
+    entries.erase(entries.begin(), entries.begin() + static_cast<ptrdiff_t>(*trimmed));
+  }
+  return entries;
 }
 
 rpc::GetTaskEventsReply TaskEventStore::Get(const rpc::GetTaskEventsRequest& request) const {
   rpc::GetTaskEventsReply reply;
-  std::vector<const rpc::TaskInfoEntry*> matches;
+  std::vector<rpc::TaskInfoEntry> matches;
   int64_t total = 0;
   for (const auto& [job_id, job] : jobs_) {
     if (!request.job_id().empty() && job_id != request.job_id()) continue;
+    // The window is trimmed without the task filter, so a task's presence
+    // does not depend on the query.
+    int64_t trimmed = 0;
+    std::vector<rpc::TaskInfoEntry> entries = Merge(job, std::string(), &trimmed);
     rpc::JobTaskDrops* drops = reply.add_drops();
     drops->set_job_id(job_id);
     drops->set_dropped_at_source(job.dropped_at_source);
-    drops->set_evicted(job.evicted);
+    drops->set_evicted(job.evicted + trimmed);
     // Entries are in creation order: with a limit only each job's last
     // `limit` matches can be among the most recent overall.
-    size_t kept = 0;
-    const size_t first_of_job = matches.size();
-    for (auto it = job.entries.rbegin(); it != job.entries.rend(); ++it) {
+    std::vector<rpc::TaskInfoEntry*> kept;
+    for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
       if (!request.task_id().empty() && it->task_id() != request.task_id()) continue;
       ++total;
-      if (request.limit() <= 0 || kept < static_cast<size_t>(request.limit())) {
-        matches.push_back(&*it);
-        ++kept;
-      }
+      if (request.limit() <= 0 || kept.size() < static_cast<size_t>(request.limit())) kept.push_back(&*it);
     }
-    std::reverse(matches.begin() + static_cast<ptrdiff_t>(first_of_job), matches.end());  // Oldest first.
+    for (auto it = kept.rbegin(); it != kept.rend(); ++it) matches.push_back(std::move(**it));  // Oldest first.
   }
   reply.set_total(total);
   // Across jobs "most recent" is by the first state time seen.
-  auto first_time = [](const rpc::TaskInfoEntry* e) {
+  auto first_time = [](const rpc::TaskInfoEntry& e) {
     int64_t t = INT64_MAX;
-    for (int64_t s : e->state_time_ns()) {
+    for (int64_t s : e.state_time_ns()) {
       if (s != 0) t = std::min(t, s);
     }
     return t;
   };
-  std::vector<std::pair<int64_t, const rpc::TaskInfoEntry*>> by_time;
+  std::vector<std::pair<int64_t, size_t>> by_time;
   by_time.reserve(matches.size());
-  for (const auto* entry : matches) by_time.emplace_back(first_time(entry), entry);
+  for (size_t i = 0; i < matches.size(); ++i) by_time.emplace_back(first_time(matches[i]), i);
   std::stable_sort(by_time.begin(), by_time.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (size_t i = 0; i < by_time.size(); ++i) matches[i] = by_time[i].second;
   size_t begin = 0;
-  if (request.limit() > 0 && matches.size() > static_cast<size_t>(request.limit())) {
-    begin = matches.size() - static_cast<size_t>(request.limit());
+  if (request.limit() > 0 && by_time.size() > static_cast<size_t>(request.limit())) {
+    begin = by_time.size() - static_cast<size_t>(request.limit());
   }
-  for (size_t i = begin; i < matches.size(); ++i) *reply.add_tasks() = *matches[i];
+  for (size_t i = begin; i < by_time.size(); ++i) *reply.add_tasks() = std::move(matches[by_time[i].second]);
   return reply;
 }
 

@@ -1,30 +1,44 @@
 // gcs/task_event_store.h
 //
-// TaskEventStore keeps what the GCS knows of tasks and actor calls: the
-// events that workers and drivers send (AddTaskEventData) merged into one
-// entry per task attempt (task id + attempt). The submitter's events describe
-// the task (name, function, type, actor, parent, the worker it was pushed
-// to); the executor's say where it ran and how it ended. Each state keeps the
-// earliest time reported for it, and the entry's state is the furthest one
-// reached (FINISHED/FAILED win over RUNNING whatever the arrival order).
+// TaskEventStore keeps what the GCS knows of tasks and actor calls. Workers
+// and drivers send batches of fixed-size records (AddTaskEventData: a
+// `bytes` field of TaskEventRecord structs plus a side table of strings,
+// common/task_event_record.h). Ingest does no per-task work: a batch is kept
+// as it came, appended to its job's window (a scan of its records' job
+// indices is all it reads). Records are merged into one entry per task
+// attempt (task id + attempt) only when GetTaskEvents asks, at O(records)
+// per query. The submitter's records describe the task (name, function,
+// type, actor, parent, the worker it was pushed to); the executor's say
+// where it ran and how it ended. Each state keeps the earliest time reported
+// for it, and the entry's state is the furthest one reached
+// (FINISHED/FAILED win over RUNNING whatever the arrival order).
 //
-// Bounded: each job keeps its `max_tasks_per_job` most recently created
-// entries; an older one is evicted (counted per job as `evicted`). Events
-// lost in the senders' buffers are counted per job as `dropped_at_source`.
-// Both counts are reported with every query, so a listing says how much it
-// misses. An event for an evicted entry starts a new, partial one.
+// Bounded, approximately: each job keeps its most recent batches up to
+// `max_tasks_per_job * kRecordsPerTask` records (a task makes 3 to 6
+// records: the caller's submitted / args ready / pushed / ended and the
+// executor's running / ended), so at least about the most recent
+// `max_tasks_per_job` tasks; older batches are evicted whole, and the tasks
+// whose submission they held are counted per job as `evicted`. A query
+// shows at most `max_tasks_per_job` entries per job (the most recently
+// created) and counts the rest as evicted too. A task whose first records
+// were evicted shows as a partial entry. Events lost in the senders'
+// buffers are counted per job as `dropped_at_source`. Both counts come with
+// every query, so a listing says how much it misses.
+//
+// Older senders' folded `events` are converted to records on ingest.
 //
 // Pure bookkeeping, no I/O, no clock. Threading: not thread-safe; the GCS
 // loop owns it.
 #pragma once
 
 #include <cstdint>
-#include <list>
+#include <deque>
+#include <memory>
 #include <string>
-#include <string_view>
-#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "proto/task_events.pb.h"
 
 namespace lumen::gcs {
@@ -35,34 +49,49 @@ struct TaskEventStoreOptions {
 
 class TaskEventStore {
  public:
+  // Records kept per task of the window (see above).
+  static constexpr int64_t kRecordsPerTask = 6;
+
   explicit TaskEventStore(TaskEventStoreOptions options) : options_(options) {}
 
-  void Add(const rpc::AddTaskEventDataRequest& request);
+  // InvalidArgument (nothing kept) for records of another layout or size.
+  absl::Status Add(const rpc::AddTaskEventDataRequest& request);
   // The entries matching `request`'s job and task filters, the most recent
   // `limit` of them (oldest first), the count before the limit, and the
   // dropped counts of the jobs asked about.
   rpc::GetTaskEventsReply Get(const rpc::GetTaskEventsRequest& request) const;
 
-  size_t NumTasks() const { return num_tasks_; }
+  // Records held, over all jobs.
+  int64_t NumRecords() const { return num_records_; }
 
  private:
-  // (task id, attempt); the id points into the entry's own task_id, which
-  // stays put while the entry lives (list nodes do not move).
-  using Key = std::pair<std::string_view, int32_t>;
+  struct Batch {
+    std::string records;  // TaskEventRecord structs.
+    std::vector<std::string> strings;
+  };
+  // One job's share of a batch.
+  struct Part {
+    std::shared_ptr<const Batch> batch;
+    uint32_t job = 0;         // The job's index in the batch's strings.
+    int64_t records = 0;      // Records of this job.
+    int64_t submissions = 0;  // Of them, PENDING_ARGS_AVAIL by a caller.
+  };
   struct JobTasks {
-    std::list<rpc::TaskInfoEntry> entries;  // Oldest first.
-    absl::flat_hash_map<Key, std::list<rpc::TaskInfoEntry>::iterator> index;
+    std::deque<Part> parts;  // Oldest first.
+    int64_t records = 0;
     int64_t dropped_at_source = 0;
     int64_t evicted = 0;
   };
 
-  static void Merge(rpc::TaskInfoEntry& entry, const rpc::TaskEvent& event);
-  JobTasks& Job(const std::string& job_id) { return jobs_[job_id]; }
-  void AddEvent(const rpc::TaskEvent& event);
+  void AddBatch(std::shared_ptr<const Batch> batch);
+  // Entries of one job, in creation order, at most max_tasks_per_job of
+  // them (the most recent); `trimmed` gets how many more there were.
+  std::vector<rpc::TaskInfoEntry> Merge(const JobTasks& job, const std::string& task_filter,
+                                        int64_t* trimmed) const;
 
   const TaskEventStoreOptions options_;
   absl::flat_hash_map<std::string, JobTasks> jobs_;
-  size_t num_tasks_ = 0;
+  int64_t num_records_ = 0;
 };
 
 }  // namespace lumen::gcs

@@ -1,6 +1,9 @@
 #include "gcs/task_event_store.h"
 
 #include <catch2/catch.hpp>
+#include <cstring>
+
+#include "common/task_event_record.h"
 
 using namespace lumen;
 using namespace lumen::gcs;
@@ -31,6 +34,38 @@ rpc::AddTaskEventDataRequest Batch(std::vector<rpc::TaskEvent> events, int64_t d
   return request;
 }
 
+// A batch in the compact form the workers send.
+struct RecordBatch {
+  rpc::AddTaskEventDataRequest request;
+  RecordBatch() {
+    request.set_record_size(sizeof(TaskEventRecord));
+    request.add_strings("");
+  }
+  uint32_t Str(const std::string& s) {
+    for (int i = 0; i < request.strings_size(); ++i) {
+      if (request.strings(i) == s) return static_cast<uint32_t>(i);
+    }
+    request.add_strings(s);
+    return static_cast<uint32_t>(request.strings_size() - 1);
+  }
+  TaskEventRecord& Add(const std::string& task, rpc::TaskState state, int64_t time_ns,
+                       const std::string& job = kJob1) {
+    TaskEventRecord r;
+    std::memcpy(r.task_id, task.data(), task.size());
+    r.task_id_len = static_cast<uint8_t>(task.size());
+    r.state = static_cast<uint8_t>(state);
+    r.time_ns = time_ns;
+    r.job = Str(job);
+    records.push_back(r);
+    return records.back();
+  }
+  const rpc::AddTaskEventDataRequest& Done() {
+    request.set_records(reinterpret_cast<const char*>(records.data()), records.size() * sizeof(TaskEventRecord));
+    return request;
+  }
+  std::vector<TaskEventRecord> records;
+};
+
 int64_t TimeOf(const rpc::TaskInfoEntry& entry, rpc::TaskState state) {
   if (entry.state_time_ns_size() <= state || entry.state_time_ns(state) == 0) return -1;
   return entry.state_time_ns(state);
@@ -49,12 +84,12 @@ TEST_CASE("submitter and executor events merge into one entry per task attempt")
   // The executor's batch arrives after the submitter's FINISHED, with an
   // earlier FINISHED time: the earliest time counts, FINISHED stays.
   rpc::TaskEvent finished_seen_by_caller = Event("t1", rpc::FINISHED, 500);
-  store.Add(Batch({submitted, pushed, finished_seen_by_caller}));
+  REQUIRE(store.Add(Batch({submitted, pushed, finished_seen_by_caller})).ok());
   rpc::TaskEvent running = Event("t1", rpc::RUNNING, 300);
   running.set_worker_id("worker");
-  store.Add(Batch({running, Event("t1", rpc::FINISHED, 400)}));
+  REQUIRE(store.Add(Batch({running, Event("t1", rpc::FINISHED, 400)})).ok());
   // A retry is a separate attempt.
-  store.Add(Batch({Event("t1", rpc::RUNNING, 600, kJob1, 1)}));
+  REQUIRE(store.Add(Batch({Event("t1", rpc::RUNNING, 600, kJob1, 1)})).ok());
 
   rpc::GetTaskEventsReply reply = store.Get({});
   REQUIRE(reply.tasks_size() == 2);
@@ -73,7 +108,7 @@ TEST_CASE("submitter and executor events merge into one entry per task attempt")
   CHECK(reached == 4);
   CHECK(reply.tasks(1).attempt() == 1);
   CHECK(reply.tasks(1).state() == rpc::RUNNING);
-  CHECK(store.NumTasks() == 2);
+  CHECK(store.NumRecords() == 6);
 }
 
 TEST_CASE("a failure keeps its error type and wins over an earlier state") {
@@ -85,7 +120,7 @@ TEST_CASE("a failure keeps its error type and wins over an earlier state") {
   running->set_time_ns(20);
   failed.set_error_type("TASK_EXCEPTION");
   failed.set_error_message("boom");
-  store.Add(Batch({failed}));
+  REQUIRE(store.Add(Batch({failed})).ok());
   rpc::GetTaskEventsReply reply = store.Get({});
   REQUIRE(reply.tasks_size() == 1);
   CHECK(reply.tasks(0).state() == rpc::FAILED);
@@ -98,11 +133,11 @@ TEST_CASE("a failure keeps its error type and wins over an earlier state") {
 TEST_CASE("each job keeps a bounded window of its most recent tasks and counts what it lost") {
   TaskEventStore store({.max_tasks_per_job = 3});
   for (int i = 0; i < 5; ++i) {
-    store.Add(Batch({Event("a" + std::to_string(i), rpc::FINISHED, 10 + i)}));
+    REQUIRE(store.Add(Batch({Event("a" + std::to_string(i), rpc::FINISHED, 10 + i)})).ok());
   }
-  store.Add(Batch({Event("b0", rpc::FINISHED, 1, kJob2)}, /*dropped=*/7, kJob2));
-  store.Add(Batch({}, /*dropped=*/2, kJob2));
-  CHECK(store.NumTasks() == 4);
+  REQUIRE(store.Add(Batch({Event("b0", rpc::FINISHED, 1, kJob2)}, /*dropped=*/7, kJob2)).ok());
+  REQUIRE(store.Add(Batch({}, /*dropped=*/2, kJob2)).ok());
+  CHECK(store.NumRecords() == 6);
 
   rpc::GetTaskEventsRequest job1;
   job1.set_job_id(kJob1);
@@ -124,7 +159,7 @@ TEST_CASE("each job keeps a bounded window of its most recent tasks and counts w
 
 TEST_CASE("queries filter by task and keep the most recent up to the limit") {
   TaskEventStore store({});
-  for (int i = 0; i < 10; ++i) store.Add(Batch({Event("t" + std::to_string(i), rpc::RUNNING, i)}));
+  for (int i = 0; i < 10; ++i) REQUIRE(store.Add(Batch({Event("t" + std::to_string(i), rpc::RUNNING, i)})).ok());
   rpc::GetTaskEventsRequest limited;
   limited.set_limit(4);
   rpc::GetTaskEventsReply reply = store.Get(limited);
@@ -140,4 +175,89 @@ TEST_CASE("queries filter by task and keep the most recent up to the limit") {
   CHECK(reply.tasks(0).task_id() == "t3");
   one.set_task_id("missing");
   CHECK(store.Get(one).tasks_size() == 0);
+}
+
+TEST_CASE("records and their side table merge into entries when asked") {
+  TaskEventStore store({});
+  RecordBatch caller;
+  TaskEventRecord& submitted = caller.Add("t1", rpc::PENDING_ARGS_AVAIL, 100);
+  submitted.flags = TaskEventRecord::kDescribed;
+  submitted.function_name = caller.Str("Plus");
+  submitted.type = rpc::ACTOR_TASK;
+  submitted.pid = 11;
+  TaskEventRecord& pushed = caller.Add("t1", rpc::SUBMITTED_TO_WORKER, 200);
+  pushed.pid = 22;
+  pushed.node_id = caller.Str("node-B");
+  caller.Add("other", rpc::PENDING_ARGS_AVAIL, 150, kJob2);  // Another job in the same batch.
+  REQUIRE(store.Add(caller.Done()).ok());
+  RecordBatch executor;
+  TaskEventRecord& running = executor.Add("t1", rpc::RUNNING, 300);
+  running.flags = TaskEventRecord::kExecutor;
+  running.pid = 22;
+  running.worker_id = executor.Str("worker-B");
+  TaskEventRecord& failed = executor.Add("t1", rpc::FAILED, 400);
+  failed.error_type = executor.Str("TASK_EXCEPTION");
+  failed.error_message = executor.Str("boom");
+  REQUIRE(store.Add(executor.Done()).ok());
+  CHECK(store.NumRecords() == 5);
+
+  rpc::GetTaskEventsRequest job1;
+  job1.set_job_id(kJob1);
+  rpc::GetTaskEventsReply reply = store.Get(job1);
+  REQUIRE(reply.tasks_size() == 1);
+  const rpc::TaskInfoEntry& t = reply.tasks(0);
+  CHECK(t.task_id() == "t1");
+  CHECK(t.job_id() == kJob1);
+  CHECK(t.state() == rpc::FAILED);
+  CHECK(t.function_name() == "Plus");
+  CHECK(t.type() == rpc::ACTOR_TASK);
+  CHECK(t.submitter_pid() == 11);
+  CHECK(t.worker_pid() == 22);
+  CHECK(t.node_id() == "node-B");
+  CHECK(t.worker_id() == "worker-B");
+  CHECK(t.error_type() == "TASK_EXCEPTION");
+  CHECK(t.error_message() == "boom");
+  CHECK(TimeOf(t, rpc::PENDING_ARGS_AVAIL) == 100);
+  CHECK(TimeOf(t, rpc::RUNNING) == 300);
+  CHECK(TimeOf(t, rpc::FAILED) == 400);
+  rpc::GetTaskEventsRequest job2;
+  job2.set_job_id(kJob2);
+  reply = store.Get(job2);
+  REQUIRE(reply.tasks_size() == 1);
+  CHECK(reply.tasks(0).task_id() == "other");
+  CHECK(store.Get({}).tasks_size() == 2);
+}
+
+TEST_CASE("the window is counted in records: old batches are evicted whole and their tasks counted") {
+  TaskEventStore store({.max_tasks_per_job = 2});  // 12 records.
+  for (int b = 0; b < 4; ++b) {
+    RecordBatch batch;
+    for (int i = 0; i < 5; ++i) batch.Add("t" + std::to_string(b * 5 + i), rpc::PENDING_ARGS_AVAIL, 1 + b * 5 + i);
+    REQUIRE(store.Add(batch.Done()).ok());
+  }
+  CHECK(store.NumRecords() == 10);  // Two batches evicted.
+  rpc::GetTaskEventsReply reply = store.Get({});
+  REQUIRE(reply.tasks_size() == 2);  // At most max_tasks_per_job shown.
+  CHECK(reply.tasks(0).task_id() == "t18");
+  CHECK(reply.tasks(1).task_id() == "t19");
+  REQUIRE(reply.drops_size() == 1);
+  CHECK(reply.drops(0).evicted() == 18);  // Every task not shown is counted.
+}
+
+TEST_CASE("records of another layout or a torn batch are refused with a clear error") {
+  TaskEventStore store({});
+  RecordBatch batch;
+  batch.Add("t", rpc::RUNNING, 1);
+  rpc::AddTaskEventDataRequest wrong_size = batch.Done();
+  wrong_size.set_record_size(64);
+  absl::Status st = store.Add(wrong_size);
+  CHECK(st.code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(st.message()), Catch::Contains("records of 64 bytes"));
+  rpc::AddTaskEventDataRequest torn = batch.Done();
+  torn.mutable_records()->pop_back();
+  st = store.Add(torn);
+  CHECK(st.code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(st.message()), Catch::Contains("not a whole number of records"));
+  CHECK(store.NumRecords() == 0);
+  CHECK(store.Get({}).tasks_size() == 0);
 }

@@ -5,10 +5,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <cstdlib>
 
-#include "google/protobuf/arena.h"
 
 namespace lumen::worker {
 namespace {
@@ -73,46 +74,75 @@ void TaskEventRecorder::Stop() {
   if (options_.enabled) Flush();
 }
 
+void TaskEventRecorder::Buffer::Clear() {
+  records.clear();
+  strings.resize(1);
+  index.clear();
+  for (int i = 0; i < kFields; ++i) {
+    last[i].clear();
+    last_index[i] = 0;
+  }
+}
+
+uint32_t TaskEventRecorder::Buffer::Intern(int field, std::string_view value) {
+  if (value.empty()) return 0;
+  if (last_index[field] != 0 && value == last[field]) return last_index[field];
+  auto [it, added] = index.try_emplace(std::string(value), static_cast<uint32_t>(strings.size()));
+  if (added) strings.emplace_back(value);
+  last[field].assign(value);
+  last_index[field] = it->second;
+  return it->second;
+}
+
 void TaskEventRecorder::Record(const rpc::TaskSpec& spec, rpc::TaskState state,
                                const rpc::Address* worker, int32_t pid, const rpc::ErrorInfo* error) {
   if (!options_.enabled) return;
   const int64_t now = WallNs();
   std::lock_guard<std::mutex> lock(mu_);
-  if (used_ >= options_.buffer_size) {
+  Buffer& buf = active_;
+  if (buf.records.size() >= options_.buffer_size) {
     ++dropped_;
     ++dropped_total_;
     return;
   }
-  if (used_ == active_.size()) active_.emplace_back();
-  Slot& slot = active_[used_++];
+  if (buf.strings.empty()) buf.strings.emplace_back();
+  TaskEventRecord& r = buf.records.emplace_back();  // Zero-filled.
   ++recorded_;
-  slot.task_id.assign(spec.task_id());
-  slot.job_id.assign(spec.job_id());
-  slot.attempt = spec.attempt();
-  slot.state = state;
-  slot.time_ns = now;
-  // The description travels with the first event of each side only.
-  slot.described = state == rpc::PENDING_ARGS_AVAIL || state == rpc::RUNNING;
-  if (slot.described) {
-    slot.function_name.assign(spec.function_name());
-    slot.name.assign(spec.name() == spec.function_name() ? std::string_view() : spec.name());
-    slot.actor_id.assign(spec.actor_id());
-    slot.parent_task_id.assign(spec.parent_task_id());
-    slot.type = TypeOf(spec);
+  r.time_ns = now;
+  r.attempt = spec.attempt();
+  r.state = static_cast<uint8_t>(state);
+  const std::string& task_id = spec.task_id();
+  if (task_id.size() <= TaskEventRecord::kInlineTaskId) {
+    std::memcpy(r.task_id, task_id.data(), task_id.size());
+    r.task_id_len = static_cast<uint8_t>(task_id.size());
+  } else {
+    r.task_id_str = buf.Intern(kParent, task_id);
   }
-  slot.executor = pid < 0;
-  slot.node_id.clear();
-  slot.worker_id.clear();
-  slot.worker_pid = pid > 0 ? pid : 0;
+  r.job = buf.Intern(kJob, spec.job_id());
+  // The description travels with the first record of each side only.
+  if (state == rpc::PENDING_ARGS_AVAIL || state == rpc::RUNNING) {
+    r.flags |= TaskEventRecord::kDescribed;
+    r.function_name = buf.Intern(kFunction, spec.function_name());
+    if (spec.name() != spec.function_name()) r.name = buf.Intern(kName, spec.name());
+    r.actor_id = buf.Intern(kActor, spec.actor_id());
+    r.parent_task_id = buf.Intern(kParent, spec.parent_task_id());
+    r.type = static_cast<uint8_t>(TypeOf(spec));
+  }
+  if (pid < 0) {
+    r.flags |= TaskEventRecord::kExecutor;
+    r.pid = pid_;
+  } else if (state == rpc::PENDING_ARGS_AVAIL) {
+    r.pid = pid_;  // The submitter.
+  } else {
+    r.pid = pid;
+  }
   if (worker != nullptr) {
-    slot.node_id.assign(worker->node_id());
-    slot.worker_id.assign(worker->worker_id());
+    r.node_id = buf.Intern(kNode, worker->node_id());
+    r.worker_id = buf.Intern(kWorker, worker->worker_id());
   }
-  slot.error_type.clear();
-  slot.error_message.clear();
   if (error != nullptr && error->type() != rpc::ErrorInfo::NONE) {
-    slot.error_type.assign(rpc::ErrorInfo::Type_Name(error->type()));
-    slot.error_message.assign(error->message());
+    r.error_type = buf.Intern(kError, rpc::ErrorInfo::Type_Name(error->type()));
+    r.error_message = buf.Intern(kError, error->message());
   }
 }
 
@@ -128,10 +158,10 @@ void TaskEventRecorder::FlushLoop() {
     if (stopping_) break;
     const auto now = std::chrono::steady_clock::now();
     const bool due = now - last_flush >= std::chrono::milliseconds(options_.flush_interval_ms);
-    const bool half_full = used_ * 2 >= options_.buffer_size;
+    const bool half_full = active_.records.size() * 2 >= options_.buffer_size;
     const bool quiet = recorded_ == seen;  // Nothing new for a tick.
     seen = recorded_;
-    if ((used_ == 0 && dropped_ == 0) || !(due || half_full || quiet)) continue;
+    if ((active_.records.empty() && dropped_ == 0) || !(due || half_full || quiet)) continue;
     lock.unlock();
     Flush();
     last_flush = std::chrono::steady_clock::now();
@@ -141,88 +171,52 @@ void TaskEventRecorder::FlushLoop() {
 
 void TaskEventRecorder::Flush() {
   std::lock_guard<std::mutex> flush_lock(flush_mu_);
-  size_t n;
   int64_t dropped;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (used_ == 0 && dropped_ == 0) return;
-    active_.swap(sending_);
-    n = used_;
-    used_ = 0;
+    if (active_.records.empty() && dropped_ == 0) return;
+    std::swap(active_, sending_);
+    active_.Clear();  // Keeps the capacity of the buffer sent last time.
     dropped = dropped_;
     dropped_ = 0;
   }
-  // Sent in messages of at most kEventsPerMessage task events (a flush at
-  // half a buffer is one message: fewer, larger calls cost less than many
-  // small ones), each built on an arena whose first block is kept across
-  // flushes: no malloc per event.
+  if (sending_.strings.empty()) sending_.strings.emplace_back();
+  // The executor's node and worker are this process: in the table once.
+  const uint32_t self_node = sending_.Intern(kNode, node_id_);
+  const uint32_t self_worker = sending_.Intern(kWorker, worker_id_);
+  const size_t n = sending_.records.size();
   bool all_sent = true;
   int64_t lost_events = 0;   // In messages the GCS did not take.
   int64_t lost_dropped = 0;  // The dropped count, when its message was not taken.
+  rpc::AddTaskEventDataRequest request;
+  request.set_job_id(job_id_);
+  request.set_record_size(static_cast<int32_t>(sizeof(TaskEventRecord)));
+  for (const std::string& s : sending_.strings) request.add_strings(s);
   for (size_t begin = 0; begin < n || (begin == 0 && dropped > 0);) {
-    google::protobuf::ArenaOptions arena_options;
-    arena_options.initial_block = arena_block_.get();
-    arena_options.initial_block_size = kArenaBlockBytes;
-    google::protobuf::Arena arena(arena_options);
-    auto* request = google::protobuf::Arena::CreateMessage<rpc::AddTaskEventDataRequest>(&arena);
-    request->set_job_id(job_id_);
-    if (begin == 0) request->set_dropped(dropped);
-    // One event per task attempt and side: the GCS merges each task once per
-    // message, and ids travel once. Keys point into the slots (no copies).
-    fold_.clear();
-    size_t i = begin;
-    for (; i < n && fold_.size() < kEventsPerMessage; ++i) {
-      const Slot& slot = sending_[i];
-      const int64_t attempt_side = (static_cast<int64_t>(slot.attempt) << 1) | (slot.executor ? 1 : 0);
-      auto [it, added] = fold_.try_emplace({std::string_view(slot.task_id), attempt_side}, nullptr);
-      if (added) {
-        it->second = request->add_events();
-        it->second->set_task_id(slot.task_id);
-        it->second->set_attempt(slot.attempt);
-        it->second->set_job_id(slot.job_id);
+    const size_t end = std::min(n, begin + kRecordsPerMessage);
+    for (size_t i = begin; i < end; ++i) {
+      TaskEventRecord& r = sending_.records[i];
+      if (r.flags & TaskEventRecord::kExecutor) {
+        r.node_id = self_node;
+        r.worker_id = self_worker;
       }
-      AddTo(slot, it->second);
     }
-    if (!send_(*request).ok()) {
+    request.set_dropped(begin == 0 ? dropped : 0);
+    request.set_records(reinterpret_cast<const char*>(sending_.records.data() + begin),
+                        (end - begin) * sizeof(TaskEventRecord));
+    if (!send_(request).ok()) {
       all_sent = false;
-      lost_events += static_cast<int64_t>(i - begin);
+      lost_events += static_cast<int64_t>(end - begin);
       if (begin == 0) lost_dropped = dropped;
     }
-    if (i == begin) break;  // Only the dropped count: sent.
-    begin = i;
+    if (end == begin) break;  // Only the dropped count: sent.
+    begin = end;
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (all_sent) ++batches_sent_;
   // Lost: counted, and reported with the next batch.
   dropped_ += lost_events + lost_dropped;
   dropped_total_ += lost_events;
-}
-
-void TaskEventRecorder::AddTo(const Slot& slot, rpc::TaskEvent* event) const {
-  rpc::TaskStateTime* change = event->add_states();
-  change->set_state(slot.state);
-  change->set_time_ns(slot.time_ns);
-  if (slot.described) {
-    event->set_function_name(slot.function_name);
-    event->set_name(slot.name);
-    event->set_type(slot.type);
-    event->set_actor_id(slot.actor_id);
-    event->set_parent_task_id(slot.parent_task_id);
-  }
-  if (slot.executor) {
-    event->set_node_id(node_id_);
-    event->set_worker_id(worker_id_);
-    event->set_worker_pid(pid_);
-  } else {
-    if (slot.state == rpc::PENDING_ARGS_AVAIL) event->set_submitter_pid(pid_);
-    if (!slot.node_id.empty()) event->set_node_id(slot.node_id);
-    if (!slot.worker_id.empty()) event->set_worker_id(slot.worker_id);
-    if (slot.worker_pid != 0) event->set_worker_pid(slot.worker_pid);
-  }
-  if (!slot.error_type.empty()) {
-    event->set_error_type(slot.error_type);
-    event->set_error_message(slot.error_message);
-  }
 }
 
 int64_t TaskEventRecorder::dropped_total() const {

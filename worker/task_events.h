@@ -9,16 +9,20 @@
 // records RUNNING and FINISHED/FAILED with its node, worker id and pid.
 // The GCS merges both sides by task id and attempt.
 //
-// Cost on the task path: one uncontended mutex and a copy of a few ids into
-// a preallocated slot; slots are reused, so after warm-up a record
-// allocates nothing. The buffer is bounded (`buffer_size` events): when it
-// is full an event is counted as dropped, never waited for. A flusher
-// thread swaps the buffer for a second one and sends it (AddTaskEventData)
-// about every `flush_interval_ms`, sooner when the buffer is half full or
-// the process has gone quiet (a worker may be killed at any time after its
-// last task), and once more at Stop(); it runs at a lower priority (nice
-// 10) than the task threads. A batch folds each task attempt's changes
-// into one event per side. The dropped count travels with each batch. Disabled (LUMEN_TASK_EVENTS=0), every record is one branch.
+// Cost on the task path: one uncontended mutex, a clock read and one
+// fixed-size TaskEventRecord (common/task_event_record.h) written into a
+// bounded buffer: the task id inline, every other string as a small index
+// into a side table interned per buffer (a repeat costs a compare against
+// the last value of that field, else one hash lookup). No allocation after
+// warm-up. The buffer is bounded (`buffer_size` records): when it is full
+// a record is counted as dropped, never waited for. A flusher thread swaps
+// the buffer for a second one and sends it (AddTaskEventData: the records
+// as one `bytes` field, one memcpy, plus the side table) about every
+// `flush_interval_ms`, sooner when the buffer is half full or the process
+// has gone quiet (a worker may be killed at any time after its last task),
+// and once more at Stop(); it runs at a lower priority (nice 10) than the
+// task threads. The dropped count travels with each batch. Disabled
+// (LUMEN_TASK_EVENTS=0), every record is one branch.
 //
 // Threading: the Record methods from any thread; Start/Stop from the owner.
 // Failure: a batch the GCS does not take is counted as dropped.
@@ -37,6 +41,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "common/task_event_record.h"
 #include "proto/common.pb.h"
 #include "proto/task_events.pb.h"
 
@@ -89,26 +94,27 @@ class TaskEventRecorder {
   int64_t batches_sent() const;
 
  private:
-  struct Slot {
-    std::string task_id, job_id, actor_id, parent_task_id, function_name, name;
-    std::string node_id, worker_id, error_type, error_message;
-    int32_t attempt = 0;
-    int32_t worker_pid = 0;
-    int64_t time_ns = 0;
-    rpc::TaskState state = rpc::TASK_STATE_NIL;
-    rpc::TaskType type = rpc::NORMAL_TASK;
-    bool described = false;  // Carries name, function, type, actor, parent.
-    bool executor = false;   // Carries this process as where it ran.
+  // A buffer of records and the side table its string indices point into.
+  struct Buffer {
+    std::vector<TaskEventRecord> records;
+    std::vector<std::string> strings;  // [0] is "".
+    absl::flat_hash_map<std::string, uint32_t> index;
+    // Per field, the last string interned and its index: repeats (the
+    // common case) skip the hash.
+    static constexpr int kFields = 8;
+    std::string last[kFields];
+    uint32_t last_index[kFields] = {};
+    void Clear();
+    uint32_t Intern(int field, std::string_view value);
   };
+  enum Field { kJob, kFunction, kName, kActor, kParent, kNode, kWorker, kError };
 
   // `pid` -1: this process executes it.
   void Record(const rpc::TaskSpec& spec, rpc::TaskState state, const rpc::Address* worker,
               int32_t pid, const rpc::ErrorInfo* error);
   void FlushLoop();
-  // Swaps the buffer out and sends it, each task attempt's changes (per
-  // side) folded into one event (flusher thread, or Stop()).
+  // Swaps the buffer out and sends it (flusher thread, or Stop()).
   void Flush();
-  void AddTo(const Slot& slot, rpc::TaskEvent* event) const;
 
   const TaskEventOptions options_;
   const Sender send_;
@@ -117,22 +123,17 @@ class TaskEventRecorder {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<Slot> active_;  // Guarded by mu_: slots [0, used_) hold events.
-  size_t used_ = 0;           // Guarded by mu_.
+  Buffer active_;             // Guarded by mu_.
   int64_t dropped_ = 0;       // Guarded by mu_: since the last batch.
   int64_t dropped_total_ = 0;  // Guarded by mu_.
   uint64_t recorded_ = 0;     // Guarded by mu_: ever, to see quiet spells.
   bool stopping_ = false;     // Guarded by mu_.
   int64_t batches_sent_ = 0;  // Guarded by mu_.
 
-  std::mutex flush_mu_;        // One flush at a time (the flusher or Stop).
-  std::vector<Slot> sending_;  // Guarded by flush_mu_.
-  // Guarded by flush_mu_: (task id, attempt << 1 | executor) -> its event.
-  absl::flat_hash_map<std::pair<std::string_view, int64_t>, rpc::TaskEvent*> fold_;
-  // The first block of each batch's arena (touched only as far as used).
-  static constexpr size_t kArenaBlockBytes = 1 << 20;
-  static constexpr size_t kEventsPerMessage = 4096;  // Folded events: ~600 KiB.
-  std::unique_ptr<char[]> arena_block_{new char[kArenaBlockBytes]};  // Guarded by flush_mu_.
+  std::mutex flush_mu_;  // One flush at a time (the flusher or Stop).
+  Buffer sending_;       // Guarded by flush_mu_.
+  // Records per message: 88 bytes each, well under gRPC's 4 MiB.
+  static constexpr size_t kRecordsPerMessage = 32768;
   std::thread flusher_;
 };
 

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstring>
+
 #include <catch2/catch.hpp>
 
 using namespace lumen;
@@ -21,12 +23,22 @@ struct Sink {
   }
   size_t NumEvents() const {
     size_t n = 0;
-    for (const auto& b : batches) {
-      for (const auto& e : b.events()) n += e.states_size();
-    }
+    for (const auto& b : batches) n += Records(b).size();
     return n;
   }
+  static std::vector<TaskEventRecord> Records(const rpc::AddTaskEventDataRequest& b) {
+    REQUIRE(b.record_size() == static_cast<int32_t>(sizeof(TaskEventRecord)));
+    REQUIRE(b.records().size() % sizeof(TaskEventRecord) == 0);
+    std::vector<TaskEventRecord> out(b.records().size() / sizeof(TaskEventRecord));
+    std::memcpy(out.data(), b.records().data(), b.records().size());
+    return out;
+  }
 };
+
+std::string Str(const rpc::AddTaskEventDataRequest& b, uint32_t index) {
+  REQUIRE(index < static_cast<uint32_t>(b.strings_size()));
+  return b.strings(static_cast<int>(index));
+}
 
 rpc::TaskSpec Spec(const std::string& id) {
   rpc::TaskSpec spec;
@@ -57,27 +69,62 @@ TEST_CASE("events of both sides carry what each side knows") {
   recorder.Stop();
 
   REQUIRE(sink.batches.size() == 1);
-  // Folded: one event per side of the task attempt.
-  const auto& events = sink.batches[0].events();
-  REQUIRE(events.size() == 2);
-  const rpc::TaskEvent& caller = events[0];
-  REQUIRE(caller.states_size() == 2);
-  CHECK(caller.states(0).state() == rpc::PENDING_ARGS_AVAIL);
-  CHECK(caller.states(1).state() == rpc::SUBMITTED_TO_WORKER);
-  CHECK(caller.function_name() == "Plus");
-  CHECK(caller.submitter_pid() == ::getpid());
-  CHECK(caller.attempt() == 2);
-  CHECK(caller.worker_pid() == 77);
-  CHECK(caller.node_id() == "node-B");
-  const rpc::TaskEvent& executor = events[1];
-  REQUIRE(executor.states_size() == 2);
-  CHECK(executor.states(0).state() == rpc::RUNNING);
-  CHECK(executor.states(1).state() == rpc::FAILED);
-  CHECK(executor.worker_id() == "worker-A");
-  CHECK(executor.worker_pid() == ::getpid());
-  CHECK(executor.error_type() == "TASK_EXCEPTION");
-  CHECK(executor.error_message() == "boom");
-  CHECK(caller.states(0).time_ns() <= executor.states(1).time_ns());
+  const auto& batch = sink.batches[0];
+  // One fixed-size record per change, strings through the side table.
+  const auto records = Sink::Records(batch);
+  REQUIRE(records.size() == 4);
+  CHECK(batch.strings(0).empty());
+  const TaskEventRecord& submitted = records[0];
+  CHECK(submitted.state == rpc::PENDING_ARGS_AVAIL);
+  CHECK(submitted.TaskId(batch.strings()) == "t1");
+  CHECK((submitted.flags & TaskEventRecord::kDescribed));
+  CHECK_FALSE((submitted.flags & TaskEventRecord::kExecutor));
+  CHECK(Str(batch, submitted.function_name) == "Plus");
+  CHECK(Str(batch, submitted.job) == "job1");
+  CHECK(submitted.pid == ::getpid());
+  CHECK(submitted.attempt == 2);
+  const TaskEventRecord& pushed = records[1];
+  CHECK(pushed.state == rpc::SUBMITTED_TO_WORKER);
+  CHECK(pushed.pid == 77);
+  CHECK(Str(batch, pushed.node_id) == "node-B");
+  CHECK(Str(batch, pushed.worker_id) == "worker-B");
+  CHECK_FALSE((pushed.flags & TaskEventRecord::kDescribed));
+  const TaskEventRecord& running = records[2];
+  CHECK(running.state == rpc::RUNNING);
+  CHECK((running.flags & TaskEventRecord::kExecutor));
+  CHECK(Str(batch, running.worker_id) == "worker-A");
+  CHECK(Str(batch, running.node_id) == "node-A");
+  CHECK(running.pid == ::getpid());
+  const TaskEventRecord& failed = records[3];
+  CHECK(failed.state == rpc::FAILED);
+  CHECK(Str(batch, failed.error_type) == "TASK_EXCEPTION");
+  CHECK(Str(batch, failed.error_message) == "boom");
+  CHECK(submitted.time_ns <= failed.time_ns);
+  CHECK(submitted.time_ns > 0);
+}
+
+TEST_CASE("repeated strings travel once per batch; a long task id goes through the table") {
+  Sink sink;
+  TaskEventRecorder recorder({}, sink.sender());
+  recorder.SetProcess("job1", "node-A", "worker-A");
+  for (int i = 0; i < 1000; ++i) {
+    rpc::TaskSpec spec = Spec("t" + std::to_string(i));
+    spec.set_parent_task_id("driver-task");
+    recorder.Submitted(spec);
+    recorder.Running(spec);
+  }
+  const std::string long_id(40, 'x');
+  recorder.Submitted(Spec(long_id));
+  recorder.Stop();
+  REQUIRE(sink.batches.size() == 1);
+  const auto& batch = sink.batches[0];
+  const auto records = Sink::Records(batch);
+  REQUIRE(records.size() == 2001);
+  // "", job1, Plus, driver-task, node-A, worker-A, the long id.
+  CHECK(batch.strings_size() == 7);
+  CHECK(records[1998].TaskId(batch.strings()) == "t999");
+  CHECK(Str(batch, records[1998].parent_task_id) == "driver-task");
+  CHECK(records[2000].TaskId(batch.strings()) == long_id);
 }
 
 TEST_CASE("a full buffer drops and counts events without blocking; the count is sent") {
@@ -90,25 +137,29 @@ TEST_CASE("a full buffer drops and counts events without blocking; the count is 
   CHECK(recorder.dropped_total() == 7);
   recorder.Stop();
   REQUIRE(sink.batches.size() == 1);
-  REQUIRE(sink.batches[0].events_size() == 1);  // Folded: one task.
-  CHECK(sink.batches[0].events(0).states_size() == 3);
+  CHECK(Sink::Records(sink.batches[0]).size() == 3);
   CHECK(sink.batches[0].dropped() == 7);
 }
 
-TEST_CASE("a large batch travels in messages of a bounded number of task events") {
+TEST_CASE("a large batch travels in messages of a bounded number of records") {
   Sink sink;
   TaskEventOptions options;
-  options.buffer_size = 9000;
+  options.buffer_size = 40000;
   TaskEventRecorder recorder(options, sink.sender());
-  for (int i = 0; i < 9000; ++i) recorder.Submitted(Spec("t" + std::to_string(i)));
+  rpc::TaskSpec spec = Spec("t");
+  for (int i = 0; i < 40000; ++i) {
+    spec.set_task_id("t" + std::to_string(i));
+    recorder.Submitted(spec);
+  }
   for (int i = 0; i < 3; ++i) recorder.Submitted(Spec("x"));  // Dropped: the buffer is full.
   recorder.Stop();
-  REQUIRE(sink.batches.size() == 3);
-  CHECK(sink.batches[0].events_size() == 4096);
-  CHECK(sink.batches[2].events_size() == 9000 - 2 * 4096);
+  REQUIRE(sink.batches.size() == 2);
+  CHECK(Sink::Records(sink.batches[0]).size() == 32768);
+  CHECK(Sink::Records(sink.batches[1]).size() == 40000 - 32768);
+  CHECK(Str(sink.batches[1], Sink::Records(sink.batches[1])[0].function_name) == "Plus");
   CHECK(sink.batches[0].dropped() == 3);
   CHECK(sink.batches[1].dropped() == 0);
-  CHECK(sink.NumEvents() == 9000);
+  CHECK(sink.NumEvents() == 40000);
 }
 
 TEST_CASE("a batch the GCS refuses is counted as dropped in the next one") {
