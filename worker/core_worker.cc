@@ -15,6 +15,7 @@
 #include "common/logging.h"
 #include "ray/api/ray_exception.h"
 #include "worker/core_worker_service.h"
+#include "worker/placement_group_spec.h"
 #include "worker/scheduling_options.h"
 #include "worker/object_writer.h"
 
@@ -333,6 +334,7 @@ ray::internal::RefData CoreWorker::SubmitTask(const std::string& function_name,
   spec.set_max_retries(options.max_retries < 0 ? kDefaultMaxRetries : options.max_retries);
   spec.set_runtime_env_json(options.runtime_env_json);
   SetSchedulingStrategy(options, &spec);
+  SetPlacementGroup(options, &spec);  // After the resources: it rewrites them.
   return Enqueue(std::move(spec), std::move(args));
 }
 

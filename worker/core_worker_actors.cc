@@ -5,6 +5,7 @@
 #include "common/rpc/retry.h"
 #include "ray/api/ray_exception.h"
 #include "worker/core_worker.h"
+#include "worker/placement_group_spec.h"
 #include "worker/scheduling_options.h"
 
 namespace lumen::worker {
@@ -71,6 +72,7 @@ std::string CoreWorker::CreateActor(const std::string& factory_name,
   // An actor holds what it asks for while alive, and by default nothing
   // (Ray's actors hold 0 CPU once placed).
   for (const auto& [name, amount] : options.resources) (*spec->mutable_required_resources())[name] = amount;
+  SetPlacementGroup(options, spec);  // After the resources: it rewrites them.
   for (auto& arg : args) {
     rpc::TaskArg* out = spec->add_args();
     if (arg.is_ref) {

@@ -21,6 +21,25 @@
 namespace lumen::cli {
 namespace {
 
+Row PlacementGroupRow(const rpc::PlacementGroupInfo& group) {
+  Row row;
+  row["placement_group_id"] = HexOf(group.placement_group_id());
+  row["name"] = group.name();
+  row["state"] = rpc::PlacementGroupInfo::State_Name(group.state());
+  row["strategy"] = rpc::PlacementGroupInfo::Strategy_Name(group.strategy());
+  Row bundles = Row::array();
+  for (const auto& bundle : group.bundles()) {
+    Row entry;
+    entry["index"] = bundle.index();
+    entry["resources"] = Row(std::map<std::string, double>(bundle.resources().begin(),
+                                                           bundle.resources().end()));
+    entry["node_id"] = HexOf(bundle.node_id());
+    bundles.push_back(entry);
+  }
+  row["bundles"] = bundles;
+  return row;
+}
+
 constexpr int64_t kTimeoutMs = 10000;
 
 int Fail(const std::string& command, const std::string& message, int code = 1) {
@@ -83,7 +102,12 @@ class Cluster {
       request.set_limit(task_limit);
       ASSIGN_OR_RETURN(*tasks_reply, Tasks(request));
       for (const auto& task : tasks_reply->tasks()) rows.push_back(TaskRow(task));
-    }  // placement-groups: none exist in Lumen yet.
+    } else if (kind == "placement-groups") {
+      auto reply = Check(gcs_.CallSync(&rpc::GcsService::Stub::ListPlacementGroups,
+                                       rpc::ListPlacementGroupsRequest(), kTimeoutMs));
+      if (!reply.ok()) return reply.status();
+      for (const auto& group : reply->groups()) rows.push_back(PlacementGroupRow(group));
+    }
     return rows;
   }
 
@@ -188,7 +212,6 @@ int RunList(const StateRequest& request, const StatusRequest& target) {
   if (static_cast<int64_t>(shown.size()) < total) {
     notes << "(showing the last " << shown.size() << " of " << total << "; see --limit)\n";
   }
-  if ((*kind)->name == "placement-groups") notes << "(Lumen has no placement groups yet.)\n";
   notes << LostEvents(tasks) << std::flush;
   return 0;
 }

@@ -26,8 +26,8 @@ const std::vector<KindSpec>& Kinds() {
         "start_time_ms", "end_time_ms", "state_times_ms"}},
       {"workers", "worker_id", {"worker_id", "worker_type", "state", "pid", "job_id", "actor_id"},
        {"worker_id", "worker_type", "state", "pid", "job_id", "actor_id", "node_id"}},
-      {"placement-groups", "placement_group_id", {"placement_group_id", "name", "state"},
-       {"placement_group_id", "name", "state"}},
+      {"placement-groups", "placement_group_id", {"placement_group_id", "name", "state", "strategy"},
+       {"placement_group_id", "name", "state", "strategy", "bundles"}},
   };
   return kinds;
 }

@@ -44,6 +44,7 @@
 #include "ray/api/function_manager.h"
 #include "ray/api/metric.h"
 #include "ray/api/object_ref.h"
+#include "ray/api/placement_group.h"
 #include "ray/api/ray_config.h"
 #include "ray/api/ray_exception.h"
 #include "ray/api/runtime.h"

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ray/api/actor_handle.h"
+#include "ray/api/placement_group.h"
 #include "ray/api/scheduling_strategy.h"
 #include "ray/api/function_manager.h"
 #include "ray/api/ray_config.h"
@@ -90,6 +91,14 @@ class ActorCreator {
   // sent again after a restart (default 0; -1: without limit).
   ActorCreator& SetMaxTaskRetries(int max_task_retries) {
     options_.max_task_retries = CheckLimit("max_task_retries", max_task_retries);
+    return *this;
+  }
+  // Runs inside bundle `bundle_index` of `group` (-1: any of its bundles),
+  // using the bundle's resources instead of the node's (placement_group.h).
+  ActorCreator& SetPlacementGroup(const ray::PlacementGroup& group, int bundle_index = -1) {
+    internal::CheckBundleIndex(group, bundle_index);
+    options_.placement_group_id = group.GetID();
+    options_.placement_group_bundle_index = bundle_index;
     return *this;
   }
   // Where the actor may be placed (scheduling_strategy.h); restarts too.

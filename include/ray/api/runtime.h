@@ -47,6 +47,10 @@ struct TaskOptions {
   int scheduling_kind = 0;
   std::string affinity_node_id;  // Hex.
   bool affinity_soft = false;
+  // SetPlacementGroup (placement_group.h): the group's id (hex; empty:
+  // none) and bundle index (-1: any bundle).
+  std::string placement_group_id;
+  int placement_group_bundle_index = -1;
 };
 
 // ray::Actor(factory) options (include/ray/api/actor_creator.h).
@@ -62,6 +66,8 @@ struct ActorOptions {
   int scheduling_kind = 0;       // As TaskOptions.
   std::string affinity_node_id;
   bool affinity_soft = false;
+  std::string placement_group_id;  // As TaskOptions.
+  int placement_group_bundle_index = -1;
 };
 
 // A read-only view of an object's bytes that keeps them mapped (plasma) or
@@ -151,6 +157,27 @@ std::string GetActorId(const std::string& name, const std::string& ray_namespace
 [[noreturn]] void ExitActor();
 bool WasCurrentActorRestarted();
 std::string GetNamespace();
+
+// Placement groups (placement_group.h); ids cross as hex. `strategy` and
+// `state` are the ray::PlacementStrategy / PlacementGroupState values.
+struct PlacementGroupData {
+  std::string id;  // Empty: not found.
+  std::string name;
+  std::vector<std::unordered_map<std::string, double>> bundles;
+  int strategy = 0;
+  int state = 0;
+};
+// Registers the group with the GCS and returns its id at once; throws
+// std::invalid_argument for bad bundles, RayException when the name is taken.
+std::string CreatePlacementGroup(const std::string& name,
+                                 const std::vector<std::unordered_map<std::string, double>>& bundles,
+                                 int strategy);
+void RemovePlacementGroup(const std::string& id);
+// By id (hex) or, with an empty id, by name in the job's namespace.
+PlacementGroupData GetPlacementGroup(const std::string& id, const std::string& name);
+std::vector<PlacementGroupData> GetAllPlacementGroups();
+// True once the group is CREATED; false after timeout_seconds (or when removed).
+bool WaitPlacementGroupReady(const std::string& id, int64_t timeout_seconds);
 
 }  // namespace internal
 }  // namespace ray

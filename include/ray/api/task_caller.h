@@ -15,6 +15,7 @@
 #include "ray/api/object_ref.h"
 #include "ray/api/runtime.h"
 #include "ray/api/runtime_env.h"
+#include "ray/api/placement_group.h"
 #include "ray/api/scheduling_strategy.h"
 
 namespace ray {
@@ -102,6 +103,14 @@ class TaskCaller {
   }
 
   // Lumen addition: where the task may run (scheduling_strategy.h).
+  // Runs inside bundle `bundle_index` of `group` (-1: any of its bundles),
+  // using the bundle's resources instead of the node's (placement_group.h).
+  TaskCaller& SetPlacementGroup(const ray::PlacementGroup& group, int bundle_index = -1) {
+    internal::CheckBundleIndex(group, bundle_index);
+    options_.placement_group_id = group.GetID();
+    options_.placement_group_bundle_index = bundle_index;
+    return *this;
+  }
   TaskCaller& SetSchedulingStrategy(const ray::SchedulingStrategy& strategy) {
     options_.scheduling_kind = static_cast<int>(strategy.kind);
     options_.affinity_node_id = strategy.node_id;

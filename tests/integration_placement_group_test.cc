@@ -1,0 +1,95 @@
+// Placement groups across nodes (docs/scheduling.md, "Placement groups"),
+// on a head and two worker nodes (2 CPUs each; 127.0.0.2 and
+// 127.0.0.3) started by LocalCluster: a STRICT_SPREAD group of 3 one-CPU
+// bundles is CREATED with a bundle on each node (a task in each bundle
+// reports its node); one of 4 bundles stays PENDING until a 4th node joins
+// (each of the 3 nodes keeps 1 CPU free beside the first group's bundle);
+// removing a group returns its CPU and kills the actor placed in it.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <set>
+
+#include "tests/cluster_harness.h"
+
+namespace lumen::testing {
+namespace {
+
+constexpr int kDriverTimeoutMs = 120000;
+
+std::string Driver() { return Sandbox::BinDir() + "/placement_group_driver"; }
+
+void StartThreeNodes(LocalCluster& cluster) {
+  const bool started = cluster.StartHead({"--num-cpus", "2"}) &&
+                       cluster.AddNode("127.0.0.2", {"--num-cpus", "2"}) &&
+                       cluster.AddNode("127.0.0.3", {"--num-cpus", "2"});
+  INFO(cluster.error());
+  REQUIRE(started);
+  REQUIRE(cluster.WaitForAlive(3));
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST_CASE("STRICT_SPREAD of 3 one-CPU bundles lands on 3 nodes; one of 4 stays pending until a "
+          "4th node joins",
+          "[integration]") {
+  Sandbox sandbox;
+  LocalCluster cluster(sandbox);
+  StartThreeNodes(cluster);
+  const pid_t driver = sandbox.Spawn("spread", {Driver(), "spread"}, cluster.DriverEnv());
+  REQUIRE(driver > 0);
+  const std::string log = sandbox.root() + "/spread.out";
+  REQUIRE(WaitUntil([&] { return !ValuesOf(ReadFile(log), "four_state").empty(); }, 90000));
+  std::string out = ReadFile(log);
+  INFO(out);
+  CHECK(ValuesOf(out, "created") == std::vector<std::string>{"1"});
+  std::set<int> nodes;
+  for (const std::string& entry : ValuesOf(out, "bundle_node")) {
+    nodes.insert(cluster.NodeOf(entry.substr(entry.find('|') + 1)));
+  }
+  CHECK(nodes == std::set<int>{0, 1, 2});
+  CHECK(ValuesOf(out, "found_by_name") == std::vector<std::string>{"1"});
+  CHECK(ValuesOf(out, "listed") == std::vector<std::string>{"1"});
+  CHECK(ValuesOf(out, "four_ready") == std::vector<std::string>{"0"});
+  CHECK(ValuesOf(out, "four_state") == std::vector<std::string>{"0"});  // PENDING
+
+  CommandResult listed = sandbox.Lumen({"list", "placement-groups"});
+  INFO(listed.Describe());
+  CHECK(listed.exit_code == 0);
+  CHECK(listed.out.find("CREATED") != std::string::npos);
+  CHECK(listed.out.find("PENDING") != std::string::npos);
+
+  REQUIRE(cluster.AddNode("127.0.0.4", {"--num-cpus", "1"}));
+  REQUIRE(cluster.WaitForAlive(4));
+  std::ofstream(sandbox.root() + "/go") << "four_go\n";
+  auto code = sandbox.WaitForChild(driver, kDriverTimeoutMs);
+  out = ReadFile(log);
+  INFO(out);
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  CHECK(ValuesOf(out, "four_created") == std::vector<std::string>{"1"});
+  CHECK(ValuesOf(out, "four_nodes") == std::vector<std::string>{"4"});
+}
+
+TEST_CASE("removing a placement group returns its CPU and kills the actor placed in it",
+          "[integration]") {
+  Sandbox sandbox;
+  LocalCluster cluster(sandbox);
+  StartThreeNodes(cluster);
+  CommandResult run = sandbox.Run({Driver(), "remove"}, cluster.DriverEnv(), kDriverTimeoutMs);
+  INFO(run.Describe());
+  REQUIRE(run.exit_code == 0);
+  CHECK(ValuesOf(run.out, "created") == std::vector<std::string>{"1"});
+  CHECK(cluster.NodeOf(ValuesOf(run.out, "actor_node").at(0)) >= 0);
+  const double before = std::stod(ValuesOf(run.out, "cpu_before").at(0));
+  CHECK(before == 6);
+  CHECK(std::stod(ValuesOf(run.out, "cpu_reserved").at(0)) == 5);
+  CHECK(ValuesOf(run.out, "actor_dead") == std::vector<std::string>{"1"});
+  CHECK(ValuesOf(run.out, "state_after") == std::vector<std::string>{"2"});  // REMOVED
+  CHECK(std::stod(ValuesOf(run.out, "cpu_after").at(0)) == 6);
+}
+
+}  // namespace
+}  // namespace lumen::testing
