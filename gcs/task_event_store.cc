@@ -169,22 +169,25 @@ void TaskEventStore::AddBatch(std::shared_ptr<const Batch> batch) {
     job.records += part.records;
     num_records_ += part.records;
     job.parts.push_back(std::move(part));
+    ++job.next_seq;
     // The newest batch is never evicted.
     while (job.records > max_records && job.parts.size() > 1) {
       const Part& oldest = job.parts.front();
       job.records -= oldest.records;
       num_records_ -= oldest.records;
-      job.evicted += oldest.submissions;
+      // Its tasks count as evicted unless a query merged them already (the
+      // merged entries are trimmed, and counted, on their own).
+      const uint64_t oldest_seq = job.next_seq - job.parts.size();
+      if (oldest_seq >= job.merged_seq) job.evicted += oldest.submissions;
       job.parts.pop_front();
     }
   }
 }
 
-std::vector<rpc::TaskInfoEntry> TaskEventStore::Merge(const JobTasks& job, const std::string& task_filter,
-                                                      int64_t* trimmed) const {
-  std::vector<rpc::TaskInfoEntry> entries;
-  absl::flat_hash_map<std::pair<std::string, int32_t>, size_t> index;
-  for (const Part& part : job.parts) {
+void TaskEventStore::Merge(JobTasks& job) const {
+  const uint64_t first_seq = job.next_seq - job.parts.size();
+  for (uint64_t seq = std::max(job.merged_seq, first_seq); seq < job.next_seq; ++seq) {
+    const Part& part = job.parts[seq - first_seq];
     const Batch& batch = *part.batch;
     const size_t n = batch.records.size() / sizeof(TaskEventRecord);
     for (size_t i = 0; i < n; ++i) {
@@ -193,49 +196,48 @@ std::vector<rpc::TaskInfoEntry> TaskEventStore::Merge(const JobTasks& job, const
       const std::string_view task_id =
           r.task_id_str != 0 ? std::string_view(StringAt(batch.strings, r.task_id_str))
                              : std::string_view(r.task_id, std::min<size_t>(r.task_id_len, TaskEventRecord::kInlineTaskId));
-      if (!task_filter.empty() && task_id != task_filter) continue;
-      auto [it, added] = index.try_emplace(std::make_pair(std::string(task_id), r.attempt), entries.size());
+      const uint64_t position = job.merged_base + job.merged.size();
+      auto [it, added] = job.index.try_emplace(std::make_pair(std::string(task_id), r.attempt), position);
       if (added) {
-        rpc::TaskInfoEntry& entry = entries.emplace_back();
+        rpc::TaskInfoEntry& entry = job.merged.emplace_back();
         entry.set_task_id(task_id.data(), task_id.size());
         entry.set_attempt(r.attempt);
         entry.set_job_id(StringAt(batch.strings, part.job));
       }
-      MergeRecord(entries[it->second], r, batch.strings);
+      MergeRecord(job.merged[it->second - job.merged_base], r, batch.strings);
     }
   }
+  job.merged_seq = job.next_seq;
   const size_t max_entries = static_cast<size_t>(std::max<int64_t>(1, options_.max_tasks_per_job));
-  *trimmed = 0;
-  if (entries.size() > max_entries) {
-    *trimmed = static_cast<int64_t>(entries.size() - max_entries);
-    entries.erase(entries.begin(), entries.begin() + static_cast<ptrdiff_t>(*trimmed));
+  while (job.merged.size() > max_entries) {
+    const rpc::TaskInfoEntry& oldest = job.merged.front();
+    job.index.erase(std::make_pair(oldest.task_id(), oldest.attempt()));
+    job.merged.pop_front();
+    ++job.merged_base;
+    ++job.trimmed;
   }
-  return entries;
 }
 
 rpc::GetTaskEventsReply TaskEventStore::Get(const rpc::GetTaskEventsRequest& request) const {
   rpc::GetTaskEventsReply reply;
   std::vector<rpc::TaskInfoEntry> matches;
   int64_t total = 0;
-  for (const auto& [job_id, job] : jobs_) {
+  for (auto& [job_id, job] : jobs_) {
     if (!request.job_id().empty() && job_id != request.job_id()) continue;
-    // The window is trimmed without the task filter, so a task's presence
-    // does not depend on the query.
-    int64_t trimmed = 0;
-    std::vector<rpc::TaskInfoEntry> entries = Merge(job, std::string(), &trimmed);
+    Merge(job);
     rpc::JobTaskDrops* drops = reply.add_drops();
     drops->set_job_id(job_id);
     drops->set_dropped_at_source(job.dropped_at_source);
-    drops->set_evicted(job.evicted + trimmed);
+    drops->set_evicted(job.evicted + job.trimmed);
     // Entries are in creation order: with a limit only each job's last
     // `limit` matches can be among the most recent overall.
-    std::vector<rpc::TaskInfoEntry*> kept;
-    for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+    std::vector<const rpc::TaskInfoEntry*> kept;
+    for (auto it = job.merged.rbegin(); it != job.merged.rend(); ++it) {
       if (!request.task_id().empty() && it->task_id() != request.task_id()) continue;
       ++total;
       if (request.limit() <= 0 || kept.size() < static_cast<size_t>(request.limit())) kept.push_back(&*it);
     }
-    for (auto it = kept.rbegin(); it != kept.rend(); ++it) matches.push_back(std::move(**it));  // Oldest first.
+    for (auto it = kept.rbegin(); it != kept.rend(); ++it) matches.push_back(**it);  // Oldest first.
   }
   reply.set_total(total);
   // Across jobs "most recent" is by the first state time seen.

@@ -78,19 +78,28 @@ class TaskEventStore {
   };
   struct JobTasks {
     std::deque<Part> parts;  // Oldest first.
+    uint64_t next_seq = 0;   // Of the next part; parts_[i] has next_seq - size + i.
     int64_t records = 0;
     int64_t dropped_at_source = 0;
-    int64_t evicted = 0;
+    int64_t evicted = 0;  // Tasks whose submission was evicted before a query merged it.
+    // The entries merged so far, in creation order, at most
+    // max_tasks_per_job (a query merges only the parts added since the
+    // last one, so a dashboard polling often pays for each record once).
+    std::deque<rpc::TaskInfoEntry> merged;
+    uint64_t merged_base = 0;  // The position of merged.front() since the start.
+    absl::flat_hash_map<std::pair<std::string, int32_t>, uint64_t> index;  // -> position.
+    uint64_t merged_seq = 0;  // Parts before this sequence number are merged.
+    int64_t trimmed = 0;      // Entries pushed out of `merged`.
   };
 
   void AddBatch(std::shared_ptr<const Batch> batch);
-  // Entries of one job, in creation order, at most max_tasks_per_job of
-  // them (the most recent); `trimmed` gets how many more there were.
-  std::vector<rpc::TaskInfoEntry> Merge(const JobTasks& job, const std::string& task_filter,
-                                        int64_t* trimmed) const;
+  // Merges the parts of `job` no query has merged yet, and trims its
+  // entries to max_tasks_per_job (the most recent).
+  void Merge(JobTasks& job) const;
 
   const TaskEventStoreOptions options_;
-  absl::flat_hash_map<std::string, JobTasks> jobs_;
+  // Mutable: a query merges lazily (loop thread only).
+  mutable absl::flat_hash_map<std::string, JobTasks> jobs_;
   int64_t num_records_ = 0;
 };
 

@@ -261,3 +261,35 @@ TEST_CASE("records of another layout or a torn batch are refused with a clear er
   CHECK(store.NumRecords() == 0);
   CHECK(store.Get({}).tasks_size() == 0);
 }
+
+TEST_CASE("a query merges only what came since the last one, with the same answer") {
+  TaskEventStore polled({.max_tasks_per_job = 4});
+  TaskEventStore once({.max_tasks_per_job = 4});
+  for (int b = 0; b < 6; ++b) {
+    RecordBatch batch;
+    for (int i = 0; i < 3; ++i) {
+      const std::string task = "t" + std::to_string(b * 3 + i);
+      batch.Add(task, rpc::PENDING_ARGS_AVAIL, 1 + b * 3 + i);
+      if (b > 0) batch.Add("t" + std::to_string((b - 1) * 3 + i), rpc::FINISHED, 100 + b);  // The previous batch's.
+    }
+    REQUIRE(polled.Add(batch.Done()).ok());
+    REQUIRE(once.Add(batch.Done()).ok());
+    CHECK(polled.Get({}).tasks_size() <= 4);  // A poll between batches.
+  }
+  rpc::GetTaskEventsReply a = polled.Get({});
+  rpc::GetTaskEventsReply b = once.Get({});
+  REQUIRE(a.tasks_size() == 4);
+  REQUIRE(b.tasks_size() == 4);
+  for (int i = 0; i < 4; ++i) {
+    CHECK(a.tasks(i).task_id() == b.tasks(i).task_id());
+    CHECK(a.tasks(i).state() == b.tasks(i).state());
+  }
+  CHECK(a.tasks(0).task_id() == "t14");
+  CHECK(a.tasks(0).state() == rpc::FINISHED);
+  CHECK(a.tasks(3).state() == rpc::PENDING_ARGS_AVAIL);
+  CHECK(a.drops(0).evicted() == 14);  // Every task not shown, once.
+  // Unpolled, two batches were evicted unmerged: their 6 submissions count,
+  // and so do the partial entries their tasks' later records made (3 of
+  // them counted twice: the documented approximation).
+  CHECK(b.drops(0).evicted() == 17);
+}
