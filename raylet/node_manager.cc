@@ -91,7 +91,7 @@ absl::Status NodeManager::RegisterWorker(const rpc::RegisterWorkerRequest& reque
     rpc::JobInfo job = request.job();
     job.set_job_id(job_id->Binary());
     if (job.driver_pid() == 0) job.set_driver_pid(request.pid());
-    if (auto st = pool_.RegisterDriver(*worker_id, request.pid(), job); !st.ok()) return st;
+    if (auto st = pool_.RegisterDriver(*worker_id, request.pid(), job, request.port()); !st.ok()) return st;
   } else {
     auto worker = pool_.RegisterWorker(*worker_id, *job_id, request.pid(), request.port());
     if (!worker.ok()) return worker.status();

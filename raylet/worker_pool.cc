@@ -18,7 +18,7 @@ WorkerPool::WorkerPool(ProcessLauncher& launcher, const Clock& clock, WorkerPool
 WorkerPool::~WorkerPool() { KillAll(); }
 
 absl::Status WorkerPool::RegisterDriver(const WorkerId& driver, pid_t driver_pid,
-                                        const rpc::JobInfo& info) {
+                                        const rpc::JobInfo& info, int driver_port) {
   JobId job_id = JobId::FromBinaryOrNil(info.job_id());
   Job& job = jobs_[job_id];  // A driverless job (actor leases only) is adopted.
   if (job.driver == driver) return absl::OkStatus();  // A retried registration.
@@ -33,6 +33,7 @@ absl::Status WorkerPool::RegisterDriver(const WorkerId& driver, pid_t driver_pid
   job.info = info;
   job.driver = driver;
   job.driver_pid = driver_pid;
+  job.driver_port = driver_port;
   LOG(INFO) << "job " << job_id.Hex() << ": driver pid " << driver_pid << " registered; starting "
             << options_.num_prestart_workers << " workers";
   Maintain();
@@ -79,6 +80,7 @@ std::vector<WorkerId> WorkerPool::FinishJob(const JobId& job_id,
   } else {
     it->second.driver = WorkerId::Nil();  // Stays for the kept workers.
     it->second.driver_pid = 0;
+    it->second.driver_port = 0;
   }
   return killed;
 }
@@ -411,6 +413,7 @@ std::vector<rpc::WorkerStats> WorkerPool::Stats() const {
     out.set_worker_id(id.Binary());
     out.set_job_id(worker.job.Binary());
     out.set_pid(worker.pid);
+    out.set_port(worker.port);
     out.set_state(worker.state == WorkerState::kStarting ? "STARTING"
                   : worker.state == WorkerState::kIdle   ? "IDLE"
                                                          : "LEASED");
@@ -422,6 +425,7 @@ std::vector<rpc::WorkerStats> WorkerPool::Stats() const {
     out.set_worker_id(job.driver.Binary());
     out.set_job_id(id.Binary());
     out.set_pid(job.driver_pid);
+    out.set_port(job.driver_port);
     out.set_state("DRIVER");
     out.set_is_driver(true);
   }

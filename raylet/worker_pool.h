@@ -121,7 +121,8 @@ class WorkerPool {
   // AlreadyExists when another driver holds the job id here: two drivers are
   // never merged into one job (a GCS restarted without Redis may hand out
   // an id again; the refused driver asks the GCS for another).
-  absl::Status RegisterDriver(const WorkerId& driver, pid_t driver_pid, const rpc::JobInfo& job);
+  absl::Status RegisterDriver(const WorkerId& driver, pid_t driver_pid, const rpc::JobInfo& job,
+                              int driver_port = 0);
   // Makes `job` known without a driver (no-op when known): its workers start
   // from `info` (driver_executable / code_search_path).
   void AddJob(const JobId& job, const rpc::JobInfo& info);
@@ -181,6 +182,7 @@ class WorkerPool {
     rpc::JobInfo info;
     WorkerId driver;
     pid_t driver_pid = 0;
+    int driver_port = 0;  // Its CoreWorkerService port, for GetNodeStats.
     std::list<WorkerId> idle;  // Oldest idle first.
     int num_workers = 0;       // Starting + idle + leased.
     int num_dedicated = 0;     // Leased to actors; not part of the pool.

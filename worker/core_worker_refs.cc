@@ -140,14 +140,33 @@ void CoreWorker::HandleWaitForRefRemoved(const rpc::WaitForRefRemovedRequest& re
 }
 
 void CoreWorker::HandleGetReferences(rpc::GetReferencesReply* reply) {
+  // Sizes of values in this node's plasma store: one local lookup for all.
+  std::vector<std::pair<ObjectId, rpc::ReferenceInfo*>> local_plasma;
   for (const ReferenceTable::Info& info : refs_.Snapshot()) {
     rpc::ReferenceInfo* out = reply->add_references();
     out->set_object_id(info.id.Binary());
     out->set_owned(info.owned);
     out->set_count(info.count);
     out->set_in_plasma(info.in_plasma);
+    if (StoredObjectPtr object = store_.GetIfReady(info.id)) {
+      if (!object->in_plasma) {
+        out->set_size(static_cast<int64_t>(object->data.size()));
+      } else if (plasma_ && object->node_id == node_id_.Binary()) {
+        local_plasma.emplace_back(info.id, out);
+      }
+    }
     for (const ObjectId& inner : info.contains) out->add_contains(inner.Binary());
     for (const std::string& holder : info.remote_holders) out->add_remote_holders(holder);
+  }
+  if (local_plasma.empty()) return;
+  std::vector<ObjectId> ids;
+  for (const auto& [id, out] : local_plasma) ids.push_back(id);
+  auto buffers = plasma_->Get(ids, /*timeout_ms=*/0);
+  if (!buffers.ok()) return;  // Sizes stay unknown.
+  for (size_t i = 0; i < ids.size() && i < buffers->size(); ++i) {
+    if (!(*buffers)[i].has_value()) continue;
+    local_plasma[i].second->set_size(static_cast<int64_t>((*buffers)[i]->data_size));
+    (void)plasma_->Release(ids[i]);
   }
 }
 
