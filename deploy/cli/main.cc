@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   // Before any thread exists: TLS settings go to the environment, where the
   // daemons `lumen start` launches find them.
   const bool state_command =
-      command == "list" || command == "get" || command == "summary" || command == "timeline";
+      command == "list" || command == "get" || command == "summary" || command == "timeline" || command == "memory";
   if (command == "start" || command == "status" || command == "logs" || state_command) {
     absl::Status tls =
         lumen::rpc::InitProcessTls(command == "start" ? parsed->start.tls : parsed->status.tls);
@@ -50,6 +50,10 @@ int main(int argc, char** argv) {
   if (command == "start") return lumen::cli::RunStart(*parsed);
   if (command == "stop") return lumen::cli::RunStop(parsed->stop);
   if (command == "job") return lumen::cli::RunJob(parsed->job);
+  const bool objects = !parsed->state.words.empty() && parsed->state.words[0] == "objects";
+  if (command == "memory") return lumen::cli::RunMemory(parsed->state, parsed->status);
+  if (command == "list" && objects) return lumen::cli::RunListObjects(parsed->state, parsed->status);
+  if (command == "summary" && objects) return lumen::cli::RunSummaryObjects(parsed->state, parsed->status);
   if (command == "list") return lumen::cli::RunList(parsed->state, parsed->status);
   if (command == "get") return lumen::cli::RunGet(parsed->state, parsed->status);
   if (command == "summary") return lumen::cli::RunSummary(parsed->state, parsed->status);

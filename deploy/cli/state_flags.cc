@@ -1,4 +1,7 @@
-// The flag tables of `lumen list`, `get`, `summary` and `timeline`.
+// The flag tables of `lumen list`, `get`, `summary`, `timeline` and `memory`.
+#include <string>
+#include <utility>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "deploy/cli/cli_flags.h"
@@ -7,8 +10,8 @@
 namespace lumen::cli {
 namespace {
 
-Flag FormatFlag(StateRequest& r) {
-  return {"format", "F", "table (yaml with --detail)", "table, json or yaml",
+Flag FormatFlag(StateRequest& r, std::string shown_default = "table (yaml with --detail)") {
+  return {"format", "F", std::move(shown_default), "table, json or yaml",
           [&r](const std::string& value) {
             std::string format = absl::AsciiStrToLower(value);
             if (format != "table" && format != "json" && format != "yaml") {
@@ -51,8 +54,8 @@ CommandSpec WithCluster(CommandSpec spec, StatusRequest& target) {
 
 std::vector<CommandSpec> StateSpecs(StateRequest& r, StatusRequest& target) {
   CommandSpec list{"list",
-                   "list nodes, jobs, actors, tasks, workers or placement groups",
-                   {"nodes|jobs|actors|tasks|workers|placement-groups [--filter K=V] [--limit N] [flags]"},
+                   "list nodes, jobs, actors, tasks, workers, placement groups or objects",
+                   {"nodes|jobs|actors|tasks|workers|placement-groups|objects [--filter K=V] [--limit N] [flags]"},
                    "Lists one kind of the cluster's state, like `ray list`: a table that fits 80 columns "
                    "(ids cut short), or every field with --detail. Tasks come from the task events that "
                    "workers and drivers send to the GCS (docs/observability.md).",
@@ -63,8 +66,8 @@ std::vector<CommandSpec> StateSpecs(StateRequest& r, StatusRequest& target) {
                   "Shows every field of one entry; ID may be a unique prefix of the hex id.",
                   {FormatFlag(r)}, &r.words};
   CommandSpec summary{"summary",
-                      "count tasks or actors by function or class and state",
-                      {"tasks|actors [flags]"},
+                      "count tasks or actors by function or class and state, or object refs",
+                      {"tasks|actors|objects [flags]"},
                       "Counts the cluster's tasks (by function) or actors (by class) in each state, like "
                       "`ray summary`.",
                       {FormatFlag(r)}, &r.words};
@@ -85,8 +88,18 @@ std::vector<CommandSpec> StateSpecs(StateRequest& r, StatusRequest& target) {
                            return absl::OkStatus();
                          },
                          "o"}}};
+  CommandSpec memory{"memory",
+                     "show the object refs every worker and driver holds, and why",
+                     {"[--format table|json] [flags]"},
+                     "Asks every worker and driver of every node for the object refs it holds, like "
+                     "`ray memory`: one table per process (node ip, pid) with each object's size, where its "
+                     "value lives (in-process or plasma) and why it is held (PINNED_IN_MEMORY, "
+                     "LOCAL_REFERENCE, CAPTURED_IN_OBJECT, BORROWED), then the totals. `lumen list objects` "
+                     "gives the same rows with every field.",
+                     {FormatFlag(r, "table")}, &r.words};
   return {WithCluster(std::move(list), target), WithCluster(std::move(get), target),
-          WithCluster(std::move(summary), target), WithCluster(std::move(timeline), target)};
+          WithCluster(std::move(summary), target), WithCluster(std::move(timeline), target),
+          WithCluster(std::move(memory), target)};
 }
 
 }  // namespace lumen::cli

@@ -37,5 +37,10 @@ int RunList(const StateRequest& request, const StatusRequest& target);
 int RunGet(const StateRequest& request, const StatusRequest& target);
 int RunSummary(const StateRequest& request, const StatusRequest& target);
 int RunTimeline(const StateRequest& request, const StatusRequest& target);
+// `lumen memory`, `lumen list objects`, `lumen summary objects`
+// (deploy/cli/memory_commands.cc).
+int RunMemory(const StateRequest& request, const StatusRequest& target);
+int RunListObjects(const StateRequest& request, const StatusRequest& target);
+int RunSummaryObjects(const StateRequest& request, const StatusRequest& target);
 
 }  // namespace lumen::cli
