@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <optional>
 
@@ -60,6 +61,14 @@ deploy::NodeOptions LocalClusterOptions(const ray::RayConfig& config) {
   auto request = cli::ToStartRequest(*parsed);
   if (!request.ok()) Fail("bad head_args: " + std::string(request.status().message()));
   deploy::NodeOptions node = request->node;
+  // A private cluster has no dashboard unless head_args ask for one: it
+  // would cost a process start and a poll of the GCS for every driver run
+  // (docs/dashboard.md).
+  const bool dashboard_asked = std::any_of(config.head_args.begin(), config.head_args.end(),
+                                           [](const std::string& a) {
+                                             return a.find("include-dashboard") != std::string::npos;
+                                           });
+  if (!dashboard_asked) node.include_dashboard = false;
   if (config.num_cpus >= 0) node.num_cpus = config.num_cpus;
   if (config.num_gpus >= 0) node.num_gpus = config.num_gpus;
   if (config.object_store_memory > 0) node.object_store_memory = config.object_store_memory;
