@@ -10,11 +10,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
 scripts/build.sh
+# Every failed test of every phase is listed again at the very end (see
+# scripts/ctest_logged.sh): CI shows only the tail of the log.
+export LUMEN_FAILED_SUMMARY
+LUMEN_FAILED_SUMMARY=$(mktemp "${TMPDIR:-/tmp}/lumen-failed.XXXXXX")
+trap 'rm -f "$LUMEN_FAILED_SUMMARY"' EXIT
 status=0
-(cd "${LUMEN_BUILD_DIR:-build}" &&
-  ctest --output-on-failure -j"${LUMEN_JOBS:-2}" --timeout "${LUMEN_TEST_TIMEOUT:-600}" "$@") ||
-  status=1
+scripts/ctest_logged.sh "${LUMEN_BUILD_DIR:-build}" release \
+  -j"${LUMEN_JOBS:-2}" --timeout "${LUMEN_TEST_TIMEOUT:-600}" "$@" || status=1
 if [ $# -eq 0 ] && [ "${LUMEN_SANITIZERS:-on}" != off ]; then
   scripts/run_sanitizers.sh || status=1
+fi
+if [ "$status" -eq 0 ]; then
+  echo "=== run_tests.sh: every test passed ==="
+else
+  echo "=== run_tests.sh: FAILED ==="
+  cat "$LUMEN_FAILED_SUMMARY"
 fi
 exit "$status"
