@@ -8,6 +8,8 @@ PKGS=(build-essential cmake pkg-config
       libboost-dev libgoogle-glog-dev libgflags-dev libhiredis-dev catch2
       libmsgpack-cxx-dev libabsl-dev nlohmann-json3-dev redis-server
       libbenchmark-dev procps libssl-dev openssl
+      libjemalloc-dev  # the allocator of every Lumen process (CMakeLists.txt, LUMEN_JEMALLOC)
+      iproute2  # `ip netns`, veth pairs and a bridge (tests/integration_netns_test.cc)
       prometheus  # a real server and promtool in tests (tests/integration_metrics_test.cc)
       libjs-chart.js  # the dashboard's charts, served from /usr/share/javascript/chart.js
       chromium)  # the dashboard's headless-browser test (tests/integration_dashboard_page_test.cc)
