@@ -99,7 +99,9 @@ void Spilled(int64_t bytes) {
 }
 
 void Dead(int64_t bytes) {
-  auto made = MakeOnB(bytes);
+  // No retries: with them the owner would run Make again to rebuild the
+  // lost value, and only B has "b" (docs/objects.md, "Lineage reconstruction").
+  auto made = ray::Task(Make).SetResource("b", 1).SetMaxRetries(0).Remote(bytes, uint64_t{0});
   ray::Wait(std::vector<ray::ObjectRef<std::vector<uint8_t>>>{made}, 1, -1);
   Print("ready", "1");
   const char* root = std::getenv("LUMEN_TEST_SANDBOX");

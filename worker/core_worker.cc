@@ -91,6 +91,7 @@ absl::Status CoreWorker::Connect() {
     getter_ = std::make_unique<ObjectGetter>(loop_, store_, refs_, plasma_, clients_, options_.worker_id,
                                              [this](bool b) { NotifyBlocked(b); });
     getter_->SetPuller(node_id_.Binary(), PullThrough(*raylet_));
+    getter_->SetRebuilder([this](const ObjectId& id, const StoredObjectPtr& lost) { return RebuildLost(id, lost); });
     executor_ = std::make_unique<TaskExecutor>(*getter_, plasma_, node_id_, options_.node_ip);
     executor_->set_task_events(task_events_.get());
     RETURN_IF_ERROR(StartTaskChannel());
@@ -111,6 +112,7 @@ absl::Status CoreWorker::Connect() {
     getter_ = std::make_unique<ObjectGetter>(loop_, store_, refs_, plasma_, clients_, options_.worker_id,
                                              std::function<void(bool)>());
     getter_->SetPuller(node_id_.Binary(), PullThrough(*raylet_));
+    getter_->SetRebuilder([this](const ObjectId& id, const StoredObjectPtr& lost) { return RebuildLost(id, lost); });
   }
   owner_blob_ = address_.SerializeAsString();
   StartTaskEvents();
@@ -407,12 +409,15 @@ void CoreWorker::DrainSubmitted() {
 }
 
 CoreWorker::Stats CoreWorker::GetStats() const {
-  return {store_.Size(), refs_.Size(), in_flight_.in_flight(), store_.NumCallbacks()};
+  return {store_.Size(), refs_.Size(), in_flight_.in_flight(), store_.NumCallbacks(), lineage_.Size()};
 }
 
 void CoreWorker::OnFree(const ObjectId& id, bool owned, bool in_plasma) {
   store_.Erase(id);
-  if (owned && in_plasma && plasma_) (void)plasma_->Delete({id});
+  if (owned && in_plasma) {
+    if (plasma_) (void)plasma_->Delete({id});
+    if (!lineage_.Empty()) lineage_.Drop(id);  // Out of scope: no rebuild any more.
+  }
 }
 
 void CoreWorker::NotifyBlocked(bool blocked) {

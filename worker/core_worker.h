@@ -30,6 +30,7 @@
 #include "worker/actor_submitter.h"
 #include "worker/client_pool.h"
 #include "worker/in_flight_limit.h"
+#include "worker/lineage.h"
 #include "worker/long_polls.h"
 #include "worker/memory_store.h"
 #include "worker/object_getter.h"
@@ -126,6 +127,7 @@ class CoreWorker {
     size_t references = 0;
     int64_t tasks_in_flight = 0;
     size_t borrower_waits = 0;  // Owner lookups waiting for a value.
+    size_t lineage_specs = 0;   // Task specs kept to rebuild lost results.
   };
   Stats GetStats() const;
 
@@ -146,6 +148,14 @@ class CoreWorker {
   void OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& reply);
   void OnTaskFailure(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error);
   void StoreError(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error);
+  // Lineage reconstruction (core_worker_lineage.cc; docs/objects.md): keeps
+  // the spec of a finished task whose result is in plasma while it may be
+  // re-run, and re-runs it when a Get finds that result lost.
+  void KeepLineage(const rpc::TaskSpec& spec);
+  absl::Status RebuildLost(const ObjectId& id, const StoredObjectPtr& lost);
+  // A borrower could not read `id` from `lost_node`: rebuilds it when that
+  // is still its location. False, with `reply` filled, when it cannot be.
+  bool OnLostCopy(const ObjectId& id, const std::string& lost_node, rpc::GetObjectStatusReply* reply);
   void OnFree(const ObjectId& id, bool owned, bool in_plasma);
   // Reference counting across processes (core_worker_refs.cc). On the task
   // thread, after a task that met refs: what its reply tells the caller.
@@ -194,6 +204,7 @@ class CoreWorker {
   LongPolls long_polls_;  // Before store_ and refs_: their callbacks hold its polls.
   MemoryStore store_;
   ReferenceTable refs_;
+  Lineage lineage_;
   InFlightLimit in_flight_{kMaxTasksInFlight, kResumeTasksAt};
   std::mutex submit_mu_;
   std::vector<rpc::TaskSpec> submitted_;  // Guarded by submit_mu_; drained on the loop.

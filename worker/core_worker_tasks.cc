@@ -81,8 +81,11 @@ void CoreWorker::OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& rep
   ReleaseArgRefs(*this, spec);
   if (reply.error().type() != rpc::ErrorInfo::NONE) {
     StoreError(spec, reply.error());
+    if (!lineage_.Empty()) lineage_.Drop(ObjectId::FromIndex(TaskId::FromBinaryOrNil(spec.task_id()), 1));
   } else {
+    bool in_plasma = false;
     for (auto& ret : *reply.mutable_returns()) {
+      in_plasma |= ret.in_plasma();
       ObjectId id = ObjectId::FromBinaryOrNil(ret.object_id());
       auto object = std::make_shared<StoredObject>();
       object->in_plasma = ret.in_plasma();
@@ -93,6 +96,8 @@ void CoreWorker::OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& rep
       // Nobody holds the result any more: its plasma copy goes too.
       if (!kept && ret.in_plasma() && plasma_) (void)plasma_->Delete({id});
     }
+    // After the value is stored: a Get waiting on a re-run reads it first.
+    if (in_plasma && spec.actor_id().empty()) KeepLineage(spec);
   }
   in_flight_.Release();
 }
@@ -102,6 +107,7 @@ void CoreWorker::OnTaskFailure(const rpc::TaskSpec& spec, const rpc::ErrorInfo& 
   if (task_metrics_) task_metrics_->Count(spec.function_name(), /*failed=*/true);
   ReleaseArgRefs(*this, spec);
   StoreError(spec, error);
+  if (!lineage_.Empty()) lineage_.Drop(ObjectId::FromIndex(TaskId::FromBinaryOrNil(spec.task_id()), 1));
   in_flight_.Release();
 }
 
@@ -115,6 +121,10 @@ void CoreWorker::StoreError(const rpc::TaskSpec& spec, const rpc::ErrorInfo& err
 void CoreWorker::HandleGetObjectStatus(const rpc::GetObjectStatusRequest& request,
                                        rpc::GetObjectStatusReply* reply, rpc::Done done) {
   ObjectId id = ObjectId::FromBinaryOrNil(request.object_id());
+  if (!request.lost_node_id().empty() && !OnLostCopy(id, request.lost_node_id(), reply)) {
+    done(absl::OkStatus());  // It cannot be rebuilt: the reply says why.
+    return;
+  }
   if (!refs_.IsOwnedAndAlive(id) && !store_.GetIfReady(id)) {
     reply->set_status(rpc::GetObjectStatusReply::OUT_OF_SCOPE);
     done(absl::OkStatus());

@@ -173,12 +173,22 @@ StoredObjectPtr ObjectGetter::FromOwnerReply(const ObjectId& id, const rpc::Addr
 }
 
 std::shared_ptr<ray::internal::Buffer> ObjectGetter::ToBuffer(const ObjectId& id,
-                                                              const StoredObjectPtr& object,
+                                                              const StoredObjectPtr& given,
                                                               int64_t timeout_ms,
                                                               const std::string& owner) {
-  if (object->IsError()) ThrowTaskError(object->error);
-  if (!object->in_plasma) return std::make_shared<InlineBuffer>(object);
-  PullIfRemote(id, *object, timeout_ms, owner);
+  StoredObjectPtr object = given;
+  for (int rebuilds = 0;; ++rebuilds) {
+    if (object->IsError()) ThrowTaskError(object->error);
+    if (!object->in_plasma) return std::make_shared<InlineBuffer>(object);
+    absl::Status pulled = PullIfRemote(id, *object, timeout_ms, owner);
+    if (pulled.ok()) break;
+    // A pull cut short by the Get's own timeout says nothing about a loss.
+    if (rebuilds >= kMaxRebuildsPerGet || absl::IsDeadlineExceeded(pulled)) {
+      throw ray::internal::UnreconstructableException("object " + id.Hex() + " is lost: " +
+                                                      std::string(pulled.message()));
+    }
+    object = Rebuild(id, object, pulled, timeout_ms, owner);
+  }
   const int64_t total = timeout_ms < 0 ? 10000 : timeout_ms;
   // A borrowed object missing from the store may have gone with its owner
   // (the store deletes a dead owner's primaries): ask the owner between
@@ -198,16 +208,66 @@ std::shared_ptr<ray::internal::Buffer> ObjectGetter::ToBuffer(const ObjectId& id
   }
 }
 
-void ObjectGetter::PullIfRemote(const ObjectId& id, const StoredObject& object, int64_t timeout_ms,
-                                const std::string& owner) {
-  if (!pull_ || object.node_id.empty() || object.node_id == local_node_id_) return;
+absl::Status ObjectGetter::PullIfRemote(const ObjectId& id, const StoredObject& object,
+                                        int64_t timeout_ms, const std::string& owner) {
+  if (!pull_ || object.node_id.empty() || object.node_id == local_node_id_) return absl::OkStatus();
   auto here = plasma_->Contains(id);
-  if (here.ok() && *here) return;
+  if (here.ok() && *here) return absl::OkStatus();
   absl::Status pulled = pull_(id, object.node_id, timeout_ms < 0 ? kPullTimeoutMs : timeout_ms);
-  if (pulled.ok()) return;
+  if (pulled.ok()) return pulled;
   if (!refs_.IsOwnedAndAlive(id)) CheckOwner(id, ParseOwner(owner));  // Gone with its owner?
-  throw ray::internal::UnreconstructableException("object " + id.Hex() + " is lost: " +
-                                                  std::string(pulled.message()));
+  return pulled;
+}
+
+StoredObjectPtr ObjectGetter::Rebuild(const ObjectId& id, const StoredObjectPtr& lost,
+                                      const absl::Status& pulled, int64_t timeout_ms,
+                                      const std::string& owner) {
+  const std::string what = "object " + id.Hex() + " is lost: " + std::string(pulled.message());
+  if (!refs_.IsOwnedAndAlive(id)) return AskOwnerToRebuild(id, *lost, what, timeout_ms, owner);
+  if (!rebuild_) throw ray::internal::UnreconstructableException(what);
+  absl::Status started = rebuild_(id, lost);
+  if (!started.ok()) {
+    throw ray::internal::UnreconstructableException(what + "; it cannot be rebuilt: " +
+                                                    std::string(started.message()));
+  }
+  LOG(INFO) << "object " << id.Hex() << " was lost (" << pulled.message()
+            << "); waiting for the task that made it to run again";
+  const bool notify = t_in_task && notify_blocked_;
+  if (notify) notify_blocked_(true);
+  StoredObjectPtr again = store_.Wait({id}, timeout_ms)[0];
+  if (notify) notify_blocked_(false);
+  if (!again) {
+    throw ray::internal::RayTimeoutException("Get timed out: object " + id.Hex() +
+                                             " was lost and its task, run again, did not finish in " +
+                                             std::to_string(timeout_ms) + " ms");
+  }
+  return again;
+}
+
+StoredObjectPtr ObjectGetter::AskOwnerToRebuild(const ObjectId& id, const StoredObject& lost,
+                                                const std::string& what, int64_t timeout_ms,
+                                                const std::string& owner_blob) {
+  const rpc::Address owner = ParseOwner(owner_blob);
+  rpc::GetObjectStatusRequest request;
+  request.set_object_id(id.Binary());
+  request.set_timeout_ms(-1);
+  request.set_lost_node_id(lost.node_id);
+  LOG(INFO) << what << "; asking its owner at " << owner.ip() << ":" << owner.port()
+            << " to rebuild it";
+  const bool notify = t_in_task && notify_blocked_;
+  if (notify) notify_blocked_(true);
+  auto reply = owners_.Get(owner)->CallSync(&rpc::CoreWorkerService::Stub::GetObjectStatus, request,
+                                            timeout_ms < 0 ? kPullTimeoutMs : timeout_ms);
+  if (notify) notify_blocked_(false);
+  if (absl::IsUnavailable(reply.status())) ThrowTaskError(OwnerDiedError(id, owner, reply.status()));
+  if (!reply.ok()) {
+    throw ray::internal::UnreconstructableException(what + "; its owner did not rebuild it: " +
+                                                    reply.status().ToString());
+  }
+  StoredObjectPtr again = FromOwnerReply(id, owner, reply.status(), *reply);
+  if (again->IsError()) ThrowTaskError(again->error);
+  store_.Put(id, again);  // Replaces the lost location cached here.
+  return again;
 }
 
 void ObjectGetter::CheckOwner(const ObjectId& id, const rpc::Address& owner) {

@@ -6,7 +6,10 @@
 // (GetObjectStatus, a long poll) and cached there. Values marked in_plasma
 // are then mapped from the node's plasma store without a copy. An owner
 // that cannot be reached (its process died) makes the Get fail with
-// OwnerDiedException ("owner died: ...") within a few seconds.
+// OwnerDiedException ("owner died: ...") within a few seconds. A value
+// whose copy was on a node that died is rebuilt by its owner (lineage
+// reconstruction, docs/objects.md): the owner's Get asks RebuildFn, a
+// borrower's asks the owner (GetObjectStatus with lost_node_id).
 // A task blocked in Get tells the raylet, which lends its CPU to others
 // until the Get returns (so nested tasks cannot deadlock a node).
 // Threading: thread-safe. Failure: throws the ray::internal exceptions.
@@ -51,6 +54,14 @@ class ObjectGetter {
     pull_ = std::move(pull);
   }
 
+  // Lineage reconstruction (docs/objects.md): when a value this process
+  // owns cannot be pulled, `rebuild(id, lost)` is asked to re-run the task
+  // that made it. OK: a re-run is on its way (or `lost` was replaced
+  // already), and the Get waits for the new value; an error says why the
+  // object cannot be rebuilt. Set once, before the first Get.
+  using RebuildFn = std::function<absl::Status(const ObjectId&, const StoredObjectPtr&)>;
+  void SetRebuilder(RebuildFn rebuild) { rebuild_ = std::move(rebuild); }
+
   // Marks the calling thread as running a task (enables blocked notices).
   static void SetInTask(bool in_task);
   static bool InTask();
@@ -92,9 +103,21 @@ class ObjectGetter {
   // UnreconstructableException when it no longer holds `id`.
   void CheckOwner(const ObjectId& id, const rpc::Address& owner);
   // Pulls a plasma object that lives on another node and is not here yet;
-  // throws UnreconstructableException (OwnerDied first, if so) when it cannot.
-  void PullIfRemote(const ObjectId& id, const StoredObject& object, int64_t timeout_ms,
-                    const std::string& owner);
+  // returns the pull's error when it cannot (throws OwnerDied first, if so).
+  absl::Status PullIfRemote(const ObjectId& id, const StoredObject& object, int64_t timeout_ms,
+                            const std::string& owner);
+  // `lost` could not be pulled (`pulled`): has it rebuilt and returns the
+  // new value, or throws UnreconstructableException saying why not.
+  // The owner rebuilds itself; a borrower asks the owner (`owner`, the
+  // ref's RefData::owner), which rebuilds it and answers with the new value.
+  StoredObjectPtr Rebuild(const ObjectId& id, const StoredObjectPtr& lost,
+                          const absl::Status& pulled, int64_t timeout_ms, const std::string& owner);
+  StoredObjectPtr AskOwnerToRebuild(const ObjectId& id, const StoredObject& lost,
+                                    const std::string& what, int64_t timeout_ms,
+                                    const std::string& owner);
+  // Rebuilds of one object within one Get, at most: each costs a retry of
+  // its task, so max_retries ends the loop first; this is a guard.
+  static constexpr int kMaxRebuildsPerGet = 100;
   static constexpr int64_t kOwnerCheckMs = 1000;
   static constexpr int64_t kPullTimeoutMs = 600000;
 
@@ -107,6 +130,7 @@ class ObjectGetter {
   std::function<void(bool)> notify_blocked_;
   std::string local_node_id_;
   PullFn pull_;
+  RebuildFn rebuild_;
   std::mutex mu_;
   std::unordered_set<ObjectId> fetching_;
 };

@@ -1,0 +1,155 @@
+// Lineage reconstruction (docs/objects.md, "Lineage reconstruction"), on a
+// head (A, no resource "r") and nodes B (127.0.0.2) and C (127.0.0.3), each
+// with resource "r": a task on B or C returns a 20 MiB value to the driver
+// on A, which waits for it without reading it; the test then SIGKILLs the
+// raylet and plasma store of the node that ran it, and the driver reads it:
+//   - max_retries 1: the task runs again on the other node, the bytes are
+//     identical, and it ran twice;
+//   - a task given it as an argument (a borrower) gets it rebuilt by the
+//     owner, and the driver reads the same new copy (two runs in all);
+//   - max_retries 0: a clear object-lost error saying no retries are left;
+//   - a ray::Put made on that node and returned nested: an error (the
+//     put's only copy is gone; put objects are never rebuilt).
+// Nothing hangs: every wait is bounded.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <string>
+
+#include "tests/cluster_harness.h"
+
+namespace lumen::testing {
+namespace {
+
+constexpr int kDriverTimeoutMs = 90000;
+
+void StartThreeNodes(LocalCluster& cluster) {
+  auto with = [](std::vector<std::string> args) {
+    args.insert(args.end(), {"--object-store-memory", "300000000"});
+    return args;
+  };
+  const bool started =
+      cluster.StartHead(with({"--num-cpus", "1"})) &&
+      cluster.AddNode("127.0.0.2", with({"--num-cpus", "1", "--resources", R"({"r": 1})"})) &&
+      cluster.AddNode("127.0.0.3", with({"--num-cpus", "1", "--resources", R"({"r": 1})"}));
+  INFO(cluster.error());
+  REQUIRE(started);
+  REQUIRE(cluster.WaitForAlive(3));
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
+    out.push_back(text.substr(start, end - start));
+  }
+  return out;
+}
+
+struct Outcome {
+  std::string out;                // The driver's stdout.
+  std::vector<std::string> runs;  // Session dirs of the nodes that ran the task.
+  int killed = -1;                // Index of the node killed.
+};
+
+// Runs the driver with `args` (RUNS appended), kills the node that ran its
+// task once the driver says "ready", lets it read, and waits for it.
+Outcome RunAndKill(Sandbox& sandbox, LocalCluster& cluster, std::vector<std::string> args) {
+  Outcome outcome;
+  const std::string runs = sandbox.root() + "/runs";
+  args.insert(args.begin(), Sandbox::BinDir() + "/lineage_driver");
+  args.push_back(runs);
+  const pid_t driver = sandbox.Spawn("lineage", args, cluster.DriverEnv());
+  REQUIRE(driver > 0);
+  const std::string log = sandbox.root() + "/lineage.out";
+  INFO(ReadFile(sandbox.root() + "/lineage.err"));
+  REQUIRE(WaitUntil([&] { return !ValuesOf(ReadFile(log), "ready").empty(); }, kDriverTimeoutMs, 50));
+  const auto first = Lines(ReadFile(runs));
+  REQUIRE(first.size() == 1);
+  for (size_t i = 1; i < cluster.nodes().size(); ++i) {
+    if (cluster.nodes()[i].session_dir == first[0]) outcome.killed = static_cast<int>(i);
+  }
+  REQUIRE(outcome.killed > 0);  // B or C: only they have "r".
+  for (const char* daemon : {"raylet", "plasma"}) {
+    REQUIRE(::kill(cluster.nodes()[outcome.killed].pids.at(daemon), SIGKILL) == 0);
+  }
+  std::ofstream(sandbox.root() + "/go") << "go\n";
+  const std::optional<int> code = sandbox.WaitForChild(driver, kDriverTimeoutMs);
+  outcome.out = ReadFile(log);
+  outcome.runs = Lines(ReadFile(runs));
+  INFO(outcome.out << ReadFile(sandbox.root() + "/lineage.err"));
+  REQUIRE(code.has_value());  // No hang.
+  CHECK(*code == 0);
+  return outcome;
+}
+
+// The value read as `key` has the expected bytes and no error was printed.
+void CheckRebuiltOnce(const Outcome& outcome, const std::string& key) {
+  INFO(outcome.out);
+  const auto expect = ValuesOf(outcome.out, "expect");
+  REQUIRE(expect.size() == 1);
+  CHECK(ValuesOf(outcome.out, "error").empty());
+  CHECK(ValuesOf(outcome.out, key) == expect);  // Identical bytes.
+}
+
+TEST_CASE("a lost task output is rebuilt by running its task again on another node",
+          "[integration]") {
+  Sandbox sandbox;
+  LocalCluster cluster(sandbox);
+  StartThreeNodes(cluster);
+  const Outcome outcome = RunAndKill(sandbox, cluster, {"task", "1", "20"});
+  CheckRebuiltOnce(outcome, "sum");
+  REQUIRE(outcome.runs.size() == 2);              // It ran twice,
+  CHECK(outcome.runs[1] != outcome.runs[0]);      // the second time elsewhere.
+  const int other = outcome.killed == 1 ? 2 : 1;
+  CHECK(outcome.runs[1] == cluster.nodes()[other].session_dir);
+}
+
+TEST_CASE("a borrower that cannot pull a lost task output has its owner rebuild it",
+          "[integration]") {
+  Sandbox sandbox;
+  LocalCluster cluster(sandbox);
+  StartThreeNodes(cluster);
+  const Outcome outcome = RunAndKill(sandbox, cluster, {"arg", "2", "20"});
+  CheckRebuiltOnce(outcome, "arg_sum");
+  CHECK(ValuesOf(outcome.out, "sum") == ValuesOf(outcome.out, "expect"));  // The driver too,
+  CHECK(outcome.runs.size() == 2);  // from the same single re-run.
+}
+
+TEST_CASE("a lost task output with no retries left gives the object-lost error", "[integration]") {
+  Sandbox sandbox;
+  LocalCluster cluster(sandbox);
+  StartThreeNodes(cluster);
+  const Outcome outcome = RunAndKill(sandbox, cluster, {"task", "0", "20"});
+  INFO(outcome.out);
+  CHECK(ValuesOf(outcome.out, "sum").empty());
+  const auto error = ValuesOf(outcome.out, "error");
+  REQUIRE(error.size() == 1);
+  CHECK(error[0].find(" is lost: ") != std::string::npos);
+  CHECK(error[0].find("cannot be rebuilt: no retries left") != std::string::npos);
+  CHECK(outcome.runs.size() == 1);  // Not run again.
+  WARN("the error: " << error[0]);
+}
+
+TEST_CASE("a lost put object gives an error, never a rebuild", "[integration]") {
+  Sandbox sandbox;
+  LocalCluster cluster(sandbox);
+  StartThreeNodes(cluster);
+  const Outcome outcome = RunAndKill(sandbox, cluster, {"put", "20"});
+  INFO(outcome.out);
+  CHECK(ValuesOf(outcome.out, "sum").empty());
+  const auto error = ValuesOf(outcome.out, "error");
+  REQUIRE(error.size() == 1);
+  // The put's owner is the worker that made it, on the node that died:
+  // either it went with its node (owner died) or, still alive, it cannot
+  // serve a copy (lost, and puts are never rebuilt).
+  const bool owner_died = error[0].rfind("owner died", 0) == 0;
+  const bool lost = error[0].find("put objects cannot be reconstructed") != std::string::npos;
+  CHECK((owner_died || lost));
+  CHECK(outcome.runs.size() == 1);
+  WARN("the error: " << error[0]);
+}
+
+}  // namespace
+}  // namespace lumen::testing

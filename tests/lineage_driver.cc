@@ -1,0 +1,122 @@
+// Driver of integration_lineage_test (docs/objects.md, "Lineage
+// reconstruction"). Runs one task on a node with resource "r" (B or C),
+// which appends its node's session dir to RUNS (so the test knows where it
+// ran, and how often), waits for it without reading it (ray::Wait), prints
+// "ready=1", waits for the file $LUMEN_TEST_SANDBOX/go (the test kills
+// that node meanwhile), then reads it.
+//   task RETRIES MiB RUNS  a task (max_retries RETRIES) returns MiB bytes:
+//                          "expect=", then "sum=" or "error=<what>"
+//   arg RETRIES MiB RUNS   as task, but first a task (on any live node)
+//                          reads it as an argument: "arg_sum=" or "error="
+//   put MiB RUNS           a task ray::Puts MiB bytes and returns the ref
+//                          nested: "error=<what>" or "sum="
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <ray/api.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+Bytes Fill(int64_t bytes) {
+  Bytes out(static_cast<size_t>(bytes));
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (auto& b : out) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    b = static_cast<uint8_t>(x);
+  }
+  return out;
+}
+
+uint64_t Checksum(const uint8_t* data, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; ++i) h = (h ^ data[i]) * 1099511628211ull;
+  return h;
+}
+
+void LogRun(const std::string& runs) {
+  const char* dir = std::getenv("LUMEN_SESSION_DIR");
+  const std::string line = std::string(dir ? dir : "?") + "\n";
+  int fd = ::open(runs.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd >= 0) {
+    (void)!::write(fd, line.data(), line.size());
+    ::close(fd);
+  }
+}
+
+Bytes Make(int64_t bytes, std::string runs) {
+  LogRun(runs);
+  return Fill(bytes);
+}
+
+std::vector<ray::ObjectRef<Bytes>> PutOne(int64_t bytes, std::string runs) {
+  LogRun(runs);
+  return {ray::Put(Fill(bytes))};
+}
+
+std::string Sum(ray::ArrayView<uint8_t> view) { return std::to_string(Checksum(view.data(), view.size())); }
+
+RAY_REMOTE(Make, PutOne, Sum);
+
+void Print(const std::string& key, const std::string& value) {
+  std::printf("%s=%s\n", key.c_str(), value.c_str());
+  std::fflush(stdout);
+}
+
+void WaitForGo() {
+  const char* root = std::getenv("LUMEN_TEST_SANDBOX");
+  const std::string go = std::string(root ? root : ".") + "/go";
+  while (!std::ifstream(go)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
+void ReadAfterLoss(const ray::ObjectRef<Bytes>& ref, bool as_arg = false) {
+  ray::Wait(std::vector<ray::ObjectRef<Bytes>>{ref}, 1, -1);
+  Print("ready", "1");
+  WaitForGo();
+  try {
+    // A borrower's pull fails first: the worker asks the owner to rebuild.
+    if (as_arg) Print("arg_sum", *ray::Task(Sum).Remote(ref).Get());
+    ray::ArrayView<uint8_t> view = ray::GetView(ref);
+    Print("sum", std::to_string(Checksum(view.data(), view.size())));
+  } catch (const std::exception& e) {
+    Print("error", e.what());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  try {
+    ray::RayConfig config;
+    ray::Init(config, argc, argv);
+    if ((mode == "task" || mode == "arg") && argc > 4) {
+      const int64_t bytes = std::atoll(argv[3]) << 20;
+      const Bytes expect = Fill(bytes);
+      Print("expect", std::to_string(Checksum(expect.data(), expect.size())));
+      ReadAfterLoss(ray::Task(Make).SetResource("r", 1).SetMaxRetries(std::atoi(argv[2])).Remote(
+          bytes, std::string(argv[4])), mode == "arg");
+    } else if (mode == "put" && argc > 3) {
+      auto outer = ray::Task(PutOne).SetResource("r", 1).Remote(std::atoll(argv[2]) << 20,
+                                                                 std::string(argv[3]));
+      ReadAfterLoss((*outer.Get())[0]);
+    } else {
+      std::fprintf(stderr, "usage: lineage_driver task|arg RETRIES MiB RUNS | put MiB RUNS\n");
+      return 2;
+    }
+    ray::Shutdown();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "driver error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,77 @@
+// worker/lineage.h
+//
+// Lineage keeps, for the owner, the TaskSpec of each finished normal task
+// whose result lives in a plasma store and that may still be re-run (its
+// attempts so far are under max_retries), so that a result whose only copy
+// was on a node that died can be rebuilt by running the task again
+// (docs/objects.md, "Lineage reconstruction"). One entry per such task,
+// keyed by its return id; the owner drops it when the return goes out of
+// scope (ReferenceTable's free callback). Tasks with inline results, actor
+// tasks and ray::Put objects have no entry and cost nothing here.
+//
+// Begin decides what a Get that found a value lost does: start a re-run
+// (the entry is marked running, the attempt counted), wait for the re-run
+// already started by another Get (one re-execution for concurrent Gets),
+// take the value that replaced the lost one, or fail with the reason it
+// cannot be rebuilt. Record, on the re-run's reply, ends the run.
+// Pure bookkeeping: no I/O; the owner resubmits.
+// Threading: thread-safe; the callbacks given to Begin run under its lock
+// and must not call back into Lineage.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "common/id.h"
+#include "proto/worker.pb.h"
+
+namespace lumen::worker {
+
+class Lineage {
+ public:
+  // Keeps `spec` as the way to rebuild `id` when it has retries left
+  // (attempt < max_retries) and is not an actor task; otherwise forgets
+  // any entry of `id`. Ends a re-run of `id`. Returns whether it is kept.
+  bool Record(const ObjectId& id, const rpc::TaskSpec& spec);
+  // `id` went out of scope, or its re-run failed: forget it.
+  void Drop(const ObjectId& id);
+  // Cheap check (no lock) before Drop on a path every task takes.
+  bool Empty() const { return size_.load(std::memory_order_relaxed) == 0; }
+
+  struct Rebuild {
+    enum Kind {
+      kResubmit,    // Run `spec` again; its result replaces the lost value.
+      kInProgress,  // Another Get started the re-run: wait for its result.
+      kReplaced,    // The lost value was already replaced: read it again.
+      kImpossible,  // Cannot be rebuilt: `why` says why.
+    };
+    Kind kind = kImpossible;
+    rpc::TaskSpec spec;
+    std::string why;
+  };
+  // The value of `id` was found lost. `still_lost()` tells whether the
+  // owner still holds that lost value (not a newer one); `forget_lost()`
+  // removes it so that waiters wait for the re-run. Both run under the
+  // lock, so two Gets of one lost value start one re-run.
+  Rebuild Begin(const ObjectId& id, const std::function<bool()>& still_lost,
+                const std::function<void()>& forget_lost);
+
+  size_t Size() const { return size_.load(std::memory_order_relaxed); }
+  bool IsRunning(const ObjectId& id) const;
+
+ private:
+  struct Entry {
+    rpc::TaskSpec spec;
+    bool running = false;  // A re-run was submitted and has not replied.
+  };
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<ObjectId, Entry, std::hash<ObjectId>> entries_ ABSL_GUARDED_BY(mu_);
+  std::atomic<size_t> size_{0};
+};
+
+}  // namespace lumen::worker

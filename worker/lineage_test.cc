@@ -1,0 +1,146 @@
+#include "worker/lineage.h"
+
+#include <catch2/catch.hpp>
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "worker/reference_table.h"
+
+using namespace lumen;
+using namespace lumen::worker;
+
+namespace {
+
+rpc::TaskSpec Spec(const TaskId& task, int max_retries, int attempt = 0) {
+  rpc::TaskSpec spec;
+  spec.set_task_id(task.Binary());
+  spec.set_function_name("Make");
+  spec.set_max_retries(max_retries);
+  spec.set_attempt(attempt);
+  spec.add_gpu_ids(0);
+  return spec;
+}
+
+// A Begin whose lost value is still there, forgotten when a re-run starts.
+Lineage::Rebuild BeginLost(Lineage& lineage, const ObjectId& id, bool* forgotten = nullptr) {
+  return lineage.Begin(id, [] { return true; }, [forgotten] {
+    if (forgotten) *forgotten = true;
+  });
+}
+
+}  // namespace
+
+TEST_CASE("lineage keeps a task with retries left, and only such a task") {
+  Lineage lineage;
+  TaskId task = TaskId::ForNormalTask(JobId::FromInt(1));
+  ObjectId id = ObjectId::FromIndex(task, 1);
+  CHECK(lineage.Empty());
+  CHECK_FALSE(lineage.Record(id, Spec(task, 0)));  // max_retries = 0: nothing to re-run.
+  CHECK(lineage.Empty());
+  CHECK(lineage.Record(id, Spec(task, 2)));
+  CHECK(lineage.Size() == 1);
+  rpc::TaskSpec actor = Spec(task, 2);
+  actor.set_actor_id("an actor");
+  ObjectId other = ObjectId::FromIndex(TaskId::ForNormalTask(JobId::FromInt(1)), 1);
+  CHECK_FALSE(lineage.Record(other, actor));  // Actor tasks are not re-run.
+  CHECK(lineage.Size() == 1);
+  lineage.Drop(id);
+  CHECK(lineage.Empty());
+  lineage.Drop(id);  // Twice is harmless.
+  CHECK(lineage.Empty());
+}
+
+TEST_CASE("lineage is dropped when the result goes out of scope") {
+  Lineage lineage;
+  // As CoreWorker::OnFree does: an owned plasma object freed drops its entry.
+  ReferenceTable refs([&](const ObjectId& id, bool owned, bool in_plasma) {
+    if (owned && in_plasma) lineage.Drop(id);
+  });
+  TaskId task = TaskId::ForNormalTask(JobId::FromInt(1));
+  ObjectId id = ObjectId::FromIndex(task, 1);
+  refs.AddOwned(id);
+  refs.Add(id);
+  refs.MarkInPlasma(id);
+  REQUIRE(lineage.Record(id, Spec(task, 1)));
+  refs.Remove(id);
+  CHECK(lineage.Empty());
+}
+
+TEST_CASE("each rebuild counts against max_retries; then it cannot be rebuilt") {
+  Lineage lineage;
+  TaskId task = TaskId::ForNormalTask(JobId::FromInt(1));
+  ObjectId id = ObjectId::FromIndex(task, 1);
+  REQUIRE(lineage.Record(id, Spec(task, 2)));
+  bool forgotten = false;
+  Lineage::Rebuild first = BeginLost(lineage, id, &forgotten);
+  REQUIRE(first.kind == Lineage::Rebuild::kResubmit);
+  CHECK(forgotten);
+  CHECK(first.spec.attempt() == 1);
+  CHECK(first.spec.gpu_ids_size() == 0);  // The re-run's lease brings its own.
+  CHECK(lineage.IsRunning(id));
+  CHECK(lineage.Record(id, first.spec));  // Its reply: one retry left, kept.
+  CHECK_FALSE(lineage.IsRunning(id));
+  Lineage::Rebuild second = BeginLost(lineage, id);
+  REQUIRE(second.kind == Lineage::Rebuild::kResubmit);
+  CHECK(second.spec.attempt() == 2);
+  CHECK_FALSE(lineage.Record(id, second.spec));  // Its reply: no retries left.
+  CHECK(lineage.Empty());
+  Lineage::Rebuild third = BeginLost(lineage, id);
+  CHECK(third.kind == Lineage::Rebuild::kImpossible);
+  CHECK(third.why.find("no retries left") != std::string::npos);
+}
+
+TEST_CASE("a task with max_retries 0 and a put object cannot be rebuilt, each with its reason") {
+  Lineage lineage;
+  TaskId task = TaskId::ForNormalTask(JobId::FromInt(1));
+  ObjectId ret = ObjectId::FromIndex(task, 1);
+  lineage.Record(ret, Spec(task, 0));
+  Lineage::Rebuild no_retries = BeginLost(lineage, ret);
+  CHECK(no_retries.kind == Lineage::Rebuild::kImpossible);
+  CHECK(no_retries.why.find("no retries left") != std::string::npos);
+  ObjectId put = ObjectId::FromIndex(TaskId::ForNormalTask(JobId::FromInt(1)), 0);
+  bool forgotten = false;
+  Lineage::Rebuild of_put = BeginLost(lineage, put, &forgotten);
+  CHECK(of_put.kind == Lineage::Rebuild::kImpossible);
+  CHECK(of_put.why == "put objects cannot be reconstructed");
+  CHECK_FALSE(forgotten);  // The error value stays where it was.
+}
+
+TEST_CASE("a Get that finds the lost value already replaced reads it again, no re-run") {
+  Lineage lineage;
+  TaskId task = TaskId::ForNormalTask(JobId::FromInt(1));
+  ObjectId id = ObjectId::FromIndex(task, 1);
+  REQUIRE(lineage.Record(id, Spec(task, 3)));
+  bool forgotten = false;
+  Lineage::Rebuild r = lineage.Begin(id, [] { return false; }, [&] { forgotten = true; });
+  CHECK(r.kind == Lineage::Rebuild::kReplaced);
+  CHECK_FALSE(forgotten);
+  CHECK_FALSE(lineage.IsRunning(id));
+}
+
+TEST_CASE("concurrent Gets of one lost object start one re-run") {
+  Lineage lineage;
+  TaskId task = TaskId::ForNormalTask(JobId::FromInt(1));
+  ObjectId id = ObjectId::FromIndex(task, 1);
+  REQUIRE(lineage.Record(id, Spec(task, 5)));
+  // The owner's store: the lost value stays until the first re-run forgets it.
+  std::atomic<bool> lost_value_present{true};
+  constexpr int kGets = 8;
+  std::vector<Lineage::Rebuild::Kind> kinds(kGets);
+  std::vector<std::thread> gets;
+  for (int i = 0; i < kGets; ++i) {
+    gets.emplace_back([&, i] {
+      kinds[i] = lineage.Begin(id, [&] { return lost_value_present.load(); },
+                               [&] { lost_value_present = false; }).kind;
+    });
+  }
+  for (auto& t : gets) t.join();
+  int resubmits = 0;
+  for (auto kind : kinds) {
+    resubmits += kind == Lineage::Rebuild::kResubmit;
+    CHECK(kind != Lineage::Rebuild::kImpossible);
+  }
+  CHECK(resubmits == 1);
+  CHECK(lineage.IsRunning(id));
+}
