@@ -7,8 +7,9 @@
 // fails here. Drivers and the CLI run in the head's namespace. Checked:
 // pinned tasks run on the node that has their resource and see its address;
 // 30 CPU-bound tasks use every node; a 50 MiB object made on B is read
-// intact by a task on C and by the driver on the head; `lumen status` lists
-// the four nodes by their namespace addresses. Where namespaces cannot be
+// intact by a task on C and by the driver on the head; every TCP port of
+// every daemon accepts connections at its node's address; `lumen status`
+// lists the four nodes by their namespace addresses. Where namespaces cannot be
 // created (not root, no CAP_NET_ADMIN, no iproute2) the test prints
 // "SKIPPED: <why>" and ctest reports it skipped (SKIP_REGULAR_EXPRESSION).
 #include <catch2/catch.hpp>
