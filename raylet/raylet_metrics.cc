@@ -13,6 +13,11 @@ void AddRayletCollector(metrics::Registry& registry, const NodeLabels& node,
       "ray_resources", "Resources of this node by Name and State (USED: leased out, AVAILABLE).");
   auto* workers = registry.Gauge("ray_worker_pool_workers",
                                  "Worker processes of this node by State (STARTING, IDLE, BUSY).");
+  // Counters kept by the pool, copied at each scrape (they only grow).
+  auto* started = registry.Counter("ray_worker_pool_started",
+                                   "Worker processes this node started since its raylet began.");
+  auto* start_failures = registry.Counter(
+      "ray_worker_pool_start_failures", "Worker process starts that failed on this node.");
   auto* leased = registry.Gauge("ray_leases_granted", "Worker leases currently granted.");
   auto* queued = registry.Gauge("ray_leases_queued", "Worker lease requests waiting (with infeasible ones).");
   auto* store_used = registry.Gauge("ray_object_store_memory_used_bytes", "Bytes in use in this node's object store.");
@@ -47,6 +52,8 @@ void AddRayletCollector(metrics::Registry& registry, const NodeLabels& node,
     workers->Get(with("State", "STARTING")).Set(starting);
     workers->Get(with("State", "IDLE")).Set(idle);
     workers->Get(with("State", "BUSY")).Set(std::max(0, pool.NumWorkers() - idle - starting));
+    started->Get(base).Set(static_cast<double>(pool.NumStarted()));
+    start_failures->Get(base).Set(static_cast<double>(pool.NumStartFailures()));
     leased->Get(base).Set(leases.NumLeases());
     queued->Get(base).Set(leases.NumPending());
     if (stats.has_object_store()) {

@@ -183,6 +183,7 @@ absl::Status WorkerPool::StartWorker(const JobId& job_id, Job& job) {
     std::string message = "cannot start a worker for job " + job_id.Hex() + ": " +
                           std::string(pid.status().message());
     LOG(ERROR) << message;
+    ++total_start_failures_;
     RecordStartFailure(job, message);
     return absl::Status(pid.status().code(), message);
   }
@@ -197,6 +198,7 @@ absl::Status WorkerPool::StartWorker(const JobId& job_id, Job& job) {
   ++job.num_workers;
   ++job.num_starting;
   ++total_starting_;
+  ++total_started_;
   VLOG(1) << "started worker " << id.Hex() << " pid " << *pid << " for job " << job_id.Hex();
   return absl::OkStatus();
 }

@@ -173,6 +173,9 @@ class WorkerPool {
   int NumWorkers() const { return static_cast<int>(workers_.size()); }
   int NumIdle() const;
   int NumStarting() const { return total_starting_; }
+  // Worker processes started, and starts that failed, since this raylet began.
+  int64_t NumStarted() const { return total_started_; }
+  int64_t NumStartFailures() const { return total_start_failures_; }
   std::vector<pid_t> Pids() const;
   // Every worker and registered driver (`lumen list workers`).
   std::vector<rpc::WorkerStats> Stats() const;
@@ -214,6 +217,8 @@ class WorkerPool {
   absl::node_hash_map<WorkerId, WorkerInfo> workers_;  // Stable addresses.
   absl::flat_hash_map<pid_t, WorkerId> worker_by_pid_;
   int total_starting_ = 0;
+  int64_t total_started_ = 0;
+  int64_t total_start_failures_ = 0;
   WorkerPortAllocator ports_;
   std::function<void(const DeadWorker&)> on_worker_gone_;
 };
