@@ -9,7 +9,11 @@
 //                 buffer, measured in the same run; the ratio transfer/tcp
 //                 (goal >= 0.8);
 //   broadcast     the object read by one task on each of the N nodes at
-//                 once, seconds, and its ratio to one transfer (goal < 2).
+//                 once, seconds, and its ratio to one transfer (goal < 2);
+//                 then, per node, the source it pulled from (B, or a node
+//                 that already held a copy: chaining).
+// The raylets move the bytes over their plain TCP data ports
+// (raylet/object_data.h).
 // Usage: transfer_bench [MiB, default 1024] [N broadcast nodes, default 4]
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -109,11 +113,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "driver failed: %s\n", run.Describe().c_str());
     return 1;
   }
-  // The raylet's own time for the pull (probe, admission, copy, seal).
-  const std::string log = lumen::testing::ReadFile(cluster.nodes()[0].session_dir + "/logs/raylet.out");
-  const size_t at = log.find("pulled object ");
-  if (at != std::string::npos) {
-    std::printf("head raylet: %s\n", log.substr(at, log.find('\n', at) - at).c_str());
+  // The raylets' own lines for each pull: source, path, time.
+  for (size_t i = 0; i < cluster.nodes().size(); ++i) {
+    const std::string log = lumen::testing::ReadFile(cluster.nodes()[i].session_dir + "/logs/raylet.out");
+    for (const char* what : {"pulling object ", "pulled object "}) {
+      const size_t at = log.find(what);
+      if (at == std::string::npos) continue;
+      std::printf("%s raylet: %s\n", cluster.nodes()[i].ip.c_str(), log.substr(at, log.find('\n', at) - at).c_str());
+    }
   }
   const double tcp_s = PlainTcp(bytes);
   const double gb = bytes / 1e9;

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <future>
 
 #include "common/logging.h"
 #include "plasma/client.h"
+#include "raylet/object_data.h"
 
 namespace lumen::raylet {
 namespace {
@@ -17,7 +19,13 @@ std::string NodeHex(const std::string& binary) {
 
 }  // namespace
 
-ObjectSender::ObjectSender(std::string plasma_socket) : plasma_socket_(std::move(plasma_socket)) {}
+ObjectPuller::Source ObjectPuller::MakeSource(const std::string& node_id, const rpc::Address& raylet) {
+  std::string address = raylet.ip() + ":" + std::to_string(raylet.port());
+  return {"node " + NodeHex(node_id) + " at " + address, address, raylet.ip(), node_id};
+}
+
+ObjectSender::ObjectSender(std::string plasma_socket, ObjectDataServer* data)
+    : plasma_(std::move(plasma_socket)), data_(data) {}
 ObjectSender::~ObjectSender() = default;
 
 absl::Status ObjectSender::Read(const rpc::ReadObjectChunkRequest& request,
@@ -28,16 +36,9 @@ absl::Status ObjectSender::Read(const rpc::ReadObjectChunkRequest& request,
     return absl::InvalidArgumentError("ReadObjectChunk: a chunk is at most 8 MiB, not " +
                                       std::to_string(request.length()) + " bytes");
   }
-  std::shared_ptr<plasma::PlasmaClient> plasma;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!plasma_) {
-      auto connected = plasma::PlasmaClient::Connect(plasma_socket_);
-      if (!connected.ok()) return connected.status();
-      plasma_ = std::move(*connected);
-    }
-    plasma = plasma_;
-  }
+  auto connected = plasma_.Get();
+  if (!connected.ok()) return connected.status();
+  std::shared_ptr<plasma::PlasmaClient> plasma = *std::move(connected);
   auto got = plasma->Get({*id}, 0);
   // Not in memory: spilled (the Get orders a restore) or not here at all.
   if (got.ok() && !(*got)[0]) got = plasma->Get({*id}, kRestoreWaitMs);
@@ -50,6 +51,13 @@ absl::Status ObjectSender::Read(const rpc::ReadObjectChunkRequest& request,
   } else {
     const uint64_t n = std::min<uint64_t>(request.length(), b.data_size - request.offset());
     reply->set_data_size(b.data_size);
+    if (data_) {
+      reply->set_data_port(data_->port());
+      reply->set_sends_in_flight(data_->sends_in_flight());
+      for (const std::string& node : data_->CopiesOf(*id)) {
+        if (node != request.requester_node_id()) reply->add_other_copies(node);
+      }
+    }
     reply->mutable_data()->assign(reinterpret_cast<const char*>(b.data) + request.offset(), n);
     if (request.offset() == 0) {
       reply->mutable_metadata()->assign(reinterpret_cast<const char*>(b.metadata), b.metadata_size);
@@ -71,7 +79,8 @@ ObjectPuller::ObjectPuller(EventLoop& loop, ObjectPullerOptions options, Resolve
     : loop_(loop),
       options_(std::move(options)),
       resolve_(std::move(resolve)),
-      book_(options_.budget_bytes ? options_.budget_bytes : DefaultBudget(options_.plasma_socket)) {
+      book_(options_.budget_bytes ? options_.budget_bytes : DefaultBudget(options_.plasma_socket)),
+      plasma_(options_.plasma_socket) {
   for (int i = 0; i < std::max(1, options_.threads); ++i) threads_.emplace_back([this] { RunThread(); });
 }
 
@@ -100,8 +109,7 @@ void ObjectPuller::Pull(const rpc::PullObjectRequest& request, Done done) {
       job.errors.push_back("node " + NodeHex(node) + " is dead or unknown");
       continue;
     }
-    std::string address = raylet->ip() + ":" + std::to_string(raylet->port());
-    job.sources.push_back({"node " + NodeHex(node) + " at " + address, address});
+    job.sources.push_back(MakeSource(node, *raylet));
   }
   if (job.sources.empty()) {
     std::string why = job.errors.empty() ? "no other node holds it" : job.errors[0];
@@ -131,20 +139,12 @@ void ObjectPuller::RunThread() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    absl::Status status;
-    uint64_t bytes = 0;
     const auto start = std::chrono::steady_clock::now();
-    for (const Source& source : job.sources) {
-      absl::StatusOr<uint64_t> pulled = PullFrom(job.id, source);
-      status = pulled.status();
-      if (status.ok()) {
-        bytes = *pulled;
-        break;
-      }
-      job.errors.push_back(source.name + ": " + std::string(status.message()));
-    }
+    absl::StatusOr<uint64_t> pulled = PullJob(job);
+    absl::Status status = pulled.status();
+    const uint64_t bytes = pulled.ok() ? *pulled : 0;
     if (!status.ok()) {
-      std::string why = job.errors[0];
+      std::string why = job.errors.empty() ? std::string(status.message()) : job.errors[0];
       for (size_t i = 1; i < job.errors.size(); ++i) why += "; " + job.errors[i];
       status = absl::UnavailableError("cannot pull object " + job.id.Hex() + ": " + why);
       LOG(WARNING) << status.message();
@@ -160,23 +160,86 @@ void ObjectPuller::RunThread() {
   }
 }
 
-absl::StatusOr<uint64_t> ObjectPuller::PullFrom(const ObjectId& id, const Source& source) {
-  RayletClient& client = ClientFor(source.address, 0);
+absl::StatusOr<uint64_t> ObjectPuller::PullJob(Job& job) {
+  size_t next_source = 0;
+  std::vector<Candidate> candidates = Candidates(job, &next_source);
+  for (size_t i = 0;; ++i) {
+    while (i == candidates.size() && next_source < job.sources.size()) {  // Probe the next source.
+      const Source& source = job.sources[next_source++];
+      auto probe = Probe(job.id, source);
+      if (probe.ok()) {
+        candidates.push_back({source, *std::move(probe)});
+      } else {
+        job.errors.push_back(source.name + ": " + std::string(probe.status().message()));
+      }
+    }
+    if (i == candidates.size()) break;
+    const Candidate& from = candidates[i];
+    WaitAdmission(job.id, from.probe.data_size() + from.probe.metadata().size());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return absl::CancelledError("the raylet is stopping");
+    }
+    LOG(INFO) << "pulling object " << job.id.Hex() << " (" << from.probe.data_size() << " bytes) from "
+              << from.source.name << (from.probe.data_port() > 0 ? " over its data port" : " in chunks");
+    absl::Status copied = Copy(from, job.id);
+    if (copied.ok()) return from.probe.data_size();
+    job.errors.push_back(from.source.name + ": " + std::string(copied.message()));
+  }
+  return absl::UnavailableError("no source left");
+}
+
+std::vector<ObjectPuller::Candidate> ObjectPuller::Candidates(Job& job, size_t* next_source) {
+  std::vector<Candidate> out;
+  while (out.empty() && *next_source < job.sources.size()) {
+    const Source& source = job.sources[(*next_source)++];
+    auto probe = Probe(job.id, source);
+    if (!probe.ok()) {
+      job.errors.push_back(source.name + ": " + std::string(probe.status().message()));
+      continue;
+    }
+    out.push_back({source, *std::move(probe)});
+  }
+  if (out.empty()) return out;
+  const std::vector<std::string> copies(out[0].probe.other_copies().begin(), out[0].probe.other_copies().end());
+  for (const std::string& node : copies) {
+    if (node == options_.local_node_id) continue;
+    bool known = false;
+    for (const Source& s : job.sources) known |= s.node_id == node;
+    std::optional<Source> source = known ? std::nullopt : SourceOf(node);
+    if (!source) continue;
+    auto probe = Probe(job.id, *source);
+    if (probe.ok() && probe->data_size() == out[0].probe.data_size()) out.push_back({*source, *std::move(probe)});
+  }
+  // The least loaded first; among equals a copy before the source it came
+  // from (that one is the hot spot of a broadcast).
+  std::stable_sort(out.begin() + 1, out.end(), [](const Candidate& a, const Candidate& b) {
+    return a.probe.sends_in_flight() < b.probe.sends_in_flight();
+  });
+  if (out.size() > 1 && out[1].probe.sends_in_flight() <= out[0].probe.sends_in_flight()) {
+    std::rotate(out.begin(), out.begin() + 1, out.begin() + 2);
+  }
+  return out;
+}
+
+absl::StatusOr<rpc::ReadObjectChunkReply> ObjectPuller::Probe(const ObjectId& id, const Source& source) {
   rpc::ReadObjectChunkRequest probe;
   probe.set_object_id(id.Binary());
   probe.set_offset(0);
-  probe.set_length(options_.chunk_bytes);
-  auto first = client.CallSync(&rpc::RayletService::Stub::ReadObjectChunk, probe, options_.call_timeout_ms);
-  if (!first.ok()) return first.status();
-  WaitAdmission(id, first->data_size() + first->metadata().size());
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return absl::CancelledError("the raylet is stopping");
-  }
-  const uint64_t size = first->data_size();
-  absl::Status copied = Copy(source, id, *first);
-  if (!copied.ok()) return copied;
-  return size;
+  probe.set_length(0);
+  probe.set_requester_node_id(options_.local_node_id);
+  return ClientFor(source.address, 0).CallSync(&rpc::RayletService::Stub::ReadObjectChunk, probe,
+                                              options_.call_timeout_ms);
+}
+
+std::optional<ObjectPuller::Source> ObjectPuller::SourceOf(const std::string& node_id) {
+  auto promise = std::make_shared<std::promise<std::optional<rpc::Address>>>();
+  std::future<std::optional<rpc::Address>> address = promise->get_future();
+  loop_.Post([resolve = resolve_, promise, node_id] { promise->set_value(resolve(node_id)); });
+  if (address.wait_for(std::chrono::seconds(5)) != std::future_status::ready) return std::nullopt;
+  std::optional<rpc::Address> raylet = address.get();
+  if (!raylet) return std::nullopt;
+  return MakeSource(node_id, *raylet);
 }
 
 void ObjectPuller::WaitAdmission(const ObjectId& id, uint64_t size) {
@@ -194,25 +257,36 @@ void ObjectPuller::WaitAdmission(const ObjectId& id, uint64_t size) {
   cv_.wait(lock, [&] { return stopping_ || admitted_[id]; });
 }
 
-absl::Status ObjectPuller::Copy(const Source& source, const ObjectId& id, rpc::ReadObjectChunkReply& first) {
-  const uint64_t size = first.data_size();
-  if (first.data().size() != std::min<uint64_t>(size, options_.chunk_bytes)) {
-    return absl::DataLossError("the first chunk has " + std::to_string(first.data().size()) + " bytes");
-  }
-  std::shared_ptr<plasma::PlasmaClient> plasma = Plasma();
-  if (!plasma) return absl::UnavailableError("cannot connect to the local object store");
-  auto created = plasma->Create(id, size, first.metadata().size());
+absl::Status ObjectPuller::Copy(const Candidate& from, const ObjectId& id) {
+  const rpc::ReadObjectChunkReply& probe = from.probe;
+  const uint64_t size = probe.data_size();
+  auto connected = plasma_.Get();
+  if (!connected.ok()) return absl::UnavailableError("cannot connect to the local object store");
+  std::shared_ptr<plasma::PlasmaClient> plasma = *std::move(connected);
+  auto created = plasma->Create(id, size, probe.metadata().size());
   if (absl::IsAlreadyExists(created.status())) return absl::OkStatus();  // Here meanwhile.
   if (!created.ok()) return created.status();
   plasma::MutableBuffer buffer = *created;
-  std::memcpy(buffer.metadata, first.metadata().data(), first.metadata().size());
-  std::memcpy(buffer.data, first.data().data(), first.data().size());
+  std::memcpy(buffer.metadata, probe.metadata().data(), probe.metadata().size());
+  absl::Status copied =
+      probe.data_port() > 0
+          ? ReadObjectRange(from.source.ip, probe.data_port(), options_.token, id, options_.local_node_id, 0, size,
+                            buffer.data, static_cast<int>(options_.call_timeout_ms))
+          : CopyChunks(from.source, id, size, buffer.data);
+  if (!copied.ok()) {
+    (void)plasma->Abort(id);
+    return copied;
+  }
+  return plasma->Seal(id);
+}
+
+absl::Status ObjectPuller::CopyChunks(const Source& source, const ObjectId& id, uint64_t size, uint8_t* dest) {
   const uint64_t chunk = options_.chunk_bytes;
   const uint64_t num_chunks = (size + chunk - 1) / chunk;
   std::mutex error_mu;
   absl::Status error;
   auto stream = [&](uint64_t start) {
-    RayletClient& client = ClientFor(source.address, static_cast<int>(start - 1));
+    RayletClient& client = ClientFor(source.address, static_cast<int>(start));
     for (uint64_t c = start; c < num_chunks; c += options_.streams) {
       rpc::ReadObjectChunkRequest request;
       request.set_object_id(id.Binary());
@@ -228,18 +302,14 @@ absl::Status ObjectPuller::Copy(const Source& source, const ObjectId& id, rpc::R
         if (error.ok()) error = st;
         return;
       }
-      std::memcpy(buffer.data + request.offset(), reply->data().data(), request.length());
+      std::memcpy(dest + request.offset(), reply->data().data(), request.length());
     }
   };
   std::vector<std::thread> streams;
-  for (int s = 1; s < options_.streams; ++s) streams.emplace_back(stream, 1 + s);
-  stream(1);
+  for (int s = 1; s < options_.streams; ++s) streams.emplace_back(stream, s);
+  stream(0);
   for (std::thread& t : streams) t.join();
-  if (!error.ok()) {
-    (void)plasma->Abort(id);
-    return error;
-  }
-  return plasma->Seal(id);
+  return error;
 }
 
 void ObjectPuller::Finish(const ObjectId& id, const absl::Status& status, uint64_t bytes) {
@@ -261,16 +331,6 @@ ObjectPuller::RayletClient& ObjectPuller::ClientFor(const std::string& address, 
   auto& client = clients_[address + "#" + std::to_string(lane)];
   if (!client) client = std::make_unique<RayletClient>(address, options_.token);
   return *client;
-}
-
-std::shared_ptr<plasma::PlasmaClient> ObjectPuller::Plasma() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!plasma_) {
-    auto connected = plasma::PlasmaClient::Connect(options_.plasma_socket);
-    if (!connected.ok()) return nullptr;
-    plasma_ = std::move(*connected);
-  }
-  return plasma_;
 }
 
 }  // namespace lumen::raylet

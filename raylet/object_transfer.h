@@ -4,18 +4,23 @@
 //
 // ObjectSender serves ReadObjectChunk: a range of an object sealed in this
 // node's store (a spilled object is restored first: the store's Get orders
-// the restore and waits for it).
+// the restore and waits for it). A probe (length 0) gets the size and
+// metadata, and, when this node has one, its data port (object_data.h), the
+// sends it has in flight and the nodes that got the object from here.
 //
-// ObjectPuller serves PullObject: it reads the object from the raylet of a
-// node said to hold it, in chunks of `chunk_bytes` with `streams` chunk
-// calls in flight, straight into a plasma buffer created for it (Create,
-// write the chunks, Seal: an unpinned secondary copy, evictable). Requests
-// for an object already being pulled wait on that pull, and a pull copies
-// only once PullBook admits its size (a share of the local store); a
-// source that fails (dead node, object gone) is followed by the next one.
+// ObjectPuller serves PullObject: it probes a node said to hold the object
+// and the copies that node knows of (broadcast chaining), picks the one
+// with the fewest sends in flight, and reads the whole object over that
+// node's data port (one plain TCP stream), or, where it has none, in chunks
+// of `chunk_bytes` with `streams` ReadObjectChunk calls in flight; either
+// way straight into a plasma buffer created for it (Create, receive, Seal:
+// an unpinned secondary copy, evictable). Requests for an object already
+// being pulled wait on that pull, and a pull copies only once PullBook
+// admits its size (a share of the local store); a source that fails (dead
+// node, object gone, killed mid-stream) is followed by the next one.
 //   loop: Pull -> PullBook::AddWaiter -> (first) job on a pull thread:
-//   thread: probe source (chunk 0: size) -> ask loop for admission, wait
-//           -> Create, copy the chunks, Seal (or Abort, next source)
+//   thread: probe sources and their copies (size, load) -> ask loop for
+//           admission, wait -> Create, receive, Seal (or Abort, next source)
 //   loop: Finish -> waiters get the outcome; admitted queued pulls go on.
 // Threading: Pull and FillStats on the raylet loop; copies on the pull
 // threads (never the loop), each source call a blocking gRPC call there.
@@ -43,17 +48,17 @@
 #include "common/id.h"
 #include "common/rpc/client.h"
 #include "proto/raylet.grpc.pb.h"
+#include "raylet/lazy_plasma.h"
 #include "raylet/pull_book.h"
-
-namespace lumen::plasma {
-class PlasmaClient;
-}
 
 namespace lumen::raylet {
 
+class ObjectDataServer;
+
 class ObjectSender {
  public:
-  explicit ObjectSender(std::string plasma_socket);
+  // `data` (may be null: no data port) is not owned and must outlive this.
+  explicit ObjectSender(std::string plasma_socket, ObjectDataServer* data = nullptr);
   ~ObjectSender();
   // Thread-safe (gRPC threads). Waits up to kRestoreWaitMs for an object
   // that is not in memory (spilled, or not here: NOT_FOUND then).
@@ -62,9 +67,8 @@ class ObjectSender {
   static constexpr int64_t kRestoreWaitMs = 10000;
 
  private:
-  std::string plasma_socket_;
-  std::mutex mu_;
-  std::shared_ptr<plasma::PlasmaClient> plasma_;  // Connected at the first read.
+  LazyPlasma plasma_;
+  ObjectDataServer* data_;
 };
 
 struct ObjectPullerOptions {
@@ -100,6 +104,13 @@ class ObjectPuller {
   struct Source {
     std::string name;  // "node <hex> at <ip:port>", for errors.
     std::string address;
+    std::string ip;
+    std::string node_id;  // Binary.
+  };
+  // A source that answered the probe.
+  struct Candidate {
+    Source source;
+    rpc::ReadObjectChunkReply probe;
   };
   struct Job {
     ObjectId id;
@@ -109,16 +120,22 @@ class ObjectPuller {
   using RayletClient = rpc::RpcClient<rpc::RayletService>;
 
   void RunThread();
-  // The object's size once sealed here.
-  absl::StatusOr<uint64_t> PullFrom(const ObjectId& id, const Source& source);
-  absl::Status Copy(const Source& source, const ObjectId& id, rpc::ReadObjectChunkReply& first);
+  // The object's size once sealed here; every failed source in `job.errors`.
+  absl::StatusOr<uint64_t> PullJob(Job& job);
+  absl::StatusOr<rpc::ReadObjectChunkReply> Probe(const ObjectId& id, const Source& source);
+  // The first source that answers, then the copies it knows of, least
+  // loaded first; then the unprobed sources (probed when their turn comes).
+  std::vector<Candidate> Candidates(Job& job, size_t* next_source);
+  std::optional<Source> SourceOf(const std::string& node_id);
+  static Source MakeSource(const std::string& node_id, const rpc::Address& raylet);  // Thread: resolves on the loop.
+  absl::Status Copy(const Candidate& from, const ObjectId& id);
+  absl::Status CopyChunks(const Source& source, const ObjectId& id, uint64_t size, uint8_t* dest);
   // Thread: asks the loop to admit `size` bytes for `id`; blocks until then.
   void WaitAdmission(const ObjectId& id, uint64_t size);
   // Loop.
   void Finish(const ObjectId& id, const absl::Status& status, uint64_t bytes);
   // One client, so one TCP connection, per lane (stream) to a raylet.
   RayletClient& ClientFor(const std::string& address, int lane);
-  std::shared_ptr<plasma::PlasmaClient> Plasma();
 
   EventLoop& loop_;
   ObjectPullerOptions options_;
@@ -133,7 +150,7 @@ class ObjectPuller {
   std::unordered_map<ObjectId, bool> admitted_;  // Guarded by mu_: waiting pulls, admitted or not.
   bool stopping_ = false;     // Guarded by mu_.
   std::map<std::string, std::unique_ptr<RayletClient>> clients_;  // Guarded by mu_.
-  std::shared_ptr<plasma::PlasmaClient> plasma_;                  // Guarded by mu_.
+  LazyPlasma plasma_;
   std::vector<std::thread> threads_;
 };
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -13,6 +14,7 @@
 #include "common/logging.h"
 #include "common/net.h"
 #include "common/paths.h"
+#include "common/rpc/tls.h"
 #include "common/status.h"
 #include "raylet/plasma_check.h"
 
@@ -169,7 +171,8 @@ int Raylet::Run() {
           [this](int type, const std::vector<ObjectId>& ids) { object_manager_->HandleStoreFrame(type, ids); });
       node_manager_->SetObjectStoreStats(
           [this](rpc::GetNodeStatsReply* reply) { object_manager_->FillStats(reply); });
-      object_sender_ = std::make_unique<ObjectSender>(options_.plasma_socket);
+      StartObjectDataServer();
+      object_sender_ = std::make_unique<ObjectSender>(options_.plasma_socket, object_data_.get());
       object_puller_ = std::make_unique<ObjectPuller>(
           loop_, ObjectPullerOptions{options_.plasma_socket, options_.token, node_id_.Binary()},
           [this](const std::string& node) { return cluster_view_->RayletAddress(node); });
@@ -182,6 +185,22 @@ int Raylet::Run() {
   });
   loop_.Run();
   return exit_code_;
+}
+
+// The plain TCP path for object bytes (raylet/object_data.h); not under
+// TLS, where the bytes keep to the encrypted gRPC chunk path.
+void Raylet::StartObjectDataServer() {
+  if (rpc::ProcessTls()) return;
+  ObjectDataServerOptions data_options{.ip = options_.node_ip, .token = options_.token,
+                                       .plasma_socket = options_.plasma_socket};
+  if (const char* pause = std::getenv("LUMEN_TESTING_DATA_PAUSE_MS")) data_options.testing_pause_ms = std::atoi(pause);
+  auto data = std::make_unique<ObjectDataServer>(std::move(data_options));
+  if (absl::Status started = data->Start(); !started.ok()) {
+    LOG(WARNING) << started.message() << "; objects go to other nodes in gRPC chunks";
+    return;
+  }
+  LOG(INFO) << "object data port: " << options_.node_ip << ":" << data->port();
+  object_data_ = std::move(data);
 }
 
 void Raylet::StartTimers() {

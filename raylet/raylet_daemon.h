@@ -32,6 +32,7 @@
 #include "raylet/lease_manager.h"
 #include "raylet/node_manager.h"
 #include "raylet/node_resources.h"
+#include "raylet/object_data.h"
 #include "raylet/object_manager.h"
 #include "raylet/object_transfer.h"
 #include "raylet/plasma_check.h"
@@ -78,6 +79,7 @@ class Raylet {
  private:
   WorkerPoolOptions MakePoolOptions(const ResourceSet& total) const;
   void StartTimers();
+  void StartObjectDataServer();
   void WaitForSignals();
   void WaitForChildren();
   void Stop(const std::string& reason, int exit_code);
@@ -103,6 +105,7 @@ class Raylet {
   rpc::GrpcServer server_;
   std::unique_ptr<GcsConnection> gcs_;
   std::unique_ptr<ObjectManager> object_manager_;  // Before the watch that feeds it.
+  std::unique_ptr<ObjectDataServer> object_data_;  // Object bytes to other nodes; before the sender.
   std::unique_ptr<ObjectSender> object_sender_;    // Objects to other nodes.
   std::unique_ptr<ObjectPuller> object_puller_;    // Objects from other nodes.
   std::unique_ptr<PlasmaWatch> plasma_watch_;

@@ -4,8 +4,15 @@
 // read by a task on C and by the driver on A with identical bytes; one
 // object needed by 5 tasks on C is transferred to C once (counted from C's
 // raylet log); objects spilled on their node are restored there and sent;
-// a pull from a node that died fails with a clear error.
+// a pull from a node that died fails with a clear error. The bytes go over
+// the raylets' plain TCP data ports (raylet/object_data.h): a connection
+// with a wrong token or a malformed header is closed with one log line and
+// the port keeps serving.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -41,6 +48,58 @@ int PullsLogged(const LocalCluster& cluster, int index) {
   return count;
 }
 
+int LogLines(const LocalCluster& cluster, int index, const std::string& needle) {
+  std::ifstream log(cluster.nodes()[index].session_dir + "/logs/raylet.out");
+  int count = 0;
+  for (std::string line; std::getline(log, line);) count += line.find(needle) != std::string::npos;
+  return count;
+}
+
+// The data port node `index`'s raylet logged ("object data port: ip:port"), or 0.
+int DataPort(const LocalCluster& cluster, int index) {
+  const std::string log = ReadFile(cluster.nodes()[index].session_dir + "/logs/raylet.out");
+  const std::string key = "object data port: " + cluster.nodes()[index].ip + ":";
+  const size_t at = log.find(key);
+  return at == std::string::npos ? 0 : std::atoi(log.c_str() + at + key.size());
+}
+
+// Sends `bytes` to ip:port and reads until the peer closes: what it answered
+// (empty: closed without a word), or "<connect failed>".
+std::string Exchange(const std::string& ip, int port, const std::string& bytes) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{30, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return "<connect failed>";
+  }
+  (void)::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  std::string answer;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;) answer.append(buf, n);
+  ::close(fd);
+  return answer;
+}
+
+// A data request header as raylet/object_data.h lays it out (80 bytes,
+// little-endian): "LMD1", token size, offset, length, object id, node id.
+std::string DataRequest(const std::string& token, uint64_t length) {
+  std::string header = "LMD1";
+  auto put = [&](uint64_t value, int bytes) {
+    for (int i = 0; i < bytes; ++i) header.push_back(static_cast<char>(value >> (8 * i)));
+  };
+  put(token.size(), 4);
+  put(0, 8);
+  put(length, 8);
+  header.append(28, 'o');
+  header.append(28, '\0');
+  return header + token;
+}
+
 TEST_CASE("a 200 MiB object made on node B is read on node C and by the driver on A, intact",
           "[integration]") {
   Sandbox sandbox;
@@ -57,6 +116,32 @@ TEST_CASE("a 200 MiB object made on node B is read on node C and by the driver o
   CHECK(PullsLogged(cluster, 2) == 1);  // C pulled it, from B.
   CHECK(PullsLogged(cluster, 0) == 1);  // The head too, for the driver.
   CHECK(PullsLogged(cluster, 1) == 0);  // B made it.
+  CHECK(LogLines(cluster, 2, "over its data port") == 1);  // Plain TCP, not gRPC chunks.
+  CHECK(LogLines(cluster, 0, "over its data port") == 1);
+}
+
+TEST_CASE("the data port closes connections with a wrong token or a malformed header and keeps serving",
+          "[integration]") {
+  Sandbox sandbox;
+  LocalCluster cluster(sandbox);
+  StartThreeNodes(cluster);
+  const int port = DataPort(cluster, 1);
+  REQUIRE(port > 0);
+  const std::string b_ip = cluster.nodes()[1].ip;
+  CHECK(Exchange(b_ip, port, DataRequest("not-the-cluster-token", 1 << 20)).empty());
+  CHECK(Exchange(b_ip, port, std::string(200, 'x')).empty());
+  std::string oversized = DataRequest("", 16);
+  oversized[4] = oversized[5] = oversized[6] = '\x7f';  // A token of 2 GiB.
+  CHECK(Exchange(b_ip, port, oversized).empty());
+  CHECK(LogLines(cluster, 1, "wrong cluster token") == 1);
+  CHECK(LogLines(cluster, 1, "not a data request") == 1);
+  CHECK(LogLines(cluster, 1, "malformed header") == 1);
+  // Still serving: C reads an object made on B over the port.
+  CommandResult run = sandbox.Run({Driver(), "cross", "8"}, cluster.DriverEnv(), kDriverTimeoutMs);
+  INFO(run.Describe());
+  REQUIRE(run.exit_code == 0);
+  CHECK(ValuesOf(run.out, "c_sum") == ValuesOf(run.out, "expect"));
+  CHECK(LogLines(cluster, 2, "over its data port") == 1);
 }
 
 TEST_CASE("one object needed by 5 tasks on the same node is transferred to it once", "[integration]") {
@@ -84,6 +169,45 @@ TEST_CASE("objects spilled on the node that holds them are restored there and se
   CHECK(expect[0] != expect[1]);
   CHECK(ValuesOf(run.out, "spilled_c_sum") == expect);
   CHECK(PullsLogged(cluster, 2) == 3);
+}
+
+// C pulls the object from B, so B knows of C's copy; the driver on A then
+// pulls it, from C or B (probing B names C). Every data port pauses a send
+// after its first 8 MiB (LUMEN_TESTING_DATA_PAUSE_MS), and meanwhile the
+// test kills the raylet A is pulling from: A goes on with the other copy.
+TEST_CASE("a source killed mid-pull is followed by another copy", "[integration]") {
+  ::setenv("LUMEN_TESTING_DATA_PAUSE_MS", "2000", 1);
+  Sandbox sandbox;
+  LocalCluster cluster(sandbox);
+  StartThreeNodes(cluster);
+  ::unsetenv("LUMEN_TESTING_DATA_PAUSE_MS");
+  const pid_t driver = sandbox.Spawn("chain", {Driver(), "chain", "64"}, cluster.DriverEnv());
+  REQUIRE(driver > 0);
+  const std::string out_file = sandbox.root() + "/chain.out";
+  REQUIRE(WaitUntil([&] { return !ValuesOf(ReadFile(out_file), "ready").empty(); }, kDriverTimeoutMs, 50));
+  CHECK(LogLines(cluster, 1, "over its data port") == 0);
+  std::ofstream(sandbox.root() + "/go") << "go\n";
+  const std::string head_log = cluster.nodes()[0].session_dir + "/logs/raylet.out";
+  REQUIRE(WaitUntil([&] { return ReadFile(head_log).find("pulling object ") != std::string::npos; },
+                    kDriverTimeoutMs, 20));
+  const std::string log = ReadFile(head_log);
+  const size_t at = log.find(" at ", log.find("pulling object "));
+  const std::string source_ip = log.substr(at + 4, log.find(':', at + 4) - at - 4);
+  int victim = source_ip == cluster.nodes()[1].ip ? 1 : source_ip == cluster.nodes()[2].ip ? 2 : -1;
+  INFO(log);
+  REQUIRE(victim > 0);
+  REQUIRE(::kill(cluster.nodes()[victim].pids.at("raylet"), SIGKILL) == 0);
+  const std::optional<int> code = sandbox.WaitForChild(driver, kDriverTimeoutMs);
+  const std::string out = ReadFile(out_file);
+  INFO(out << ReadFile(sandbox.root() + "/chain.err") << ReadFile(head_log));
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  const auto expect = ValuesOf(out, "expect");
+  REQUIRE(expect.size() == 1);
+  CHECK(ValuesOf(out, "c_sum") == expect);
+  CHECK(ValuesOf(out, "driver_sum") == expect);
+  CHECK(LogLines(cluster, 0, "pulling object ") == 2);  // The killed source, then the other.
+  CHECK(PullsLogged(cluster, 0) == 1);
 }
 
 TEST_CASE("a pull from a node that died fails with a clear error, not a hang", "[integration]") {

@@ -10,6 +10,9 @@
 //   dead MiB    Make on B ("ready=1" once made); waits for the file
 //               $LUMEN_TEST_SANDBOX/go (the test kills B meanwhile), then
 //               Get: "error=<what>" or "got=1"
+//   chain MiB   as cross, but after C's sum (C now holds a copy too)
+//               prints "ready=1" and waits for $LUMEN_TEST_SANDBOX/go
+//               before the driver reads
 //   bench MiB N Make on B; the driver's first GetView (a pull from B to
 //               the head) timed: "transfer_s="; then, with a task warmed up
 //               on each of N nodes (127.0.0.3, .4, ...), one task per node
@@ -63,13 +66,17 @@ ray::ObjectRef<std::vector<uint8_t>> MakeOnB(int64_t bytes, uint64_t seed = 0) {
   return ray::Task(Make).SetResource("b", 1).Remote(bytes, seed);
 }
 
-void Cross(int64_t bytes) {
+void WaitForGo();
+
+// `wait_for_go`: the "chain" mode, which waits before the driver reads.
+void Cross(int64_t bytes, bool wait_for_go = false) {
   auto made = MakeOnB(bytes);
   const std::vector<uint8_t> expect = Make(bytes, 0);
   Print("expect", std::to_string(Checksum(expect.data(), expect.size())));
   std::string c = *ray::Task(Sum).SetResource("c", 1).Remote(made).Get();
   Print("c_sum", c.substr(0, c.find('|')));
   Print("c_node", c.substr(c.find('|') + 1));
+  if (wait_for_go) WaitForGo();
   ray::ArrayView<uint8_t> view = ray::GetView(made);
   Print("driver_sum", std::to_string(Checksum(view.data(), view.size())));
 }
@@ -98,15 +105,19 @@ void Spilled(int64_t bytes) {
   }
 }
 
+void WaitForGo() {
+  Print("ready", "1");
+  const char* root = std::getenv("LUMEN_TEST_SANDBOX");
+  const std::string go = std::string(root ? root : ".") + "/go";
+  while (!std::ifstream(go)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
 void Dead(int64_t bytes) {
   // No retries: with them the owner would run Make again to rebuild the
   // lost value, and only B has "b" (docs/objects.md, "Lineage reconstruction").
   auto made = ray::Task(Make).SetResource("b", 1).SetMaxRetries(0).Remote(bytes, uint64_t{0});
   ray::Wait(std::vector<ray::ObjectRef<std::vector<uint8_t>>>{made}, 1, -1);
-  Print("ready", "1");
-  const char* root = std::getenv("LUMEN_TEST_SANDBOX");
-  const std::string go = std::string(root ? root : ".") + "/go";
-  while (!std::ifstream(go)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  WaitForGo();
   try {
     ray::GetView(made);
     Print("got", "1");
@@ -156,6 +167,8 @@ int main(int argc, char** argv) {
       Bench(MiB(argc, argv), argc > 3 ? std::atoi(argv[3]) : 0);
     } else if (mode == "spilled") {
       Spilled(MiB(argc, argv));
+    } else if (mode == "chain") {
+      Cross(MiB(argc, argv), /*wait_for_go=*/true);
     } else if (mode == "dead") {
       Dead(MiB(argc, argv));
     } else {
