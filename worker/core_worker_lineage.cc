@@ -41,8 +41,11 @@ absl::Status CoreWorker::RebuildLost(const ObjectId& id, const StoredObjectPtr& 
     }
     arg.clear_nested_ids();
   }
-  AcquireInFlight();
+  // Never blocks: this may run on a gRPC thread (a borrower's request),
+  // and the spec is held already.
+  in_flight_.AcquireUnbounded();
   task_events_->Submitted(spec);
+  if (task_metrics_) task_metrics_->Submitted(spec.function_name());
   loop_.Post([this, spec = std::move(spec)]() mutable { submitter_->Submit(std::move(spec)); });
   return absl::OkStatus();
 }

@@ -46,6 +46,11 @@ class InFlightLimit {
     if (blocked && on_block) on_block(false);
   }
 
+  // Counts one more task in flight without ever blocking: for a re-run of
+  // a task whose spec is already held (lineage reconstruction), started
+  // from threads that must not wait for other tasks to finish.
+  void AcquireUnbounded() { count_.fetch_add(1); }
+
   // One task finished (its result or its error is stored).
   void Release() {
     if (count_.fetch_sub(1) - 1 > resume_at_ || blocked_.load() == 0) return;
