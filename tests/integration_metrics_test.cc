@@ -197,9 +197,16 @@ TEST_CASE("a Prometheus server scrapes every daemon of a 2-node cluster", "[inte
   // Both nodes' raylets are among the targets that are up.
   CHECK(Query(prometheus_port, "count(up{job=\"lumen\",component=\"raylet\"} == 1)") == 2);
   CHECK(Query(prometheus_port, "sum(ray_resources{Name=\"CPU\"})") == 3);
+  // Every task the driver submitted ended: none is left PENDING.
+  // (A series whose net change between two reports was 0 was never sent:
+  // absent, -1 here.)
+  const double pending = Query(prometheus_port, "sum(ray_tasks{State=\"PENDING\"})");
+  CHECK((pending == 0 || pending == -1));
   // The driver's tasks ran in workers the head's raylet started.
   CHECK(Query(prometheus_port, "sum(ray_worker_pool_started_total)") >= 1);
-  CHECK(Query(prometheus_port, "sum(ray_worker_pool_start_failures_total)") == 0);
+  const double start_failures = Query(prometheus_port, "sum(ray_worker_pool_start_failures_total)");
+  INFO(ReadFile(head_session + "/logs/raylet.out"));
+  CHECK(start_failures == 0);
   CHECK(Query(prometheus_port,
               "count(ray_grpc_server_req_latency_seconds_count{Method=\"GcsService.RegisterNode\"})") == 1);
   CHECK(sandbox.Lumen({"stop"}).exit_code == 0);

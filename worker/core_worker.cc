@@ -387,6 +387,7 @@ ray::internal::RefData CoreWorker::PrepareSpec(rpc::TaskSpec& spec,
   ObjectId return_id = ObjectId::FromIndex(task, 1);
   refs_.AddOwned(return_id);
   task_events_->Submitted(spec);
+  if (task_metrics_) task_metrics_->Submitted(spec.function_name());
   return {return_id.Binary(), owner_blob_};
 }
 

@@ -37,18 +37,30 @@ TaskMetrics::TaskMetrics(ProcessMetricsState& state)
                                  "Tasks and actor calls run, by function Name and State.",
                                  metrics::MetricType::kSum)) {}
 
-void TaskMetrics::Count(std::string_view name, bool failed) {
-  absl::MutexLock lock(&mu_);
+TaskMetrics::Cells& TaskMetrics::CellsOf(std::string_view name) {
   auto it = by_name_.find(absl::string_view(name.data(), name.size()));
   if (it == by_name_.end()) {
     Cells cells;
     if (family_) {
+      cells.pending = CappedCell(*family_, {{"Name", std::string(name)}, {"State", "PENDING"}});
       cells.finished = CappedCell(*family_, {{"Name", std::string(name)}, {"State", "FINISHED"}});
       cells.failed = CappedCell(*family_, {{"Name", std::string(name)}, {"State", "FAILED"}});
     }
     it = by_name_.emplace(std::string(name), cells).first;
   }
-  metrics::Cell* cell = failed ? it->second.failed : it->second.finished;
+  return it->second;
+}
+
+void TaskMetrics::Submitted(std::string_view name) {
+  absl::MutexLock lock(&mu_);
+  if (metrics::Cell* pending = CellsOf(name).pending) pending->Add(1);
+}
+
+void TaskMetrics::Count(std::string_view name, bool failed) {
+  absl::MutexLock lock(&mu_);
+  Cells& cells = CellsOf(name);
+  if (cells.pending) cells.pending->Add(-1);
+  metrics::Cell* cell = failed ? cells.failed : cells.finished;
   if (cell) cell->Add(1);
 }
 

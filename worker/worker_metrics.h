@@ -2,9 +2,10 @@
 //
 // Metrics of one worker or driver process, sent to its local raylet, which
 // exports them on its Prometheus endpoint (docs/metrics.md):
-//  - TaskMetrics counts the tasks and actor calls this process submitted
-//    that ended, by function Name and State (FINISHED, FAILED), as
-//    ray_tasks. Counted by the owner, not the executor: the owner sees the
+//  - TaskMetrics counts the tasks and actor calls this process submitted,
+//    by function Name and State, as ray_tasks: PENDING while submitted and
+//    not ended (waiting for arguments or a worker, or running), then
+//    FINISHED or FAILED. Counted by the owner, not the executor: the owner sees the
 //    final outcome of every task (a worker that died included), and a
 //    driver sends its counts at shutdown, while workers are SIGKILLed when
 //    their job ends;
@@ -58,14 +59,19 @@ bool TaskMetricsEnabled();
 class TaskMetrics {
  public:
   explicit TaskMetrics(ProcessMetricsState& state = ProcessMetrics());
+  // One task of function `name` was submitted (or submitted again to
+  // rebuild a lost result): PENDING until Count.
+  void Submitted(std::string_view name);
   // One task of function `name` ended (after its last retry).
   void Count(std::string_view name, bool failed);
 
  private:
   struct Cells {
+    metrics::Cell* pending = nullptr;
     metrics::Cell* finished = nullptr;
     metrics::Cell* failed = nullptr;
   };
+  Cells& CellsOf(std::string_view name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   metrics::Family* family_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, Cells> by_name_ ABSL_GUARDED_BY(mu_);

@@ -18,7 +18,42 @@ const rpc::MetricSample* FindSample(const rpc::ReportMetricsRequest& request, co
   return nullptr;
 }
 
+// The ray_tasks sample of function `name` in `state`.
+const rpc::MetricSample* FindTask(const rpc::ReportMetricsRequest& request, const std::string& name,
+                                  const std::string& state) {
+  for (const auto& sample : request.samples()) {
+    if (sample.name() == "ray_tasks" && sample.tags().at("Name") == name && sample.tags().at("State") == state) {
+      return &sample;
+    }
+  }
+  return nullptr;
+}
+
 }  // namespace
+
+TEST_CASE("a task is PENDING from its submission to its end, then FINISHED or FAILED") {
+  ProcessMetricsState state;
+  TaskMetrics tasks(state);
+  MetricsReporter::RayletClient raylet("127.0.0.1:1", "token");  // Never called here.
+  MetricsReporter reporter(raylet, "w", std::chrono::milliseconds(1000), state);
+  for (int i = 0; i < 3; ++i) tasks.Submitted("f");
+  tasks.Submitted("g");
+  rpc::ReportMetricsRequest submitted = reporter.Diff();
+  REQUIRE(FindTask(submitted, "f", "PENDING") != nullptr);
+  CHECK(FindTask(submitted, "f", "PENDING")->value() == 3);
+  CHECK(FindTask(submitted, "g", "PENDING")->value() == 1);
+  reporter.Accept();
+  tasks.Count("f", false);
+  tasks.Count("f", false);
+  tasks.Count("g", true);
+  // Increases since the last accepted report: the raylet adds them up.
+  rpc::ReportMetricsRequest ended = reporter.Diff();
+  CHECK(FindTask(ended, "f", "PENDING")->value() == -2);
+  CHECK(FindTask(ended, "f", "FINISHED")->value() == 2);
+  CHECK(FindTask(ended, "g", "PENDING")->value() == -1);
+  CHECK(FindTask(ended, "g", "FAILED")->value() == 1);
+  CHECK(FindTask(ended, "g", "FINISHED") == nullptr);  // Unchanged: not sent.
+}
 
 TEST_CASE("the reporter sends increases of counters and values of gauges, once accepted") {
   ProcessMetricsState state;
@@ -31,26 +66,25 @@ TEST_CASE("the reporter sends increases of counters and values of gauges, once a
   MetricsReporter reporter(raylet, "w", std::chrono::milliseconds(1000), state);
 
   rpc::ReportMetricsRequest first = reporter.Diff();
-  const rpc::MetricSample* f = FindSample(first, "ray_tasks", "Name", "f");
+  const rpc::MetricSample* f = FindTask(first, "f", "FINISHED");
   REQUIRE(f != nullptr);
   CHECK(f->type() == rpc::MetricSample::SUM);
-  CHECK(f->tags().at("State") == "FINISHED");
   CHECK(f->value() == 2);
-  const rpc::MetricSample* g = FindSample(first, "ray_tasks", "Name", "g");
+  const rpc::MetricSample* g = FindTask(first, "g", "FAILED");
   REQUIRE(g != nullptr);
-  CHECK(g->tags().at("State") == "FAILED");
   REQUIRE(FindSample(first, "ray_queue", "Q", "a") != nullptr);
 
   // Not accepted (the call failed): the next diff carries the same increase.
   tasks.Count("f", false);
   rpc::ReportMetricsRequest again = reporter.Diff();
-  CHECK(FindSample(again, "ray_tasks", "Name", "f")->value() == 3);
+  CHECK(FindTask(again, "f", "FINISHED")->value() == 3);
   reporter.Accept();
   CHECK(reporter.Diff().samples_size() == 0);  // Nothing changed since.
   tasks.Count("f", false);
   rpc::ReportMetricsRequest third = reporter.Diff();
-  REQUIRE(third.samples_size() == 1);
-  CHECK(third.samples(0).value() == 1);
+  REQUIRE(third.samples_size() == 2);  // FINISHED +1, PENDING -1.
+  CHECK(FindTask(third, "f", "FINISHED")->value() == 1);
+  CHECK(FindTask(third, "f", "PENDING")->value() == -1);
 }
 
 TEST_CASE("histograms travel as bucket increases") {
