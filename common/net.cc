@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace lumen {
@@ -39,6 +40,29 @@ absl::Status CheckPortFree(const std::string& host, int port) {
                                              "(--node-ip-address)");
   }
   return absl::PermissionDeniedError("cannot bind " + where + ": " + std::strerror(error));
+}
+
+std::string SourceAddressTowards(const std::string& host_port) {
+  const size_t colon = host_port.rfind(':');
+  if (colon == std::string::npos) return "";
+  const int port = std::atoi(host_port.c_str() + colon + 1);
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  peer.sin_port = htons(static_cast<uint16_t>(port));
+  if (port <= 0 || port > 65535 || ::inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &peer.sin_addr) != 1) {
+    return "";
+  }
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  sockaddr_in self{};
+  socklen_t len = sizeof(self);
+  char text[INET_ADDRSTRLEN] = "";
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&peer), sizeof(peer)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &len) == 0) {
+    ::inet_ntop(AF_INET, &self.sin_addr, text, sizeof(text));
+  }
+  ::close(fd);
+  return text;
 }
 
 }  // namespace lumen

@@ -16,4 +16,10 @@ namespace lumen {
 // an address of this machine.
 absl::Status CheckPortFree(const std::string& host, int port);
 
+// The address this machine's kernel uses as the source of a connection to
+// `host_port` ("a.b.c.d:port"; a connected UDP socket sends nothing): how a
+// node or driver finds the address the rest of the cluster reaches it at.
+// "" when unknown (a host name, no route).
+std::string SourceAddressTowards(const std::string& host_port);
+
 }  // namespace lumen

@@ -25,3 +25,14 @@ TEST_CASE("CheckPortFree sees a listener and foreign addresses") {
   CHECK(absl::IsInvalidArgument(CheckPortFree("192.0.2.77", port)));  // TEST-NET: not ours.
   CHECK(absl::IsInvalidArgument(CheckPortFree("not-an-ip", port)));
 }
+
+TEST_CASE("SourceAddressTowards gives the local end of a route, or empty for what it cannot use") {
+  CHECK(lumen::SourceAddressTowards("127.0.0.1:6379") == "127.0.0.1");
+  // Any non-loopback route's source is one of this machine's addresses.
+  const std::string out = lumen::SourceAddressTowards("192.0.2.1:6379");  // TEST-NET-1: never dialled.
+  if (!out.empty()) CHECK(CheckPortFree(out, 0).ok());
+  CHECK(lumen::SourceAddressTowards("head.example:6379").empty());  // A name: the caller falls back.
+  CHECK(lumen::SourceAddressTowards("127.0.0.1").empty());
+  CHECK(lumen::SourceAddressTowards("127.0.0.1:0").empty());
+  CHECK(lumen::SourceAddressTowards("127.0.0.1:70000").empty());
+}

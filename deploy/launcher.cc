@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <set>
@@ -181,6 +182,18 @@ absl::StatusOr<LogRotation> RotationOf(const NodeOptions& options) {
   return rotation;
 }
 
+// The address other nodes reach this one at: --node-ip-address, else
+// $LUMEN_NODE_IP; else, joining a cluster, the address this machine reaches
+// the GCS from (as Ray detects it); else 127.0.0.1 (a head listens on
+// loopback unless told otherwise).
+std::string NodeIpOf(const NodeOptions& options) {
+  if (!options.node_ip.empty()) return options.node_ip;
+  const char* forced = std::getenv("LUMEN_NODE_IP");
+  if (options.head || (forced != nullptr && *forced != '\0')) return DefaultNodeIp();
+  const std::string detected = SourceAddressTowards(options.gcs_address);
+  return detected.empty() ? DefaultNodeIp() : detected;
+}
+
 }  // namespace
 
 absl::StatusOr<StartedNode> StartNode(const NodeOptions& requested) {
@@ -192,7 +205,8 @@ absl::StatusOr<StartedNode> StartNode(const NodeOptions& requested) {
   }
   ASSIGN_OR_RETURN(auto resources, ParseResourcesJson(options.resources_json));
   const std::string temp_dir = options.temp_dir.empty() ? DefaultTempDir() : options.temp_dir;
-  const std::string node_ip = options.node_ip.empty() ? DefaultNodeIp() : options.node_ip;
+  options.node_ip = NodeIpOf(options);  // Resolved once: every daemon binds and advertises it.
+  const std::string node_ip = options.node_ip;
   absl::StatusOr<std::string> token = options.head ? rpc::FindOrCreateToken(options.token_file)
                                                    : rpc::FindToken(options.token_file);
   if (!token.ok()) return token.status();

@@ -110,12 +110,12 @@ bool LocalCluster::Start(std::vector<std::string> argv, const std::string& ip) {
   node.ip = ip.empty() ? "127.0.0.1" : ip;
   CommandResult started;
   if (namespaced()) {
-    if (!setup_error_.empty() || !ip.empty()) {
+    if (!setup_error_.empty() || (!ip.empty() && ip != kDetectedIp)) {
       error_ = ip.empty() ? setup_error_ : "a node in a namespace gets its address from the harness";
       return false;
     }
     if (!AddNamespace(node.netns, node.ip)) return false;
-    argv.push_back("--node-ip-address=" + node.ip);
+    if (ip != kDetectedIp) argv.push_back("--node-ip-address=" + node.ip);
     argv.insert(argv.begin(), {ip_, "netns", "exec", node.netns, Sandbox::BinDir() + "/lumen"});
     started = sandbox_.Run(argv);
   } else {

@@ -42,6 +42,9 @@ struct ClusterNode {
   std::map<std::string, pid_t> pids;  // "raylet", "plasma", ("gcs" on the head).
 };
 
+// AddNode's `ip` for a namespaced node started without --node-ip-address.
+inline constexpr char kDetectedIp[] = "detected";
+
 class LocalCluster {
  public:
   explicit LocalCluster(Sandbox& sandbox) : sandbox_(sandbox) {}
@@ -50,7 +53,9 @@ class LocalCluster {
   LocalCluster& operator=(const LocalCluster&) = delete;
 
   // Makes the bridge namespace; from now on each StartHead/AddNode gets a
-  // namespace and address of its own (AddNode's `ip` must then be empty).
+  // namespace and address of its own (AddNode's `ip` must then be empty:
+  // `--node-ip-address=<its address>` is passed; or kDetectedIp: none is,
+  // and the node must find its address itself).
   // False, with `error` saying why, where namespaces cannot be created (not
   // root, no CAP_NET_ADMIN, no iproute2): the test is to be skipped.
   bool UseNetworkNamespaces();

@@ -2,7 +2,9 @@
 // head and nodes B ("b"), C ("c") and D ("d"), each `lumen start` run with
 // `ip netns exec` in a namespace of its own, joined by veth pairs to a
 // bridge, each with its own 10.x.y.i address and nothing else but its
-// loopback (tests/cluster_harness.h). Every daemon must bind and advertise
+// loopback (tests/cluster_harness.h). D is started without
+// --node-ip-address: it must find its address (the one its kernel uses
+// towards the GCS) itself. Every daemon must bind and advertise
 // its node's address: anything that binds or dials 127.0.0.1 across nodes
 // fails here. Drivers and the CLI run in the head's namespace. Checked:
 // pinned tasks run on the node that has their resource and see its address;
@@ -46,7 +48,7 @@ TEST_CASE("nodes in separate network namespaces schedule, transfer and report th
     return;
   }
   const bool started = cluster.StartHead(Args("1", "")) && cluster.AddNode("", Args("1", "b")) &&
-                       cluster.AddNode("", Args("2", "c")) && cluster.AddNode("", Args("1", "d"));
+                       cluster.AddNode("", Args("2", "c")) && cluster.AddNode(kDetectedIp, Args("1", "d"));
   INFO(cluster.error());
   REQUIRE(started);
   REQUIRE(cluster.WaitForAlive(4));

@@ -86,31 +86,6 @@ deploy::NodeOptions LocalClusterOptions(const ray::RayConfig& config) {
   return node;
 }
 
-// The address this machine's kernel uses as the source of a connection to
-// `host_port` (a connected UDP socket sends nothing); "" when unknown.
-std::string SourceAddressTowards(const std::string& host_port) {
-  std::vector<std::string> parts = absl::StrSplit(host_port, ':');
-  int port = 0;
-  sockaddr_in peer{};
-  peer.sin_family = AF_INET;
-  if (parts.size() != 2 || !absl::SimpleAtoi(parts[1], &port) ||
-      ::inet_pton(AF_INET, parts[0].c_str(), &peer.sin_addr) != 1) {
-    return "";
-  }
-  peer.sin_port = htons(static_cast<uint16_t>(port));
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return "";
-  sockaddr_in self{};
-  socklen_t len = sizeof(self);
-  char text[INET_ADDRSTRLEN] = "";
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&peer), sizeof(peer)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &len) == 0) {
-    ::inet_ntop(AF_INET, &self.sin_addr, text, sizeof(text));
-  }
-  ::close(fd);
-  return text;
-}
-
 // True when `ip` is an address of this machine (we could bind to it).
 bool IsLocalAddress(const std::string& ip) { return CheckPortFree(ip, 0).ok(); }
 

@@ -107,7 +107,7 @@ CommandSpec StartSpec(StartRequest& r) {
                         SetString(node.gcs_address)},
                        {"port", "PORT", "6379", "(head) the GCS's port; 0 picks a free one",
                         SetPort("port", node.port, &r.port_given)},
-                       {"node-ip-address", "IP", "$LUMEN_NODE_IP, else 127.0.0.1",
+                       {"node-ip-address", "IP", "$LUMEN_NODE_IP; joining: the address towards the GCS; else 127.0.0.1",
                         "the address other nodes reach this one at; a head's GCS listens on it",
                         SetString(node.node_ip)},
                        {"num-cpus", "N", "detected, the cores this process may use", "CPUs this node offers",
