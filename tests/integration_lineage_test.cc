@@ -7,6 +7,8 @@
 //     identical, and it ran twice;
 //   - a task given it as an argument (a borrower) gets it rebuilt by the
 //     owner, and the driver reads the same new copy (two runs in all);
+//   - a Copy of the result made on that node too: both are rebuilt, the
+//     Copy's worker having the owner rebuild its lost argument first;
 //   - max_retries 0: a clear object-lost error saying no retries are left;
 //   - a ray::Put made on that node and returned nested: an error (the
 //     put's only copy is gone; put objects are never rebuilt).
@@ -38,18 +40,23 @@ void StartThreeNodes(LocalCluster& cluster) {
   REQUIRE(cluster.WaitForAlive(3));
 }
 
-std::vector<std::string> Lines(const std::string& text) {
+// The session dirs of the runs the driver's tasks logged ("<dir> <node> <function>").
+std::vector<std::string> Runs(const std::string& text, const std::string& function = "") {
   std::vector<std::string> out;
   size_t start = 0;
   for (size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
-    out.push_back(text.substr(start, end - start));
+    const std::string line = text.substr(start, end - start);
+    if (function.empty() || line.substr(line.rfind(' ') + 1) == function) {
+      out.push_back(line.substr(0, line.find(' ')));
+    }
   }
   return out;
 }
 
 struct Outcome {
   std::string out;                // The driver's stdout.
-  std::vector<std::string> runs;  // Session dirs of the nodes that ran the task.
+  std::vector<std::string> runs;  // Session dirs of the nodes that ran the tasks.
+  std::string runs_log;           // The tasks' log, one line per run.
   int killed = -1;                // Index of the node killed.
 };
 
@@ -65,8 +72,8 @@ Outcome RunAndKill(Sandbox& sandbox, LocalCluster& cluster, std::vector<std::str
   const std::string log = sandbox.root() + "/lineage.out";
   INFO(ReadFile(sandbox.root() + "/lineage.err"));
   REQUIRE(WaitUntil([&] { return !ValuesOf(ReadFile(log), "ready").empty(); }, kDriverTimeoutMs, 50));
-  const auto first = Lines(ReadFile(runs));
-  REQUIRE(first.size() == 1);
+  const auto first = Runs(ReadFile(runs));
+  REQUIRE(!first.empty());
   for (size_t i = 1; i < cluster.nodes().size(); ++i) {
     if (cluster.nodes()[i].session_dir == first[0]) outcome.killed = static_cast<int>(i);
   }
@@ -77,7 +84,8 @@ Outcome RunAndKill(Sandbox& sandbox, LocalCluster& cluster, std::vector<std::str
   std::ofstream(sandbox.root() + "/go") << "go\n";
   const std::optional<int> code = sandbox.WaitForChild(driver, kDriverTimeoutMs);
   outcome.out = ReadFile(log);
-  outcome.runs = Lines(ReadFile(runs));
+  outcome.runs_log = ReadFile(runs);
+  outcome.runs = Runs(outcome.runs_log);
   INFO(outcome.out << ReadFile(sandbox.root() + "/lineage.err"));
   REQUIRE(code.has_value());  // No hang.
   CHECK(*code == 0);
@@ -115,6 +123,23 @@ TEST_CASE("a borrower that cannot pull a lost task output has its owner rebuild 
   CheckRebuiltOnce(outcome, "arg_sum");
   CHECK(ValuesOf(outcome.out, "sum") == ValuesOf(outcome.out, "expect"));  // The driver too,
   CHECK(outcome.runs.size() == 2);  // from the same single re-run.
+}
+
+TEST_CASE("a chain of lost results is rebuilt one link at a time", "[integration]") {
+  Sandbox sandbox;
+  LocalCluster cluster(sandbox);
+  StartThreeNodes(cluster);
+  const Outcome outcome = RunAndKill(sandbox, cluster, {"chain", "20"});
+  CheckRebuiltOnce(outcome, "sum");
+  INFO(outcome.runs_log);
+  const auto makes = Runs(outcome.runs_log, "Make");
+  const auto copies = Runs(outcome.runs_log, "Copy");
+  // Copy ran where Make did, both died there, and each ran once more elsewhere.
+  REQUIRE(makes.size() == 2);
+  REQUIRE(copies.size() == 2);
+  CHECK(copies[0] == makes[0]);
+  CHECK(makes[1] != makes[0]);
+  CHECK(copies[1] != copies[0]);
 }
 
 TEST_CASE("a lost task output with no retries left gives the object-lost error", "[integration]") {

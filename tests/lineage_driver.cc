@@ -8,6 +8,8 @@
 //                          "expect=", then "sum=" or "error=<what>"
 //   arg RETRIES MiB RUNS   as task, but first a task (on any live node)
 //                          reads it as an argument: "arg_sum=" or "error="
+//   chain MiB RUNS         Make, then Copy of its result on the same node;
+//                          the Copy is read: "sum=" or "error="
 //   put MiB RUNS           a task ray::Puts MiB bytes and returns the ref
 //                          nested: "error=<what>" or "sum="
 #include <fcntl.h>
@@ -43,9 +45,12 @@ uint64_t Checksum(const uint8_t* data, size_t n) {
   return h;
 }
 
-void LogRun(const std::string& runs) {
+// One line per run: "<session dir> <node id hex> <function>".
+void LogRun(const std::string& runs, const char* function = "Make") {
   const char* dir = std::getenv("LUMEN_SESSION_DIR");
-  const std::string line = std::string(dir ? dir : "?") + "\n";
+  const char* node = std::getenv("LUMEN_NODE_ID");
+  const std::string line =
+      std::string(dir ? dir : "?") + " " + (node ? node : "?") + " " + function + "\n";
   int fd = ::open(runs.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (fd >= 0) {
     (void)!::write(fd, line.data(), line.size());
@@ -58,6 +63,11 @@ Bytes Make(int64_t bytes, std::string runs) {
   return Fill(bytes);
 }
 
+Bytes Copy(ray::ArrayView<uint8_t> made, std::string runs) {
+  LogRun(runs, "Copy");
+  return Bytes(made.data(), made.data() + made.size());
+}
+
 std::vector<ray::ObjectRef<Bytes>> PutOne(int64_t bytes, std::string runs) {
   LogRun(runs);
   return {ray::Put(Fill(bytes))};
@@ -65,7 +75,7 @@ std::vector<ray::ObjectRef<Bytes>> PutOne(int64_t bytes, std::string runs) {
 
 std::string Sum(ray::ArrayView<uint8_t> view) { return std::to_string(Checksum(view.data(), view.size())); }
 
-RAY_REMOTE(Make, PutOne, Sum);
+RAY_REMOTE(Make, Copy, PutOne, Sum);
 
 void Print(const std::string& key, const std::string& value) {
   std::printf("%s=%s\n", key.c_str(), value.c_str());
@@ -105,12 +115,27 @@ int main(int argc, char** argv) {
       Print("expect", std::to_string(Checksum(expect.data(), expect.size())));
       ReadAfterLoss(ray::Task(Make).SetResource("r", 1).SetMaxRetries(std::atoi(argv[2])).Remote(
           bytes, std::string(argv[4])), mode == "arg");
+    } else if (mode == "chain" && argc > 3) {
+      // Copy runs on Make's node (soft affinity): both results are lost
+      // with it, and rebuilding Copy's needs Make's rebuilt first.
+      const int64_t bytes = std::atoll(argv[2]) << 20;
+      const std::string runs = argv[3];
+      const Bytes expect = Fill(bytes);
+      Print("expect", std::to_string(Checksum(expect.data(), expect.size())));
+      auto made = ray::Task(Make).SetResource("r", 1).Remote(bytes, runs);
+      ray::Wait(std::vector<ray::ObjectRef<Bytes>>{made}, 1, -1);
+      std::string first;
+      std::getline(std::ifstream(runs), first);
+      const std::string node = first.substr(first.find(' ') + 1, 56);
+      ReadAfterLoss(ray::Task(Copy)
+                        .SetSchedulingStrategy(ray::SchedulingStrategy::NodeAffinity(node, true))
+                        .Remote(made, runs));
     } else if (mode == "put" && argc > 3) {
       auto outer = ray::Task(PutOne).SetResource("r", 1).Remote(std::atoll(argv[2]) << 20,
                                                                  std::string(argv[3]));
       ReadAfterLoss((*outer.Get())[0]);
     } else {
-      std::fprintf(stderr, "usage: lineage_driver task|arg RETRIES MiB RUNS | put MiB RUNS\n");
+      std::fprintf(stderr, "usage: lineage_driver task|arg RETRIES MiB RUNS | chain MiB RUNS | put MiB RUNS\n");
       return 2;
     }
     ray::Shutdown();
