@@ -263,11 +263,13 @@ absl::Status ObjectPuller::Copy(const Candidate& from, const ObjectId& id) {
   auto connected = plasma_.Get();
   if (!connected.ok()) return absl::UnavailableError("cannot connect to the local object store");
   std::shared_ptr<plasma::PlasmaClient> plasma = *std::move(connected);
+  const auto start = std::chrono::steady_clock::now();
   auto created = plasma->Create(id, size, probe.metadata().size());
   if (absl::IsAlreadyExists(created.status())) return absl::OkStatus();  // Here meanwhile.
   if (!created.ok()) return created.status();
   plasma::MutableBuffer buffer = *created;
   std::memcpy(buffer.metadata, probe.metadata().data(), probe.metadata().size());
+  const auto created_at = std::chrono::steady_clock::now();
   absl::Status copied =
       probe.data_port() > 0
           ? ReadObjectRange(from.source.ip, probe.data_port(), options_.token, id, options_.local_node_id, 0, size,
@@ -277,7 +279,13 @@ absl::Status ObjectPuller::Copy(const Candidate& from, const ObjectId& id) {
     (void)plasma->Abort(id);
     return copied;
   }
-  return plasma->Seal(id);
+  const auto received = std::chrono::steady_clock::now();
+  absl::Status sealed = plasma->Seal(id);
+  using Seconds = std::chrono::duration<double>;
+  VLOG(1) << "object " << id.Hex() << ": create " << Seconds(created_at - start).count() << " s, receive "
+          << Seconds(received - created_at).count() << " s, seal "
+          << Seconds(std::chrono::steady_clock::now() - received).count() << " s";
+  return sealed;
 }
 
 absl::Status ObjectPuller::CopyChunks(const Source& source, const ObjectId& id, uint64_t size, uint8_t* dest) {
