@@ -101,8 +101,12 @@ void ObjectPuller::Pull(const rpc::PullObjectRequest& request, Done done) {
     return;
   }
   if (!book_.AddWaiter(*id, std::move(done))) return;  // Shares the pull under way.
-  Job job{*id, {}, {}};
-  for (const std::string& node : request.node_ids()) {
+  StartJob(*id, {request.node_ids().begin(), request.node_ids().end()}, 0);
+}
+
+void ObjectPuller::StartJob(const ObjectId& id, std::vector<std::string> nodes, int attempt) {
+  Job job{id, {}, {}};
+  for (const std::string& node : nodes) {
     if (node == options_.local_node_id) continue;  // Not here (the caller looked).
     std::optional<rpc::Address> raylet = resolve_(node);
     if (!raylet) {
@@ -111,10 +115,17 @@ void ObjectPuller::Pull(const rpc::PullObjectRequest& request, Done done) {
     }
     job.sources.push_back(MakeSource(node, *raylet));
   }
+  if (job.sources.empty() && !job.errors.empty() && attempt < kResolveAttempts) {
+    // A node that joined a moment ago is not in this raylet's view yet.
+    loop_.RunAfter(kResolveRetry, [this, id, nodes = std::move(nodes), attempt]() mutable {
+      StartJob(id, std::move(nodes), attempt + 1);
+    });
+    return;
+  }
   if (job.sources.empty()) {
     std::string why = job.errors.empty() ? "no other node holds it" : job.errors[0];
     for (size_t i = 1; i < job.errors.size(); ++i) why += "; " + job.errors[i];
-    Finish(*id, absl::UnavailableError("cannot pull object " + id->Hex() + ": " + why), 0);
+    Finish(id, absl::UnavailableError("cannot pull object " + id.Hex() + ": " + why), 0);
     return;
   }
   {

@@ -29,6 +29,7 @@
 // <ip:port>: ...").
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -119,6 +120,12 @@ class ObjectPuller {
   };
   using RayletClient = rpc::RpcClient<rpc::RayletService>;
 
+  // Loop. Resolves `nodes` into a job for the pull threads; when none is
+  // known, tries again every kResolveRetry, kResolveAttempts times (the
+  // cluster view may not have a node that just joined), then fails the pull.
+  void StartJob(const ObjectId& id, std::vector<std::string> nodes, int attempt);
+  static constexpr int kResolveAttempts = 5;
+  static constexpr std::chrono::milliseconds kResolveRetry{200};
   void RunThread();
   // The object's size once sealed here; every failed source in `job.errors`.
   absl::StatusOr<uint64_t> PullJob(Job& job);
