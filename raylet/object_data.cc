@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,6 +46,40 @@ absl::Status SendAll(int fd, const void* data, uint64_t n) {
     n -= sent;
   }
   return absl::OkStatus();
+}
+
+// The pages of [data, data + n) go to the socket through a pipe (vmsplice,
+// then splice), which spares the copy into socket buffers on this side; the
+// peer then reads them from these very pages, so they must not change until
+// it acknowledges the range (the plasma object stays held until then).
+// Plain send() where the kernel refuses.
+absl::Status SpliceAll(int fd, const uint8_t* data, uint64_t n) {
+  constexpr uint64_t kPipeBytes = 1 << 20;
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return SendAll(fd, data, n);
+  (void)::fcntl(pipe_fds[1], F_SETPIPE_SZ, static_cast<int>(kPipeBytes));  // Best effort.
+  absl::Status status;
+  uint64_t sent = 0;
+  while (status.ok() && sent < n) {
+    iovec iov{const_cast<uint8_t*>(data + sent), std::min(n - sent, kPipeBytes)};
+    ssize_t in = ::vmsplice(pipe_fds[1], &iov, 1, 0);
+    if (in < 0 && errno == EINTR) continue;
+    if (in <= 0) {
+      status = sent == 0 ? SendAll(fd, data, n) : Errno("vmsplice");
+      sent = n;
+      break;
+    }
+    for (ssize_t left = in; status.ok() && left > 0;) {
+      ssize_t out = ::splice(pipe_fds[0], nullptr, fd, nullptr, left, SPLICE_F_MOVE | SPLICE_F_MORE);
+      if (out < 0 && errno == EINTR) continue;
+      if (out <= 0) status = Errno("splice");
+      else left -= out;
+    }
+    sent += in;
+  }
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+  return status;
 }
 
 absl::Status RecvAll(int fd, void* data, uint64_t n) {
@@ -205,11 +241,13 @@ absl::Status ObjectDataServer::Send(int fd, const DataRequestHeader& header) {
     const uint8_t* data = b.data + header.offset;
     uint64_t first = header.length;
     if (options_.testing_pause_ms > 0 && first > kPauseAfter) first = kPauseAfter;
-    if (status.ok()) status = SendAll(fd, data, first);
+    if (status.ok()) status = SpliceAll(fd, data, first);
     if (status.ok() && first < header.length) {
       std::this_thread::sleep_for(std::chrono::milliseconds(options_.testing_pause_ms));
-      status = SendAll(fd, data + first, header.length - first);
+      status = SpliceAll(fd, data + first, header.length - first);
     }
+    char ack;  // The puller has every byte: the pages may be released.
+    if (status.ok()) status = RecvAll(fd, &ack, 1);
     const std::string requester(header.requester_node_id, sizeof(header.requester_node_id));
     if (status.ok() && header.offset == 0 && header.length == b.data_size &&
         requester != std::string(NodeId::kSize, '\0')) {
@@ -269,7 +307,8 @@ absl::Status ReadObjectRange(const std::string& ip, int port, const std::string&
       return reply.code == 1 ? absl::NotFoundError(message) : absl::UnavailableError(message);
     }
     if (reply.length != length) return absl::DataLossError("the source offers another length");
-    return RecvAll(fd, dest, length);
+    RETURN_IF_ERROR(RecvAll(fd, dest, length));
+    return SendAll(fd, "k", 1);  // The ack: the source may release the object.
   };
   absl::Status status = body();
   ::close(fd);

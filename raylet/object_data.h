@@ -4,9 +4,12 @@
 // "Between nodes"). gRPC carries the control (PullObject, the probe of a
 // source with ReadObjectChunk); the bytes go over this path:
 //   puller -> source: one DataRequestHeader, then the cluster token;
-//   source -> puller: one DataReplyHeader, then `length` bytes written
-//   straight from the source's plasma buffer; the puller receives them
-//   straight into the plasma buffer it created. One range per connection.
+//   source -> puller: one DataReplyHeader, then `length` bytes spliced
+//   from the source's plasma buffer (vmsplice + splice: the kernel takes
+//   the pages, no copy on the source's side); the puller receives them
+//   straight into the plasma buffer it created;
+//   puller -> source: one byte, the ack, after which the source releases
+//   the object. One range per connection.
 //
 // ObjectDataServer is the source side: it listens on the node's address,
 // checks the token in constant time, and serves each connection on one of
