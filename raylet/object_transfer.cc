@@ -219,7 +219,7 @@ std::vector<ObjectPuller::Candidate> ObjectPuller::Candidates(Job& job, size_t* 
     for (const Source& s : job.sources) known |= s.node_id == node;
     std::optional<Source> source = known ? std::nullopt : SourceOf(node);
     if (!source) continue;
-    auto probe = Probe(job.id, *source);
+    auto probe = Probe(job.id, *source, options_.copy_probe_timeout_ms);
     if (probe.ok() && probe->data_size() == out[0].probe.data_size()) out.push_back({*source, *std::move(probe)});
   }
   // The least loaded first; among equals a copy before the source it came
@@ -233,14 +233,15 @@ std::vector<ObjectPuller::Candidate> ObjectPuller::Candidates(Job& job, size_t* 
   return out;
 }
 
-absl::StatusOr<rpc::ReadObjectChunkReply> ObjectPuller::Probe(const ObjectId& id, const Source& source) {
+absl::StatusOr<rpc::ReadObjectChunkReply> ObjectPuller::Probe(const ObjectId& id, const Source& source,
+                                                               int64_t timeout_ms) {
   rpc::ReadObjectChunkRequest probe;
   probe.set_object_id(id.Binary());
   probe.set_offset(0);
   probe.set_length(0);
   probe.set_requester_node_id(options_.local_node_id);
   return ClientFor(source.address, 0).CallSync(&rpc::RayletService::Stub::ReadObjectChunk, probe,
-                                              options_.call_timeout_ms);
+                                              timeout_ms < 0 ? options_.call_timeout_ms : timeout_ms);
 }
 
 std::optional<ObjectPuller::Source> ObjectPuller::SourceOf(const std::string& node_id) {

@@ -81,6 +81,9 @@ struct ObjectPullerOptions {
   int threads = 4;                  // Pulls under way at once (queued or copying).
   uint64_t budget_bytes = 0;        // Copying at once; 0: half the store.
   int64_t call_timeout_ms = 60000;  // One chunk call.
+  // The probe of a copy another node named: a copy is in memory or gone
+  // (evicted), never restored, so it answers at once or is skipped.
+  int64_t copy_probe_timeout_ms = 2000;
 };
 
 class ObjectPuller {
@@ -129,7 +132,8 @@ class ObjectPuller {
   void RunThread();
   // The object's size once sealed here; every failed source in `job.errors`.
   absl::StatusOr<uint64_t> PullJob(Job& job);
-  absl::StatusOr<rpc::ReadObjectChunkReply> Probe(const ObjectId& id, const Source& source);
+  // `timeout_ms` < 0: call_timeout_ms.
+  absl::StatusOr<rpc::ReadObjectChunkReply> Probe(const ObjectId& id, const Source& source, int64_t timeout_ms = -1);
   // The first source that answers, then the copies it knows of, least
   // loaded first; then the unprobed sources (probed when their turn comes).
   std::vector<Candidate> Candidates(Job& job, size_t* next_source);
