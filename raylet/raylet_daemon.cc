@@ -188,9 +188,10 @@ int Raylet::Run() {
 }
 
 // The plain TCP path for object bytes (raylet/object_data.h); not under
-// TLS, where the bytes keep to the encrypted gRPC chunk path.
+// TLS, where the bytes keep to the encrypted gRPC chunk path (as they do
+// with $LUMEN_TESTING_NO_DATA_PORT set, for tests of that path).
 void Raylet::StartObjectDataServer() {
-  if (rpc::ProcessTls()) return;
+  if (rpc::ProcessTls() || std::getenv("LUMEN_TESTING_NO_DATA_PORT")) return;
   ObjectDataServerOptions data_options{.ip = options_.node_ip, .token = options_.token,
                                        .plasma_socket = options_.plasma_socket};
   if (const char* pause = std::getenv("LUMEN_TESTING_DATA_PAUSE_MS")) data_options.testing_pause_ms = std::atoi(pause);

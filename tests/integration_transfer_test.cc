@@ -7,7 +7,8 @@
 // a pull from a node that died fails with a clear error. The bytes go over
 // the raylets' plain TCP data ports (raylet/object_data.h): a connection
 // with a wrong token or a malformed header is closed with one log line and
-// the port keeps serving.
+// the port keeps serving; a source killed mid-pull is followed by another
+// copy; without data ports (as under TLS) the gRPC chunks carry the bytes.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -118,6 +119,25 @@ TEST_CASE("a 200 MiB object made on node B is read on node C and by the driver o
   CHECK(PullsLogged(cluster, 1) == 0);  // B made it.
   CHECK(LogLines(cluster, 2, "over its data port") == 1);  // Plain TCP, not gRPC chunks.
   CHECK(LogLines(cluster, 0, "over its data port") == 1);
+}
+
+// The path of a cluster under TLS, where raylets open no data port.
+TEST_CASE("without data ports the bytes go in gRPC chunks, intact", "[integration]") {
+  ::setenv("LUMEN_TESTING_NO_DATA_PORT", "1", 1);
+  Sandbox sandbox;
+  LocalCluster cluster(sandbox);
+  StartThreeNodes(cluster);
+  ::unsetenv("LUMEN_TESTING_NO_DATA_PORT");
+  CommandResult run = sandbox.Run({Driver(), "cross", "20"}, cluster.DriverEnv(), kDriverTimeoutMs);
+  INFO(run.Describe());
+  REQUIRE(run.exit_code == 0);
+  const auto expect = ValuesOf(run.out, "expect");
+  REQUIRE(expect.size() == 1);
+  CHECK(ValuesOf(run.out, "c_sum") == expect);
+  CHECK(ValuesOf(run.out, "driver_sum") == expect);
+  CHECK(DataPort(cluster, 1) == 0);
+  CHECK(LogLines(cluster, 2, " in chunks") == 1);
+  CHECK(LogLines(cluster, 0, " in chunks") == 1);
 }
 
 TEST_CASE("the data port closes connections with a wrong token or a malformed header and keeps serving",
