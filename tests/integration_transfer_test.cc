@@ -41,6 +41,19 @@ void StartThreeNodes(LocalCluster& cluster, const std::string& b_store = "100000
   REQUIRE(cluster.WaitForAlive(3));
 }
 
+// The driver's "cross" mode: an object of `mib` made on B, read by a task
+// on C and by the driver on A, both with B's bytes.
+CommandResult RunCross(Sandbox& sandbox, LocalCluster& cluster, int mib) {
+  CommandResult run = sandbox.Run({Driver(), "cross", std::to_string(mib)}, cluster.DriverEnv(), kDriverTimeoutMs);
+  INFO(run.Describe());
+  REQUIRE(run.exit_code == 0);
+  const auto expect = ValuesOf(run.out, "expect");
+  REQUIRE(expect.size() == 1);
+  CHECK(ValuesOf(run.out, "c_sum") == expect);
+  CHECK(ValuesOf(run.out, "driver_sum") == expect);
+  return run;
+}
+
 // Lines of node `index`'s raylet log that record a finished pull.
 int PullsLogged(const LocalCluster& cluster, int index) {
   std::ifstream log(cluster.nodes()[index].session_dir + "/logs/raylet.out");
@@ -106,13 +119,7 @@ TEST_CASE("a 200 MiB object made on node B is read on node C and by the driver o
   Sandbox sandbox;
   LocalCluster cluster(sandbox);
   StartThreeNodes(cluster);
-  CommandResult run = sandbox.Run({Driver(), "cross", "200"}, cluster.DriverEnv(), kDriverTimeoutMs);
-  INFO(run.Describe());
-  REQUIRE(run.exit_code == 0);
-  const auto expect = ValuesOf(run.out, "expect");
-  REQUIRE(expect.size() == 1);
-  CHECK(ValuesOf(run.out, "c_sum") == expect);
-  CHECK(ValuesOf(run.out, "driver_sum") == expect);
+  CommandResult run = RunCross(sandbox, cluster, 200);
   CHECK(ValuesOf(run.out, "c_node") == std::vector<std::string>{cluster.nodes()[2].session_dir});
   CHECK(PullsLogged(cluster, 2) == 1);  // C pulled it, from B.
   CHECK(PullsLogged(cluster, 0) == 1);  // The head too, for the driver.
@@ -128,13 +135,7 @@ TEST_CASE("without data ports the bytes go in gRPC chunks, intact", "[integratio
   LocalCluster cluster(sandbox);
   StartThreeNodes(cluster);
   ::unsetenv("LUMEN_TESTING_NO_DATA_PORT");
-  CommandResult run = sandbox.Run({Driver(), "cross", "20"}, cluster.DriverEnv(), kDriverTimeoutMs);
-  INFO(run.Describe());
-  REQUIRE(run.exit_code == 0);
-  const auto expect = ValuesOf(run.out, "expect");
-  REQUIRE(expect.size() == 1);
-  CHECK(ValuesOf(run.out, "c_sum") == expect);
-  CHECK(ValuesOf(run.out, "driver_sum") == expect);
+  RunCross(sandbox, cluster, 20);
   CHECK(DataPort(cluster, 1) == 0);
   CHECK(LogLines(cluster, 2, " in chunks") == 1);
   CHECK(LogLines(cluster, 0, " in chunks") == 1);
@@ -157,10 +158,7 @@ TEST_CASE("the data port closes connections with a wrong token or a malformed he
   CHECK(LogLines(cluster, 1, "not a data request") == 1);
   CHECK(LogLines(cluster, 1, "malformed header") == 1);
   // Still serving: C reads an object made on B over the port.
-  CommandResult run = sandbox.Run({Driver(), "cross", "8"}, cluster.DriverEnv(), kDriverTimeoutMs);
-  INFO(run.Describe());
-  REQUIRE(run.exit_code == 0);
-  CHECK(ValuesOf(run.out, "c_sum") == ValuesOf(run.out, "expect"));
+  RunCross(sandbox, cluster, 8);
   CHECK(LogLines(cluster, 2, "over its data port") == 1);
 }
 
