@@ -161,13 +161,18 @@ std::vector<std::string> ObjectDataServer::CopiesOf(const ObjectId& id) const {
 void ObjectDataServer::AcceptLoop() {
   for (;;) {
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    std::lock_guard<std::mutex> lock(mu_);
+    const int error = errno;
+    std::unique_lock<std::mutex> lock(mu_);
     if (stopping_) {
       if (fd >= 0) ::close(fd);
       return;
     }
     if (fd < 0) {
-      if (errno != EINTR && errno != ECONNABORTED) LOG(WARNING) << "object data port: accept: " << std::strerror(errno);
+      if (error != EINTR && error != ECONNABORTED) {
+        LOG_EVERY_N(WARNING, 100) << "object data port: accept: " << std::strerror(error);
+        lock.unlock();
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));  // EMFILE and the like: no spinning.
+      }
       continue;
     }
     if (queue_.size() >= static_cast<size_t>(options_.max_queued)) {
