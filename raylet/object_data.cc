@@ -12,6 +12,9 @@
 #include <chrono>
 #include <cerrno>
 #include <cstring>
+#include <functional>
+#include <optional>
+#include <string_view>
 
 #include "common/logging.h"
 #include "common/status.h"
@@ -176,8 +179,7 @@ void ObjectDataServer::AcceptLoop() {
       continue;
     }
     if (queue_.size() >= static_cast<size_t>(options_.max_queued)) {
-      LOG(WARNING) << "object data port: refused a connection from " << Peer(fd) << ": "
-                   << queue_.size() << " connections already wait";
+      LogRefusal(fd, "refused", std::to_string(options_.max_queued) + " connections already wait");
       ::close(fd);
       continue;
     }
@@ -204,11 +206,24 @@ void ObjectDataServer::ServeLoop() {
   }
 }
 
+void ObjectDataServer::LogRefusal(int fd, std::string_view what, std::string_view why) {
+  std::optional<uint64_t> suppressed;
+  {
+    std::lock_guard<std::mutex> lock(refusals_mu_);
+    const int kind = static_cast<int>(std::hash<std::string_view>{}(why));
+    suppressed = refusals_.Admit(kind, LogRateLimiter::Clock::now());
+  }
+  if (!suppressed) return;
+  std::string more;
+  if (*suppressed > 0) more = " (and " + std::to_string(*suppressed) + " more since the last such line)";
+  LOG(WARNING) << "object data port: " << what << " a connection from " << Peer(fd) << ": " << why << more;
+}
+
 void ObjectDataServer::Serve(int fd) {
   SetTimeouts(fd, options_.header_timeout_ms);
   absl::StatusOr<DataRequestHeader> header = ReadHeader(fd);
   if (!header.ok()) {
-    LOG(WARNING) << "object data port: closed a connection from " << Peer(fd) << ": " << header.status().message();
+    LogRefusal(fd, "closed", std::string(header.status().message()));
     return;
   }
   SetTimeouts(fd, options_.io_timeout_ms);

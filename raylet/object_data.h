@@ -27,6 +27,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -34,6 +35,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -42,6 +44,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/id.h"
+#include "common/log_rate_limiter.h"
 #include "raylet/lazy_plasma.h"
 
 namespace lumen::raylet {
@@ -102,6 +105,10 @@ class ObjectDataServer {
   absl::StatusOr<DataRequestHeader> ReadHeader(int fd);
   absl::Status Send(int fd, const DataRequestHeader& header);
   void RecordCopy(const ObjectId& id, const std::string& node);
+  // Logs why a connection was closed or refused: at most one line per
+  // reason every kRefusalLogPeriod, so that a peer without the token
+  // cannot flood the log (the line says how many like it went unlogged).
+  void LogRefusal(int fd, std::string_view what, std::string_view why);
 
   ObjectDataServerOptions options_;
   LazyPlasma plasma_;
@@ -118,6 +125,8 @@ class ObjectDataServer {
   std::unordered_set<int> active_;        // Guarded by mu_: fds being served.
   std::unordered_map<ObjectId, std::vector<std::string>> copies_;  // Guarded by mu_.
   std::list<ObjectId> copies_order_;      // Guarded by mu_: oldest first.
+  std::mutex refusals_mu_;
+  LogRateLimiter refusals_{std::chrono::seconds(10)};  // Guarded by refusals_mu_.
 };
 
 // Reads [offset, offset + length) of `id` from the data port at ip:port into

@@ -157,6 +157,9 @@ TEST_CASE("the data port closes connections with a wrong token or a malformed he
   CHECK(LogLines(cluster, 1, "wrong cluster token") == 1);
   CHECK(LogLines(cluster, 1, "not a data request") == 1);
   CHECK(LogLines(cluster, 1, "malformed header") == 1);
+  // A flood of them costs one line per reason every 10 s, not one each.
+  for (int i = 0; i < 50; ++i) CHECK(Exchange(b_ip, port, DataRequest("flood", 1 << 20)).empty());
+  CHECK(LogLines(cluster, 1, "wrong cluster token") == 1);
   // Still serving: C reads an object made on B over the port.
   RunCross(sandbox, cluster, 8);
   CHECK(LogLines(cluster, 2, "over its data port") == 1);

@@ -25,7 +25,7 @@
 #include "common/rpc/auth.h"
 #include "common/rpc/fault_injection.h"
 #include "worker/log_forwarder.h"
-#include "worker/log_rate_limiter.h"
+#include "common/log_rate_limiter.h"
 #include "worker/task_channel_tls.h"
 
 namespace lumen::worker {

@@ -7,7 +7,7 @@
 #include "worker/task_channel.h"
 
 #include "worker/log_forwarder.h"
-#include "worker/log_rate_limiter.h"
+#include "common/log_rate_limiter.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -24,6 +24,7 @@
 #include <vector>
 
 using namespace lumen::worker;
+using lumen::LogRateLimiter;
 using lumen::rpc::PushTasksReply;
 using lumen::rpc::PushTasksRequest;
 

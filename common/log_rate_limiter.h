@@ -1,11 +1,14 @@
-// worker/log_rate_limiter.h
+// common/log_rate_limiter.h
 //
 // LogRateLimiter decides which of a stream of repeated log events is
 // written: at most one per `period` for each kind, and the one written
 // says how many of its kind were suppressed since the last. For events a
 // peer can cause at will (refused connections), so that a flood costs a
 // line per period, not a line per event. Pure: the time is passed in.
-// Threading: none of its own; one thread (its owner's loop) calls it.
+// Used by the task channel (worker/task_channel.cc) and the raylet's
+// object data port (raylet/object_data.cc).
+// Threading: none of its own; one thread (its owner's loop) calls it, or
+// its owner's lock guards it.
 #pragma once
 
 #include <chrono>
@@ -13,7 +16,7 @@
 #include <optional>
 #include <unordered_map>
 
-namespace lumen::worker {
+namespace lumen {
 
 class LogRateLimiter {
  public:
@@ -46,4 +49,4 @@ class LogRateLimiter {
   std::unordered_map<int, Kind> kinds_;
 };
 
-}  // namespace lumen::worker
+}  // namespace lumen
