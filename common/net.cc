@@ -1,6 +1,8 @@
 #include "common/net.h"
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,7 +13,7 @@
 
 namespace lumen {
 
-absl::Status CheckPortFree(const std::string& host, int port) {
+absl::Status CheckPortFree(const std::string& host, int port, std::string_view flag) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::InternalError(std::string("socket: ") + std::strerror(errno));
   int one = 1;
@@ -32,8 +34,8 @@ absl::Status CheckPortFree(const std::string& host, int port) {
   const std::string where = "port " + std::to_string(port) + " on " + host;
   if (error == EADDRINUSE) {
     return absl::AlreadyExistsError(
-        where + " is already in use (another Lumen head or another program); stop it with "
-                "`lumen stop` or choose another --port");
+        where + " is already in use (another Lumen node or another program); stop it with "
+                "`lumen stop` or choose another " + std::string(flag));
   }
   if (error == EADDRNOTAVAIL) {
     return absl::InvalidArgumentError(host + " is not an address of this machine "
@@ -63,6 +65,43 @@ std::string SourceAddressTowards(const std::string& host_port) {
   }
   ::close(fd);
   return text;
+}
+
+namespace {
+
+bool IsLoopbackOrAny(const std::string& ip) {
+  return ip.empty() || ip.rfind("127.", 0) == 0 || ip == "0.0.0.0";
+}
+
+// The IPv4 addresses of the interfaces that are up, in the kernel's order.
+std::vector<std::string> InterfaceAddresses() {
+  std::vector<std::string> addresses;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return addresses;
+  for (const ifaddrs* entry = list; entry != nullptr; entry = entry->ifa_next) {
+    if (entry->ifa_addr == nullptr || entry->ifa_addr->sa_family != AF_INET) continue;
+    if ((entry->ifa_flags & IFF_UP) == 0) continue;
+    char text[INET_ADDRSTRLEN] = "";
+    const auto* in = reinterpret_cast<const sockaddr_in*>(entry->ifa_addr);
+    if (::inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text)) != nullptr) addresses.push_back(text);
+  }
+  ::freeifaddrs(list);
+  return addresses;
+}
+
+}  // namespace
+
+std::string ChooseNodeIp(const std::string& outbound, const std::vector<std::string>& interfaces) {
+  if (!IsLoopbackOrAny(outbound)) return outbound;
+  for (const std::string& ip : interfaces) {
+    if (!IsLoopbackOrAny(ip)) return ip;
+  }
+  return "127.0.0.1";
+}
+
+std::string DetectNodeIp() {
+  // Ray's probe address; a connected UDP socket only looks up the route.
+  return ChooseNodeIp(SourceAddressTowards("8.8.8.8:80"), InterfaceAddresses());
 }
 
 }  // namespace lumen

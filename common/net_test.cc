@@ -36,3 +36,28 @@ TEST_CASE("SourceAddressTowards gives the local end of a route, or empty for wha
   CHECK(lumen::SourceAddressTowards("127.0.0.1:0").empty());
   CHECK(lumen::SourceAddressTowards("127.0.0.1:70000").empty());
 }
+
+TEST_CASE("ChooseNodeIp prefers the outbound address, then an interface's, then loopback") {
+  struct Case {
+    std::string outbound;
+    std::vector<std::string> interfaces;
+    std::string chosen;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"10.0.0.5", {"127.0.0.1", "10.0.0.5"}, "10.0.0.5"},
+           {"10.0.0.5", {}, "10.0.0.5"},
+           {"", {"127.0.0.1", "192.168.1.4", "10.0.0.9"}, "192.168.1.4"},  // No default route.
+           {"127.0.0.1", {"127.0.0.1", "172.17.0.2"}, "172.17.0.2"},
+           {"", {"127.0.0.1", "0.0.0.0"}, "127.0.0.1"},  // No network at all.
+           {"", {}, "127.0.0.1"},
+       }) {
+    INFO(c.outbound << " -> " << c.chosen);
+    CHECK(lumen::ChooseNodeIp(c.outbound, c.interfaces) == c.chosen);
+  }
+}
+
+TEST_CASE("DetectNodeIp gives an address of this machine") {
+  const std::string ip = lumen::DetectNodeIp();
+  INFO(ip);
+  CHECK(CheckPortFree(ip, 0).ok());
+}

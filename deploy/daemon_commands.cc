@@ -42,6 +42,13 @@ absl::Status ValidateNodeOptions(const NodeOptions& options) {
     return absl::InvalidArgumentError("--node-manager-port must be 0..65535, got " +
                                       std::to_string(options.raylet_port));
   }
+  if (options.object_manager_port < 0 || options.object_manager_port > 65535) {
+    return absl::InvalidArgumentError("--object-manager-port must be 0..65535, got " +
+                                      std::to_string(options.object_manager_port));
+  }
+  if (options.object_manager_port != 0 && options.object_manager_port == options.raylet_port) {
+    return absl::InvalidArgumentError("--object-manager-port and --node-manager-port must differ");
+  }
   RETURN_IF_ERROR(CheckWorkerPortRange(options.min_worker_port, options.max_worker_port));
   // The raylet counts whole CPUs and GPUs per node (tasks may ask for fractions).
   for (const auto& [flag, value] : {std::make_pair("--num-cpus", options.num_cpus),
@@ -86,6 +93,13 @@ SessionFiles FilesOfSession(const std::string& session_dir) {
   f.raylet_log = session_dir + "/logs/raylet.out";
   f.pids_file = session_dir + "/pids";
   return f;
+}
+
+std::string AddressToOpen(const std::string& bind_host, const std::string& node_ip, int port) {
+  const bool every_interface = bind_host.empty() || bind_host == "0.0.0.0" || bind_host == "::";
+  const std::string host = every_interface ? node_ip : bind_host;
+  const bool ipv6 = host.find(':') != std::string::npos;
+  return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
 std::string FormatNumber(double value) {
@@ -144,6 +158,9 @@ std::vector<std::string> RayletArgv(const std::string& binary, const NodeOptions
   if (!resources.empty()) argv.insert(argv.end(), {"--resources", nlohmann::json(resources).dump()});
   if (options.object_store_memory) {
     argv.insert(argv.end(), {"--object-store-memory", std::to_string(*options.object_store_memory)});
+  }
+  if (options.object_manager_port != 0) {
+    argv.insert(argv.end(), {"--object-manager-port", std::to_string(options.object_manager_port)});
   }
   if (options.min_worker_port != 0) {
     argv.insert(argv.end(), {"--min-worker-port", std::to_string(options.min_worker_port),

@@ -50,6 +50,11 @@ std::vector<std::string> RayletArgv(const std::string& binary, const NodeOptions
                                     const std::string& node_ip,
                                     const std::map<std::string, double>& resources);
 
+// The "host:port" a user opens for a server bound to `bind_host`:port: the
+// node's address when it is bound to every interface ("0.0.0.0", "::" or
+// empty), else `bind_host` itself (bracketed when IPv6).
+std::string AddressToOpen(const std::string& bind_host, const std::string& node_ip, int port);
+
 // Formats a double the way flags expect it ("4", "0.5").
 std::string FormatNumber(double value);
 

@@ -118,6 +118,15 @@ TEST_CASE("Daemon command lines follow the flag contracts") {
   CHECK(std::find(raylet.begin(), raylet.end(), "--num-gpus") == raylet.end());
 }
 
+TEST_CASE("a dashboard bound to every interface is printed at the node's address") {
+  CHECK(AddressToOpen("0.0.0.0", "10.1.2.3", 8265) == "10.1.2.3:8265");
+  CHECK(AddressToOpen("::", "10.1.2.3", 8265) == "10.1.2.3:8265");
+  CHECK(AddressToOpen("", "10.1.2.3", 8265) == "10.1.2.3:8265");
+  CHECK(AddressToOpen("127.0.0.1", "10.1.2.3", 8265) == "127.0.0.1:8265");
+  CHECK(AddressToOpen("192.168.0.7", "10.1.2.3", 80) == "192.168.0.7:80");
+  CHECK(AddressToOpen("fe80::1", "10.1.2.3", 80) == "[fe80::1]:80");
+}
+
 TEST_CASE("a Redis password comes either inline or from a file") {
   NodeOptions options;
   options.head = true;
@@ -139,6 +148,7 @@ TEST_CASE("The raylet's port and the worker port range reach its command line, c
   auto plain = RayletArgv("/bin/lumen-raylet", options, files, "127.0.0.1:6379", "127.0.0.1", {});
   CHECK(Contains(plain, "--port", "0"));
   CHECK(std::find(plain.begin(), plain.end(), "--min-worker-port") == plain.end());
+  CHECK(std::find(plain.begin(), plain.end(), "--object-manager-port") == plain.end());
   options.raylet_port = 7001;
   options.min_worker_port = 20000;
   options.max_worker_port = 20009;
@@ -147,6 +157,10 @@ TEST_CASE("The raylet's port and the worker port range reach its command line, c
   CHECK(Contains(raylet, "--port", "7001"));
   CHECK(Contains(raylet, "--min-worker-port", "20000"));
   CHECK(Contains(raylet, "--max-worker-port", "20009"));
+  options.object_manager_port = 7002;
+  CHECK(Contains(RayletArgv("/bin/lumen-raylet", options, files, "127.0.0.1:6379", "127.0.0.1", {}),
+                 "--object-manager-port", "7002"));
+  options.object_manager_port = 0;
   struct Case {
     int min, max;
     std::string message_part;

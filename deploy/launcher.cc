@@ -156,9 +156,7 @@ absl::Status StartDashboard(NodeStarter& starter, const NodeOptions& options,
                    starter.Start("dashboard", std::move(argv),
                                  files.session_dir + "/logs/dashboard.out"));
   ASSIGN_OR_RETURN(int bound, WaitForPortFile(port_file, dashboard, options.startup_timeout_ms));
-  const std::string host = options.dashboard_host == "0.0.0.0" ? "127.0.0.1"
-                                                               : options.dashboard_host;
-  starter.node().dashboard_address = host + ":" + std::to_string(bound);
+  starter.node().dashboard_address = AddressToOpen(options.dashboard_host, options.node_ip, bound);
   return absl::OkStatus();
 }
 
@@ -211,6 +209,12 @@ absl::StatusOr<StartedNode> StartNode(const NodeOptions& requested) {
                                                    : rpc::FindToken(options.token_file);
   if (!token.ok()) return token.status();
   if (options.head && options.port != 0) RETURN_IF_ERROR(CheckPortFree(node_ip, options.port));
+  if (options.raylet_port != 0) {
+    RETURN_IF_ERROR(CheckPortFree(node_ip, options.raylet_port, "--node-manager-port"));
+  }
+  if (options.object_manager_port != 0) {
+    RETURN_IF_ERROR(CheckPortFree(node_ip, options.object_manager_port, "--object-manager-port"));
+  }
   if (!options.head) RETURN_IF_ERROR(CheckGcsReachable(options.gcs_address, *token));
   ASSIGN_OR_RETURN(std::string session_dir,
                    CreateSessionDir(temp_dir, options.head ? SessionLatest::kPointHere

@@ -65,6 +65,10 @@ struct NodeOptions {
   std::string node_ip;
   // The raylet's gRPC port (--node-manager-port); 0 picks a free one.
   int raylet_port = 0;
+  // The raylet's object data port (--object-manager-port: object bytes to
+  // other nodes, raylet/object_data.h); 0 picks a free one. Unused under TLS,
+  // where object bytes travel in the raylet's gRPC chunks.
+  int object_manager_port = 0;
   // Workers' gRPC servers and task channels bind ports in [min, max] only
   // (2 per worker); both 0: any free port. Handed to the raylet.
   int min_worker_port = 0;

@@ -49,6 +49,9 @@ DEFINE_int32(min_worker_port, 0,
              "With --max-worker-port: workers bind two ports of [min, max] each (their gRPC server and "
              "task channel); 0: any free port.");
 DEFINE_int32(max_worker_port, 0, "The last port of the worker port range; 0: any free port.");
+DEFINE_int32(object_manager_port, 0,
+             "The object data port, where other nodes pull object bytes from (raylet/object_data.h); "
+             "0 picks a free port. Not opened under TLS.");
 DEFINE_int32(metrics_export_port, -1,
              "Serve Prometheus metrics over HTTP at this port's /metrics (also the workers' task "
              "and user metrics); 0 picks a free port, -1 (default) exports none "
@@ -119,6 +122,7 @@ int RunMain() {
   options.min_worker_port = FLAGS_min_worker_port;
   options.max_worker_port = FLAGS_max_worker_port;
   options.metrics_export_port = FLAGS_metrics_export_port;
+  options.object_manager_port = FLAGS_object_manager_port;
 
   // Never deleted: main ends the process with _Exit (see there).
   auto* raylet = new lumen::raylet::Raylet(options);

@@ -74,7 +74,8 @@ Raylet::Raylet(RayletOptions options)
   service_ = std::make_unique<RayletServiceImpl>(gate_, *node_manager_);
   if (options_.metrics_export_port >= 0) {
     gate_.RecordLatency(metrics_, "RayletService");
-    AddRayletCollector(metrics_, {options_.node_ip, node_id_.Hex()}, *node_manager_, *leases_, *pool_);
+    AddRayletCollector(metrics_, {options_.node_ip, node_id_.Hex()}, *node_manager_, *leases_, *pool_,
+                       transfers_);
     worker_metrics_ = std::make_unique<WorkerMetricsSink>(metrics_);
     service_->set_metrics_sink(worker_metrics_.get());
     exporter_ = std::make_unique<metrics::MetricsExporter>(loop_.io_context(), metrics_);
@@ -149,6 +150,7 @@ absl::Status Raylet::Start() {
                                                        options_.session_dir, "raylet"})
                         .status());
   }
+  if (!options_.plasma_socket.empty()) RETURN_IF_ERROR(StartObjectDataServer());
   if (!options_.port_file.empty()) RETURN_IF_ERROR(WritePortFile(options_.port_file, *port));
   return absl::OkStatus();
 }
@@ -171,12 +173,17 @@ int Raylet::Run() {
           [this](int type, const std::vector<ObjectId>& ids) { object_manager_->HandleStoreFrame(type, ids); });
       node_manager_->SetObjectStoreStats(
           [this](rpc::GetNodeStatsReply* reply) { object_manager_->FillStats(reply); });
-      StartObjectDataServer();
-      object_sender_ = std::make_unique<ObjectSender>(options_.plasma_socket, object_data_.get());
+      object_sender_ = std::make_unique<ObjectSender>(options_.plasma_socket, object_data_.get(), &transfers_);
+      ObjectPullerOptions puller_options{options_.plasma_socket, options_.token, node_id_.Binary()};
+      puller_options.counters = &transfers_;
       object_puller_ = std::make_unique<ObjectPuller>(
-          loop_, ObjectPullerOptions{options_.plasma_socket, options_.token, node_id_.Binary()},
+          loop_, std::move(puller_options),
           [this](const std::string& node) { return cluster_view_->RayletAddress(node); });
       service_->set_object_transfer(object_sender_.get(), object_puller_.get());
+      object_freer_ = std::make_unique<ObjectFreer>(
+          options_.plasma_socket, options_.token, node_id_.Binary(),
+          [this](const std::string& node) { return cluster_view_->RayletAddress(node); });
+      service_->set_object_freer(object_freer_.get());
       plasma_watch_->Start();
     }
     StartTimers();
@@ -190,18 +197,32 @@ int Raylet::Run() {
 // The plain TCP path for object bytes (raylet/object_data.h); not under
 // TLS, where the bytes keep to the encrypted gRPC chunk path (as they do
 // with $LUMEN_TESTING_NO_DATA_PORT set, for tests of that path).
-void Raylet::StartObjectDataServer() {
-  if (rpc::ProcessTls() || std::getenv("LUMEN_TESTING_NO_DATA_PORT")) return;
-  ObjectDataServerOptions data_options{.ip = options_.node_ip, .token = options_.token,
-                                       .plasma_socket = options_.plasma_socket};
+// A port asked for (--object-manager-port) that cannot be had is an error;
+// a free one that cannot be had leaves the gRPC chunk path.
+absl::Status Raylet::StartObjectDataServer() {
+  if (rpc::ProcessTls() || std::getenv("LUMEN_TESTING_NO_DATA_PORT")) {
+    if (options_.object_manager_port != 0) {
+      LOG(WARNING) << "--object-manager-port " << options_.object_manager_port
+                   << " is not opened: object bytes travel over the raylet's gRPC port "
+                   << (rpc::ProcessTls() ? "(TLS)" : "($LUMEN_TESTING_NO_DATA_PORT)");
+    }
+    return absl::OkStatus();
+  }
+  ObjectDataServerOptions data_options{.ip = options_.node_ip, .port = options_.object_manager_port,
+                                       .token = options_.token, .plasma_socket = options_.plasma_socket};
   if (const char* pause = std::getenv("LUMEN_TESTING_DATA_PAUSE_MS")) data_options.testing_pause_ms = std::atoi(pause);
+  data_options.counters = &transfers_;
   auto data = std::make_unique<ObjectDataServer>(std::move(data_options));
   if (absl::Status started = data->Start(); !started.ok()) {
+    if (options_.object_manager_port != 0) {
+      return absl::Status(started.code(), std::string(started.message()) + " (--object-manager-port)");
+    }
     LOG(WARNING) << started.message() << "; objects go to other nodes in gRPC chunks";
-    return;
+    return absl::OkStatus();
   }
   LOG(INFO) << "object data port: " << options_.node_ip << ":" << data->port();
   object_data_ = std::move(data);
+  return absl::OkStatus();
 }
 
 void Raylet::StartTimers() {

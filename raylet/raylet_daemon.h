@@ -33,6 +33,7 @@
 #include "raylet/node_manager.h"
 #include "raylet/node_resources.h"
 #include "raylet/object_data.h"
+#include "raylet/object_freer.h"
 #include "raylet/object_manager.h"
 #include "raylet/object_transfer.h"
 #include "raylet/plasma_check.h"
@@ -64,6 +65,10 @@ struct RayletOptions {
   int max_worker_port = 0;
   // Prometheus endpoint (docs/metrics.md): -1 none, 0 a free port.
   int metrics_export_port = -1;
+  // The object data port (raylet/object_data.h): 0 a free port, where a
+  // failure to listen only falls back to gRPC chunks; a port asked for that
+  // cannot be had fails Start().
+  int object_manager_port = 0;
 };
 
 class Raylet {
@@ -79,7 +84,7 @@ class Raylet {
  private:
   WorkerPoolOptions MakePoolOptions(const ResourceSet& total) const;
   void StartTimers();
-  void StartObjectDataServer();
+  absl::Status StartObjectDataServer();
   void WaitForSignals();
   void WaitForChildren();
   void Stop(const std::string& reason, int exit_code);
@@ -97,6 +102,7 @@ class Raylet {
   std::unique_ptr<NodeManager> node_manager_;
   std::unique_ptr<ClusterView> cluster_view_;
   bool polling_cluster_ = false;
+  TransferCounters transfers_;  // Before the registry and the transfer objects, which use it.
   metrics::Registry metrics_;  // Before the gate, which records into it.
   std::unique_ptr<WorkerMetricsSink> worker_metrics_;
   std::unique_ptr<metrics::MetricsExporter> exporter_;  // Serves on the loop.
@@ -108,6 +114,7 @@ class Raylet {
   std::unique_ptr<ObjectDataServer> object_data_;  // Object bytes to other nodes; before the sender.
   std::unique_ptr<ObjectSender> object_sender_;    // Objects to other nodes.
   std::unique_ptr<ObjectPuller> object_puller_;    // Objects from other nodes.
+  std::unique_ptr<ObjectFreer> object_freer_;      // Owners' frees of copies.
   std::unique_ptr<PlasmaWatch> plasma_watch_;
   boost::asio::signal_set stop_signals_;
   boost::asio::signal_set child_signals_;

@@ -73,18 +73,22 @@ std::string GcsAddress(const std::string& out) {
 TEST_CASE("the raylet listens on --node-manager-port and workers only in the worker port range") {
   Sandbox sandbox;
   const int raylet_port = Sandbox::FreePort();
+  const int data_port = Sandbox::FreePort();
   const int first = FreeRange(6);
   REQUIRE(first > 0);
   const int last = first + 5;
-  auto start = StartHead(sandbox, {"--node-manager-port", std::to_string(raylet_port), "--min-worker-port",
-                                   std::to_string(first), "--max-worker-port", std::to_string(last),
-                                   "--object-manager-port", std::to_string(Sandbox::FreePort())});
+  auto start = StartHead(sandbox, {"--node-ip-address", "127.0.0.1", "--node-manager-port",
+                                   std::to_string(raylet_port), "--min-worker-port", std::to_string(first),
+                                   "--max-worker-port", std::to_string(last), "--object-manager-port",
+                                   std::to_string(data_port)});
   INFO(start.Describe());
   REQUIRE(start.exit_code == 0);
   CHECK_THAT(start.out, Catch::Contains("Raylet address:  127.0.0.1:" + std::to_string(raylet_port)));
   const auto pids = sandbox.SessionPids(Sandbox::SessionDirFromOutput(start.out));
   REQUIRE(pids.count("raylet"));
   CHECK(ListeningPorts(pids.at("raylet")).count(raylet_port) == 1);
+  // The object data port (raylet/object_data.h) is --object-manager-port.
+  CHECK(WaitUntil([&] { return ListeningPorts(pids.at("raylet")).count(data_port) == 1; }, 10000));
 
   // Two tasks held running: two workers, both with their ports bound.
   const std::string stop_file = sandbox.root() + "/stop";
@@ -135,6 +139,20 @@ TEST_CASE("a worker port range without free ports fails the driver's task with t
                                       " (--min-worker-port/--max-worker-port)"));
   CHECK_THAT(run.out, Catch::Contains("widen the range"));
   CHECK(Workers(sandbox).empty());
+}
+
+TEST_CASE("a taken --object-manager-port fails lumen start with an error naming the flag") {
+  Sandbox sandbox;
+  lumen::testing::LoopbackListener other_program;  // Holds the port asked for.
+  REQUIRE(other_program.port() > 0);
+  auto start = StartHead(sandbox, {"--node-ip-address", "127.0.0.1", "--object-manager-port",
+                                   std::to_string(other_program.port())});
+  INFO(start.Describe());
+  CHECK(start.exit_code != 0);
+  CHECK_THAT(start.err, Catch::Contains("port " + std::to_string(other_program.port()) +
+                                        " on 127.0.0.1 is already in use"));
+  CHECK_THAT(start.err, Catch::Contains("--object-manager-port"));
+  CHECK(sandbox.LumenDaemons().empty());
 }
 
 TEST_CASE("a worker port range of one port is bad usage") {

@@ -140,10 +140,10 @@ CommandSpec StartSpec(StartRequest& r) {
                         SetPort("min-worker-port", node.min_worker_port)},
                        {"max-worker-port", "PORT", "0, any free port", "the last port of that range",
                         SetPort("max-worker-port", node.max_worker_port)},
-                       {"object-manager-port", "PORT", "",
-                        "accepted for Ray compatibility and ignored: Lumen has no transfer of objects between "
-                        "nodes yet, so nothing listens on it",
-                        SetPort("object-manager-port", r.object_manager_port)},
+                       {"object-manager-port", "PORT", "0, a free port",
+                        "the raylet's object data port, where other nodes pull object bytes from (not "
+                        "opened under TLS, where they travel over the raylet's gRPC port)",
+                        SetPort("object-manager-port", node.object_manager_port)},
                        {"temp-dir", "DIR", "$LUMEN_TEMP_DIR, else /tmp/lumen-<uid>", "sessions and logs",
                         SetString(node.temp_dir)},
                        {"token-file", "F", "$LUMEN_TOKEN, else $LUMEN_TOKEN_FILE, else ~/.lumen/token",

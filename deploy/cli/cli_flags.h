@@ -27,8 +27,6 @@ struct StartRequest {
   bool block = false;
   rpc::TlsConfig tls;
   bool port_given = false;  // --port appeared (a head-only flag).
-  // --object-manager-port: checked, then unused (no object transfer yet).
-  int object_manager_port = 0;
   bool include_dashboard = true;  // --include-dashboard (a head only).
 };
 

@@ -86,6 +86,7 @@ TEST_CASE("Worker node, block and port flags") {
   CHECK(request->node.raylet_port == 7001);
   CHECK(request->node.min_worker_port == 20000);
   CHECK(request->node.max_worker_port == 20009);
+  CHECK(request->node.object_manager_port == 7002);
 }
 
 TEST_CASE("Stop and status requests; a switch given false") {
