@@ -118,7 +118,9 @@ absl::Status SendReply(int fd, uint32_t code, uint64_t length, const std::string
 }  // namespace
 
 ObjectDataServer::ObjectDataServer(ObjectDataServerOptions options)
-    : options_(std::move(options)), plasma_(options_.plasma_socket) {}
+    : options_(std::move(options)),
+      counters_(options_.counters ? options_.counters : &unread_counters_),
+      plasma_(options_.plasma_socket) {}
 
 ObjectDataServer::~ObjectDataServer() {
   {
@@ -268,6 +270,7 @@ absl::Status ObjectDataServer::Send(int fd, const DataRequestHeader& header) {
     }
     char ack;  // The puller has every byte: the pages may be released.
     if (status.ok()) status = RecvAll(fd, &ack, 1);
+    if (status.ok()) counters_->bytes_sent.fetch_add(header.length, std::memory_order_relaxed);
     const std::string requester(header.requester_node_id, sizeof(header.requester_node_id));
     if (status.ok() && header.offset == 0 && header.length == b.data_size &&
         requester != std::string(NodeId::kSize, '\0')) {

@@ -46,6 +46,7 @@
 #include "common/id.h"
 #include "common/log_rate_limiter.h"
 #include "raylet/lazy_plasma.h"
+#include "raylet/transfer_counters.h"
 
 namespace lumen::raylet {
 
@@ -81,6 +82,7 @@ struct ObjectDataServerOptions {
   // stops this long after its first 8 MiB, so a test can kill a source
   // mid-pull.
   int testing_pause_ms = 0;
+  TransferCounters* counters = nullptr;  // Not owned; null: not counted.
 };
 
 class ObjectDataServer {
@@ -111,6 +113,8 @@ class ObjectDataServer {
   void LogRefusal(int fd, std::string_view what, std::string_view why);
 
   ObjectDataServerOptions options_;
+  TransferCounters unread_counters_;
+  TransferCounters* counters_;  // options_.counters, or unread_counters_.
   LazyPlasma plasma_;
   int listen_fd_ = -1;
   int port_ = 0;

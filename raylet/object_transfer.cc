@@ -24,8 +24,8 @@ ObjectPuller::Source ObjectPuller::MakeSource(const std::string& node_id, const 
   return {"node " + NodeHex(node_id) + " at " + address, address, raylet.ip(), node_id};
 }
 
-ObjectSender::ObjectSender(std::string plasma_socket, ObjectDataServer* data)
-    : plasma_(std::move(plasma_socket)), data_(data) {}
+ObjectSender::ObjectSender(std::string plasma_socket, ObjectDataServer* data, TransferCounters* counters)
+    : plasma_(std::move(plasma_socket)), data_(data), counters_(counters ? counters : &unread_counters_) {}
 ObjectSender::~ObjectSender() = default;
 
 absl::Status ObjectSender::Read(const rpc::ReadObjectChunkRequest& request,
@@ -59,6 +59,7 @@ absl::Status ObjectSender::Read(const rpc::ReadObjectChunkRequest& request,
       }
     }
     reply->mutable_data()->assign(reinterpret_cast<const char*>(b.data) + request.offset(), n);
+    counters_->bytes_sent.fetch_add(n, std::memory_order_relaxed);
     if (request.offset() == 0) {
       reply->mutable_metadata()->assign(reinterpret_cast<const char*>(b.metadata), b.metadata_size);
     }
@@ -80,6 +81,7 @@ ObjectPuller::ObjectPuller(EventLoop& loop, ObjectPullerOptions options, Resolve
       options_(std::move(options)),
       resolve_(std::move(resolve)),
       book_(options_.budget_bytes ? options_.budget_bytes : DefaultBudget(options_.plasma_socket)),
+      counters_(options_.counters ? options_.counters : &unread_counters_),
       plasma_(options_.plasma_socket) {
   for (int i = 0; i < std::max(1, options_.threads); ++i) threads_.emplace_back([this] { RunThread(); });
 }
@@ -101,6 +103,7 @@ void ObjectPuller::Pull(const rpc::PullObjectRequest& request, Done done) {
     return;
   }
   if (!book_.AddWaiter(*id, std::move(done))) return;  // Shares the pull under way.
+  counters_->pulls_in_flight.fetch_add(1, std::memory_order_relaxed);  // Until Finish.
   StartJob(*id, {request.node_ids().begin(), request.node_ids().end()}, 0);
 }
 
@@ -182,6 +185,7 @@ absl::StatusOr<uint64_t> ObjectPuller::PullJob(Job& job) {
         candidates.push_back({source, *std::move(probe)});
       } else {
         job.errors.push_back(source.name + ": " + std::string(probe.status().message()));
+        counters_->source_failures.fetch_add(1, std::memory_order_relaxed);
       }
     }
     if (i == candidates.size()) break;
@@ -196,6 +200,7 @@ absl::StatusOr<uint64_t> ObjectPuller::PullJob(Job& job) {
     absl::Status copied = Copy(from, job.id);
     if (copied.ok()) return from.probe.data_size();
     job.errors.push_back(from.source.name + ": " + std::string(copied.message()));
+    counters_->source_failures.fetch_add(1, std::memory_order_relaxed);
   }
   return absl::UnavailableError("no source left");
 }
@@ -207,6 +212,7 @@ std::vector<ObjectPuller::Candidate> ObjectPuller::Candidates(Job& job, size_t* 
     auto probe = Probe(job.id, source);
     if (!probe.ok()) {
       job.errors.push_back(source.name + ": " + std::string(probe.status().message()));
+      counters_->source_failures.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
     out.push_back({source, *std::move(probe)});
@@ -336,7 +342,12 @@ void ObjectPuller::Finish(const ObjectId& id, const absl::Status& status, uint64
   if (status.ok()) {
     ++objects_pulled_;
     bytes_pulled_ += bytes;
+    counters_->objects_pulled.fetch_add(1, std::memory_order_relaxed);
+    counters_->bytes_received.fetch_add(bytes, std::memory_order_relaxed);
+  } else {
+    counters_->pulls_failed.fetch_add(1, std::memory_order_relaxed);
   }
+  counters_->pulls_in_flight.fetch_sub(1, std::memory_order_relaxed);
   PullBook::Finished finished = book_.Finish(id);
   if (!finished.admitted.empty()) {
     std::lock_guard<std::mutex> lock(mu_);

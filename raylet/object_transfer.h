@@ -51,6 +51,7 @@
 #include "proto/raylet.grpc.pb.h"
 #include "raylet/lazy_plasma.h"
 #include "raylet/pull_book.h"
+#include "raylet/transfer_counters.h"
 
 namespace lumen::raylet {
 
@@ -58,8 +59,10 @@ class ObjectDataServer;
 
 class ObjectSender {
  public:
-  // `data` (may be null: no data port) is not owned and must outlive this.
-  explicit ObjectSender(std::string plasma_socket, ObjectDataServer* data = nullptr);
+  // `data` (may be null: no data port) and `counters` (may be null) are not
+  // owned and must outlive this.
+  explicit ObjectSender(std::string plasma_socket, ObjectDataServer* data = nullptr,
+                        TransferCounters* counters = nullptr);
   ~ObjectSender();
   // Thread-safe (gRPC threads). Waits up to kRestoreWaitMs for an object
   // that is not in memory (spilled, or not here: NOT_FOUND then).
@@ -70,6 +73,8 @@ class ObjectSender {
  private:
   LazyPlasma plasma_;
   ObjectDataServer* data_;
+  TransferCounters unread_counters_;
+  TransferCounters* counters_;
 };
 
 struct ObjectPullerOptions {
@@ -84,6 +89,7 @@ struct ObjectPullerOptions {
   // The probe of a copy another node named: a copy is in memory or gone
   // (evicted), never restored, so it answers at once or is skipped.
   int64_t copy_probe_timeout_ms = 2000;
+  TransferCounters* counters = nullptr;  // Not owned; null: not counted.
 };
 
 class ObjectPuller {
@@ -154,6 +160,8 @@ class ObjectPuller {
   PullBook book_;  // Loop only.
   uint64_t objects_pulled_ = 0;  // Loop only.
   uint64_t bytes_pulled_ = 0;
+  TransferCounters unread_counters_;
+  TransferCounters* counters_;  // options_.counters, or unread_counters_.
 
   std::mutex mu_;
   std::condition_variable cv_;

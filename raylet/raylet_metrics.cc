@@ -7,7 +7,7 @@ namespace lumen::raylet {
 
 void AddRayletCollector(metrics::Registry& registry, const NodeLabels& node,
                         const NodeManager& node_manager, const LeaseManager& leases,
-                        const WorkerPool& pool) {
+                        const WorkerPool& pool, const TransferCounters& transfers) {
   using metrics::Labels;
   auto* resources = registry.Gauge(
       "ray_resources", "Resources of this node by Name and State (USED: leased out, AVAILABLE).");
@@ -25,7 +25,17 @@ void AddRayletCollector(metrics::Registry& registry, const NodeLabels& node,
   auto* store_objects = registry.Gauge("ray_object_store_num_objects", "Objects in this node's object store.");
   auto* spilled_bytes = registry.Gauge("ray_object_store_spilled_bytes", "Bytes of objects spilled to disk.");
   auto* spilled_objects = registry.Gauge("ray_object_store_spilled_objects", "Objects spilled to disk.");
-  registry.AddCollector([=, &node_manager, &leases, &pool] {
+  // Transfers, with Ray's names (ray_object_manager_bytes is a gauge there too).
+  auto* transfer_bytes = registry.Gauge(
+      "ray_object_manager_bytes",
+      "Object bytes sent to other nodes (Type=PushedFromLocalPlasma) and received from them (Type=Received).");
+  auto* pulls_in_flight = registry.Gauge("ray_object_manager_num_pull_requests", "Pulls of objects under way.");
+  auto* pulled = registry.Counter("ray_object_manager_pulled_objects", "Objects pulled from other nodes.");
+  auto* pull_failures = registry.Counter(
+      "ray_pull_manager_failures",
+      "Pull failures by Type: Source (a source failed, the pull went on to the next or failed), "
+      "Pull (every source failed).");
+  registry.AddCollector([=, &node_manager, &leases, &pool, &transfers] {
     const Labels base = {{"node_address", node.node_ip}, {"node_id", node.node_id_hex}};
     auto with = [&](const std::string& key, const std::string& value) {
       Labels labels = base;
@@ -63,6 +73,13 @@ void AddRayletCollector(metrics::Registry& registry, const NodeLabels& node,
       spilled_bytes->Get(base).Set(static_cast<double>(stats.spilled_bytes()));
       spilled_objects->Get(base).Set(static_cast<double>(stats.spilled_objects()));
     }
+    auto read = [](const auto& counter) { return static_cast<double>(counter.load(std::memory_order_relaxed)); };
+    transfer_bytes->Get(with("Type", "PushedFromLocalPlasma")).Set(read(transfers.bytes_sent));
+    transfer_bytes->Get(with("Type", "Received")).Set(read(transfers.bytes_received));
+    pulls_in_flight->Get(base).Set(read(transfers.pulls_in_flight));
+    pulled->Get(base).Set(read(transfers.objects_pulled));
+    pull_failures->Get(with("Type", "Source")).Set(read(transfers.source_failures));
+    pull_failures->Get(with("Type", "Pull")).Set(read(transfers.pulls_failed));
   });
 }
 

@@ -5,7 +5,9 @@
 // AddRayletCollector registers gauges read from the node's state at each
 // scrape: resources used/available per resource, the worker pool
 // (starting, idle, busy), leases granted and queued, the object store (used,
-// capacity, objects, spilled bytes and objects). Every series carries
+// capacity, objects, spilled bytes and objects), and object transfers
+// (bytes sent and received, objects pulled, failed pulls and sources, pulls
+// in flight; from `transfers`, kept by the puller and senders). Every series carries
 // node_address and node_id labels. Threading: it reads loop-owned state, so the registry must
 // be rendered on the raylet loop (the exporter runs there).
 //
@@ -27,6 +29,7 @@
 #include "proto/raylet.pb.h"
 #include "raylet/lease_manager.h"
 #include "raylet/node_manager.h"
+#include "raylet/transfer_counters.h"
 #include "raylet/worker_pool.h"
 
 namespace lumen::raylet {
@@ -39,7 +42,7 @@ struct NodeLabels {
 // The collaborators must outlive the registry's renders.
 void AddRayletCollector(metrics::Registry& registry, const NodeLabels& node,
                         const NodeManager& node_manager, const LeaseManager& leases,
-                        const WorkerPool& pool);
+                        const WorkerPool& pool, const TransferCounters& transfers);
 
 inline constexpr int kMaxSamplesPerReport = 2000;
 inline constexpr size_t kMaxWorkerSeries = 10000;
