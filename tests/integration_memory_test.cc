@@ -1,7 +1,7 @@
 // `lumen memory`, `lumen list objects`, `lumen summary objects` over a real
 // cluster (issue 13): a driver's pinned ray::Put shows with its size, where
-// it lives, why it is held and its owner's pid; bad input gives one-line
-// errors.
+// it lives, why it is held and its owner's pid; an object only a pending
+// task holds shows as USED_BY_PENDING_TASK; bad input gives one-line errors.
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <regex>
@@ -48,14 +48,14 @@ TEST_CASE("lumen memory shows a pinned Put, its size, its owner and why it is he
   const std::string out_file = sandbox.root() + "/memory_driver.out";
   std::smatch match;
   std::string out;
-  const std::regex ready("ready put=([0-9a-f]+) return=([0-9a-f]+) pid=([0-9]+)");
+  const std::regex ready("ready put=([0-9a-f]+) return=([0-9a-f]+) pid=([0-9]+) arg=([0-9a-f]+)");
   REQUIRE(WaitUntil(
       [&] {
         out = ReadFile(out_file);
         return std::regex_search(out, match, ready);
       },
       60000, 100));
-  const std::string put_id = match[1], return_id = match[2], pid = match[3];
+  const std::string put_id = match[1], return_id = match[2], pid = match[3], arg_id = match[4];
 
   CommandResult memory = sandbox.Lumen({"memory"});
   INFO(memory.Describe());
@@ -63,6 +63,7 @@ TEST_CASE("lumen memory shows a pinned Put, its size, its owner and why it is he
   CHECK_THAT(memory.out, Catch::Contains("driver pid " + pid + " on "));
   CHECK_THAT(memory.out, Catch::Contains(put_id.substr(0, 12)));
   CHECK_THAT(memory.out, Catch::Contains("PINNED_IN_MEMORY"));
+  CHECK_THAT(memory.out, Catch::Contains("USED_BY_PENDING_TASK"));
   CHECK_THAT(memory.out, Catch::Contains("object refs in"));
   for (const auto& line : absl::StrSplit(memory.out, '\n')) CHECK(line.size() <= 80);
 
@@ -86,6 +87,13 @@ TEST_CASE("lumen memory shows a pinned Put, its size, its owner and why it is he
   CHECK((*ret)["source"] == "TASK_RETURN");
   CHECK((*ret)["where"] == "in-process");
   CHECK((*ret)["size"].get<int64_t>() > 0);
+  // The driver dropped its ref; the task waiting for the gate holds it.
+  const json* arg = FindRow(rows, arg_id);
+  REQUIRE(arg != nullptr);
+  CHECK((*arg)["reference_type"] == "USED_BY_PENDING_TASK");
+  CHECK((*arg)["process"] == "driver");
+  CHECK((*arg)["task_args"] == 1);
+  CHECK((*arg)["local_refs"] == 0);
 
   CommandResult filtered =
       sandbox.Lumen({"list", "objects", "--filter", "reference_type=PINNED_IN_MEMORY", "--format", "json"});

@@ -376,7 +376,9 @@ ray::internal::RefData CoreWorker::PrepareSpec(rpc::TaskSpec& spec,
       out->set_is_ref(true);
       out->mutable_ref()->set_object_id(arg.ref.id);
       out->mutable_ref()->mutable_owner()->ParseFromString(arg.ref.owner);
-      AddLocalRef(arg.ref);  // Held until the task finishes.
+      // Held until the task ends (ReleaseArgRefs), counted apart: `lumen
+      // memory` says USED_BY_PENDING_TASK once the caller drops its refs.
+      refs_.AddTaskArg(ObjectId::FromBinaryOrNil(arg.ref.id));
     } else {
       out->set_inline_value(std::move(arg.value));
     }

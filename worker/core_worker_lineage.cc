@@ -35,7 +35,7 @@ absl::Status CoreWorker::RebuildLost(const ObjectId& id, const StoredObjectPtr& 
   // the references to release, which were released at the first reply.
   for (auto& arg : *spec.mutable_args()) {
     if (arg.is_ref()) {
-      refs_.Add(ObjectId::FromBinaryOrNil(arg.ref().object_id()));
+      refs_.AddTaskArg(ObjectId::FromBinaryOrNil(arg.ref().object_id()));
     } else {
       arg.clear_ref();
     }

@@ -147,6 +147,7 @@ void CoreWorker::HandleGetReferences(rpc::GetReferencesReply* reply) {
     out->set_object_id(info.id.Binary());
     out->set_owned(info.owned);
     out->set_count(info.count);
+    out->set_task_args(info.task_args);
     out->set_in_plasma(info.in_plasma);
     if (StoredObjectPtr object = store_.GetIfReady(info.id)) {
       if (!object->in_plasma) {

@@ -65,10 +65,12 @@ void CoreWorker::ResolveDependencies(rpc::TaskSpec spec) {
   }
 }
 
-static void ReleaseArgRefs(CoreWorker& worker, const rpc::TaskSpec& spec) {
+// The holds PrepareSpec (or a lineage re-run) took on the arguments, and
+// those on the refs packed in their values.
+static void ReleaseArgRefs(ReferenceTable& refs, const rpc::TaskSpec& spec) {
   for (const auto& arg : spec.args()) {
-    if (!arg.ref().object_id().empty()) worker.RemoveLocalRef(arg.ref().object_id());
-    for (const auto& id : arg.nested_ids()) worker.RemoveLocalRef(id);
+    if (!arg.ref().object_id().empty()) refs.RemoveTaskArg(ObjectId::FromBinaryOrNil(arg.ref().object_id()));
+    for (const auto& id : arg.nested_ids()) refs.Remove(ObjectId::FromBinaryOrNil(id));
   }
 }
 
@@ -78,7 +80,7 @@ void CoreWorker::OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& rep
   }
   task_events_->Ended(spec, reply.error());
   if (task_metrics_) task_metrics_->Count(spec.function_name(), reply.error().type() != rpc::ErrorInfo::NONE);
-  ReleaseArgRefs(*this, spec);
+  ReleaseArgRefs(refs_, spec);
   if (reply.error().type() != rpc::ErrorInfo::NONE) {
     StoreError(spec, reply.error());
     if (!lineage_.Empty()) lineage_.Drop(ObjectId::FromIndex(TaskId::FromBinaryOrNil(spec.task_id()), 1));
@@ -105,7 +107,7 @@ void CoreWorker::OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& rep
 void CoreWorker::OnTaskFailure(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error) {
   task_events_->Ended(spec, error);
   if (task_metrics_) task_metrics_->Count(spec.function_name(), /*failed=*/true);
-  ReleaseArgRefs(*this, spec);
+  ReleaseArgRefs(refs_, spec);
   StoreError(spec, error);
   if (!lineage_.Empty()) lineage_.Drop(ObjectId::FromIndex(TaskId::FromBinaryOrNil(spec.task_id()), 1));
   in_flight_.Release();

@@ -20,12 +20,16 @@ void ReferenceTable::MarkInPlasma(const ObjectId& id) {
   if (it != entries_.end()) it->second.in_plasma = true;
 }
 
-void ReferenceTable::Add(const ObjectId& id) {
+void ReferenceTable::Add(const ObjectId& id) { Hold(id, /*task_arg=*/false); }
+void ReferenceTable::AddTaskArg(const ObjectId& id) { Hold(id, /*task_arg=*/true); }
+
+void ReferenceTable::Hold(const ObjectId& id, bool task_arg) {
   bool borrowed;
   {
     std::lock_guard<std::mutex> lock(mu_);
     Entry& entry = entries_[id];
     ++entry.count;
+    entry.task_args += task_arg ? 1 : 0;
     borrowed = !entry.owned;
   }
   if (borrowed && t_scope != nullptr) t_scope->seen.push_back(id);
@@ -50,6 +54,7 @@ bool ReferenceTable::AddContained(const ObjectId& outer, const std::vector<Objec
 }
 
 void ReferenceTable::Remove(const ObjectId& id) { Release(id, nullptr); }
+void ReferenceTable::RemoveTaskArg(const ObjectId& id) { Release(id, nullptr, /*task_arg=*/true); }
 void ReferenceTable::RemoveRemote(const ObjectId& id, const std::string& holder) {
   Release(id, &holder);
 }
@@ -60,7 +65,7 @@ int ReferenceTable::CountExcept(const Entry& e, const WorkerId& holder) {
   return e.count - static_cast<int>(std::count(holders.begin(), holders.end(), holder));
 }
 
-void ReferenceTable::Release(const ObjectId& id, const std::string* holder) {
+void ReferenceTable::Release(const ObjectId& id, const std::string* holder, bool task_arg) {
   Entry freed;
   bool erased = false;
   std::vector<std::function<void()>> answered;
@@ -74,6 +79,7 @@ void ReferenceTable::Release(const ObjectId& id, const std::string* holder) {
       auto r = std::find(holders.begin(), holders.end(), WorkerId::FromBinaryOrNil(*holder));
       if (r != holders.end()) holders.erase(r);
     }
+    if (task_arg && entry.task_args > 0) --entry.task_args;
     if (--entry.count > 0) {
       if (!entry.remote) return;
       // Waiters whose requester now holds everything that is left.
@@ -138,7 +144,7 @@ std::vector<ReferenceTable::Info> ReferenceTable::Snapshot() const {
   std::vector<Info> out;
   out.reserve(entries_.size());
   for (const auto& [id, e] : entries_) {
-    Info info{id, e.owned, e.in_plasma, e.count, {}, {}};
+    Info info{id, e.owned, e.in_plasma, e.count, e.task_args, {}, {}};
     if (e.remote) {
       info.contains = e.remote->contained;
       for (const WorkerId& holder : e.remote->holders) info.remote_holders.push_back(holder.Binary());

@@ -3,7 +3,9 @@
 // The reference counts of the objects this process knows, and which ones it
 // owns (docs/objects.md, "Reference counting"). An entry counts every hold:
 // ObjectRef copies alive here, tasks in flight that take the object as an
-// argument, objects whose value contains the ref (AddContained), and holds
+// argument (AddTaskArg: counted apart too, so `lumen memory` can say
+// USED_BY_PENDING_TASK; one more int in the entry, no allocation), objects
+// whose value contains the ref (AddContained), and holds
 // taken for another worker (AddRemote: a borrower still using it, or the
 // caller of a task that returned it nested in its result). When the count
 // of an entry reaches zero it goes: the free callback runs (the owner
@@ -41,6 +43,10 @@ class ReferenceTable {
   void MarkInPlasma(const ObjectId& id);
   void Add(const ObjectId& id);
   void Remove(const ObjectId& id);
+  // A hold for a task in flight that takes `id` as an argument, and its
+  // release (when the task ends). Counts like Add, and apart.
+  void AddTaskArg(const ObjectId& id);
+  void RemoveTaskArg(const ObjectId& id);
   // A hold taken for worker `holder` (binary WorkerId), and its release.
   void AddRemote(const ObjectId& id, const std::string& holder);
   void RemoveRemote(const ObjectId& id, const std::string& holder);
@@ -65,6 +71,7 @@ class ReferenceTable {
     bool owned = false;
     bool in_plasma = false;
     int count = 0;
+    int task_args = 0;  // Of `count`: AddTaskArg holds.
     std::vector<ObjectId> contains;
     std::vector<std::string> remote_holders;
   };
@@ -83,6 +90,7 @@ class ReferenceTable {
   };
   struct Entry {
     int count = 0;
+    int task_args = 0;  // Of `count`.
     bool owned = false;
     bool in_plasma = false;
     std::unique_ptr<Remote> remote;  // Null until needed.
@@ -92,8 +100,11 @@ class ReferenceTable {
     }
   };
   static int CountExcept(const Entry& e, const WorkerId& holder);
-  // Drops one hold (one of `holder`'s when not null); frees at zero.
-  void Release(const ObjectId& id, const std::string* holder);
+  // Takes one hold (a task argument's when `task_arg`).
+  void Hold(const ObjectId& id, bool task_arg);
+  // Drops one hold (one of `holder`'s when not null, a task argument's when
+  // `task_arg`); frees at zero.
+  void Release(const ObjectId& id, const std::string* holder, bool task_arg = false);
 
   mutable std::mutex mu_;
   // Open addressing: one probe per lookup, no node allocated per object.

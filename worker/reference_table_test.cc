@@ -86,3 +86,40 @@ TEST_CASE("a task's scope collects the refs it meets that this process does not 
   }
   CHECK(TaskRefScope::Current() == nullptr);
 }
+
+TEST_CASE("task-argument holds are counted apart, and free like any hold") {
+  std::vector<ObjectId> freed;
+  ReferenceTable refs([&](const ObjectId& id, bool, bool) { freed.push_back(id); });
+  ObjectId id = ObjectId::FromRandom();
+  refs.AddOwned(id);
+  refs.Add(id);
+  refs.AddTaskArg(id);
+  refs.AddTaskArg(id);
+  auto info = refs.Snapshot();
+  REQUIRE(info.size() == 1);
+  CHECK(info[0].count == 3);
+  CHECK(info[0].task_args == 2);
+  refs.Remove(id);  // The driver drops its own ref: only the tasks hold it.
+  info = refs.Snapshot();
+  REQUIRE(info.size() == 1);
+  CHECK(info[0].count == 2);
+  CHECK(info[0].task_args == 2);
+  refs.RemoveTaskArg(id);
+  CHECK(refs.Snapshot()[0].task_args == 1);
+  CHECK(freed.empty());
+  refs.RemoveTaskArg(id);
+  CHECK(freed == std::vector<ObjectId>{id});
+  CHECK(refs.Size() == 0);
+}
+
+TEST_CASE("a plain release never takes a task-argument hold's place") {
+  ReferenceTable refs([](const ObjectId&, bool, bool) {});
+  ObjectId id = ObjectId::FromRandom();
+  refs.AddTaskArg(id);
+  refs.Add(id);
+  refs.Remove(id);
+  auto info = refs.Snapshot();
+  REQUIRE(info.size() == 1);
+  CHECK(info[0].count == 1);
+  CHECK(info[0].task_args == 1);
+}

@@ -25,12 +25,13 @@ struct RefProcess {
 // The "objects" kind: its columns and filter keys.
 const KindSpec& ObjectsKind();
 
-// Why a ref is held, Ray's names: PINNED_IN_MEMORY (an owned ray::Put with
-// ObjectRef copies here), LOCAL_REFERENCE (other ObjectRef copies here, or
-// a task in flight taking it as an argument: the table does not split
-// those), CAPTURED_IN_OBJECT (only objects whose value holds the ref keep
-// it), BORROWED (a ref owned elsewhere, or one held only for other
-// workers).
+// Why a ref is held, Ray's names, the first that applies: PINNED_IN_MEMORY
+// (an owned ray::Put with ObjectRef copies here), LOCAL_REFERENCE (other
+// owned objects with ObjectRef copies here), BORROWED (a ref owned
+// elsewhere with copies here), USED_BY_PENDING_TASK (no copy here, but
+// tasks in flight that this process submitted take it as an argument),
+// CAPTURED_IN_OBJECT (only objects whose value holds the ref keep it),
+// BORROWED (held only for other workers).
 std::string ReferenceType(const rpc::ReferenceInfo& ref, int contained_in);
 
 // One row per ref of `reply`.

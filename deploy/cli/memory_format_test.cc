@@ -49,6 +49,30 @@ TEST_CASE("ReferenceType says why a ref is held", "[memory]") {
   CHECK(ReferenceType(lent, 0) == "PINNED_IN_MEMORY");
 }
 
+TEST_CASE("a ref only tasks in flight hold is USED_BY_PENDING_TASK", "[memory]") {
+  rpc::ReferenceInfo arg = Ref(PutId(), true, 2);
+  arg.set_task_args(2);
+  CHECK(ReferenceType(arg, 0) == "USED_BY_PENDING_TASK");
+  arg.set_count(3);  // And an ObjectRef copy here: that says more.
+  CHECK(ReferenceType(arg, 0) == "PINNED_IN_MEMORY");
+  rpc::ReferenceInfo borrowed = Ref(ReturnId(), false, 1);
+  borrowed.set_task_args(1);  // A borrower passed it on to a task of its own.
+  CHECK(ReferenceType(borrowed, 0) == "USED_BY_PENDING_TASK");
+  rpc::ReferenceInfo captured = Ref(ReturnId(), true, 2);
+  captured.set_task_args(1);
+  CHECK(ReferenceType(captured, 1) == "USED_BY_PENDING_TASK");
+
+  rpc::GetReferencesReply reply;
+  *reply.add_references() = arg;
+  reply.mutable_references(0)->set_count(2);
+  std::vector<Row> rows = ObjectRows(RefProcess{"10.0.0.1", 7, true, "ab"}, reply);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0]["reference_type"] == "USED_BY_PENDING_TASK");
+  CHECK(rows[0]["task_args"] == 2);
+  CHECK(rows[0]["local_refs"] == 0);
+  CHECK(ParseFilters(ObjectsKind(), {"task_args=1"}).ok());
+}
+
 TEST_CASE("ObjectRows derive the split of a ref's holds", "[memory]") {
   rpc::GetReferencesReply reply;
   *reply.add_references() = Ref(PutId(), true, 1, 1 << 20, true);
