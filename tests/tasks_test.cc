@@ -222,6 +222,18 @@ TEST_CASE("an infeasible resource request stays pending and the cluster keeps se
   CHECK(total.count("object_store_memory") == 1);
 }
 
+TEST_CASE("more infeasible tasks than the in-flight bound do not block Remote()") {
+  // 25,000 tasks no node can run: past the bound of 20,000 tasks in flight,
+  // Remote() must still return (they are exempt from backpressure) and the
+  // cluster must keep running the tasks it can.
+  std::vector<ray::ObjectRef<int>> stuck;
+  stuck.reserve(25000);
+  for (int i = 0; i < 25000; ++i) stuck.push_back(ray::Task(Square).SetResources({{"unicorn", 1}}).Remote(i));
+  CHECK(stuck.size() == 25000);
+  CHECK(*ray::Get(ray::Task(Square).Remote(7)) == 49);
+  CHECK_THROWS_AS(ray::Get(stuck.back(), 10), ray::internal::RayTimeoutException);
+}
+
 TEST_CASE("10,000 tiny tasks finish") {
   std::vector<ray::ObjectRef<int>> refs;
   refs.reserve(10000);

@@ -127,7 +127,8 @@ absl::Status CoreWorker::Connect() {
           [this](const rpc::TaskSpec& s, const rpc::ErrorInfo& e) { OnTaskFailure(s, e); },
           [this](const rpc::TaskSpec& s) { WarnIfInfeasible(s); }},
       TaskSubmitter::Options{.caller = options_.worker_id, .caller_address = address_,
-                             .task_events = task_events_.get()});
+                             .task_events = task_events_.get(),
+                             .exempt_from_limit = [this](int64_t n) { in_flight_.Exempt(n); }});
   actor_directory_ = std::make_unique<GcsActorDirectory>(*gcs_);
   actor_submitter_ = std::make_unique<ActorSubmitter>(
       loop_, *actor_directory_, *pusher_,

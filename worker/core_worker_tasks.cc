@@ -178,7 +178,7 @@ void CoreWorker::WarnIfInfeasible(const rpc::TaskSpec& spec) {
   std::string shape = FormatResources(spec.required_resources());
   gcs_->Call(&rpc::GcsService::Stub::async::GetClusterResources, rpc::GetClusterResourcesRequest(),
              std::function<void(absl::Status, rpc::GetClusterResourcesReply&&)>(
-                 [spec, shape](absl::Status status, rpc::GetClusterResourcesReply&& reply) {
+                 [this, spec, shape](absl::Status status, rpc::GetClusterResourcesReply&& reply) {
                    if (!status.ok()) return;
                    for (const auto& view : reply.views()) {
                      bool fits = true;
@@ -192,6 +192,8 @@ void CoreWorker::WarnIfInfeasible(const rpc::TaskSpec& spec) {
                                 "Warning: the task %s requires %s, which no node in the cluster "
                                 "has; it stays pending until such a node joins.\n",
                                 spec.function_name().c_str(), shape.c_str());
+                   // Such tasks do not count against submission backpressure.
+                   loop_.Post([this, spec] { submitter_->MarkInfeasible(spec); });
                  }));
 }
 

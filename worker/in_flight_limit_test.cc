@@ -66,3 +66,32 @@ TEST_CASE("a re-run counts in flight past the limit without blocking") {
   limit.Release();
   CHECK(limit.in_flight() == 0);
 }
+
+TEST_CASE("exempt tasks (infeasible) do not count against the bound, and exempting wakes a blocked submitter") {
+  InFlightLimit limit(/*max=*/2, /*resume_at=*/1);
+  limit.Acquire();
+  limit.Acquire();
+  std::promise<void> blocked;
+  std::thread submitter([&] {
+    limit.Acquire([&](bool is_blocked) {
+      if (is_blocked) blocked.set_value();
+    });
+  });
+  blocked.get_future().wait();
+  limit.Exempt(2);  // Both in flight wait for resources no node has.
+  submitter.join();
+  CHECK(limit.in_flight() == 3);
+  limit.Acquire();  // 4 in flight, 2 exempt: room for one more...
+  CHECK(limit.in_flight() == 4);
+  limit.Exempt(-2);  // ...until they count again: 4 against a bound of 2.
+  std::promise<void> blocked_again;
+  std::thread late([&] {
+    limit.Acquire([&](bool is_blocked) {
+      if (is_blocked) blocked_again.set_value();
+    });
+  });
+  blocked_again.get_future().wait();
+  for (int i = 0; i < 3; ++i) limit.Release();  // 1 left: at resume_at.
+  late.join();
+  CHECK(limit.in_flight() == 2);
+}

@@ -95,7 +95,21 @@ void TaskSubmitter::Submit(rpc::TaskSpec spec) {
     if (callbacks_.on_new_shape) callbacks_.on_new_shape(spec);
   }
   shape.queue.push_back(std::move(spec));
+  if (shape.infeasible && options_.exempt_from_limit) options_.exempt_from_limit(1);
   Pump(key);
+}
+
+void TaskSubmitter::MarkInfeasible(const rpc::TaskSpec& spec) {
+  auto it = shapes_.find(ShapeKey(spec));
+  if (it == shapes_.end() || !it->second.leases.empty()) return;
+  SetInfeasible(it->second, true);
+}
+
+void TaskSubmitter::SetInfeasible(Shape& shape, bool infeasible) {
+  if (shape.infeasible == infeasible) return;
+  shape.infeasible = infeasible;
+  const auto n = static_cast<int64_t>(shape.queue.size());
+  if (n > 0 && options_.exempt_from_limit) options_.exempt_from_limit(infeasible ? n : -n);
 }
 
 void TaskSubmitter::Pump(const std::string& key) {
@@ -192,6 +206,7 @@ void TaskSubmitter::OnLeaseGranted(const std::string& key, const std::string& ra
     return;
   }
   shape.refused = false;
+  SetInfeasible(shape, false);  // A node that has the resources joined.
   Lease lease;
   lease.id = next_lease_key_++;
   lease.raylet = raylet;
@@ -327,6 +342,7 @@ void TaskSubmitter::RetryOrFail(Shape& shape, rpc::TaskSpec spec, int pid,
               << status << "); retrying";
     spec.set_attempt(spec.attempt() + 1);
     shape.queue.push_front(std::move(spec));
+    if (shape.infeasible && options_.exempt_from_limit) options_.exempt_from_limit(1);
     return;
   }
   callbacks_.on_failure(
@@ -371,6 +387,7 @@ void TaskSubmitter::ReturnLease(const Lease& lease, bool worker_exiting) {
 }
 
 void TaskSubmitter::FailQueued(Shape& shape, const rpc::ErrorInfo& error) {
+  SetInfeasible(shape, false);
   while (!shape.queue.empty()) {
     rpc::TaskSpec spec = std::move(shape.queue.front());
     shape.queue.pop_front();

@@ -92,6 +92,10 @@ class TaskSubmitter {
     int lease_request_attempts = 8;
     int lease_retry_base_ms = 50;
     TaskEventRecorder* task_events = nullptr;  // SUBMITTED_TO_WORKER goes here.
+    // Told how many more (or, negative, fewer) queued tasks wait for a
+    // shape no node has, so submission backpressure leaves them out
+    // (InFlightLimit::Exempt). May be empty.
+    std::function<void(int64_t)> exempt_from_limit;
   };
 
   // `loop`, `leases` and `pusher` are not owned and must outlive this.
@@ -99,6 +103,11 @@ class TaskSubmitter {
                 Options options);
 
   void Submit(rpc::TaskSpec spec);
+  // No node of the cluster has the resources `spec`'s shape needs (the
+  // on_new_shape check found it): its queued tasks, and those queued later,
+  // are exempt from submission backpressure until a lease of the shape is
+  // granted (a node that has them joined). Ignored once a lease is held.
+  void MarkInfeasible(const rpc::TaskSpec& spec);
   // Returns every held lease to the raylet (at shutdown).
   void ReturnAllLeases();
 
@@ -129,6 +138,9 @@ class TaskSubmitter {
     // only once a grant shows the raylet grants again.
     bool refused = false;
     double avg_exec_micros = -1;  // Moving average; < 0 until measured.
+    // No node has these resources (MarkInfeasible): the queue is exempt
+    // from backpressure until a lease is granted.
+    bool infeasible = false;
   };
   static constexpr int kMaxBatch = 64;
   static constexpr double kBatchBelowMicros = 1000;
@@ -160,6 +172,8 @@ class TaskSubmitter {
   void MaybeReturnLater(const std::string& key, Lease& lease);
   void ReturnLease(const Lease& lease, bool worker_exiting);
   void FailQueued(Shape& shape, const rpc::ErrorInfo& error);
+  // Sets shape.infeasible, exempting or counting again its queued tasks.
+  void SetInfeasible(Shape& shape, bool infeasible);
 
   EventLoop& loop_;
   LeaseClient& leases_;

@@ -24,6 +24,7 @@ struct Fixture {
   std::vector<std::string> replied;  // Task names, in reply order.
   std::vector<std::pair<std::string, rpc::ErrorInfo>> failed;
   int new_shapes = 0;
+  int64_t exempt = 0;  // Queued tasks exempt from backpressure (infeasible).
   FakeClock clock;  // Still unless a test moves it: no lease outlives its quantum.
   TaskSubmitter submitter{
       loop, leases, pusher,
@@ -33,7 +34,8 @@ struct Fixture {
           [this](const rpc::TaskSpec&) { ++new_shapes; }},
       TaskSubmitter::Options{caller, caller_address, /*idle_lease_grace_ms=*/0,
                              /*lease_quantum_ms=*/100, &clock,
-                             /*lease_request_attempts=*/3, /*lease_retry_base_ms=*/0}};
+                             /*lease_request_attempts=*/3, /*lease_retry_base_ms=*/0,
+                             /*task_events=*/nullptr, [this](int64_t n) { exempt += n; }}};
 
   // Runs everything the loop has ready, timers that are due included.
   void Poll() {
@@ -41,14 +43,17 @@ struct Fixture {
     }
   }
   void Submit(const std::string& name, int max_retries = 0, double cpus = 1) {
+    submitter.Submit(Spec(name, max_retries, cpus));
+    Poll();
+  }
+  static rpc::TaskSpec Spec(const std::string& name, int max_retries = 0, double cpus = 1) {
     rpc::TaskSpec spec;
     spec.set_task_id(TaskId::ForNormalTask(JobId::FromInt(1)).Binary());
     spec.set_name(name);
     spec.set_function_name("F");
     spec.set_max_retries(max_retries);
     (*spec.mutable_required_resources())["CPU"] = cpus;
-    submitter.Submit(std::move(spec));
-    Poll();
+    return spec;
   }
   std::vector<std::string> Names(const rpc::PushTasksRequest& request) {
     std::vector<std::string> names;
@@ -342,4 +347,38 @@ TEST_CASE("a task's scheduling strategy is part of its shape and travels in the 
   CHECK_FALSE(f.leases.requests[0].request.has_scheduling_strategy());
   CHECK(f.leases.requests[1].request.scheduling_strategy().kind() ==
         rpc::SchedulingStrategy::SPREAD);
+}
+
+TEST_CASE("tasks of a shape no node has are exempt from backpressure until a lease is granted") {
+  Fixture f;
+  f.Submit("a", 0, 64);
+  f.Submit("b", 0, 64);
+  CHECK(f.exempt == 0);  // Not known infeasible yet: they count.
+  f.submitter.MarkInfeasible(Fixture::Spec("any", 0, 64));
+  CHECK(f.exempt == 2);
+  f.Submit("c", 0, 64);
+  CHECK(f.exempt == 3);
+  // Another shape is not affected.
+  f.Submit("small", 0, 1);
+  CHECK(f.exempt == 3);
+  // A node with 64 CPUs joined: the raylet grants a lease of the shape, and
+  // its tasks count again as they wait for it.
+  REQUIRE(f.leases.requests.size() == 4);
+  f.leases.Grant(1, 1001);
+  f.Poll();
+  CHECK(f.exempt == 0);
+  // Marking it again while a lease is held changes nothing.
+  f.submitter.MarkInfeasible(Fixture::Spec("any", 0, 64));
+  CHECK(f.exempt == 0);
+}
+
+TEST_CASE("failing the queued tasks of an infeasible shape counts them out of the exemption") {
+  Fixture f;
+  f.Submit("a", 0, 64);
+  f.submitter.MarkInfeasible(Fixture::Spec("any", 0, 64));
+  CHECK(f.exempt == 1);
+  f.leases.Refuse("job finished");
+  f.Poll();
+  REQUIRE(f.failed.size() == 1);
+  CHECK(f.exempt == 0);
 }
