@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/harness.h"
+#include "tests/metrics_scrape.h"
 
 namespace lumen::testing {
 namespace {
@@ -23,33 +24,6 @@ constexpr int kDeadlineMs = 60000;
 
 bool Has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
-}
-
-// The body of GET http://host:port<path> ("" on any failure or non-200).
-std::string HttpGet(const std::string& host, int port, const std::string& path) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return "";
-  timeval timeout{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
-  std::string response;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    std::string request = "GET " + path + " HTTP/1.0\r\nHost: " + host + "\r\n\r\n";
-    if (::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-      char buf[65536];
-      ssize_t n;
-      while ((n = ::read(fd, buf, sizeof(buf))) > 0) response.append(buf, n);
-    }
-  }
-  ::close(fd);
-  const size_t body = response.find("\r\n\r\n");
-  if (response.rfind("HTTP/1.", 0) != 0 || response.find(" 200 ") > 12 || body == std::string::npos) {
-    return "";
-  }
-  return response.substr(body + 4);
 }
 
 std::string UrlEncode(const std::string& text) {
@@ -62,18 +36,6 @@ std::string UrlEncode(const std::string& text) {
       std::snprintf(buf, sizeof(buf), "%%%02X", c);
       out += buf;
     }
-  }
-  return out;
-}
-
-// The targets ("ip:port") by component of a service-discovery file.
-std::map<std::string, std::string> Targets(const std::string& session_dir) {
-  std::map<std::string, std::string> out;
-  std::string text = ReadFile(session_dir + "/metrics/prom_metrics_service_discovery.json");
-  auto entries = nlohmann::json::parse(text, nullptr, false);
-  if (!entries.is_array()) return out;
-  for (const auto& entry : entries) {
-    out[entry["labels"].value("component", "")] = entry["targets"][0].get<std::string>();
   }
   return out;
 }

@@ -9,6 +9,8 @@
 // with a wrong token or a malformed header is closed with one log line and
 // the port keeps serving; a source killed mid-pull is followed by another
 // copy; without data ports (as under TLS) the gRPC chunks carry the bytes.
+// Each raylet's transfer metrics (docs/metrics.md) count the bytes it sent
+// and received, the objects it pulled, and failed sources and pulls.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -20,6 +22,7 @@
 #include <string>
 
 #include "tests/cluster_harness.h"
+#include "tests/metrics_scrape.h"
 
 namespace lumen::testing {
 namespace {
@@ -77,6 +80,18 @@ int DataPort(const LocalCluster& cluster, int index) {
   return at == std::string::npos ? 0 : std::atoi(log.c_str() + at + key.size());
 }
 
+// The samples of raylet metric `name` with `label` of node `index` (summed;
+// -1: none, or the endpoint did not answer).
+double RayletMetric(const LocalCluster& cluster, int index, const std::string& name,
+                    const std::string& label = "") {
+  return SampleSum(Scrape(cluster.nodes()[index].session_dir, "raylet"), name, label);
+}
+constexpr char kBytes[] = "ray_object_manager_bytes";
+constexpr char kSent[] = "Type=\"PushedFromLocalPlasma\"";
+constexpr char kReceived[] = "Type=\"Received\"";
+constexpr char kPulled[] = "ray_object_manager_pulled_objects_total";
+constexpr char kFailures[] = "ray_pull_manager_failures_total";
+
 // Sends `bytes` to ip:port and reads until the peer closes: what it answered
 // (empty: closed without a word), or "<connect failed>".
 std::string Exchange(const std::string& ip, int port, const std::string& bytes) {
@@ -126,6 +141,23 @@ TEST_CASE("a 200 MiB object made on node B is read on node C and by the driver o
   CHECK(PullsLogged(cluster, 1) == 0);  // B made it.
   CHECK(LogLines(cluster, 2, "over its data port") == 1);  // Plain TCP, not gRPC chunks.
   CHECK(LogLines(cluster, 0, "over its data port") == 1);
+  // The metrics say the same: A and C each received the object once; B
+  // sent it (C may have served A a copy: the sends add up to both).
+  const double size = 200.0 * (1 << 20);
+  CHECK(RayletMetric(cluster, 2, kBytes, kReceived) >= size);
+  CHECK(RayletMetric(cluster, 0, kBytes, kReceived) >= size);
+  CHECK(RayletMetric(cluster, 1, kBytes, kReceived) == 0);
+  CHECK(RayletMetric(cluster, 1, kBytes, kSent) >= size);
+  double sent = 0;
+  for (int i = 0; i < 3; ++i) sent += RayletMetric(cluster, i, kBytes, kSent);
+  CHECK(sent >= 2 * size);
+  CHECK(RayletMetric(cluster, 2, kPulled) == 1);
+  CHECK(RayletMetric(cluster, 0, kPulled) == 1);
+  CHECK(RayletMetric(cluster, 1, kPulled) == 0);
+  for (int i = 0; i < 3; ++i) {
+    CHECK(RayletMetric(cluster, i, kFailures) == 0);
+    CHECK(RayletMetric(cluster, i, "ray_object_manager_num_pull_requests") == 0);
+  }
 }
 
 // The path of a cluster under TLS, where raylets open no data port.
@@ -139,6 +171,11 @@ TEST_CASE("without data ports the bytes go in gRPC chunks, intact", "[integratio
   CHECK(DataPort(cluster, 1) == 0);
   CHECK(LogLines(cluster, 2, " in chunks") == 1);
   CHECK(LogLines(cluster, 0, " in chunks") == 1);
+  // Chunks count as sent bytes too.
+  double sent = 0;
+  for (int i = 0; i < 3; ++i) sent += RayletMetric(cluster, i, kBytes, kSent);
+  CHECK(sent >= 2 * 20.0 * (1 << 20));
+  CHECK(RayletMetric(cluster, 2, kBytes, kReceived) >= 20.0 * (1 << 20));
 }
 
 TEST_CASE("the data port closes connections with a wrong token or a malformed header and keeps serving",
@@ -229,6 +266,9 @@ TEST_CASE("a source killed mid-pull is followed by another copy", "[integration]
   CHECK(ValuesOf(out, "driver_sum") == expect);
   CHECK(LogLines(cluster, 0, "pulling object ") == 2);  // The killed source, then the other.
   CHECK(PullsLogged(cluster, 0) == 1);
+  CHECK(RayletMetric(cluster, 0, kFailures, "Type=\"Source\"") >= 1);
+  CHECK(RayletMetric(cluster, 0, kFailures, "Type=\"Pull\"") == 0);
+  CHECK(RayletMetric(cluster, 0, kPulled) == 1);
 }
 
 TEST_CASE("a pull from a node that died fails with a clear error, not a hang", "[integration]") {
@@ -254,6 +294,7 @@ TEST_CASE("a pull from a node that died fails with a clear error, not a hang", "
   CHECK(error[0].find("is lost: cannot pull object ") != std::string::npos);
   CHECK(error[0].find("node ") != std::string::npos);
   WARN("the error: " << error[0]);
+  CHECK(RayletMetric(cluster, 0, kFailures, "Type=\"Pull\"") >= 1);
 }
 
 }  // namespace
