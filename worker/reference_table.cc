@@ -101,7 +101,7 @@ void ReferenceTable::Release(const ObjectId& id, const std::string* holder, bool
   }
   for (auto& done : answered) done();
   if (!erased) return;
-  on_free_(id, freed.owned, freed.in_plasma);
+  on_free_(id, freed.owned != 0, freed.in_plasma != 0);
   if (!freed.remote) return;
   for (auto& waiter : freed.remote->waiters) waiter.released();
   for (const ObjectId& inner : freed.remote->contained) Release(inner, nullptr);
@@ -126,7 +126,7 @@ int ReferenceTable::CountExcept(const ObjectId& id, const std::string& holder) c
 bool ReferenceTable::IsOwnedAndAlive(const ObjectId& id) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(id);
-  return it != entries_.end() && it->second.owned;
+  return it != entries_.end() && it->second.owned != 0;
 }
 
 bool ReferenceTable::IsReferenced(const ObjectId& id) const {
@@ -144,7 +144,7 @@ std::vector<ReferenceTable::Info> ReferenceTable::Snapshot() const {
   std::vector<Info> out;
   out.reserve(entries_.size());
   for (const auto& [id, e] : entries_) {
-    Info info{id, e.owned, e.in_plasma, e.count, e.task_args, {}, {}};
+    Info info{id, e.owned != 0, e.in_plasma != 0, e.count, static_cast<int>(e.task_args), {}, {}};
     if (e.remote) {
       info.contains = e.remote->contained;
       for (const WorkerId& holder : e.remote->holders) info.remote_holders.push_back(holder.Binary());

@@ -4,7 +4,7 @@
 // owns (docs/objects.md, "Reference counting"). An entry counts every hold:
 // ObjectRef copies alive here, tasks in flight that take the object as an
 // argument (AddTaskArg: counted apart too, so `lumen memory` can say
-// USED_BY_PENDING_TASK; one more int in the entry, no allocation), objects
+// USED_BY_PENDING_TASK; bits of the entry, no allocation), objects
 // whose value contains the ref (AddContained), and holds
 // taken for another worker (AddRemote: a borrower still using it, or the
 // caller of a task that returned it nested in its result). When the count
@@ -20,6 +20,7 @@
 // Threading: thread-safe; callbacks run outside the lock.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -90,15 +91,19 @@ class ReferenceTable {
   };
   struct Entry {
     int count = 0;
-    int task_args = 0;  // Of `count`.
-    bool owned = false;
-    bool in_plasma = false;
+    // Of `count`: AddTaskArg holds. Bit fields, so that counting them apart
+    // keeps the entry at 16 bytes (static_assert below). 2^30 tasks in
+    // flight on one object is far past any submitter's in-flight limit.
+    uint32_t task_args : 30 = 0;
+    uint32_t owned : 1 = 0;
+    uint32_t in_plasma : 1 = 0;
     std::unique_ptr<Remote> remote;  // Null until needed.
     Remote& MutableRemote() {
       if (!remote) remote = std::make_unique<Remote>();
       return *remote;
     }
   };
+  static_assert(sizeof(Entry) <= 16, "one entry per object: kept small");
   static int CountExcept(const Entry& e, const WorkerId& holder);
   // Takes one hold (a task argument's when `task_arg`).
   void Hold(const ObjectId& id, bool task_arg);
