@@ -129,6 +129,11 @@ absl::Status CoreWorker::Connect() {
       TaskSubmitter::Options{.caller = options_.worker_id, .caller_address = address_,
                              .task_events = task_events_.get(),
                              .exempt_from_limit = [this](int64_t n) { in_flight_.Exempt(n); }});
+  resolver_ = std::make_unique<DependencyResolver>(
+      loop_, store_, options_.worker_id.Binary(),
+      DependencyResolver::Callbacks{
+          [this](rpc::TaskSpec s, bool had_refs) { OnResolved(std::move(s), had_refs); },
+          [this](rpc::TaskSpec s, const rpc::ErrorInfo& e) { OnArgumentFailed(std::move(s), e); }});
   actor_directory_ = std::make_unique<GcsActorDirectory>(*gcs_);
   actor_submitter_ = std::make_unique<ActorSubmitter>(
       loop_, *actor_directory_, *pusher_,

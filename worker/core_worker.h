@@ -29,6 +29,7 @@
 #include "ray/api/runtime.h"
 #include "worker/actor_submitter.h"
 #include "worker/client_pool.h"
+#include "worker/dependency_resolver.h"
 #include "worker/in_flight_limit.h"
 #include "worker/lineage.h"
 #include "worker/long_polls.h"
@@ -177,6 +178,8 @@ class CoreWorker {
   // Prints a warning when no node's total resources fit `spec`.
   void WarnIfInfeasible(const rpc::TaskSpec& spec);
   void ResolveDependencies(rpc::TaskSpec spec);
+  void OnResolved(rpc::TaskSpec spec, bool had_refs);
+  void OnArgumentFailed(rpc::TaskSpec spec, const rpc::ErrorInfo& error);
   // SubmitTask and SubmitActorTask: the arguments into `spec` (references
   // held until the task ends), the return owned, the spec queued for the loop.
   ray::internal::RefData Enqueue(rpc::TaskSpec&& spec, std::vector<ray::internal::TaskArg>&& args);
@@ -212,6 +215,7 @@ class CoreWorker {
   std::unique_ptr<RayletLeaseClient> lease_client_;
   std::unique_ptr<PooledTaskPusher> pusher_;
   std::unique_ptr<TaskSubmitter> submitter_;
+  std::unique_ptr<DependencyResolver> resolver_;
   std::unique_ptr<GcsActorDirectory> actor_directory_;
   std::unique_ptr<ActorSubmitter> actor_submitter_;
   std::mutex namespace_mu_;

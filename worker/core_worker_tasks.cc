@@ -21,47 +21,24 @@ std::string FormatResources(const google::protobuf::Map<std::string, double>& re
 }  // namespace
 
 // Waits (on the loop) for the owned ObjectRef arguments of `spec`, inlines
-// the small ones, then hands the task to the submitter.
-void CoreWorker::ResolveDependencies(rpc::TaskSpec spec) {
-  for (int i = 0; i < spec.args_size(); ++i) {
-    rpc::TaskArg* arg = spec.mutable_args(i);
-    if (!arg->is_ref() || arg->ref().owner().worker_id() != options_.worker_id.Binary()) continue;
-    ObjectId id = ObjectId::FromBinaryOrNil(arg->ref().object_id());
-    StoredObjectPtr object = store_.GetIfReady(id);
-    if (!object) {
-      // Not ready: come back when it is. One argument at a time keeps this
-      // flat; the other arguments are usually ready by then.
-      // Pending tasks hold references on their arguments: an argument is
-      // never erased (null) while this waits.
-      store_.OnReady(id, [this, spec](StoredObjectPtr) mutable {
-        loop_.Post([this, spec = std::move(spec)]() mutable { ResolveDependencies(std::move(spec)); });
-      });
-      return;
-    }
-    if (object->IsError()) {
-      if (!spec.actor_id().empty()) {
-        actor_submitter_->OnResolved(std::move(spec), &object->error);
-      } else {
-        OnTaskFailure(spec, object->error);
-      }
-      return;
-    }
-    if (!object->in_plasma) {
-      arg->set_is_ref(false);
-      arg->set_inline_value(object->data);
-      arg->clear_ref();
-      // Keep the id so the reference taken at submission can be dropped.
-      arg->mutable_ref()->set_object_id(id.Binary());
-    }
-  }
+// the small ones, then hands the task to the submitter (DependencyResolver).
+void CoreWorker::ResolveDependencies(rpc::TaskSpec spec) { resolver_->Resolve(std::move(spec)); }
+
+void CoreWorker::OnResolved(rpc::TaskSpec spec, bool had_refs) {
   // Only tasks with ObjectRef arguments wait for them: one event less for the rest.
-  bool had_refs = false;
-  for (const auto& arg : spec.args()) had_refs |= !arg.ref().object_id().empty();
   if (had_refs) task_events_->ArgsReady(spec);
   if (!spec.actor_id().empty()) {
     actor_submitter_->OnResolved(std::move(spec));
   } else {
     submitter_->Submit(std::move(spec));
+  }
+}
+
+void CoreWorker::OnArgumentFailed(rpc::TaskSpec spec, const rpc::ErrorInfo& error) {
+  if (!spec.actor_id().empty()) {
+    actor_submitter_->OnResolved(std::move(spec), &error);
+  } else {
+    OnTaskFailure(spec, error);
   }
 }
 
