@@ -153,6 +153,14 @@ grpc::ServerUnaryReactor* RayletServiceImpl::PullObject(grpc::CallbackServerCont
   });
 }
 
+grpc::ServerUnaryReactor* RayletServiceImpl::FreeObjects(grpc::CallbackServerContext* ctx,
+                                                         const rpc::FreeObjectsRequest* request,
+                                                         rpc::FreeObjectsReply*) {
+  return gate_.HandleInLoop(ctx, "FreeObjects", [=, this](Done done) {
+    done(freer_ ? freer_->Free(*request) : absl::OkStatus());
+  });
+}
+
 grpc::ServerUnaryReactor* RayletServiceImpl::ReadObjectChunk(grpc::CallbackServerContext* ctx,
                                                              const rpc::ReadObjectChunkRequest* request,
                                                              rpc::ReadObjectChunkReply* reply) {

@@ -16,6 +16,7 @@
 #include <atomic>
 
 #include "raylet/node_manager.h"
+#include "raylet/object_freer.h"
 #include "raylet/object_transfer.h"
 #include "raylet/raylet_metrics.h"
 
@@ -61,6 +62,11 @@ class RayletServiceImpl : public rpc::RayletService::CallbackService {
   grpc::ServerUnaryReactor* ReadObjectChunk(grpc::CallbackServerContext* ctx,
                                             const rpc::ReadObjectChunkRequest* request,
                                             rpc::ReadObjectChunkReply* reply) override;
+  // An owner's free of its objects' copies (raylet/object_freer.h), on
+  // the loop. OK without a freer (no store here: nothing to delete).
+  grpc::ServerUnaryReactor* FreeObjects(grpc::CallbackServerContext* ctx,
+                                        const rpc::FreeObjectsRequest* request,
+                                        rpc::FreeObjectsReply* reply) override;
 
   // Placement group bundles (raylet/bundle_book.h), on the loop.
   grpc::ServerUnaryReactor* PrepareBundleResources(grpc::CallbackServerContext* ctx,
@@ -80,6 +86,7 @@ class RayletServiceImpl : public rpc::RayletService::CallbackService {
     sender_ = sender;
     puller_ = puller;
   }
+  void set_object_freer(ObjectFreer* freer) { freer_ = freer; }  // On the loop, like the puller.
 
  private:
   rpc::CallGate& gate_;
@@ -87,6 +94,7 @@ class RayletServiceImpl : public rpc::RayletService::CallbackService {
   WorkerMetricsSink* metrics_sink_ = nullptr;
   std::atomic<ObjectSender*> sender_{nullptr};
   ObjectPuller* puller_ = nullptr;  // Loop only.
+  ObjectFreer* freer_ = nullptr;    // Loop only.
 };
 
 }  // namespace lumen::raylet

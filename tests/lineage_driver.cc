@@ -25,25 +25,15 @@
 #include <thread>
 #include <vector>
 
+#include "tests/driver_bytes.h"
+
 namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-Bytes Fill(int64_t bytes) {
-  Bytes out(static_cast<size_t>(bytes));
-  uint64_t x = 0x9e3779b97f4a7c15ull;
-  for (auto& b : out) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    b = static_cast<uint8_t>(x);
-  }
-  return out;
-}
+using lumen::testing::Checksum;
 
-uint64_t Checksum(const uint8_t* data, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; ++i) h = (h ^ data[i]) * 1099511628211ull;
-  return h;
-}
+Bytes Fill(int64_t bytes) { return lumen::testing::FillBytes(bytes); }
 
 // One line per run: "<session dir> <node id hex> <function>".
 void LogRun(const std::string& runs, const char* function = "Make") {

@@ -92,6 +92,7 @@ absl::Status CoreWorker::Connect() {
                                              [this](bool b) { NotifyBlocked(b); });
     getter_->SetPuller(node_id_.Binary(), PullThrough(*raylet_));
     getter_->SetRebuilder([this](const ObjectId& id, const StoredObjectPtr& lost) { return RebuildLost(id, lost); });
+    getter_->SetPulledHook([this](const ObjectId& id, const std::string& owner) { OnPulled(id, owner); });
     executor_ = std::make_unique<TaskExecutor>(*getter_, plasma_, node_id_, options_.node_ip);
     executor_->set_task_events(task_events_.get());
     RETURN_IF_ERROR(StartTaskChannel());
@@ -113,6 +114,7 @@ absl::Status CoreWorker::Connect() {
                                              std::function<void(bool)>());
     getter_->SetPuller(node_id_.Binary(), PullThrough(*raylet_));
     getter_->SetRebuilder([this](const ObjectId& id, const StoredObjectPtr& lost) { return RebuildLost(id, lost); });
+    getter_->SetPulledHook([this](const ObjectId& id, const std::string& owner) { OnPulled(id, owner); });
   }
   owner_blob_ = address_.SerializeAsString();
   StartTaskEvents();
@@ -422,6 +424,8 @@ CoreWorker::Stats CoreWorker::GetStats() const {
 }
 
 void CoreWorker::OnFree(const ObjectId& id, bool owned, bool in_plasma) {
+  // Copies on other nodes are freed there (core_worker_locations.cc).
+  if (owned && in_plasma) FreeCopies(id, store_.GetIfReady(id));
   store_.Erase(id);
   if (owned && in_plasma) {
     if (plasma_) (void)plasma_->Delete({id});

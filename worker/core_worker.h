@@ -35,6 +35,7 @@
 #include "worker/long_polls.h"
 #include "worker/memory_store.h"
 #include "worker/object_getter.h"
+#include "worker/object_locations.h"
 #include "worker/reference_table.h"
 #include "worker/task_channel.h"
 #include "worker/task_events.h"
@@ -120,6 +121,7 @@ class CoreWorker {
   void HandleGetObjectStatus(const rpc::GetObjectStatusRequest& request,
                              rpc::GetObjectStatusReply* reply, rpc::Done done);
   void HandlePushLogs(const rpc::PushLogsRequest& request);
+  void HandleAddObjectLocation(const rpc::AddObjectLocationRequest& request);
   int task_port() const { return task_port_; }
 
   // Counters for tests and leak checks (any thread).
@@ -158,6 +160,15 @@ class CoreWorker {
   // is still its location. False, with `reply` filled, when it cannot be.
   bool OnLostCopy(const ObjectId& id, const std::string& lost_node, rpc::GetObjectStatusReply* reply);
   void OnFree(const ObjectId& id, bool owned, bool in_plasma);
+  // Copies on other nodes (core_worker_locations.cc; docs/objects.md,
+  // "Between nodes"). A pull into this node finished: the owner learns of
+  // the copy. The recorded copy of `lost` is gone: another known copy
+  // becomes its location (true), else the caller rebuilds it. `object`, an
+  // owned plasma object, went out of scope: each node holding it frees it.
+  void OnPulled(const ObjectId& id, const std::string& owner_blob);
+  bool FailOverToCopy(const ObjectId& id, const StoredObjectPtr& lost);
+  void FreeCopies(const ObjectId& id, const StoredObjectPtr& object);
+  void FlushRemoteFrees();
   // Reference counting across processes (core_worker_refs.cc). On the task
   // thread, after a task that met refs: what its reply tells the caller.
   void AfterTaskRefs(TaskRefScope& scope, rpc::PushTaskReply* reply);
@@ -208,6 +219,8 @@ class CoreWorker {
   MemoryStore store_;
   ReferenceTable refs_;
   Lineage lineage_;
+  ObjectLocations locations_;  // Copies of owned objects beyond StoredObject::node_id.
+  RemoteFrees remote_frees_;   // Flushed on the loop.
   InFlightLimit in_flight_{kMaxTasksInFlight, kResumeTasksAt};
   std::mutex submit_mu_;
   std::vector<rpc::TaskSpec> submitted_;  // Guarded by submit_mu_; drained on the loop.

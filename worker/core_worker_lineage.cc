@@ -16,6 +16,8 @@ void CoreWorker::KeepLineage(const rpc::TaskSpec& spec) {
 }
 
 absl::Status CoreWorker::RebuildLost(const ObjectId& id, const StoredObjectPtr& lost) {
+  // Another node known to hold a copy serves first: no re-run.
+  if (FailOverToCopy(id, lost)) return absl::OkStatus();
   Lineage::Rebuild rebuild = lineage_.Begin(
       id, [&] { return store_.GetIfReady(id) == lost; }, [&] { store_.Erase(id); });
   switch (rebuild.kind) {

@@ -69,4 +69,13 @@ grpc::ServerUnaryReactor* CoreWorkerService::GetReferences(grpc::CallbackServerC
   });
 }
 
+grpc::ServerUnaryReactor* CoreWorkerService::AddObjectLocation(grpc::CallbackServerContext* ctx,
+                                                               const rpc::AddObjectLocationRequest* request,
+                                                               rpc::AddObjectLocationReply*) {
+  return gate_.HandleInline(ctx, "AddObjectLocation", [this, request](rpc::Done done) {
+    worker_.HandleAddObjectLocation(*request);
+    done(absl::OkStatus());
+  });
+}
+
 }  // namespace lumen::worker

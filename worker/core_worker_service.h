@@ -37,6 +37,10 @@ class CoreWorkerService : public rpc::CoreWorkerService::CallbackService {
   grpc::ServerUnaryReactor* GetReferences(grpc::CallbackServerContext* ctx,
                                           const rpc::GetReferencesRequest* request,
                                           rpc::GetReferencesReply* reply) override;
+  // A node gained a copy of an object this process owns.
+  grpc::ServerUnaryReactor* AddObjectLocation(grpc::CallbackServerContext* ctx,
+                                              const rpc::AddObjectLocationRequest* request,
+                                              rpc::AddObjectLocationReply* reply) override;
 
  private:
   CoreWorker& worker_;

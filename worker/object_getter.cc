@@ -214,7 +214,10 @@ absl::Status ObjectGetter::PullIfRemote(const ObjectId& id, const StoredObject& 
   auto here = plasma_->Contains(id);
   if (here.ok() && *here) return absl::OkStatus();
   absl::Status pulled = pull_(id, object.node_id, timeout_ms < 0 ? kPullTimeoutMs : timeout_ms);
-  if (pulled.ok()) return pulled;
+  if (pulled.ok()) {
+    if (pulled_) pulled_(id, owner);
+    return pulled;
+  }
   if (!refs_.IsOwnedAndAlive(id)) CheckOwner(id, ParseOwner(owner));  // Gone with its owner?
   return pulled;
 }

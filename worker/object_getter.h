@@ -61,6 +61,11 @@ class ObjectGetter {
   // object cannot be rebuilt. Set once, before the first Get.
   using RebuildFn = std::function<absl::Status(const ObjectId&, const StoredObjectPtr&)>;
   void SetRebuilder(RebuildFn rebuild) { rebuild_ = std::move(rebuild); }
+  // Called (on the Get's thread) after a pull copied `id` into the local
+  // store, with the ref's owner (RefData::owner), before the Get goes on:
+  // the owner is told of the copy. Set once, before the first Get.
+  using PulledFn = std::function<void(const ObjectId&, const std::string& owner)>;
+  void SetPulledHook(PulledFn pulled) { pulled_ = std::move(pulled); }
 
   // Marks the calling thread as running a task (enables blocked notices).
   static void SetInTask(bool in_task);
@@ -131,6 +136,7 @@ class ObjectGetter {
   std::string local_node_id_;
   PullFn pull_;
   RebuildFn rebuild_;
+  PulledFn pulled_;
   std::mutex mu_;
   std::unordered_set<ObjectId> fetching_;
 };
