@@ -13,6 +13,30 @@
 
 namespace lumen {
 
+namespace {
+
+bool IsLoopbackOrAny(const std::string& ip) {
+  return ip.empty() || ip.rfind("127.", 0) == 0 || ip == "0.0.0.0";
+}
+
+// The IPv4 addresses of the interfaces that are up, in the kernel's order.
+std::vector<std::string> InterfaceAddresses() {
+  std::vector<std::string> addresses;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return addresses;
+  for (const ifaddrs* entry = list; entry != nullptr; entry = entry->ifa_next) {
+    if (entry->ifa_addr == nullptr || entry->ifa_addr->sa_family != AF_INET) continue;
+    if ((entry->ifa_flags & IFF_UP) == 0) continue;
+    char text[INET_ADDRSTRLEN] = "";
+    const auto* in = reinterpret_cast<const sockaddr_in*>(entry->ifa_addr);
+    if (::inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text)) != nullptr) addresses.push_back(text);
+  }
+  ::freeifaddrs(list);
+  return addresses;
+}
+
+}  // namespace
+
 absl::Status CheckPortFree(const std::string& host, int port, std::string_view flag) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::InternalError(std::string("socket: ") + std::strerror(errno));
@@ -38,8 +62,10 @@ absl::Status CheckPortFree(const std::string& host, int port, std::string_view f
                 "`lumen stop` or choose another " + std::string(flag));
   }
   if (error == EADDRNOTAVAIL) {
-    return absl::InvalidArgumentError(host + " is not an address of this machine "
-                                             "(--node-ip-address)");
+    std::string ours;
+    for (const std::string& ip : InterfaceAddresses()) ours += (ours.empty() ? "" : ", ") + ip;
+    return absl::InvalidArgumentError(host + " is not an address of this machine (its addresses: " +
+                                      ours + "); check --node-ip-address and $LUMEN_NODE_IP");
   }
   return absl::PermissionDeniedError("cannot bind " + where + ": " + std::strerror(error));
 }
@@ -67,29 +93,6 @@ std::string SourceAddressTowards(const std::string& host_port) {
   return text;
 }
 
-namespace {
-
-bool IsLoopbackOrAny(const std::string& ip) {
-  return ip.empty() || ip.rfind("127.", 0) == 0 || ip == "0.0.0.0";
-}
-
-// The IPv4 addresses of the interfaces that are up, in the kernel's order.
-std::vector<std::string> InterfaceAddresses() {
-  std::vector<std::string> addresses;
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0) return addresses;
-  for (const ifaddrs* entry = list; entry != nullptr; entry = entry->ifa_next) {
-    if (entry->ifa_addr == nullptr || entry->ifa_addr->sa_family != AF_INET) continue;
-    if ((entry->ifa_flags & IFF_UP) == 0) continue;
-    char text[INET_ADDRSTRLEN] = "";
-    const auto* in = reinterpret_cast<const sockaddr_in*>(entry->ifa_addr);
-    if (::inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text)) != nullptr) addresses.push_back(text);
-  }
-  ::freeifaddrs(list);
-  return addresses;
-}
-
-}  // namespace
 
 std::string ChooseNodeIp(const std::string& outbound, const std::vector<std::string>& interfaces) {
   if (!IsLoopbackOrAny(outbound)) return outbound;

@@ -61,3 +61,11 @@ TEST_CASE("DetectNodeIp gives an address of this machine") {
   INFO(ip);
   CHECK(CheckPortFree(ip, 0).ok());
 }
+
+TEST_CASE("an address that is not this machine's is refused naming the machine's addresses") {
+  const absl::Status status = CheckPortFree("198.51.100.7", 0, "--node-ip-address");  // TEST-NET-2.
+  CHECK(absl::IsInvalidArgument(status));
+  CHECK(status.message().find("198.51.100.7 is not an address of this machine (its addresses: ") == 0);
+  CHECK(status.message().find("127.0.0.1") != absl::string_view::npos);
+  CHECK(status.message().find("--node-ip-address") != absl::string_view::npos);
+}

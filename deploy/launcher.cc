@@ -96,14 +96,19 @@ absl::Status CheckGcsReachable(const std::string& address, const std::string& to
                                 "); is a head running there? Start one with `lumen start --head`");
 }
 
+// `gcs_host` is the address the GCS listens on: the node's, or 0.0.0.0
+// for a head whose address was detected (GcsHostOf).
 absl::Status StartGcs(NodeStarter& starter, const NodeOptions& options, const SessionFiles& files,
-                      const std::string& node_ip) {
+                      const std::string& node_ip, const std::string& gcs_host) {
   ASSIGN_OR_RETURN(std::string binary, FindLumenBinary("lumen-gcs"));
   // Secrets travel in the environment (readable by this user only), never
   // on a command line that every user sees in ps.
   std::map<std::string, std::string> env;
   if (!options.redis_password.empty()) env[rpc::kRedisPasswordEnv] = options.redis_password;
-  ASSIGN_OR_RETURN(WatchedDaemon gcs, starter.Start("gcs", GcsArgv(binary, options, files, node_ip),
+  // What a GCS listening on every interface advertises (its metrics target,
+  // the caller of actor creation tasks).
+  env["LUMEN_NODE_IP"] = node_ip;
+  ASSIGN_OR_RETURN(WatchedDaemon gcs, starter.Start("gcs", GcsArgv(binary, options, files, gcs_host),
                                                     files.gcs_log, env));
   ASSIGN_OR_RETURN(int port, WaitForPortFile(files.gcs_port_file, gcs, options.startup_timeout_ms));
   starter.node().gcs_address = node_ip + ":" + std::to_string(port);
@@ -180,16 +185,33 @@ absl::StatusOr<LogRotation> RotationOf(const NodeOptions& options) {
   return rotation;
 }
 
-// The address other nodes reach this one at: --node-ip-address, else
-// $LUMEN_NODE_IP; else, joining a cluster, the address this machine reaches
-// the GCS from (as Ray detects it); else 127.0.0.1 (a head listens on
-// loopback unless told otherwise).
-std::string NodeIpOf(const NodeOptions& options) {
-  if (!options.node_ip.empty()) return options.node_ip;
+// True when the node's address was given: --node-ip-address or $LUMEN_NODE_IP.
+bool NodeIpGiven(const NodeOptions& options) {
   const char* forced = std::getenv("LUMEN_NODE_IP");
-  if (options.head || (forced != nullptr && *forced != '\0')) return DefaultNodeIp();
-  const std::string detected = SourceAddressTowards(options.gcs_address);
-  return detected.empty() ? DefaultNodeIp() : detected;
+  return !options.node_ip.empty() || (forced != nullptr && *forced != '\0');
+}
+
+// The address other nodes reach this one at (docs/operations.md, "Start a
+// head"): --node-ip-address, else $LUMEN_NODE_IP; else, joining a cluster,
+// the address this machine reaches the GCS from; else (a head, or a GCS
+// given by name) the machine's outbound address, as Ray detects it
+// (DetectNodeIp: 127.0.0.1 only on a machine without a network).
+std::string NodeIpOf(const NodeOptions& options) {
+  if (NodeIpGiven(options)) return options.node_ip.empty() ? DefaultNodeIp() : options.node_ip;
+  if (!options.head) {
+    const std::string towards_gcs = SourceAddressTowards(options.gcs_address);
+    if (!towards_gcs.empty()) return towards_gcs;
+  }
+  return DetectNodeIp();
+}
+
+// Where a head's GCS listens: the address given, or, when the address was
+// detected, every interface, so that this machine's tools and drivers that
+// name 127.0.0.1:PORT (Ray's habit) keep reaching it as other machines do
+// at the detected address. The raylet and the workers bind the node's
+// address only.
+std::string GcsHostOf(const NodeOptions& requested, const std::string& node_ip) {
+  return NodeIpGiven(requested) ? node_ip : "0.0.0.0";
 }
 
 }  // namespace
@@ -205,10 +227,14 @@ absl::StatusOr<StartedNode> StartNode(const NodeOptions& requested) {
   const std::string temp_dir = options.temp_dir.empty() ? DefaultTempDir() : options.temp_dir;
   options.node_ip = NodeIpOf(options);  // Resolved once: every daemon binds and advertises it.
   const std::string node_ip = options.node_ip;
+  const std::string gcs_host = GcsHostOf(requested, node_ip);
+  // An address that is not this machine's would only fail later, in a
+  // daemon's log (or, bound elsewhere, be unreachable): say so now.
+  RETURN_IF_ERROR(CheckPortFree(node_ip, 0, "--node-ip-address"));
   absl::StatusOr<std::string> token = options.head ? rpc::FindOrCreateToken(options.token_file)
                                                    : rpc::FindToken(options.token_file);
   if (!token.ok()) return token.status();
-  if (options.head && options.port != 0) RETURN_IF_ERROR(CheckPortFree(node_ip, options.port));
+  if (options.head && options.port != 0) RETURN_IF_ERROR(CheckPortFree(gcs_host, options.port));
   if (options.raylet_port != 0) {
     RETURN_IF_ERROR(CheckPortFree(node_ip, options.raylet_port, "--node-manager-port"));
   }
@@ -223,7 +249,7 @@ absl::StatusOr<StartedNode> StartNode(const NodeOptions& requested) {
   const SessionFiles files = FilesOfSession(session_dir);
   NodeStarter starter(options, *token, files, rotation);
   if (options.head) {
-    if (absl::Status s = StartGcs(starter, options, files, node_ip); !s.ok()) {
+    if (absl::Status s = StartGcs(starter, options, files, node_ip, gcs_host); !s.ok()) {
       return starter.Abort(s);
     }
   } else {

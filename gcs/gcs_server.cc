@@ -3,6 +3,7 @@
 #include <future>
 
 #include "common/logging.h"
+#include "common/paths.h"
 #include "common/status.h"
 #include "gcs/store/in_memory_store_client.h"
 #include "gcs/store/redis_store_client.h"
@@ -47,7 +48,9 @@ absl::StatusOr<int> GcsServer::Start() {
   grpc_->RegisterService(task_event_service_.get());
   ASSIGN_OR_RETURN(port_, grpc_->Start());
   rpc::Address self;  // The caller named in actor creation tasks.
-  self.set_ip(options_.host);
+  // Listening on every interface: the node's address ($LUMEN_NODE_IP, which
+  // the launcher sets) is where workers on other nodes call back.
+  self.set_ip(options_.host == "0.0.0.0" ? DefaultNodeIp() : options_.host);
   self.set_port(port_);
   actor_rpc_->set_caller(self);
   AddGcsCollector(metrics_, *state_);

@@ -49,8 +49,11 @@ void HealthChecker::OnProbeDone(const std::string& node_id, uint64_t probe_id,
 }
 
 void HealthChecker::DeclareDead(const std::string& node_id) {
+  const rpc::NodeInfo& node = nodes_[node_id];
   LOG(WARNING) << "node " << IdHex(node_id) << " failed " << policy_.options().failure_threshold
-               << " health checks in a row";
+               << " health checks in a row at " << node.ip() << ":" << node.raylet_port()
+               << ", the address its raylet advertises; if that raylet still runs, the GCS cannot "
+                  "reach it there (check the node's --node-ip-address, firewalls and routes)";
   nodes_.erase(node_id);
   prober_.Forget(node_id);
   on_dead_(node_id);

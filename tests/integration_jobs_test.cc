@@ -50,7 +50,15 @@ class JobsCluster {
   const std::string& session() const { return session_; }
   const std::string& address() const { return address_; }
   const std::string& token() const { return token_; }
-  std::string gcs_address() const { return "127.0.0.1:" + port_; }
+  // The address the head advertises (its "GCS address:" line; the machine's
+  // detected address, docs/operations.md), which jobs get as RAY_ADDRESS.
+  std::string gcs_address() const {
+    const std::string key = "GCS address:";
+    const size_t at = head_.out.find(key);
+    if (at == std::string::npos) return "127.0.0.1:" + port_;
+    const size_t start = head_.out.find_first_not_of(' ', at + key.size());
+    return head_.out.substr(start, head_.out.find('\n', start) - start);
+  }
 
   // One request; `token` empty: none sent.
   http::ClientResult Call(const std::string& method, const std::string& target,

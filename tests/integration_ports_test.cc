@@ -127,8 +127,8 @@ TEST_CASE("a worker port range without free ports fails the driver's task with t
   lumen::testing::LoopbackListener other_program;  // Holds the range's first port.
   REQUIRE(other_program.port() > 0);
   const int first = other_program.port();
-  auto start = StartHead(sandbox, {"--min-worker-port", std::to_string(first), "--max-worker-port",
-                                   std::to_string(first + 1)});
+  auto start = StartHead(sandbox, {"--node-ip-address", "127.0.0.1", "--min-worker-port", std::to_string(first),
+                                   "--max-worker-port", std::to_string(first + 1)});
   INFO(start.Describe());
   REQUIRE(start.exit_code == 0);
   auto run = sandbox.Run({Driver(), "one"}, {{"RAY_ADDRESS", GcsAddress(start.out)}}, 120000);
@@ -153,6 +153,52 @@ TEST_CASE("a taken --object-manager-port fails lumen start with an error naming 
                                         " on 127.0.0.1 is already in use"));
   CHECK_THAT(start.err, Catch::Contains("--object-manager-port"));
   CHECK(sandbox.LumenDaemons().empty());
+}
+
+// Issue 12, Addresses: a head told no address takes the machine's outbound
+// one (as Ray does), prints it, and stays reachable from this machine by
+// the address file, RAY_ADDRESS=auto and 127.0.0.1:PORT; a given address
+// that is not this machine's is refused before anything starts.
+TEST_CASE("a head without --node-ip-address advertises the machine's address and is found locally") {
+  Sandbox sandbox;
+  const std::string ip = lumen::DetectNodeIp();
+  if (ip == "127.0.0.1") WARN("this machine has no network address: the head stays on loopback");
+  const std::string port = std::to_string(Sandbox::FreePort());
+  const std::map<std::string, std::string> no_ip = {{"LUMEN_NODE_IP", "\x01unset"}};
+  auto start = sandbox.Lumen({"start", "--head", "--port", port, "--num-cpus", "1", "--object-store-memory",
+                              "64000000", "--dashboard-host", "0.0.0.0", "--dashboard-port", "0"},
+                             no_ip);
+  INFO(start.Describe());
+  REQUIRE(start.exit_code == 0);
+  const std::string gcs = ip + ":" + port;
+  CHECK_THAT(start.out, Catch::Contains("GCS address:     " + gcs));
+  CHECK_THAT(start.out, Catch::Contains("Raylet address:  " + ip + ":"));
+  CHECK_THAT(start.out, Catch::Contains("Dashboard:       http://" + ip + ":"));
+  CHECK_THAT(start.out, Catch::Contains("lumen start --address=" + gcs));
+
+  auto status = sandbox.Lumen({"status"}, no_ip);  // Through <temp-dir>/lumen_current_cluster.
+  INFO(status.Describe());
+  CHECK(status.exit_code == 0);
+  CHECK_THAT(status.out, Catch::Contains(gcs));
+  auto loopback = sandbox.Lumen({"status", "--address", "127.0.0.1:" + port}, no_ip);
+  INFO(loopback.Describe());
+  CHECK(loopback.exit_code == 0);
+  for (const std::string& address : {std::string("auto"), "127.0.0.1:" + port}) {
+    std::map<std::string, std::string> env = no_ip;
+    env["RAY_ADDRESS"] = address;
+    auto run = sandbox.Run({Driver(), "one"}, env, 120000);
+    INFO("RAY_ADDRESS=" << address << "\n" << run.Describe());
+    CHECK(run.exit_code == 0);
+    CHECK_THAT(run.out, Catch::Contains("answer=42"));
+  }
+
+  auto elsewhere = sandbox.Lumen({"start", "--address", gcs, "--num-cpus", "1", "--object-store-memory",
+                                  "64000000", "--node-ip-address", "198.51.100.7"},
+                                 no_ip);
+  INFO(elsewhere.Describe());
+  CHECK(elsewhere.exit_code != 0);
+  CHECK_THAT(elsewhere.err, Catch::Contains("198.51.100.7 is not an address of this machine"));
+  CHECK_THAT(elsewhere.err, Catch::Contains("--node-ip-address"));
 }
 
 TEST_CASE("a worker port range of one port is bad usage") {

@@ -177,6 +177,7 @@ TEST_CASE("100 MB requests without the token are refused UNAUTHENTICATED before 
   Sandbox sandbox;
   CommandResult head =
       sandbox.Lumen({"start", "--head", "--port", std::to_string(Sandbox::FreePort()),
+                     "--node-ip-address", "127.0.0.1",  // The raylet is dialled below at 127.0.0.1.
                      "--num-cpus", "1", "--object-store-memory", "33554432"},
                     {{"LUMEN_TOKEN", kToken}});
   INFO(head.Describe());

@@ -80,6 +80,11 @@ deploy::NodeOptions LocalClusterOptions(const ray::RayConfig& config) {
     }
     node.resources_json = json + "}";
   }
+  // A private cluster serves this one driver on this one machine: it keeps
+  // to loopback ($LUMEN_NODE_IP or 127.0.0.1) rather than the detected
+  // address of a head (docs/operations.md), so that nothing of it listens
+  // on the network.
+  if (node.node_ip.empty()) node.node_ip = DefaultNodeIp();
   node.die_with_parent = true;
   node.fate_share_pid = ::getpid();
   node.write_current_cluster = false;  // Private: `lumen status` must not point at it.

@@ -107,8 +107,11 @@ CommandSpec StartSpec(StartRequest& r) {
                         SetString(node.gcs_address)},
                        {"port", "PORT", "6379", "(head) the GCS's port; 0 picks a free one",
                         SetPort("port", node.port, &r.port_given)},
-                       {"node-ip-address", "IP", "$LUMEN_NODE_IP; joining: the address towards the GCS; else 127.0.0.1",
-                        "the address other nodes reach this one at; a head's GCS listens on it",
+                       {"node-ip-address", "IP",
+                        "$LUMEN_NODE_IP; joining: the address towards the GCS; a head: the machine's outbound "
+                        "address (its GCS then listens on every interface)",
+                        "the address other nodes reach this one at; every daemon of the node binds it (a "
+                        "head's GCS too)",
                         SetString(node.node_ip)},
                        {"num-cpus", "N", "detected, the cores this process may use", "CPUs this node offers",
                         SetCount("num-cpus", node.num_cpus)},
@@ -157,7 +160,8 @@ CommandSpec StartSpec(StartRequest& r) {
                         "--include-dashboard=false leaves it out",
                         SetSwitch(r.include_dashboard)});
   spec.flags.push_back({"dashboard-host", "IP", "127.0.0.1",
-                        "(head) the address the dashboard listens on (0.0.0.0: every interface)",
+                        "(head) the address the dashboard listens on (0.0.0.0: every interface, printed as "
+                        "the node's address)",
                         SetString(node.dashboard_host)});
   spec.flags.push_back({"dashboard-port", "PORT", "8265, or a free port when 8265 is taken",
                         "(head) the dashboard's HTTP port; 0 picks a free one",
