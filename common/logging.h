@@ -13,6 +13,7 @@ namespace lumen {
 
 // Initializes glog for `program_name` once; later calls are no-ops.
 // Logs go to stderr. Verbosity follows GLOG_v / GLOG_minloglevel as usual.
+// Also turns off absl::Mutex deadlock tracking (see logging.cc).
 void InitLogging(const char* program_name);
 
 }  // namespace lumen

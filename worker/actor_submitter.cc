@@ -68,7 +68,8 @@ void ActorSubmitter::Run(Effects& fx) {
     std::string id = push.actor_id;
     uint64_t epoch = push.epoch;
     if (options_.task_events) {
-      for (const auto& task : request->tasks()) options_.task_events->Pushed(task.spec(), nullptr, 0);
+      const int64_t now = TaskEventRecorder::NowNs();
+      for (const auto& task : request->tasks()) options_.task_events->Pushed(task.spec(), nullptr, 0, now);
     }
     push.connection->Push(*request, [this, id, epoch, request](absl::Status status,
                                                                 rpc::PushTasksReply&& reply) {

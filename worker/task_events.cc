@@ -16,12 +16,6 @@ namespace {
 
 constexpr int kFlusherNice = 10;
 
-int64_t WallNs() {
-  timespec ts;
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 int64_t EnvInt(const char* name, int64_t fallback) {
   const char* value = std::getenv(name);
   if (value == nullptr || *value == '\0') return fallback;
@@ -44,6 +38,12 @@ TaskEventOptions TaskEventOptions::FromEnv() {
   options.buffer_size = static_cast<size_t>(std::max<int64_t>(1, EnvInt("LUMEN_TASK_EVENTS_BUFFER", 10'000)));
   options.flush_interval_ms = static_cast<int>(std::max<int64_t>(10, EnvInt("LUMEN_TASK_EVENTS_FLUSH_MS", 1000)));
   return options;
+}
+
+int64_t TaskEventRecorder::NowNs() {
+  timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 TaskEventRecorder::TaskEventRecorder(TaskEventOptions options, Sender send)
@@ -95,12 +95,18 @@ uint32_t TaskEventRecorder::Buffer::Intern(int field, std::string_view value) {
 }
 
 void TaskEventRecorder::Record(const rpc::TaskSpec& spec, rpc::TaskState state,
-                               const rpc::Address* worker, int32_t pid, const rpc::ErrorInfo* error) {
+                               const rpc::Address* worker, int32_t pid, const rpc::ErrorInfo* error,
+                               int64_t time_ns) {
   if (!options_.enabled) return;
-  const int64_t now = WallNs();
+  if (full_.load(std::memory_order_relaxed)) {
+    full_drops_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const int64_t now = time_ns != 0 ? time_ns : NowNs();
   std::lock_guard<std::mutex> lock(mu_);
   Buffer& buf = active_;
   if (buf.records.size() >= options_.buffer_size) {
+    full_.store(true, std::memory_order_relaxed);
     ++dropped_;
     ++dropped_total_;
     return;
@@ -161,7 +167,9 @@ void TaskEventRecorder::FlushLoop() {
     const bool half_full = active_.records.size() * 2 >= options_.buffer_size;
     const bool quiet = recorded_ == seen;  // Nothing new for a tick.
     seen = recorded_;
-    if ((active_.records.empty() && dropped_ == 0) || !(due || half_full || quiet)) continue;
+    const bool dropping = full_.load(std::memory_order_relaxed);
+    if (active_.records.empty() && dropped_ == 0 && !dropping) continue;
+    if (!(due || half_full || quiet || dropping)) continue;
     lock.unlock();
     Flush();
     last_flush = std::chrono::steady_clock::now();
@@ -174,11 +182,17 @@ void TaskEventRecorder::Flush() {
   int64_t dropped;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (active_.records.empty() && dropped_ == 0) return;
     std::swap(active_, sending_);
     active_.Clear();  // Keeps the capacity of the buffer sent last time.
+    // Records dropped from here on count in dropped_ (under mu_) until
+    // the buffer fills again.
+    full_.store(false, std::memory_order_relaxed);
+    const int64_t full_drops = full_drops_.exchange(0, std::memory_order_relaxed);
+    dropped_ += full_drops;
+    dropped_total_ += full_drops;
     dropped = dropped_;
     dropped_ = 0;
+    if (sending_.records.empty() && dropped == 0) return;
   }
   if (sending_.strings.empty()) sending_.strings.emplace_back();
   // The executor's node and worker are this process: in the table once.
@@ -221,7 +235,7 @@ void TaskEventRecorder::Flush() {
 
 int64_t TaskEventRecorder::dropped_total() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return dropped_total_;
+  return dropped_total_ + full_drops_.load(std::memory_order_relaxed);
 }
 
 int64_t TaskEventRecorder::batches_sent() const {

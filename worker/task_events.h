@@ -9,13 +9,15 @@
 // records RUNNING and FINISHED/FAILED with its node, worker id and pid.
 // The GCS merges both sides by task id and attempt.
 //
-// Cost on the task path: one uncontended mutex, a clock read and one
+// Cost on the task path: one uncontended mutex, a clock read (one per
+// batch of tasks pushed together) and one
 // fixed-size TaskEventRecord (common/task_event_record.h) written into a
 // bounded buffer: the task id inline, every other string as a small index
 // into a side table interned per buffer (a repeat costs a compare against
 // the last value of that field, else one hash lookup). No allocation after
 // warm-up. The buffer is bounded (`buffer_size` records): when it is full
-// a record is counted as dropped, never waited for. A flusher thread swaps
+// a record is counted as dropped (one atomic add: no lock, no clock read),
+// never waited for. A flusher thread swaps
 // the buffer for a second one and sends it (AddTaskEventData: the records
 // as one `bytes` field, one memcpy, plus the side table) about every
 // `flush_interval_ms`, sooner when the buffer is half full or the process
@@ -28,6 +30,7 @@
 // Failure: a batch the GCS does not take is counted as dropped.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -76,8 +79,10 @@ class TaskEventRecorder {
   void Submitted(const rpc::TaskSpec& spec) { Record(spec, rpc::PENDING_ARGS_AVAIL, nullptr, 0, nullptr); }
   void ArgsReady(const rpc::TaskSpec& spec) { Record(spec, rpc::PENDING_NODE_ASSIGNMENT, nullptr, 0, nullptr); }
   // `worker` null when the caller does not know it (actor calls).
-  void Pushed(const rpc::TaskSpec& spec, const rpc::Address* worker, int32_t pid) {
-    Record(spec, rpc::SUBMITTED_TO_WORKER, worker, pid, nullptr);
+  // `time_ns`: NowNs() read once for a whole batch pushed together; 0: now.
+  void Pushed(const rpc::TaskSpec& spec, const rpc::Address* worker, int32_t pid,
+              int64_t time_ns = 0) {
+    Record(spec, rpc::SUBMITTED_TO_WORKER, worker, pid, nullptr, time_ns);
   }
   // The reply or failure that ended the task, as the caller saw it.
   void Ended(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error) {
@@ -88,6 +93,9 @@ class TaskEventRecorder {
   void Executed(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error) {
     Record(spec, error.type() == rpc::ErrorInfo::NONE ? rpc::FINISHED : rpc::FAILED, nullptr, -1, &error);
   }
+
+  // The wall clock of the records, in ns since the epoch.
+  static int64_t NowNs();
 
   // For tests: events dropped so far and batches sent.
   int64_t dropped_total() const;
@@ -109,9 +117,9 @@ class TaskEventRecorder {
   };
   enum Field { kJob, kFunction, kName, kActor, kParent, kNode, kWorker, kError };
 
-  // `pid` -1: this process executes it.
+  // `pid` -1: this process executes it. `time_ns` 0: read the clock.
   void Record(const rpc::TaskSpec& spec, rpc::TaskState state, const rpc::Address* worker,
-              int32_t pid, const rpc::ErrorInfo* error);
+              int32_t pid, const rpc::ErrorInfo* error, int64_t time_ns = 0);
   void FlushLoop();
   // Swaps the buffer out and sends it (flusher thread, or Stop()).
   void Flush();
@@ -125,6 +133,10 @@ class TaskEventRecorder {
   std::condition_variable cv_;
   Buffer active_;             // Guarded by mu_.
   int64_t dropped_ = 0;       // Guarded by mu_: since the last batch.
+  // The buffer is full: a record is counted here and dropped without
+  // taking mu_ or reading the clock. Cleared when the buffer is swapped.
+  std::atomic<bool> full_{false};
+  std::atomic<int64_t> full_drops_{0};  // Not yet moved into dropped_.
   int64_t dropped_total_ = 0;  // Guarded by mu_.
   uint64_t recorded_ = 0;     // Guarded by mu_: ever, to see quiet spells.
   bool stopping_ = false;     // Guarded by mu_.

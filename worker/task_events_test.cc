@@ -189,6 +189,26 @@ TEST_CASE("the flusher sends while the process runs, and slots are reused") {
   CHECK(recorder.dropped_total() == 0);
 }
 
+TEST_CASE("a buffer that filled takes records again once the flusher swapped it; every drop is counted") {
+  Sink sink;
+  TaskEventOptions options;
+  options.buffer_size = 4;
+  options.flush_interval_ms = 10;
+  TaskEventRecorder recorder(options, sink.sender());
+  for (int i = 0; i < 10; ++i) recorder.Submitted(Spec("a" + std::to_string(i)));  // 6 dropped.
+  recorder.Start();
+  // Wait (bounded) for the flusher to send the full buffer; no timing is asserted.
+  for (int i = 0; i < 500 && recorder.batches_sent() == 0; ++i) usleep(10'000);
+  REQUIRE(recorder.batches_sent() >= 1);
+  for (int i = 0; i < 3; ++i) recorder.Running(Spec("b" + std::to_string(i)));
+  recorder.Stop();
+  CHECK(sink.NumEvents() == 7);
+  CHECK(recorder.dropped_total() == 6);
+  int64_t dropped_sent = 0;
+  for (const auto& batch : sink.batches) dropped_sent += batch.dropped();
+  CHECK(dropped_sent == 6);
+}
+
 TEST_CASE("disabled, nothing is recorded or sent") {
   Sink sink;
   TaskEventOptions options;
