@@ -44,6 +44,14 @@ class FakeGcsClient : public GcsClient {
     Pend(std::move(done));
   }
 
+  // Answered at once from `all_nodes` when `serve_nodes` is set; else
+  // Unimplemented, as GcsClient's own.
+  void GetAllNodes(int64_t, NodesCallback done) override {
+    ++node_lists;
+    if (!serve_nodes) return done(absl::UnimplementedError("GetAllNodes"), {});
+    done(absl::OkStatus(), all_nodes);
+  }
+
   void AnswerRegister(absl::Status st) {
     REQUIRE(pending_register);
     auto done = std::move(pending_register);
@@ -75,6 +83,9 @@ class FakeGcsClient : public GcsClient {
   std::vector<rpc::ReportWorkerFailureRequest> worker_failures;
   std::deque<StatusCallback> pending_calls;
   std::optional<absl::Status> auto_answer;  // Set: job ends and failures are answered at once.
+  bool serve_nodes = false;
+  std::vector<rpc::NodeInfo> all_nodes;
+  int node_lists = 0;
 
  private:
   void Pend(StatusCallback done) {

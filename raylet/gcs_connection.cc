@@ -106,13 +106,46 @@ void GcsConnection::OnReported(absl::Status status, bool unknown_node, std::stri
   if (lost_) LOG(INFO) << "the GCS at " << options_.gcs_address << " is reachable again";
   lost_ = false;
   if (unknown_node) {
-    LOG(WARNING) << "the GCS does not know this node (restarted without its state?); "
-                    "registering again";
-    state_ = State::kReregistering;
-    next_attempt_ms_ = clock_.MonotonicMs();
+    AskWhyUnknown();
     return;
   }
   last_sent_view_ = std::move(sent);
+}
+
+void GcsConnection::AskWhyUnknown() {
+  in_flight_ = true;
+  client_.GetAllNodes(options_.rpc_timeout_ms,
+                      [this](absl::Status status, std::vector<rpc::NodeInfo> nodes) {
+                        in_flight_ = false;
+                        OnWhyUnknown(status, nodes);
+                      });
+}
+
+void GcsConnection::OnWhyUnknown(absl::Status status, const std::vector<rpc::NodeInfo>& nodes) {
+  const int64_t now = clock_.MonotonicMs();
+  state_ = State::kReregistering;
+  next_attempt_ms_ = now;
+  bool unreachable = false;  // The GCS's cause, gcs/gcs_state.h kHealthCheckFailedCause.
+  for (const rpc::NodeInfo& node : nodes) {
+    unreachable |= status.ok() && node.node_id() == node_.node_id() &&
+                   node.state() == rpc::NodeInfo::DEAD && node.death_cause() == "health check failed";
+  }
+  if (!unreachable) {
+    LOG(WARNING) << "the GCS does not know this node (restarted without its state?); "
+                    "registering again";
+    return;
+  }
+  if (now - last_health_death_ms_ > options_.health_death_window_ms) health_deaths_ = 0;
+  ++health_deaths_;
+  last_health_death_ms_ = now;
+  const std::string why = "the GCS marked this node dead: its health checks failed, so it cannot reach "
+                          "this raylet at " + node_.ip() + ":" + std::to_string(node_.raylet_port()) +
+                          ", the address it advertises (check --node-ip-address, firewalls and routes)";
+  if (health_deaths_ >= options_.health_deaths_limit) {
+    GiveUp(why + "; " + std::to_string(health_deaths_) + " times in a row: this node stops");
+    return;
+  }
+  LOG(ERROR) << why << "; registering again";
 }
 
 void GcsConnection::Unregister(const std::string& reason, int64_t timeout_ms) {

@@ -16,9 +16,17 @@
 // without answers unknown_node and the node registers again, reporting the
 // jobs of its drivers (options.live_jobs) so that their ids are not reused.
 //
-// Threading: the raylet loop only; at most one RPC in flight. Failure: only
-// never being registered is fatal (reported through on_fatal, once); after
-// the first registration every error is retried.
+// unknown_node also answers a node the GCS has marked dead; the connection
+// then asks the GCS (GetAllNodes) why. Dead for failed health checks means
+// the GCS cannot reach this raylet at the address it advertises: logged as
+// an error each time, and fatal after `health_deaths_limit` such deaths
+// with less than `health_death_window_ms` between them (a node declared
+// dead once, while slow, registers again; one the GCS never reaches would
+// otherwise flap between alive and dead while leases sent to it hang).
+//
+// Threading: the raylet loop only; at most one RPC in flight. Failure:
+// never being registered, or being declared unreachable as above, is fatal
+// (reported through on_fatal, once); every other error is retried.
 #pragma once
 
 #include <functional>
@@ -42,6 +50,8 @@ struct GcsConnectionOptions {
   // registration so that a GCS that lost its tables restores them and never
   // hands their ids to new drivers. Empty function: none.
   std::function<std::vector<rpc::JobInfo>()> live_jobs;
+  int health_deaths_limit = 3;
+  int64_t health_death_window_ms = 60000;
 };
 
 class GcsConnection {
@@ -66,6 +76,8 @@ class GcsConnection {
   void OnRegistered(absl::Status status);
   void SendReport(const rpc::ResourceView& view);
   void OnReported(absl::Status status, bool unknown_node, std::string sent);
+  void AskWhyUnknown();
+  void OnWhyUnknown(absl::Status status, const std::vector<rpc::NodeInfo>& nodes);
   void GiveUp(const std::string& message);
 
   GcsClient& client_;
@@ -78,6 +90,8 @@ class GcsConnection {
   bool lost_ = false;  // Reports failing after a registration.
   int64_t start_ms_ = 0;
   int64_t next_attempt_ms_ = 0;
+  int health_deaths_ = 0;            // In a row, each within the window of the last.
+  int64_t last_health_death_ms_ = 0;
   int64_t last_report_ms_ = 0;
   std::string last_sent_view_;  // Serialized; empty before the first report.
   std::string last_error_;

@@ -15,6 +15,8 @@ struct Fixture {
   explicit Fixture(std::function<std::vector<rpc::JobInfo>()> live_jobs = nullptr) {
     rpc::NodeInfo node;
     node.set_node_id(NodeId::FromRandom().Binary());
+    node.set_ip("10.0.0.9");
+    node.set_raylet_port(7001);
     GcsConnectionOptions options;
     options.gcs_address = "127.0.0.1:1";
     options.connect_timeout_ms = 1000;
@@ -157,4 +159,56 @@ TEST_CASE("unregistering is best effort and only once registered") {
   f.gcs.AnswerRegister(absl::OkStatus());
   f.connection->Unregister("stopping", 100);
   CHECK(f.gcs.unregister_reason == "stopping");
+}
+
+namespace {
+
+// Registers, then answers `cycles` reports with unknown_node while the GCS
+// lists this node as `death_cause`; re-registers in between unless fatal.
+void DeclaredDead(Fixture& f, const std::string& death_cause, int cycles, int64_t ms_between = 0) {
+  rpc::NodeInfo dead = f.connection->node();
+  dead.set_state(rpc::NodeInfo::DEAD);
+  dead.set_death_cause(death_cause);
+  f.gcs.all_nodes = {dead};
+  f.gcs.serve_nodes = true;
+  for (int i = 0; i < cycles && f.fatal.empty(); ++i) {
+    f.Run(100);
+    REQUIRE(f.gcs.pending_report);
+    f.gcs.AnswerReport(absl::OkStatus(), /*unknown=*/true);
+    if (!f.fatal.empty()) break;
+    CHECK(f.connection->state() == GcsConnection::State::kReregistering);
+    f.Run(100);
+    f.gcs.AnswerRegister(absl::OkStatus());
+    f.Run(ms_between);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a node the GCS keeps declaring dead for failed health checks stops, saying why") {
+  Fixture f;
+  f.connection->Start();
+  f.gcs.AnswerRegister(absl::OkStatus());
+  DeclaredDead(f, "health check failed", 3);
+  CHECK(f.gcs.node_lists == 3);
+  REQUIRE(f.fatal.size() == 1);
+  CHECK_THAT(f.fatal[0], Catch::Contains("cannot reach this raylet at 10.0.0.9:7001"));
+  CHECK_THAT(f.fatal[0], Catch::Contains("--node-ip-address"));
+  CHECK(f.connection->state() == GcsConnection::State::kGaveUp);
+}
+
+TEST_CASE("a node declared dead now and then, or forgotten by a restarted GCS, registers again") {
+  Fixture once;
+  once.connection->Start();
+  once.gcs.AnswerRegister(absl::OkStatus());
+  DeclaredDead(once, "health check failed", 5, /*ms_between=*/70000);  // Once a minute: a slow node.
+  CHECK(once.fatal.empty());
+  CHECK(once.connection->state() == GcsConnection::State::kRegistered);
+
+  Fixture forgotten;  // A GCS without Redis, restarted: this node is not in its list.
+  forgotten.connection->Start();
+  forgotten.gcs.AnswerRegister(absl::OkStatus());
+  DeclaredDead(forgotten, "unregistered", 5);
+  CHECK(forgotten.fatal.empty());
+  CHECK(forgotten.connection->state() == GcsConnection::State::kRegistered);
 }
