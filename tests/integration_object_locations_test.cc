@@ -6,6 +6,8 @@
 //   - B's raylet and store are SIGKILLed: the driver still reads the value,
 //     identical, from C's copy, and the task (max_retries 0: it could not
 //     be rebuilt) ran once;
+//   - the same, but a task on A (resource "a"), a borrower, reads it first:
+//     its owner names C's copy when the borrower cannot pull from B;
 //   - the driver drops its ref: the stores of B (the primary) and C (the
 //     pulled copy) no longer hold the object (`lumen status` counts).
 // Every wait is bounded.
@@ -28,7 +30,7 @@ void StartThreeNodes(LocalCluster& cluster) {
     return args;
   };
   const bool started =
-      cluster.StartHead(with({"--num-cpus", "1"})) &&
+      cluster.StartHead(with({"--num-cpus", "1", "--resources", R"({"a": 1})"})) &&
       cluster.AddNode("127.0.0.2", with({"--num-cpus", "1", "--resources", R"({"b": 1})"})) &&
       cluster.AddNode("127.0.0.3", with({"--num-cpus", "1", "--resources", R"({"c": 1})"}));
   INFO(cluster.error());
@@ -64,12 +66,14 @@ pid_t StartDriver(Sandbox& sandbox, LocalCluster& cluster, const std::string& mo
   return driver;
 }
 
-TEST_CASE("a copy pulled to another node serves when the node that made the object dies",
-          "[integration]") {
+// Runs the driver in `mode` (copy or borrow), SIGKILLs B once it has read
+// the object on C, and checks the driver read it again, identical, without
+// a re-run; returns the driver's output.
+std::string ReadAfterSourceDies(const std::string& mode) {
   Sandbox sandbox;
   LocalCluster cluster(sandbox);
   StartThreeNodes(cluster);
-  const pid_t driver = StartDriver(sandbox, cluster, "copy", "ready");
+  const pid_t driver = StartDriver(sandbox, cluster, mode, "ready");
   for (const char* daemon : {"raylet", "plasma"}) {
     REQUIRE(::kill(cluster.nodes()[1].pids.at(daemon), SIGKILL) == 0);
   }
@@ -87,6 +91,19 @@ TEST_CASE("a copy pulled to another node serves when the node that made the obje
   const std::string runs = ReadFile(sandbox.root() + "/runs");
   INFO(runs);
   CHECK(runs == cluster.nodes()[1].session_dir + "\n");  // without a re-run.
+  return out;
+}
+
+TEST_CASE("a copy pulled to another node serves when the node that made the object dies",
+          "[integration]") {
+  ReadAfterSourceDies("copy");
+}
+
+TEST_CASE("a borrower that cannot pull from a dead node is sent to a copy by the owner",
+          "[integration]") {
+  const std::string out = ReadAfterSourceDies("borrow");
+  INFO(out);
+  CHECK(ValuesOf(out, "arg_sum") == ValuesOf(out, "expect"));
 }
 
 TEST_CASE("an owner's free deletes the copies on other nodes", "[integration]") {

@@ -7,6 +7,8 @@
 //   copy MiB RUNS  "ready=1", waits for $LUMEN_TEST_SANDBOX/go (the test
 //                  kills B meanwhile), reads the object: "sum=" or "error="
 //                  (the task has max_retries 0: it cannot be run again)
+//   borrow MiB RUNS as copy, but first a task on the head (resource "a"),
+//                  a borrower, reads it: "arg_sum=" (or "error=")
 //   free MiB RUNS  "held=1", waits for "go", drops its only ref:
 //                  "dropped=1", waits for "go2" (the test watches the stores
 //                  of B and C meanwhile), exits.
@@ -67,8 +69,8 @@ int main(int argc, char** argv) {
   try {
     ray::RayConfig config;
     ray::Init(config, argc, argv);  // Run as a worker, this never returns.
-    if ((mode != "copy" && mode != "free") || argc < 4) {
-      std::fprintf(stderr, "usage: locations_driver copy|free MiB RUNS\n");
+    if ((mode != "copy" && mode != "borrow" && mode != "free") || argc < 4) {
+      std::fprintf(stderr, "usage: locations_driver copy|borrow|free MiB RUNS\n");
       return 2;
     }
     const int64_t bytes = std::atoll(argv[2]) << 20;
@@ -78,10 +80,12 @@ int main(int argc, char** argv) {
         ray::Task(Make).SetResource("b", 1).SetMaxRetries(0).Remote(bytes, std::string(argv[3]));
     ray::Wait(std::vector<ray::ObjectRef<Bytes>>{*ref}, 1, -1);
     Print("sum_c", *ray::Task(Sum).SetResource("c", 1).Remote(*ref).Get());
-    if (mode == "copy") {
+    if (mode == "copy" || mode == "borrow") {
       Print("ready", "1");
       WaitForFile("go");
       try {
+        // The borrower's pull from B fails; it asks the owner, which names C.
+        if (mode == "borrow") Print("arg_sum", *ray::Task(Sum).SetResource("a", 1).Remote(*ref).Get(60000));
         ray::ArrayView<uint8_t> view = ray::GetView(*ref, 60000);
         Print("sum", std::to_string(Checksum(view.data(), view.size())));
       } catch (const std::exception& e) {

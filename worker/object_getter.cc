@@ -234,7 +234,7 @@ StoredObjectPtr ObjectGetter::Rebuild(const ObjectId& id, const StoredObjectPtr&
                                                     std::string(started.message()));
   }
   LOG(INFO) << "object " << id.Hex() << " was lost (" << pulled.message()
-            << "); waiting for the task that made it to run again";
+            << "); waiting for another copy or for the task that made it to run again";
   const bool notify = t_in_task && notify_blocked_;
   if (notify) notify_blocked_(true);
   StoredObjectPtr again = store_.Wait({id}, timeout_ms)[0];
