@@ -103,6 +103,7 @@ void GcsServer::Stop() {
     stopping_ = true;
     exporter_->Stop();
     state_->publisher.Close();
+    state_->resources.Close();
     state_->actors.Close();
   });
   grpc_->Shutdown();

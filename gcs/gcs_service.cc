@@ -48,8 +48,7 @@ GcsServiceImpl::Reactor* GcsServiceImpl::ReportResources(Ctx* ctx,
 GcsServiceImpl::Reactor* GcsServiceImpl::GetClusterResources(
     Ctx* ctx, const rpc::GetClusterResourcesRequest* req, rpc::GetClusterResourcesReply* reply) {
   return gate_.HandleInLoop(ctx, "GetClusterResources", [this, req, reply](Done done) {
-    for (auto& view : state_.resources.GetAll()) *reply->add_views() = std::move(view);
-    done(absl::OkStatus());
+    DoGetClusterResources(*req, reply, std::move(done));
   });
 }
 
@@ -217,6 +216,21 @@ void GcsServiceImpl::DoPollNodeChanges(const rpc::PollNodeChangesRequest& req,
   if (!waiting) return;
   loop_.RunAfter(std::chrono::milliseconds(timeout_ms),
                  [this] { state_.publisher.ExpireWaiters(state_.clock.MonotonicMs()); });
+}
+
+void GcsServiceImpl::DoGetClusterResources(const rpc::GetClusterResourcesRequest& req,
+                                           rpc::GetClusterResourcesReply* reply, Done done) {
+  int64_t timeout_ms = std::clamp<int64_t>(req.timeout_ms(), 0, kMaxPollMs);
+  int64_t now = state_.clock.MonotonicMs();
+  bool waiting = state_.resources.Poll(
+      req.after_version(), req.epoch(), now + timeout_ms, now,
+      [reply, done = std::move(done)](rpc::GetClusterResourcesReply delta) {
+        *reply = std::move(delta);
+        done(absl::OkStatus());
+      });
+  if (!waiting) return;
+  loop_.RunAfter(std::chrono::milliseconds(timeout_ms),
+                 [this] { state_.resources.ExpireWaiters(state_.clock.MonotonicMs()); });
 }
 
 absl::Status GcsServiceImpl::DoMarkJobFinished(const rpc::MarkJobFinishedRequest& req) {

@@ -72,6 +72,8 @@ class GcsServiceImpl : public rpc::GcsService::CallbackService {
   // Loop-side bodies of the methods that need more than one line.
   absl::Status DoReportResources(const rpc::ReportResourcesRequest& req,
                                  rpc::ReportResourcesReply* reply);
+  void DoGetClusterResources(const rpc::GetClusterResourcesRequest& req,
+                             rpc::GetClusterResourcesReply* reply, rpc::Done done);
   void DoPollNodeChanges(const rpc::PollNodeChangesRequest& req, rpc::PollNodeChangesReply* reply,
                          rpc::Done done);
   absl::Status DoAddJob(const rpc::AddJobRequest& req, rpc::AddJobReply* reply);

@@ -18,6 +18,18 @@ bool ClusterView::UpdateResources(const std::vector<rpc::ResourceView>& views) {
   return changed;
 }
 
+bool ClusterView::Apply(const rpc::GetClusterResourcesReply& reply) {
+  if (reply.full()) reported_.clear();
+  for (const rpc::ResourceView& view : reply.views()) reported_[view.node_id()] = view;
+  for (const std::string& gone : reply.removed()) reported_.erase(gone);
+  version_ = reply.version();
+  epoch_ = reply.epoch();
+  std::vector<rpc::ResourceView> all;
+  all.reserve(reported_.size());
+  for (const auto& [id, view] : reported_) all.push_back(view);
+  return UpdateResources(all);
+}
+
 void ClusterView::UpdateNodes(const std::vector<rpc::NodeInfo>& nodes) {
   addresses_.clear();
   for (const rpc::NodeInfo& info : nodes) {

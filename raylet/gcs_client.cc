@@ -42,11 +42,12 @@ void GrpcGcsClient::ReportWorkerFailure(const rpc::ReportWorkerFailureRequest& r
       timeout_ms);
 }
 
-void GrpcGcsClient::GetClusterResources(int64_t timeout_ms, ViewsCallback done) {
-  client_.Call(&rpc::GcsService::Stub::async::GetClusterResources, rpc::GetClusterResourcesRequest(),
+void GrpcGcsClient::GetClusterResources(const rpc::GetClusterResourcesRequest& request,
+                                        int64_t timeout_ms, ClusterCallback done) {
+  client_.Call(&rpc::GcsService::Stub::async::GetClusterResources, request,
                std::function<void(absl::Status, rpc::GetClusterResourcesReply &&)>(
                    [done = std::move(done)](absl::Status st, rpc::GetClusterResourcesReply&& reply) {
-                     done(st, {reply.views().begin(), reply.views().end()});
+                     done(st, std::move(reply));
                    }),
                timeout_ms);
 }

@@ -41,10 +41,13 @@ class GcsClient {
                                    int64_t timeout_ms, StatusCallback done) = 0;
   // Reads for the cluster view; fakes that do not serve them answer
   // UNIMPLEMENTED.
-  using ViewsCallback = std::function<void(absl::Status, std::vector<rpc::ResourceView>)>;
+  using ClusterCallback = std::function<void(absl::Status, rpc::GetClusterResourcesReply)>;
   using NodesCallback = std::function<void(absl::Status, std::vector<rpc::NodeInfo>)>;
   using JobCallback = std::function<void(absl::Status, rpc::JobInfo)>;  // NotFound: unknown.
-  virtual void GetClusterResources(int64_t timeout_ms, ViewsCallback done) {
+  // `timeout_ms` bounds the call; the request's own timeout_ms (the long
+  // poll's wait) must be shorter.
+  virtual void GetClusterResources(const rpc::GetClusterResourcesRequest& request,
+                                   int64_t timeout_ms, ClusterCallback done) {
     done(absl::UnimplementedError("GetClusterResources"), {});
   }
   virtual void GetAllNodes(int64_t timeout_ms, NodesCallback done) {
@@ -73,7 +76,8 @@ class GrpcGcsClient : public GcsClient {
   void MarkJobFinished(const JobId& job, int64_t timeout_ms, StatusCallback done) override;
   void ReportWorkerFailure(const rpc::ReportWorkerFailureRequest& request, int64_t timeout_ms,
                            StatusCallback done) override;
-  void GetClusterResources(int64_t timeout_ms, ViewsCallback done) override;
+  void GetClusterResources(const rpc::GetClusterResourcesRequest& request, int64_t timeout_ms,
+                           ClusterCallback done) override;
   void GetAllNodes(int64_t timeout_ms, NodesCallback done) override;
   void GetJob(const JobId& job, int64_t timeout_ms, JobCallback done) override;
 

@@ -118,3 +118,47 @@ TEST_CASE("a spilled request of a job this node never saw is served once the GCS
   CHECK((*unknown)->rejected());
   CHECK((*unknown)->error().find("not known to this raylet") != std::string::npos);
 }
+
+TEST_CASE("the cluster view applies the GCS's deltas: changed views, nodes gone, or everything") {
+  ClusterView cluster("local");
+  rpc::GetClusterResourcesReply full;
+  full.set_full(true);
+  full.set_version(3);
+  full.set_epoch(77);
+  *full.add_views() = View("local", 2, 2);
+  *full.add_views() = View("node-b", 4, 4);
+  *full.add_views() = View("node-c", 4, 4);
+  CHECK(cluster.Apply(full));  // Two other nodes appeared.
+  CHECK(cluster.version() == 3);
+  CHECK(cluster.epoch() == 77);
+  cluster.UpdateNodes({Info("node-b", "10.0.0.2", 7001), Info("node-c", "10.0.0.3", 7002)});
+  REQUIRE(cluster.Others().size() == 2);
+
+  rpc::GetClusterResourcesReply delta;  // b is busier, nothing else changed.
+  delta.set_version(4);
+  delta.set_epoch(77);
+  *delta.add_views() = View("node-b", 4, 1);
+  CHECK_FALSE(cluster.Apply(delta));
+  CHECK(cluster.version() == 4);
+  for (const NodeView& node : cluster.Others()) {
+    CHECK(node.available == ResourceSet::FromMap(View(node.node_id, 4, node.node_id == "node-b" ? 1 : 4).available()));
+  }
+  rpc::GetClusterResourcesReply gone;  // c died.
+  gone.set_version(5);
+  gone.set_epoch(77);
+  gone.add_removed("node-c");
+  CHECK(cluster.Apply(gone));
+  REQUIRE(cluster.Others().size() == 1);
+  CHECK(cluster.Others()[0].node_id == "node-b");
+  CHECK_FALSE(cluster.RayletAddress("node-c"));
+
+  rpc::GetClusterResourcesReply restart;  // Another GCS: everything again.
+  restart.set_full(true);
+  restart.set_version(1);
+  restart.set_epoch(99);
+  *restart.add_views() = View("node-d", 8, 8);
+  CHECK(cluster.Apply(restart));
+  CHECK(cluster.epoch() == 99);
+  CHECK(cluster.NumOthers() == 1);
+  CHECK(cluster.NeedsAddresses());  // node-d's raylet is not known yet.
+}

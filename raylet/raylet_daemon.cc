@@ -253,12 +253,17 @@ void Raylet::StartTimers() {
 void Raylet::PollClusterView() {
   if (polling_cluster_) return;
   polling_cluster_ = true;
-  gcs_client_->GetClusterResources(1000, [this](absl::Status st, std::vector<rpc::ResourceView> views) {
+  rpc::GetClusterResourcesRequest request;
+  request.set_after_version(cluster_view_->version());
+  request.set_epoch(cluster_view_->epoch());
+  request.set_timeout_ms(kClusterPollWaitMs);
+  gcs_client_->GetClusterResources(request, kClusterPollWaitMs + 2000,
+                                   [this](absl::Status st, rpc::GetClusterResourcesReply reply) {
     if (!st.ok() || stopping_) {
       polling_cluster_ = false;
       return;
     }
-    const bool changed = cluster_view_->UpdateResources(views);
+    const bool changed = cluster_view_->Apply(reply);
     if (!cluster_view_->NeedsAddresses()) {
       polling_cluster_ = false;
       node_manager_->OnClusterView(changed);
