@@ -81,10 +81,16 @@ class NodeStarter {
 };
 
 // Checks, before anything starts, that the cluster to join answers and
-// accepts our token.
-absl::Status CheckGcsReachable(const std::string& address, const std::string& token) {
+// accepts our token. Returns the address its head node advertises ("" when
+// none is alive).
+absl::StatusOr<std::string> CheckGcsReachable(const std::string& address, const std::string& token) {
   auto nodes = GetAllNodes(address, token, 5000);
-  if (nodes.ok()) return absl::OkStatus();
+  if (nodes.ok()) {
+    for (const rpc::NodeInfo& node : *nodes) {
+      if (node.is_head() && node.state() == rpc::NodeInfo::ALIVE) return node.ip();
+    }
+    return std::string();
+  }
   if (absl::IsUnauthenticated(nodes.status())) {
     return absl::UnauthenticatedError(
         "the GCS at " + address +
@@ -193,13 +199,18 @@ bool NodeIpGiven(const NodeOptions& options) {
 
 // The address other nodes reach this one at (docs/operations.md, "Start a
 // head"): --node-ip-address, else $LUMEN_NODE_IP; else, joining a cluster,
-// the address this machine reaches the GCS from; else (a head, or a GCS
-// given by name) the machine's outbound address, as Ray detects it
-// (DetectNodeIp: 127.0.0.1 only on a machine without a network).
-std::string NodeIpOf(const NodeOptions& options) {
+// the address this machine reaches the GCS from, except that a node joining
+// a GCS of this machine over loopback takes the address the head advertises
+// (`head_ip`, when it is this machine's), so that the nodes of one machine
+// share one address; else (a head, or a GCS given by name) the machine's
+// outbound address, as Ray detects it (DetectNodeIp: 127.0.0.1 only on a
+// machine without a network).
+std::string NodeIpOf(const NodeOptions& options, const std::string& head_ip) {
   if (NodeIpGiven(options)) return options.node_ip.empty() ? DefaultNodeIp() : options.node_ip;
   if (!options.head) {
     const std::string towards_gcs = SourceAddressTowards(options.gcs_address);
+    const bool loopback = towards_gcs.rfind("127.", 0) == 0;
+    if (loopback && !head_ip.empty() && CheckPortFree(head_ip, 0).ok()) return head_ip;
     if (!towards_gcs.empty()) return towards_gcs;
   }
   return DetectNodeIp();
@@ -225,15 +236,19 @@ absl::StatusOr<StartedNode> StartNode(const NodeOptions& requested) {
   }
   ASSIGN_OR_RETURN(auto resources, ParseResourcesJson(options.resources_json));
   const std::string temp_dir = options.temp_dir.empty() ? DefaultTempDir() : options.temp_dir;
-  options.node_ip = NodeIpOf(options);  // Resolved once: every daemon binds and advertises it.
+  absl::StatusOr<std::string> token = options.head ? rpc::FindOrCreateToken(options.token_file)
+                                                   : rpc::FindToken(options.token_file);
+  if (!token.ok()) return token.status();
+  std::string head_ip;  // Joining: what the cluster's head advertises.
+  if (!options.head) {
+    ASSIGN_OR_RETURN(head_ip, CheckGcsReachable(options.gcs_address, *token));
+  }
+  options.node_ip = NodeIpOf(options, head_ip);  // Resolved once: every daemon binds and advertises it.
   const std::string node_ip = options.node_ip;
   const std::string gcs_host = GcsHostOf(requested, node_ip);
   // An address that is not this machine's would only fail later, in a
   // daemon's log (or, bound elsewhere, be unreachable): say so now.
   RETURN_IF_ERROR(CheckPortFree(node_ip, 0, "--node-ip-address"));
-  absl::StatusOr<std::string> token = options.head ? rpc::FindOrCreateToken(options.token_file)
-                                                   : rpc::FindToken(options.token_file);
-  if (!token.ok()) return token.status();
   if (options.head && options.port != 0) RETURN_IF_ERROR(CheckPortFree(gcs_host, options.port));
   if (options.raylet_port != 0) {
     RETURN_IF_ERROR(CheckPortFree(node_ip, options.raylet_port, "--node-manager-port"));
@@ -241,7 +256,6 @@ absl::StatusOr<StartedNode> StartNode(const NodeOptions& requested) {
   if (options.object_manager_port != 0) {
     RETURN_IF_ERROR(CheckPortFree(node_ip, options.object_manager_port, "--object-manager-port"));
   }
-  if (!options.head) RETURN_IF_ERROR(CheckGcsReachable(options.gcs_address, *token));
   ASSIGN_OR_RETURN(std::string session_dir,
                    CreateSessionDir(temp_dir, options.head ? SessionLatest::kPointHere
                                                            : SessionLatest::kKeepExisting));
