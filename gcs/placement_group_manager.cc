@@ -110,12 +110,11 @@ absl::Status PlacementGroupManager::Remove(const std::string& pg_id) {
   rpc::PlacementGroupInfo& group = it->second;
   if (!IsLive(group)) return absl::OkStatus();
   if (on_removed_) on_removed_(pg_id);
-  if (attempt_ && attempt_->pg_id == pg_id) {
-    GiveUpAttempt("removed");  // Cancels what it prepared.
-  } else {
-    for (const auto& bundle : group.bundles()) {
-      if (!bundle.node_id().empty()) CancelBundle(pg_id, bundle.index(), bundle.node_id());
-    }
+  // What an attempt in flight prepared, and the bundles kept while the
+  // group is placed again after a node died (or all, once CREATED).
+  if (attempt_ && attempt_->pg_id == pg_id) GiveUpAttempt("removed");
+  for (const auto& bundle : group.bundles()) {
+    if (!bundle.node_id().empty()) CancelBundle(pg_id, bundle.index(), bundle.node_id());
   }
   for (auto& bundle : *group.mutable_bundles()) bundle.clear_node_id();
   group.set_state(rpc::PlacementGroupInfo::REMOVED);
@@ -162,16 +161,20 @@ void PlacementGroupManager::OnNodeChange(const rpc::NodeInfo& node) {
     GiveUpAttempt("node " + IdHex(node.node_id()) + " died");
   }
   for (auto& [id, group] : groups_) {
-    if (group.state() != rpc::PlacementGroupInfo::CREATED) continue;
-    bool lost = false;
-    for (const auto& bundle : group.bundles()) lost = lost || bundle.node_id() == node.node_id();
-    if (!lost) continue;
-    LOG(WARNING) << "placement group " << IdHex(id) << " lost bundles on dead node "
-                 << IdHex(node.node_id()) << "; placing it again";
-    for (auto& bundle : *group.mutable_bundles()) {
-      if (bundle.node_id() != node.node_id()) CancelBundle(id, bundle.index(), bundle.node_id());
-      bundle.clear_node_id();
+    if (group.state() != rpc::PlacementGroupInfo::CREATED &&
+        group.state() != rpc::PlacementGroupInfo::RESCHEDULING) {
+      continue;
     }
+    int lost = 0;
+    for (auto& bundle : *group.mutable_bundles()) {
+      if (bundle.node_id() != node.node_id()) continue;
+      bundle.clear_node_id();  // Only these are placed again.
+      ++lost;
+    }
+    if (lost == 0) continue;
+    LOG(WARNING) << "placement group " << IdHex(id) << " lost " << lost << " of "
+                 << group.bundles_size() << " bundles on dead node " << IdHex(node.node_id())
+                 << "; placing those again";
     group.set_state(rpc::PlacementGroupInfo::RESCHEDULING);
     Persist(group);
     Enqueue(id);
@@ -192,15 +195,19 @@ void PlacementGroupManager::ScheduleNext() {
   for (const std::string& pg_id : waiting_) {
     const rpc::PlacementGroupInfo& group = groups_.at(pg_id);
     std::vector<std::map<std::string, double>> bundles;
+    std::vector<std::string> placed;  // Kept bundles' nodes ("" to place).
+    std::vector<int> indexes;
     for (const auto& bundle : group.bundles()) {
       bundles.emplace_back(bundle.resources().begin(), bundle.resources().end());
+      placed.push_back(bundle.node_id());
+      if (bundle.node_id().empty()) indexes.push_back(static_cast<int>(placed.size() - 1));
     }
-    auto nodes = ChooseBundleNodes(group.strategy(), bundles, views);
+    auto nodes = ChooseBundleNodes(group.strategy(), bundles, views, placed);
     if (!nodes) continue;
-    attempt_ = Attempt{pg_id, next_attempt_++, *nodes, 0,
+    attempt_ = Attempt{pg_id, next_attempt_++, *nodes, indexes, 0,
                        std::vector<bool>(nodes->size(), false), false};
     const int64_t number = attempt_->number;
-    for (int i = 0; i < group.bundles_size(); ++i) {
+    for (int i : indexes) {
       const rpc::NodeInfo* node = nodes_.Find((*nodes)[i]);
       if (node == nullptr || node->state() != rpc::NodeInfo::ALIVE) {
         OnPrepared(number, i, absl::UnavailableError("node is gone"), false);
@@ -228,7 +235,7 @@ void PlacementGroupManager::OnPrepared(int64_t number, int index, absl::Status s
                  << " failed: " << status;
   }
   attempt.failed = attempt.failed || !attempt.prepared[index];
-  if (++attempt.answers < static_cast<int>(attempt.nodes.size())) return;
+  if (++attempt.answers < static_cast<int>(attempt.indexes.size())) return;
   if (attempt.failed) {
     GiveUpAttempt("a node could not reserve its bundle");
     return;
@@ -241,7 +248,7 @@ void PlacementGroupManager::CommitAll() {
   attempt.answers = 0;
   const rpc::PlacementGroupInfo& group = groups_.at(attempt.pg_id);
   const int64_t number = attempt.number;
-  for (int i = 0; i < group.bundles_size(); ++i) {
+  for (int i : std::vector<int>(attempt.indexes)) {
     const rpc::NodeInfo* node = nodes_.Find(attempt.nodes[i]);
     if (node == nullptr || node->state() != rpc::NodeInfo::ALIVE) {
       OnCommitted(number, absl::UnavailableError("node is gone"));
@@ -259,15 +266,13 @@ void PlacementGroupManager::OnCommitted(int64_t number, absl::Status status) {
     LOG(WARNING) << "placement group " << IdHex(attempt.pg_id) << ": commit failed: " << status;
     attempt.failed = true;
   }
-  if (++attempt.answers < static_cast<int>(attempt.nodes.size())) return;
+  if (++attempt.answers < static_cast<int>(attempt.indexes.size())) return;
   if (attempt.failed) {
     GiveUpAttempt("a commit failed");
     return;
   }
   rpc::PlacementGroupInfo& group = groups_.at(attempt.pg_id);
-  for (int i = 0; i < group.bundles_size(); ++i) {
-    group.mutable_bundles(i)->set_node_id(attempt.nodes[i]);
-  }
+  for (int i : attempt.indexes) group.mutable_bundles(i)->set_node_id(attempt.nodes[i]);
   group.set_state(rpc::PlacementGroupInfo::CREATED);
   Persist(group);
   waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), attempt.pg_id), waiting_.end());
@@ -284,9 +289,7 @@ void PlacementGroupManager::GiveUpAttempt(const std::string& why) {
   attempt_.reset();
   LOG(INFO) << "placement group " << IdHex(attempt.pg_id) << ": attempt given up (" << why
             << "); it waits";
-  for (size_t i = 0; i < attempt.nodes.size(); ++i) {
-    CancelBundle(attempt.pg_id, static_cast<int>(i), attempt.nodes[i]);
-  }
+  for (int i : attempt.indexes) CancelBundle(attempt.pg_id, i, attempt.nodes[i]);
 }
 
 void PlacementGroupManager::CancelBundle(const std::string& pg_id, int index,

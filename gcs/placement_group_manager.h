@@ -10,8 +10,9 @@
 //   Remove (any state) -> the group's actors are killed (the on_removed
 //   listener), every reserved bundle is cancelled on its raylet (which kills
 //   the workers leased from it) -> REMOVED.
-//   A node holding bundles dies -> the group's other bundles are cancelled
-//   and the whole group is RESCHEDULING, placed again like a PENDING one.
+//   A node holding bundles dies -> the group is RESCHEDULING: only the
+//   bundles lost with the node are placed again (as Ray does); the others
+//   keep their reservations, and what runs in them keeps running.
 //
 // One group is scheduled at a time (its prepares and commits in flight);
 // the others wait in creation order. Answers of an attempt given up
@@ -68,7 +69,8 @@ class PlacementGroupManager {
   struct Attempt {
     std::string pg_id;
     int64_t number = 0;
-    std::vector<std::string> nodes;  // By bundle index.
+    std::vector<std::string> nodes;  // By bundle index (kept ones included).
+    std::vector<int> indexes;        // The bundles this attempt places.
     int answers = 0;
     std::vector<bool> prepared;
     bool failed = false;

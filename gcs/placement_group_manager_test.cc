@@ -235,21 +235,74 @@ TEST_CASE("bad groups are refused with a clear error") {
   CHECK(f.manager.Create(again).code() == absl::StatusCode::kAlreadyExists);
 }
 
-TEST_CASE("a node holding bundles dies: the group is placed again") {
+TEST_CASE("a node holding bundles dies: only its bundles are placed again, the others stay") {
   Fixture f;
   std::string a = f.AddNode(1);
-  f.AddNode(1);
+  std::string b = f.AddNode(1);
   rpc::PlacementGroupInfo group = f.Group(2, Strategy::SPREAD);
   REQUIRE(f.manager.Create(group).ok());
   f.rpc.AnswerAll("prepare");
   f.rpc.AnswerAll("commit");
-  REQUIRE(f.State(group.placement_group_id()) == rpc::PlacementGroupInfo::CREATED);
+  const std::string& id = group.placement_group_id();
+  REQUIRE(f.State(id) == rpc::PlacementGroupInfo::CREATED);
+  const int kept = f.manager.Find(id)->bundles(0).node_id() == b ? 0 : 1;
+  // b's raylet reports its CPU taken by the bundle it holds.
+  rpc::ResourceView busy = View(b, 1);
+  (*busy.mutable_available())["CPU"] = 0;
+  REQUIRE(f.resources.Report(busy));
   f.nodes.MarkDead(a, "test");
-  CHECK(f.rpc.cancelled.size() == 1);  // The surviving bundle.
-  // One node of 1 CPU left: SPREAD cannot hold 2 bundles; it waits.
-  CHECK(f.State(group.placement_group_id()) == rpc::PlacementGroupInfo::RESCHEDULING);
+  CHECK(f.rpc.cancelled.empty());  // The surviving bundle keeps its reservation.
+  CHECK(f.State(id) == rpc::PlacementGroupInfo::RESCHEDULING);
+  CHECK(f.manager.Find(id)->bundles(kept).node_id() == b);
+  CHECK(f.manager.Find(id)->bundles(1 - kept).node_id().empty());
+  CHECK(f.rpc.calls.empty());  // No room anywhere: it waits.
+  std::string c = f.AddNode(1);
+  REQUIRE(f.rpc.calls.size() == 1);  // Only the lost bundle is prepared...
+  CHECK(f.rpc.calls[0].index == 1 - kept);
+  CHECK(f.rpc.calls[0].node_id == c);
+  CHECK(f.rpc.AnswerAll("prepare") == 1);
+  CHECK(f.rpc.AnswerAll("commit") == 1);  // ...and committed.
+  CHECK(f.State(id) == rpc::PlacementGroupInfo::CREATED);
+  CHECK(f.manager.Find(id)->bundles(kept).node_id() == b);
+  CHECK(f.manager.Find(id)->bundles(1 - kept).node_id() == c);
+  // Removal cancels both, the kept one included.
+  REQUIRE(f.manager.Remove(id).ok());
+  CHECK(f.rpc.cancelled.size() == 2);
+}
+
+TEST_CASE("removing a group being placed again cancels its kept bundles too") {
+  Fixture f;
+  std::string a = f.AddNode(1);
   f.AddNode(1);
-  CHECK(f.rpc.AnswerAll("prepare") == 2);
-  CHECK(f.rpc.AnswerAll("commit") == 2);
-  CHECK(f.State(group.placement_group_id()) == rpc::PlacementGroupInfo::CREATED);
+  rpc::PlacementGroupInfo group = f.Group(2, Strategy::STRICT_SPREAD);
+  REQUIRE(f.manager.Create(group).ok());
+  f.rpc.AnswerAll("prepare");
+  f.rpc.AnswerAll("commit");
+  f.nodes.MarkDead(a, "test");  // One node left: STRICT_SPREAD cannot place the lost bundle.
+  REQUIRE(f.State(group.placement_group_id()) == rpc::PlacementGroupInfo::RESCHEDULING);
+  CHECK(f.rpc.calls.empty());
+  REQUIRE(f.manager.Remove(group.placement_group_id()).ok());
+  CHECK(f.rpc.cancelled.size() == 1);
+}
+
+TEST_CASE("placing lost bundles respects the strategy against the bundles kept") {
+  std::vector<rpc::ResourceView> views = {View("n1", 4), View("n2", 4), View("n3", 4)};
+  // STRICT_SPREAD: never on a node of a kept bundle.
+  auto spread = ChooseBundleNodes(Strategy::STRICT_SPREAD, CpuBundles(3), views, {"n1", "", "n2"});
+  REQUIRE(spread);
+  CHECK((*spread)[0] == "n1");
+  CHECK((*spread)[1] == "n3");
+  CHECK((*spread)[2] == "n2");
+  CHECK_FALSE(ChooseBundleNodes(Strategy::STRICT_SPREAD, CpuBundles(3), {View("n1", 4), View("n2", 4)},
+                                {"n1", "", "n2"}));
+  // STRICT_PACK: on the kept bundles' node, or nowhere.
+  auto pack = ChooseBundleNodes(Strategy::STRICT_PACK, CpuBundles(3), views, {"", "n2", ""});
+  REQUIRE(pack);
+  CHECK(Distinct(*pack) == std::set<std::string>{"n2"});
+  std::vector<rpc::ResourceView> full = {View("n1", 4), View("n2", 1)};
+  CHECK_FALSE(ChooseBundleNodes(Strategy::STRICT_PACK, CpuBundles(3), full, {"", "n2", ""}));
+  // PACK: joins the kept bundles' node while it fits.
+  auto packed = ChooseBundleNodes(Strategy::PACK, CpuBundles(2), views, {"n3", ""});
+  REQUIRE(packed);
+  CHECK((*packed)[1] == "n3");
 }

@@ -33,32 +33,48 @@ double Size(const Amounts& bundle) {
 
 std::optional<std::vector<std::string>> ChooseBundleNodes(
     rpc::PlacementGroupInfo::Strategy strategy, const std::vector<Amounts>& bundles,
-    const std::vector<rpc::ResourceView>& views) {
+    const std::vector<rpc::ResourceView>& views, const std::vector<std::string>& placed) {
   std::vector<Amounts> free;
   for (const auto& view : views) free.emplace_back(view.available().begin(), view.available().end());
   const size_t n = views.size();
   std::vector<std::string> chosen(bundles.size());
+  std::vector<int> used(n, 0);  // Bundles of the group per node.
+  auto is_placed = [&](size_t b) { return b < placed.size() && !placed[b].empty(); };
+  for (size_t b = 0; b < bundles.size(); ++b) {
+    if (!is_placed(b)) continue;
+    chosen[b] = placed[b];
+    for (size_t i = 0; i < n; ++i) used[i] += views[i].node_id() == placed[b] ? 1 : 0;
+  }
 
   if (strategy == rpc::PlacementGroupInfo::STRICT_PACK) {
     Amounts sum;
-    for (const auto& bundle : bundles) {
-      for (const auto& [name, amount] : bundle) sum[name] += amount;
+    for (size_t b = 0; b < bundles.size(); ++b) {
+      if (is_placed(b)) continue;
+      for (const auto& [name, amount] : bundles[b]) sum[name] += amount;
+    }
+    const std::string* home = nullptr;  // The node of the bundles kept.
+    for (size_t b = 0; b < bundles.size() && home == nullptr; ++b) {
+      if (is_placed(b)) home = &placed[b];
     }
     for (size_t i = 0; i < n; ++i) {
+      if (home != nullptr && views[i].node_id() != *home) continue;
       if (!Fits(sum, free[i])) continue;
-      std::fill(chosen.begin(), chosen.end(), views[i].node_id());
+      for (size_t b = 0; b < bundles.size(); ++b) {
+        if (!is_placed(b)) chosen[b] = views[i].node_id();
+      }
       return chosen;
     }
     return std::nullopt;
   }
 
-  std::vector<size_t> order(bundles.size());
-  std::iota(order.begin(), order.end(), 0);
+  std::vector<size_t> order;
+  for (size_t b = 0; b < bundles.size(); ++b) {
+    if (!is_placed(b)) order.push_back(b);
+  }
   if (strategy != rpc::PlacementGroupInfo::PACK) {
     std::stable_sort(order.begin(), order.end(),
                      [&](size_t a, size_t b) { return Size(bundles[a]) > Size(bundles[b]); });
   }
-  std::vector<int> used(n, 0);  // Bundles of the group per node.
   for (size_t b : order) {
     std::optional<size_t> pick;
     for (size_t i = 0; i < n; ++i) {

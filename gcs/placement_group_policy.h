@@ -15,6 +15,12 @@
 // bundle is not left without a node by a small one taking it. Greedy: it
 // can miss an assignment that exists (no backtracking); the group then
 // waits and is tried again. Cost: O(bundles * nodes * resource names).
+// Rescheduling after a node died places only the lost bundles: `placed`
+// names the node of each bundle that kept its reservation ("" for those to
+// place). Those stay where they are and count as the group's bundles on
+// their nodes (STRICT_PACK: the rest must join them; STRICT_SPREAD: the
+// rest avoid their nodes; PACK prefers them; SPREAD avoids them when it
+// can); their resources are already off the nodes' available.
 // No threading rules, no I/O.
 #pragma once
 
@@ -32,6 +38,6 @@ namespace lumen::gcs {
 std::optional<std::vector<std::string>> ChooseBundleNodes(
     rpc::PlacementGroupInfo::Strategy strategy,
     const std::vector<std::map<std::string, double>>& bundles,
-    const std::vector<rpc::ResourceView>& views);
+    const std::vector<rpc::ResourceView>& views, const std::vector<std::string>& placed = {});
 
 }  // namespace lumen::gcs

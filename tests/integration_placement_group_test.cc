@@ -5,6 +5,8 @@
 // reports its node); one of 4 bundles stays PENDING until a 4th node joins
 // (each of the 3 nodes keeps 1 CPU free beside the first group's bundle);
 // removing a group returns its CPU and kills the actor placed in it.
+#include <signal.h>
+
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <set>
@@ -89,6 +91,53 @@ TEST_CASE("removing a placement group returns its CPU and kills the actor placed
   CHECK(ValuesOf(run.out, "actor_dead") == std::vector<std::string>{"1"});
   CHECK(ValuesOf(run.out, "state_after") == std::vector<std::string>{"2"});  // REMOVED
   CHECK(std::stod(ValuesOf(run.out, "cpu_after").at(0)) == 6);
+}
+
+TEST_CASE("a node holding a bundle dies: only that bundle is placed again, the other's actor "
+          "keeps running",
+          "[integration]") {
+  Sandbox sandbox;
+  LocalCluster cluster(sandbox);
+  const std::vector<std::string> side = {"--num-cpus", "2", "--resources", R"({"side": 1})"};
+  const bool started = cluster.StartHead({"--num-cpus", "2"}) &&
+                       cluster.AddNode("127.0.0.2", side) && cluster.AddNode("127.0.0.3", side);
+  INFO(cluster.error());
+  REQUIRE(started);
+  REQUIRE(cluster.WaitForAlive(3));
+  const pid_t driver = sandbox.Spawn("survive", {Driver(), "survive"}, cluster.DriverEnv());
+  REQUIRE(driver > 0);
+  const std::string log = sandbox.root() + "/survive.out";
+  REQUIRE(WaitUntil([&] { return ValuesOf(ReadFile(log), "actor_pid").size() == 2; }, 90000));
+  std::string out = ReadFile(log);
+  INFO(out);
+  REQUIRE(ValuesOf(out, "created") == std::vector<std::string>{"1"});
+  auto node_of = [&](const std::string& entry) { return cluster.NodeOf(entry.substr(entry.find('|') + 1)); };
+  const std::vector<std::string> actor_nodes = ValuesOf(out, "actor_node");
+  const int kept = node_of(actor_nodes.at(0));
+  const int lost = node_of(actor_nodes.at(1));
+  CHECK(std::set<int>{kept, lost} == std::set<int>{1, 2});
+  for (const char* daemon : {"raylet", "plasma"}) {
+    REQUIRE(::kill(cluster.nodes()[lost].pids.at(daemon), SIGKILL) == 0);
+  }
+  std::ofstream(sandbox.root() + "/go") << "killed\n";
+  REQUIRE(WaitUntil([&] { return !ValuesOf(ReadFile(log), "survivor_pid").empty(); }, 60000));
+  out = ReadFile(log);
+  // RESCHEDULING (3): no other node has "side" yet.
+  CHECK(ValuesOf(out, "state_lost") == std::vector<std::string>{"3"});
+  // The surviving bundle's actor is the same process: not killed and restarted.
+  const std::string pid0 = ValuesOf(out, "actor_pid").at(0);
+  CHECK(ValuesOf(out, "survivor_pid") == std::vector<std::string>{pid0.substr(pid0.find('|') + 1)});
+
+  REQUIRE(cluster.AddNode("127.0.0.4", side));
+  std::ofstream(sandbox.root() + "/go", std::ios::app) << "joined\n";
+  auto code = sandbox.WaitForChild(driver, kDriverTimeoutMs);
+  out = ReadFile(log);
+  INFO(out);
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  CHECK(ValuesOf(out, "recreated") == std::vector<std::string>{"1"});
+  CHECK(ValuesOf(out, "state_after") == std::vector<std::string>{"1"});  // CREATED
+  CHECK(cluster.NodeOf(ValuesOf(out, "bundle1_node").at(0)) == 3);  // The new node.
 }
 
 }  // namespace

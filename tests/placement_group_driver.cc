@@ -12,7 +12,16 @@
 //            "actor_node=", "cpu_before=", "cpu_reserved=" (the cluster's
 //            available CPU while the group holds its bundle), then removes
 //            it: "actor_dead=" (a call fails), "cpu_after="
+//   survive  a STRICT_SPREAD group of 2 {"CPU": 1, "side": 1} bundles (only
+//            the two worker nodes have "side") with an actor in each:
+//            "actor_node=<i>|<node>", "actor_pid=<i>|<pid>"; once "killed"
+//            appears in the go file (the test SIGKILLed bundle 1's node):
+//            "state_lost=" (the group's state), "survivor_pid=" (bundle 0's
+//            actor answers, same process); once "joined" appears (a node
+//            with "side" joined): "recreated=" (Wait(60)), "state_after=",
+//            "bundle1_node=" (a task in bundle 1)
 #include <ray/api.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -34,6 +43,7 @@ class Holder {
  public:
   static Holder* Create() { return new Holder(); }
   std::string Node() { return SessionDir(); }
+  int Pid() { return static_cast<int>(::getpid()); }
 };
 
 void Print(const std::string& key, const std::string& value) {
@@ -100,6 +110,38 @@ void Spread() {
   Print("four_nodes", std::to_string(nodes.size()));
 }
 
+void WaitForGo(const std::string& word) {
+  for (int i = 0; i < 900 && !GoFileSays(word); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+void Survive() {
+  std::vector<std::unordered_map<std::string, double>> bundles(2, {{"CPU", 1}, {"side", 1}});
+  ray::PlacementGroup pair =
+      ray::CreatePlacementGroup({"pair", bundles, ray::PlacementStrategy::STRICT_SPREAD});
+  Print("created", pair.Wait(60) ? "1" : "0");
+  std::vector<ray::ActorHandle<Holder>> actors;
+  for (int i = 0; i < 2; ++i) {
+    actors.push_back(ray::Actor(Holder::Create).SetPlacementGroup(pair, i).Remote());
+    Print("actor_node", std::to_string(i) + "|" + *ray::Get(actors[i].Task(&Holder::Node).Remote()));
+    Print("actor_pid", std::to_string(i) + "|" + std::to_string(*ray::Get(actors[i].Task(&Holder::Pid).Remote())));
+  }
+  WaitForGo("killed");
+  // The GCS marks the node dead after its health checks fail.
+  auto state = pair.GetState();
+  for (int i = 0; i < 300 && state == ray::PlacementGroupState::CREATED; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    state = pair.GetState();
+  }
+  Print("state_lost", std::to_string(static_cast<int>(state)));
+  Print("survivor_pid", std::to_string(*ray::Get(actors[0].Task(&Holder::Pid).Remote())));
+  WaitForGo("joined");
+  Print("recreated", pair.Wait(60) ? "1" : "0");
+  Print("state_after", std::to_string(static_cast<int>(pair.GetState())));
+  Print("bundle1_node", *ray::Get(ray::Task(SessionDir).SetPlacementGroup(pair, 1).Remote()));
+}
+
 void Remove() {
   const double before = WaitForCpu([](double cpu) { return cpu >= 6; });
   Print("cpu_before", std::to_string(before));
@@ -126,7 +168,7 @@ void Remove() {
 
 }  // namespace
 
-RAY_REMOTE(SessionDir, Holder::Create, &Holder::Node);
+RAY_REMOTE(SessionDir, Holder::Create, &Holder::Node, &Holder::Pid);
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
@@ -137,6 +179,8 @@ int main(int argc, char** argv) {
       Spread();
     } else if (mode == "remove") {
       Remove();
+    } else if (mode == "survive") {
+      Survive();
     } else {
       std::fprintf(stderr, "unknown mode '%s'\n", mode.c_str());
       ray::Shutdown();
