@@ -38,15 +38,20 @@ std::vector<std::string> Args(const std::string& cpus, const std::string& resour
 // that ran on `node`: its raylet's address, and no other interface.
 std::string SeenOn(const ClusterNode& node) { return node.ip + "|" + node.ip; }
 
+// False, printing "SKIPPED: <why>" (ctest's SKIP_REGULAR_EXPRESSION), where
+// network namespaces cannot be created.
+bool UseNamespacesOrSkip(LocalCluster& cluster) {
+  if (cluster.UseNetworkNamespaces()) return true;
+  std::printf("SKIPPED: network namespaces cannot be created here: %s\n", cluster.error().c_str());
+  WARN("SKIPPED: network namespaces cannot be created here: " << cluster.error());
+  return false;
+}
+
 TEST_CASE("nodes in separate network namespaces schedule, transfer and report their own addresses",
           "[integration]") {
   Sandbox sandbox;
   LocalCluster cluster(sandbox);
-  if (!cluster.UseNetworkNamespaces()) {
-    std::printf("SKIPPED: network namespaces cannot be created here: %s\n", cluster.error().c_str());
-    WARN("SKIPPED: network namespaces cannot be created here: " << cluster.error());
-    return;
-  }
+  if (!UseNamespacesOrSkip(cluster)) return;
   const bool started = cluster.StartHead(Args("1", "")) && cluster.AddNode("", Args("1", "b")) &&
                        cluster.AddNode("", Args("2", "c")) && cluster.AddNode(kDetectedIp, Args("1", "d"));
   INFO(cluster.error());
@@ -123,4 +128,39 @@ TEST_CASE("nodes in separate network namespaces schedule, transfer and report th
 }
 
 }  // namespace
+// Issue 12: a node whose advertised address the GCS cannot reach (here
+// 127.0.0.1 inside the node's own namespace: its raylet registers, since it
+// reaches the GCS, but the GCS's health checks dial its own loopback) is
+// reported instead of flapping between alive and dead while leases sent to
+// it hang: the GCS logs the address its checks failed at, `lumen status`
+// shows it DEAD (health check failed), and the raylet stops, saying why,
+// after the third such death in a row.
+TEST_CASE("a node the GCS cannot reach at its advertised address is reported and stops", "[integration]") {
+  Sandbox sandbox;
+  LocalCluster cluster(sandbox);
+  if (!UseNamespacesOrSkip(cluster)) return;
+  std::vector<std::string> unreachable = Args("1", "");
+  unreachable.push_back("--node-ip-address=127.0.0.1");
+  const bool started = cluster.StartHead(Args("1", "")) && cluster.AddNode(kDetectedIp, unreachable);
+  INFO(cluster.error());
+  REQUIRE(started);
+  const ClusterNode& node = cluster.nodes()[1];
+  REQUIRE(node.pids.count("raylet") == 1);
+  const pid_t raylet = node.pids.at("raylet");
+  // Three deaths of ~3 s each (1 s probes, 3 failures), registering between.
+  CHECK(WaitUntil([&] { return !IsRunning(raylet); }, 60000));
+  const std::string log = ReadFile(node.session_dir + "/logs/raylet.out");
+  INFO(log);
+  CHECK_THAT(log, Catch::Contains("the GCS marked this node dead: its health checks failed, so it cannot "
+                                  "reach this raylet at 127.0.0.1:"));
+  CHECK_THAT(log, Catch::Contains("3 times in a row: this node stops"));
+  const std::string gcs_log = ReadFile(cluster.nodes()[0].session_dir + "/logs/gcs.out");
+  CHECK_THAT(gcs_log, Catch::Contains("health checks in a row at 127.0.0.1:"));
+  CommandResult status = cluster.Cli({"status", "--address", cluster.address()});
+  INFO(status.Describe());
+  CHECK_THAT(status.out, Catch::Contains("Nodes: 1 alive, 1 dead"));
+  CHECK_THAT(status.out, Catch::Contains("127.0.0.1:"));
+  CHECK_THAT(status.out, Catch::Contains("DEAD (health check failed)"));
+}
+
 }  // namespace lumen::testing
