@@ -18,8 +18,9 @@ ResourceSet GroupResources(const std::string& pg_hex, int index, const ResourceS
 bool BundleBook::Prepare(const std::string& pg_hex, int index, const ResourceSet& shape) {
   auto key = std::make_pair(pg_hex, index);
   if (bundles_.contains(key)) return true;
-  if (!leases_.TakeResources(shape)) return false;
-  bundles_[key] = Bundle{shape, false};
+  std::vector<int> gpu_ids;
+  if (!leases_.TakeResources(shape, &gpu_ids)) return false;
+  bundles_[key] = Bundle{shape, false, std::move(gpu_ids)};
   return true;
 }
 
@@ -31,6 +32,7 @@ absl::Status BundleBook::Commit(const std::string& pg_hex, int index) {
   }
   if (it->second.committed) return absl::OkStatus();
   it->second.committed = true;
+  leases_.AddBundleGpus(pg_hex, index, it->second.gpu_ids);
   leases_.AddCapacity(GroupResources(pg_hex, index, it->second.shape));
   return absl::OkStatus();
 }
@@ -54,10 +56,12 @@ void BundleBook::Cancel(const std::string& pg_hex, int index) {
     }
     if (last_of_group) leases_.KillLeasesUsing(group, "its placement group was removed");
     leases_.RemoveCapacity(group);
+    leases_.RemoveBundleGpus(pg_hex, index);
   }
   ResourceSet shape = it->second.shape;
+  std::vector<int> gpu_ids = std::move(it->second.gpu_ids);
   bundles_.erase(it);
-  leases_.GiveResources(shape);
+  leases_.GiveResources(shape, gpu_ids);
 }
 
 bool BundleBook::IsCommitted(const std::string& pg_hex, int index) const {

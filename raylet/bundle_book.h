@@ -4,7 +4,10 @@
 // the two phases the GCS drives (docs/scheduling.md, "Placement groups"):
 //
 //   Prepare(shape): the shape is taken from the node's available resources
-//     (LeaseManager::TakeResources); refused when it does not fit now.
+//     (LeaseManager::TakeResources), GPU indices included; refused when it
+//     does not fit now. The leases in a committed bundle with GPUs get
+//     indices among the bundle's (LeaseManager::AddBundleGpus), so their
+//     workers see them in CUDA_VISIBLE_DEVICES.
 //   Commit: the node gains the bundle's group resources (GroupResources):
 //     for each resource R of the shape, R_group_<i>_<pg> and R_group_<pg>,
 //     plus bundle_group_<i>_<pg> and bundle_group_<pg> (kBundleMarker each)
@@ -24,6 +27,7 @@
 #include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "raylet/lease_manager.h"
@@ -51,6 +55,7 @@ class BundleBook {
   struct Bundle {
     ResourceSet shape;
     bool committed = false;
+    std::vector<int> gpu_ids;  // The node's GPU indices it reserved.
   };
   LeaseManager& leases_;
   std::map<std::pair<std::string, int>, Bundle> bundles_;

@@ -15,7 +15,8 @@ namespace {
 ResourceSet Res(std::map<std::string, double> m) { return ResourceSet::FromMap(m); }
 
 struct Fixture : testing::PoolFixture {
-  Fixture() : PoolFixture(1), leases(*pool, Res({{"CPU", 2}})), book(leases) {
+  explicit Fixture(std::map<std::string, double> total = {{"CPU", 2}}, int workers = 1)
+      : PoolFixture(workers), leases(*pool, Res(total)), book(leases) {
     AddJob(job, driver, driver_pid);
   }
   std::shared_ptr<std::optional<LeaseReply>> Request(std::map<std::string, double> shape) {
@@ -91,4 +92,31 @@ TEST_CASE("cancelling a committed bundle kills the worker leased from it") {
   CHECK(f.leases.NumLeases() == 0);
   CHECK(f.Available("CPU") == 2);
   CHECK(f.Total("bundle_group_0_pg") == 0);
+}
+
+TEST_CASE("a lease in a GPU bundle gets GPU indices among the bundle's, for CUDA_VISIBLE_DEVICES") {
+  Fixture f({{"CPU", 4}, {"GPU", 3}}, 3);
+  f.RegisterStarted();
+  // Bundle 0 takes GPU 0 of the node; bundle 1 (two GPUs) takes 1 and 2.
+  REQUIRE(f.book.Prepare("pg", 0, Res({{"CPU", 1}, {"GPU", 1}})));
+  REQUIRE(f.book.Prepare("pg", 1, Res({{"CPU", 1}, {"GPU", 2}})));
+  CHECK(f.leases.gpus().NumFree() == 0);
+  REQUIRE(f.book.Commit("pg", 0).ok());
+  REQUIRE(f.book.Commit("pg", 1).ok());
+  auto in_one = f.Request({{"GPU_group_1_pg", 1}, {"bundle_group_1_pg", 0.001}});
+  REQUIRE(in_one->has_value());
+  REQUIRE((*in_one)->granted);
+  CHECK((*in_one)->gpu_ids == std::vector<int>{1});
+  auto in_zero = f.Request({{"GPU_group_0_pg", 1}, {"bundle_group_0_pg", 0.001}});
+  REQUIRE(in_zero->has_value());
+  CHECK((*in_zero)->gpu_ids == std::vector<int>{0});
+  // Any bundle of the group: the one with a free index left, bundle 1's GPU 2.
+  auto any = f.Request({{"GPU_group_pg", 1}, {"bundle_group_pg", 0.001}});
+  REQUIRE(any->has_value());
+  CHECK((*any)->gpu_ids == std::vector<int>{2});
+  // Cancelling the bundles kills their leases and gives the indices back.
+  f.book.Cancel("pg", 0);
+  f.book.Cancel("pg", 1);
+  CHECK(f.leases.NumLeases() == 0);
+  CHECK(f.leases.gpus().NumFree() == 3);
 }

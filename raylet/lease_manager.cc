@@ -11,7 +11,40 @@ namespace lumen::raylet {
 LeaseManager::LeaseManager(WorkerPool& pool, ResourceSet total)
     : pool_(pool), resources_(total), gpus_(GpuIndexPool::ForTotal(total)) {}
 
+const LeaseManager::BundleGpus* LeaseManager::BundleGpusFor(const ResourceSet& shape,
+                                                            BundleKey* key, int64_t* units) const {
+  static const std::string kPrefix = std::string(kGpuResource) + "_group_";
+  const BundleGpus* wildcard = nullptr;
+  for (const auto& [name, amount] : shape.ToMap()) {
+    if (amount <= 0 || !name.starts_with(kPrefix)) continue;
+    const std::string rest = name.substr(kPrefix.size());
+    const int64_t want = shape.GetUnits(name);
+    const size_t underscore = rest.find('_');
+    if (underscore != std::string::npos) {  // GPU_group_<index>_<pg>: that bundle.
+      BundleKey k{rest.substr(underscore + 1), std::atoi(rest.substr(0, underscore).c_str())};
+      auto it = bundle_gpus_.find(k);
+      if (it == bundle_gpus_.end()) return nullptr;
+      *key = k;
+      *units = want;
+      return &it->second;
+    }
+    // GPU_group_<pg>: the first bundle of the group here with room.
+    for (auto it = bundle_gpus_.lower_bound(BundleKey{rest, -1});
+         wildcard == nullptr && it != bundle_gpus_.end() && it->first.first == rest; ++it) {
+      if (!it->second.pool.CanAllocate(want)) continue;
+      *key = it->first;
+      *units = want;
+      wildcard = &it->second;
+    }
+  }
+  return wildcard;
+}
+
 bool LeaseManager::FitsNow(const ResourceSet& shape) const {
+  BundleKey key;
+  int64_t units = 0;
+  const BundleGpus* bundle = BundleGpusFor(shape, &key, &units);
+  if (bundle != nullptr && !bundle->pool.CanAllocate(units)) return false;
   return resources_.Fits(shape) && gpus_.CanAllocate(shape.GetUnits(kGpuResource));
 }
 
@@ -242,6 +275,19 @@ void LeaseManager::Grant(LeaseRequest& request, const WorkerInfo& worker) {
   CHECK(gpu_ids.has_value()) << "granted a lease whose GPU indices are taken";
   leases_[lease_id] =
       Lease{worker.id, request.job, request.resources, request.caller, request.actor, *gpu_ids};
+  BundleKey bundle_key;
+  int64_t bundle_units = 0;
+  if (BundleGpusFor(request.resources, &bundle_key, &bundle_units) != nullptr) {
+    BundleGpus& bundle = bundle_gpus_.at(bundle_key);
+    std::optional<std::vector<int>> local = bundle.pool.Allocate(bundle_units);
+    CHECK(local.has_value()) << "granted a lease whose bundle GPU indices are taken";
+    Lease& lease = leases_[lease_id];
+    lease.gpu_bundle = bundle_key;
+    lease.bundle_gpu_ids = *local;
+    lease.bundle_gpu_units = bundle_units;
+    for (int i : *local) gpu_ids->push_back(bundle.node_ids.at(i));
+    lease.gpu_ids = *gpu_ids;
+  }
   if (request.actor.IsNil()) {
     ++leases_per_job_[request.job];
   } else {
@@ -310,7 +356,12 @@ void LeaseManager::ReleaseLease(int64_t lease_id) {
   ResourceSet held = lease.resources;
   if (lease.blocked) held.Set("CPU", 0);  // Already given back.
   resources_.Release(held);
-  gpus_.Release(lease.gpu_ids, lease.resources.GetUnits(kGpuResource));
+  if (!lease.gpu_bundle.first.empty()) {
+    auto bundle = bundle_gpus_.find(lease.gpu_bundle);
+    if (bundle != bundle_gpus_.end()) bundle->second.pool.Release(lease.bundle_gpu_ids, lease.bundle_gpu_units);
+  } else {
+    gpus_.Release(lease.gpu_ids, lease.resources.GetUnits(kGpuResource));
+  }
   lease_by_worker_.erase(lease.worker);
   if (lease.request_id != 0) {
     granted_requests_.erase(RequestKey{KeyOwner(lease.caller, lease.actor), lease.request_id});
@@ -323,15 +374,33 @@ void LeaseManager::ReleaseLease(int64_t lease_id) {
   leases_.erase(it);
 }
 
-bool LeaseManager::TakeResources(const ResourceSet& shape) {
+bool LeaseManager::TakeResources(const ResourceSet& shape, std::vector<int>* gpu_ids) {
   if (!FitsNow(shape)) return false;
   resources_.Acquire(shape);
+  std::optional<std::vector<int>> ids = gpus_.Allocate(shape.GetUnits(kGpuResource));
+  CHECK(ids.has_value()) << "took a shape whose GPU indices are taken";
+  if (gpu_ids != nullptr) {
+    *gpu_ids = std::move(*ids);
+  } else {
+    gpus_.Release(*ids, shape.GetUnits(kGpuResource));
+  }
   return true;
 }
 
-void LeaseManager::GiveResources(const ResourceSet& shape) {
+void LeaseManager::GiveResources(const ResourceSet& shape, const std::vector<int>& gpu_ids) {
   resources_.Release(shape);
+  if (!gpu_ids.empty()) gpus_.Release(gpu_ids, shape.GetUnits(kGpuResource));
   Schedule();
+}
+
+void LeaseManager::AddBundleGpus(const std::string& pg_hex, int index, std::vector<int> gpu_ids) {
+  if (gpu_ids.empty()) return;
+  const int n = static_cast<int>(gpu_ids.size());
+  bundle_gpus_[BundleKey{pg_hex, index}] = BundleGpus{std::move(gpu_ids), GpuIndexPool(n)};
+}
+
+void LeaseManager::RemoveBundleGpus(const std::string& pg_hex, int index) {
+  bundle_gpus_.erase(BundleKey{pg_hex, index});
 }
 
 void LeaseManager::AddCapacity(const ResourceSet& extra) {

@@ -54,6 +54,7 @@
 #include <deque>
 #include <functional>
 #include <list>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -138,8 +139,19 @@ class LeaseManager {
   // resources of the node (a committed bundle's group resources); before
   // RemoveCapacity, KillLeasesUsing kills the workers whose lease holds any
   // resource named in `names` (their leases end).
-  bool TakeResources(const ResourceSet& shape);
-  void GiveResources(const ResourceSet& shape);
+  // A shape with GPUs also reserves GPU indices of the node (`gpu_ids`,
+  // when not null; GiveResources returns them).
+  bool TakeResources(const ResourceSet& shape, std::vector<int>* gpu_ids = nullptr);
+  void GiveResources(const ResourceSet& shape, const std::vector<int>& gpu_ids = {});
+  // A committed bundle's GPU indices (those TakeResources reserved for it),
+  // shared out to the leases that run in it: a lease asking for
+  // GPU_group_<index>_<pg> units gets indices of that bundle, one asking
+  // only for GPU_group_<pg> those of the first bundle of the group here
+  // with room; by GpuIndexPool's rule within the bundle's indices, so that
+  // its worker sets CUDA_VISIBLE_DEVICES to them. Remove after the leases
+  // using the bundle are gone (KillLeasesUsing).
+  void AddBundleGpus(const std::string& pg_hex, int index, std::vector<int> gpu_ids);
+  void RemoveBundleGpus(const std::string& pg_hex, int index);
   void AddCapacity(const ResourceSet& extra);
   void RemoveCapacity(const ResourceSet& gone);
   void KillLeasesUsing(const ResourceSet& names, const std::string& reason);
@@ -165,6 +177,11 @@ class LeaseManager {
     WorkerId caller;
     ActorId actor;
     std::vector<int> gpu_ids;
+    // Its GPUs come from this bundle (empty pg: the node's own pool), as
+    // these indices of the bundle's pool, for that many units.
+    std::pair<std::string, int> gpu_bundle;
+    std::vector<int> bundle_gpu_ids;
+    int64_t bundle_gpu_units = 0;
     bool blocked = false;  // Its CPU is given back while blocked.
     LeaseReply grant;      // As sent, for a repeated request.
     int64_t request_id = 0;
@@ -179,6 +196,14 @@ class LeaseManager {
     std::function<void(const LeaseReply&)> reply;
   };
 
+  struct BundleGpus {
+    std::vector<int> node_ids;  // The node's indices; the pool's are 0..n-1.
+    GpuIndexPool pool;
+  };
+  using BundleKey = std::pair<std::string, int>;
+  // The bundle whose GPUs a lease of `shape` takes, and how many units;
+  // nullptr when it asks for no bundle's GPU (or no bundle here has room).
+  const BundleGpus* BundleGpusFor(const ResourceSet& shape, BundleKey* key, int64_t* units) const;
   // Counts and GPU indices both have room for `shape` now / ever.
   bool FitsNow(const ResourceSet& shape) const;
   // Answers a request that goes elsewhere (spilled or refused); false when
@@ -208,6 +233,7 @@ class LeaseManager {
   WorkerPool& pool_;
   NodeResources resources_;
   GpuIndexPool gpus_;
+  std::map<BundleKey, BundleGpus> bundle_gpus_;
   std::list<SchedulingClass> classes_;  // Arrival order.
   absl::flat_hash_map<std::string, std::list<SchedulingClass>::iterator> class_by_key_;
   int num_queued_ = 0;

@@ -62,6 +62,20 @@ TEST_CASE("an actor asking for a GPU sees its device in CUDA_VISIBLE_DEVICES for
   plain.Kill();
 }
 
+TEST_CASE("tasks in a GPU bundle of a placement group see the bundle's device") {
+  ray::PlacementGroup group = ray::CreatePlacementGroup(
+      {"gpu_pair", {{{"CPU", 1}, {"GPU", 1}}, {{"CPU", 1}, {"GPU", 1}}}, ray::PlacementStrategy::PACK});
+  REQUIRE(group.Wait(30));
+  std::set<std::string> seen;
+  for (int i = 0; i < 2; ++i) {
+    seen.insert(*ray::Get(
+        ray::Task(VisibleGpus).SetResource("GPU", 1).SetPlacementGroup(group, i).Remote(std::string(), 1)));
+  }
+  // Each bundle holds one of the node's devices: its tasks see that one.
+  CHECK(seen == std::set<std::string>{"5", "7"});
+  ray::RemovePlacementGroup(group.GetID());
+}
+
 int main(int argc, char** argv) {
   ::setenv("CUDA_VISIBLE_DEVICES", "5,7", 1);
   return lumen::testing::RunTaskTests(argc, argv, 4, 2);

@@ -152,6 +152,10 @@ std::unordered_map<std::string, double> CoreWorker::Resources(bool available) {
 }
 
 void CoreWorker::WarnIfInfeasible(const rpc::TaskSpec& spec) {
+  // A task in a placement group asks for its bundle's resources, which a
+  // node gains only once the group is committed there (and reported a
+  // moment later): not a sign that no node can ever run it.
+  if (!spec.placement_group_id().empty()) return;
   std::string shape = FormatResources(spec.required_resources());
   gcs_->Call(&rpc::GcsService::Stub::async::GetClusterResources, rpc::GetClusterResourcesRequest(),
              std::function<void(absl::Status, rpc::GetClusterResourcesReply&&)>(
