@@ -13,6 +13,7 @@ LeaseManager::LeaseManager(WorkerPool& pool, ResourceSet total)
 
 const LeaseManager::BundleGpus* LeaseManager::BundleGpusFor(const ResourceSet& shape,
                                                             BundleKey* key, int64_t* units) const {
+  if (bundle_gpus_.empty()) return nullptr;  // The common case: no walk over the shape.
   static const std::string kPrefix = std::string(kGpuResource) + "_group_";
   const BundleGpus* wildcard = nullptr;
   for (const auto& [name, amount] : shape.ToMap()) {
