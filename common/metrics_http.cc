@@ -9,97 +9,38 @@
 #include <fstream>
 #include <sstream>
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/http_server.h"
 #include "common/logging.h"
 #include "common/paths.h"
 
 namespace lumen::metrics {
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = boost::asio::ip::tcp;
 
-namespace {
+// A scrape is answered on the loop thread by HttpServer (one request per
+// connection, no body, 10 s to send the request).
+struct MetricsExporter::Impl {
+  Impl(boost::asio::io_context& io, Registry& registry)
+      : server(io, [&registry](const http::Request& request) { return Answer(registry, request); },
+               http::HttpServerOptions{.max_body_bytes = 0}) {}
 
-constexpr auto kConnectionTimeout = std::chrono::seconds(10);
-
-// Asio opens sockets without close-on-exec; a raylet forks workers, which
-// would otherwise hold the daemon's listener and connections open.
-void CloseOnExec(int fd) { ::fcntl(fd, F_SETFD, ::fcntl(fd, F_GETFD) | FD_CLOEXEC); }
-constexpr uint32_t kMaxHeaderBytes = 8 * 1024;
-
-// One scrape: read the request, answer, close.
-class Session : public std::enable_shared_from_this<Session> {
- public:
-  Session(tcp::socket socket, Registry& registry)
-      : stream_(std::move(socket)), registry_(registry) {}
-
-  void Read() {
-    parser_.header_limit(kMaxHeaderBytes);
-    parser_.body_limit(0);
-    stream_.expires_after(kConnectionTimeout);
-    http::async_read(stream_, buffer_, parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       if (!ec) self->Answer();
-                     });
-  }
-
- private:
-  void Answer() {
-    const auto& request = parser_.get();
-    response_.version(request.version());
-    response_.keep_alive(false);
-    response_.set(http::field::server, "lumen");
-    std::string_view target(request.target().data(), request.target().size());
-    target = target.substr(0, target.find('?'));
-    if (request.method() != http::verb::get && request.method() != http::verb::head) {
-      response_.result(http::status::method_not_allowed);
-      response_.set(http::field::content_type, "text/plain");
-      response_.body() = "only GET\n";
-    } else if (target != "/metrics") {
-      response_.result(http::status::not_found);
-      response_.set(http::field::content_type, "text/plain");
-      response_.body() = "not found; metrics are at /metrics\n";
+  static http::Response Answer(Registry& registry, const http::Request& request) {
+    http::Response response;
+    response.content_type = "text/plain";
+    if (request.method != "GET" && request.method != "HEAD") {
+      response.status = 405;
+      response.body = "only GET\n";
+    } else if (request.path != "/metrics") {
+      response.status = 404;
+      response.body = "not found; metrics are at /metrics\n";
     } else {
-      response_.result(http::status::ok);
-      response_.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-      response_.body() = registry_.Render();
+      response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      response.body = registry.Render();
     }
-    response_.prepare_payload();
-    http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code, size_t) {
-      beast::error_code ignored;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    });
+    return response;
   }
 
-  beast::tcp_stream stream_;
-  Registry& registry_;
-  beast::flat_buffer buffer_;
-  http::request_parser<http::empty_body> parser_;
-  http::response<http::string_body> response_;
-};
-
-}  // namespace
-
-struct MetricsExporter::Impl : std::enable_shared_from_this<Impl> {
-  Impl(boost::asio::io_context& io, Registry& registry) : acceptor(io), registry(registry) {}
-
-  void Accept() {
-    acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
-      if (ec == boost::asio::error::operation_aborted || !self->acceptor.is_open()) return;
-      if (!ec) {
-        CloseOnExec(socket.native_handle());
-        std::make_shared<Session>(std::move(socket), self->registry)->Read();
-      }
-      self->Accept();
-    });
-  }
-
-  tcp::acceptor acceptor;
-  Registry& registry;
+  http::HttpServer server;
 };
 
 MetricsExporter::MetricsExporter(boost::asio::io_context& io, Registry& registry)
@@ -108,34 +49,22 @@ MetricsExporter::MetricsExporter(boost::asio::io_context& io, Registry& registry
 MetricsExporter::~MetricsExporter() { Stop(); }
 
 absl::StatusOr<int> MetricsExporter::Start(const std::string& ip, int port) {
-  beast::error_code ec;
-  auto address = boost::asio::ip::make_address(ip, ec);
-  if (ec) return absl::InvalidArgumentError("metrics export address " + ip + ": " + ec.message());
-  tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
-  auto& acceptor = impl_->acceptor;
-  acceptor.open(endpoint.protocol(), ec);
-  if (!ec) CloseOnExec(acceptor.native_handle());
-  if (!ec) acceptor.set_option(boost::asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    beast::error_code ignored;
-    acceptor.close(ignored);
-    std::string where = ip + ":" + std::to_string(port);
-    if (ec == boost::asio::error::address_in_use) {
+  absl::StatusOr<int> bound = impl_->server.Start(ip, port);
+  if (!bound.ok()) {
+    const std::string where = ip + ":" + std::to_string(port);
+    if (absl::IsAlreadyExists(bound.status())) {
       return absl::AlreadyExistsError("metrics export port " + where + " is in use (--metrics-export-port)");
     }
-    return absl::UnavailableError("cannot listen for metrics on " + where + ": " + ec.message());
+    if (absl::IsInvalidArgument(bound.status())) {
+      return absl::InvalidArgumentError("metrics export address: " + std::string(bound.status().message()));
+    }
+    return absl::UnavailableError("cannot listen for metrics: " + std::string(bound.status().message()));
   }
-  port_ = acceptor.local_endpoint().port();
-  impl_->Accept();
+  port_ = *bound;
   return port_;
 }
 
-void MetricsExporter::Stop() {
-  beast::error_code ignored;
-  impl_->acceptor.close(ignored);
-}
+void MetricsExporter::Stop() { impl_->server.Stop(); }
 
 namespace {
 

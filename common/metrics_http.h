@@ -1,12 +1,12 @@
 // common/metrics_http.h
 //
 // MetricsExporter serves GET /metrics (Prometheus' text format, rendered
-// from a metrics::Registry) over HTTP/1.1 with Boost.Beast, on the daemon's
-// own Asio loop: a scrape renders on the loop thread, so the registry's
+// from a metrics::Registry) over HTTP/1.1 (common/http_server.h), on the
+// daemon's own Asio loop: a scrape renders on the loop thread, so the registry's
 // collectors read loop-owned state without locks (docs/metrics.md). One
 // request per connection; any other path answers 404, any other method 405.
-// A request is bounded (8 KiB of headers, no body) and a connection that
-// does not finish within 10 s is closed.
+// A request is bounded (16 KiB of headers, no body) and one that does not
+// arrive within 10 s is dropped.
 //
 // The service-discovery file: every daemon adds its endpoint to
 // <session_dir>/metrics/prom_metrics_service_discovery.json, in Prometheus'
