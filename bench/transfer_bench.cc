@@ -16,7 +16,13 @@
 //   broadcast     the object read by one task on each of the N nodes at
 //                 once, seconds, and its ratio to one transfer (goal < 2);
 //                 then, per node, the source it pulled from (B, or a node
-//                 that already held a copy: chaining).
+//                 that already held a copy: chaining);
+//   cpu           the CPU time the whole machine spent during one transfer
+//                 and during the broadcast (/proc/stat: every process),
+//                 and how many of its cores that kept busy on average. A
+//                 broadcast that keeps every core busy is bound by this
+//                 machine's CPU: on one machine its N receivers share the
+//                 cores, on N machines each has its own.
 // The raylets move the bytes over their plain TCP data ports
 // (raylet/object_data.h).
 // Usage: transfer_bench [MiB, default 1024] [N broadcast nodes, default 4]
@@ -145,6 +151,16 @@ int main(int argc, char** argv) {
     const double b = std::atof(broadcast[0].c_str());
     std::printf("broadcast  %d MiB to %d nodes: %.3f s, %.2fx one transfer (goal < 2)\n", mib, nodes, b,
                 b / transfer_s);
+    const auto transfer_cpu = ValuesOf(run.out, "transfer_cpu_s");
+    const auto broadcast_cpu = ValuesOf(run.out, "broadcast_cpu_s");
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (transfer_cpu.size() == 1 && broadcast_cpu.size() == 1 && cores > 0) {
+      const double one = std::atof(transfer_cpu[0].c_str());
+      const double all = std::atof(broadcast_cpu[0].c_str());
+      std::printf("cpu        one transfer: %.2f CPU-s, %.2f of %ld cores busy; broadcast: %.2f CPU-s, %.2f of %ld "
+                  "cores busy (%.0f%%)\n",
+                  one, one / transfer_s, cores, all, all / b, cores, 100.0 * all / b / static_cast<double>(cores));
+    }
   }
   if (cold_transfer.size() == 1) {
     const double t = std::atof(cold_transfer[0].c_str());

@@ -18,7 +18,10 @@
 //               from B to the head) timed: "transfer_s="; then one task per
 //               node reads it at once: "broadcast_s=" (first submit to last
 //               reply). The first round's keys start with "cold_" (the
-//               stores' pages are written for the first time).
+//               stores' pages are written for the first time). With each
+//               time, the CPU time the whole machine spent meanwhile
+//               (/proc/stat, every process): "transfer_cpu_s=",
+//               "broadcast_cpu_s=".
 #include <ray/api.h>
 
 #include <chrono>
@@ -28,7 +31,10 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
+
+#include <unistd.h>
 
 namespace {
 
@@ -132,27 +138,55 @@ double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
+// CPU seconds the whole machine has spent busy (every core, every process:
+// the "cpu" line of /proc/stat less idle and iowait) since boot; < 0 when
+// unreadable.
+double MachineBusySeconds() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  if (!(in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) || cpu != "cpu") return -1;
+  return static_cast<double>(user + nice + system + irq + softirq) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Times one phase: "<key>_s=" (wall) and "<key>_cpu_s=" (machine CPU).
+class Phase {
+ public:
+  explicit Phase(std::string key) : key_(std::move(key)), cpu_(MachineBusySeconds()) {}
+  void End() {
+    const double wall = Seconds(start_);
+    const double cpu = MachineBusySeconds();
+    Print(key_ + "_s", std::to_string(wall));
+    if (cpu_ >= 0 && cpu >= 0) Print(key_ + "_cpu_s", std::to_string(cpu - cpu_));
+  }
+
+ private:
+  std::string key_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  double cpu_;
+};
+
 // One round of the bench: an object made on B, pulled to the head (timed),
 // then read by one task on each of `nodes` nodes at once (timed). The
 // object and the driver's view are released at the end.
 void BenchRound(int64_t bytes, int nodes, uint64_t seed, const std::string& prefix) {
   auto made = MakeOnB(bytes, seed);
   ray::Wait(std::vector<ray::ObjectRef<std::vector<uint8_t>>>{made}, 1, -1);
-  auto start = std::chrono::steady_clock::now();
+  Phase transfer(prefix + "transfer");
   {
     ray::ArrayView<uint8_t> view = ray::GetView(made);
-    Print(prefix + "transfer_s", std::to_string(Seconds(start)));
+    transfer.End();
     if (view.size() != static_cast<size_t>(bytes)) throw std::runtime_error("short object");
   }
   if (nodes <= 0) return;
   std::vector<ray::ObjectRef<uint64_t>> lengths;
   auto on = [](int i) { return "node:127.0.0." + std::to_string(3 + i); };  // C1, C2, ...
-  start = std::chrono::steady_clock::now();
+  Phase broadcast(prefix + "broadcast");
   for (int i = 0; i < nodes; ++i) lengths.push_back(ray::Task(Length).SetResource(on(i), 0.01).Remote(made));
   for (const auto& n : ray::Get(lengths)) {
     if (*n != static_cast<uint64_t>(bytes)) throw std::runtime_error("short object on a node");
   }
-  Print(prefix + "broadcast_s", std::to_string(Seconds(start)));
+  broadcast.End();
 }
 
 // A first round into stores whose memory was never written ("cold_": the
