@@ -72,6 +72,16 @@ int LogLines(const LocalCluster& cluster, int index, const std::string& needle) 
   return count;
 }
 
+// LogLines once at least `at_least` lines are there, or after 10 s. A daemon's
+// output reaches raylet.out through its log writer process (a pipe:
+// common/log_rotation.h), so a line logged just before the connection it is
+// about was closed may not be in the file yet when the client sees the close.
+int AwaitLogLines(const LocalCluster& cluster, int index, const std::string& needle, int at_least = 1) {
+  int count = 0;
+  lumen::testing::WaitUntil([&] { return (count = LogLines(cluster, index, needle)) >= at_least; }, 10000, 20);
+  return count;
+}
+
 // The data port node `index`'s raylet logged ("object data port: ip:port"), or 0.
 int DataPort(const LocalCluster& cluster, int index) {
   const std::string log = ReadFile(cluster.nodes()[index].session_dir + "/logs/raylet.out");
@@ -139,8 +149,8 @@ TEST_CASE("a 200 MiB object made on node B is read on node C and by the driver o
   CHECK(PullsLogged(cluster, 2) == 1);  // C pulled it, from B.
   CHECK(PullsLogged(cluster, 0) == 1);  // The head too, for the driver.
   CHECK(PullsLogged(cluster, 1) == 0);  // B made it.
-  CHECK(LogLines(cluster, 2, "over its data port") == 1);  // Plain TCP, not gRPC chunks.
-  CHECK(LogLines(cluster, 0, "over its data port") == 1);
+  CHECK(AwaitLogLines(cluster, 2, "over its data port") == 1);  // Plain TCP, not gRPC chunks.
+  CHECK(AwaitLogLines(cluster, 0, "over its data port") == 1);
   // The metrics say the same: A and C each received the object once; B
   // sent it (C may have served A a copy: the sends add up to both).
   const double size = 200.0 * (1 << 20);
@@ -169,8 +179,8 @@ TEST_CASE("without data ports the bytes go in gRPC chunks, intact", "[integratio
   ::unsetenv("LUMEN_TESTING_NO_DATA_PORT");
   RunCross(sandbox, cluster, 20);
   CHECK(DataPort(cluster, 1) == 0);
-  CHECK(LogLines(cluster, 2, " in chunks") == 1);
-  CHECK(LogLines(cluster, 0, " in chunks") == 1);
+  CHECK(AwaitLogLines(cluster, 2, " in chunks") == 1);
+  CHECK(AwaitLogLines(cluster, 0, " in chunks") == 1);
   // Chunks count as sent bytes too.
   double sent = 0;
   for (int i = 0; i < 3; ++i) sent += RayletMetric(cluster, i, kBytes, kSent);
@@ -191,15 +201,15 @@ TEST_CASE("the data port closes connections with a wrong token or a malformed he
   std::string oversized = DataRequest("", 16);
   oversized[4] = oversized[5] = oversized[6] = '\x7f';  // A token of 2 GiB.
   CHECK(Exchange(b_ip, port, oversized).empty());
-  CHECK(LogLines(cluster, 1, "wrong cluster token") == 1);
-  CHECK(LogLines(cluster, 1, "not a data request") == 1);
-  CHECK(LogLines(cluster, 1, "malformed header") == 1);
+  CHECK(AwaitLogLines(cluster, 1, "wrong cluster token") == 1);
+  CHECK(AwaitLogLines(cluster, 1, "not a data request") == 1);
+  CHECK(AwaitLogLines(cluster, 1, "malformed header") == 1);
   // A flood of them costs one line per reason every 10 s, not one each.
   for (int i = 0; i < 50; ++i) CHECK(Exchange(b_ip, port, DataRequest("flood", 1 << 20)).empty());
   CHECK(LogLines(cluster, 1, "wrong cluster token") == 1);
   // Still serving: C reads an object made on B over the port.
   RunCross(sandbox, cluster, 8);
-  CHECK(LogLines(cluster, 2, "over its data port") == 1);
+  CHECK(AwaitLogLines(cluster, 2, "over its data port") == 1);
 }
 
 TEST_CASE("one object needed by 5 tasks on the same node is transferred to it once", "[integration]") {
@@ -264,7 +274,7 @@ TEST_CASE("a source killed mid-pull is followed by another copy", "[integration]
   REQUIRE(expect.size() == 1);
   CHECK(ValuesOf(out, "c_sum") == expect);
   CHECK(ValuesOf(out, "driver_sum") == expect);
-  CHECK(LogLines(cluster, 0, "pulling object ") == 2);  // The killed source, then the other.
+  CHECK(AwaitLogLines(cluster, 0, "pulling object ", 2) == 2);  // The killed source, then the other.
   CHECK(PullsLogged(cluster, 0) == 1);
   CHECK(RayletMetric(cluster, 0, kFailures, "Type=\"Source\"") >= 1);
   CHECK(RayletMetric(cluster, 0, kFailures, "Type=\"Pull\"") == 0);
