@@ -13,17 +13,19 @@
 //   chain MiB   as cross, but after C's sum (C now holds a copy too)
 //               prints "ready=1" and waits for $LUMEN_TEST_SANDBOX/go
 //               before the driver reads
-//   bench MiB N with a task warmed up on each of N nodes (127.0.0.3, .4,
-//               ...), two rounds: make on B; the driver's GetView (a pull
+//   bench MiB N [R] with a task warmed up on each of N nodes (127.0.0.3, .4,
+//               ...), rounds of: make on B; the driver's GetView (a pull
 //               from B to the head) timed: "transfer_s="; then one task per
 //               node reads it at once: "broadcast_s=" (first submit to last
 //               reply). The first round's keys start with "cold_" (the
-//               stores' pages are written for the first time). With each
+//               stores' pages are written for the first time); R warm
+//               rounds (default 1) follow it. With each
 //               time, the CPU time the whole machine spent meanwhile
 //               (/proc/stat, every process): "transfer_cpu_s=",
 //               "broadcast_cpu_s=".
 #include <ray/api.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <stdexcept>
@@ -193,14 +195,14 @@ void BenchRound(int64_t bytes, int nodes, uint64_t seed, const std::string& pref
 // kernel allocates and zeroes the receiving pages during the pull), then a
 // second one whose copies replace the first ones (the pages are reused, as
 // in a store that has been running a while).
-void Bench(int64_t bytes, int nodes) {
+void Bench(int64_t bytes, int nodes, int rounds) {
   auto warm = ray::Put(std::vector<uint8_t>(1 << 20));
   std::vector<ray::ObjectRef<uint64_t>> lengths;
   auto on = [](int i) { return "node:127.0.0." + std::to_string(3 + i); };
   for (int i = 0; i < nodes; ++i) lengths.push_back(ray::Task(Length).SetResource(on(i), 0.01).Remote(warm));
   ray::Get(lengths);
   BenchRound(bytes, nodes, 1, "cold_");
-  BenchRound(bytes, nodes, 2, "");
+  for (int i = 0; i < rounds; ++i) BenchRound(bytes, nodes, 2 + i, "");
 }
 
 }  // namespace
@@ -215,7 +217,7 @@ int main(int argc, char** argv) {
     } else if (mode == "five") {
       Five(MiB(argc, argv));
     } else if (mode == "bench") {
-      Bench(MiB(argc, argv), argc > 3 ? std::atoi(argv[3]) : 0);
+      Bench(MiB(argc, argv), argc > 3 ? std::atoi(argv[3]) : 0, argc > 4 ? std::max(1, std::atoi(argv[4])) : 1);
     } else if (mode == "spilled") {
       Spilled(MiB(argc, argv));
     } else if (mode == "chain") {
