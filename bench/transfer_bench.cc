@@ -34,7 +34,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -42,8 +41,10 @@
 #include <thread>
 #include <vector>
 
+#include "bench/floors.h"
 #include "tests/cluster_harness.h"
 
+using lumen::bench::Median;
 using lumen::testing::CommandResult;
 using lumen::testing::LocalCluster;
 using lumen::testing::Sandbox;
@@ -104,13 +105,6 @@ std::vector<double> Numbers(const std::vector<std::string>& values) {
   std::vector<double> out;
   for (const auto& v : values) out.push_back(std::atof(v.c_str()));
   return out;
-}
-
-double Median(std::vector<double> values) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
 std::string List(const std::vector<double>& values) {

@@ -146,8 +146,8 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 double MachineBusySeconds() {
   std::ifstream in("/proc/stat");
   std::string cpu;
-  unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
-  if (!(in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) || cpu != "cpu") return -1;
+  unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0;
+  if (!(in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq) || cpu != "cpu") return -1;
   return static_cast<double>(user + nice + system + irq + softirq) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
@@ -192,9 +192,9 @@ void BenchRound(int64_t bytes, int nodes, uint64_t seed, const std::string& pref
 }
 
 // A first round into stores whose memory was never written ("cold_": the
-// kernel allocates and zeroes the receiving pages during the pull), then a
-// second one whose copies replace the first ones (the pages are reused, as
-// in a store that has been running a while).
+// kernel allocates and zeroes the receiving pages during the pull), then
+// `rounds` more whose copies replace the earlier ones (the pages are reused,
+// as in a store that has been running a while).
 void Bench(int64_t bytes, int nodes, int rounds) {
   auto warm = ray::Put(std::vector<uint8_t>(1 << 20));
   std::vector<ray::ObjectRef<uint64_t>> lengths;
