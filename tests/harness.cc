@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +17,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -200,20 +204,52 @@ std::string Sandbox::BinDir() {
   return LUMEN_TEST_BIN_DIR;
 }
 
-int Sandbox::FreePort() {
+namespace {
+
+// Whether a TCP listener could bind `port` on every address now.
+bool CanBind(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   ::close(fd);
-  return port;
+  return ok;
+}
+
+}  // namespace
+
+// A port the kernel asked for port 0 hands out is an ephemeral one, which
+// any process's next outgoing connection may take before the test's daemon
+// binds it (seen under parallel ctest: "port 60065 ... is already in use").
+// So: a port below the ephemeral range (/proc/sys/net/ipv4/ip_local_port_range
+// starts at 32768 here), claimed with a lock file this process holds until
+// it exits, so that two tests running at once never pick the same one.
+int Sandbox::FreePort() {
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  const std::string dir = "/tmp/lumen-test-ports";
+  if (::mkdir(dir.c_str(), 0777) == 0) ::chmod(dir.c_str(), 01777);  // Shared, like /tmp.
+  std::random_device seed;
+  std::mt19937 pick(seed());
+  std::uniform_int_distribution<int> range(20000, 32000);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const int port = range(pick);
+    const std::string path = dir + "/" + std::to_string(port);
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) {  // Cannot claim (another user's directory): free is all we know.
+      if (CanBind(port)) return port;
+      continue;
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || !CanBind(port)) {
+      ::close(fd);
+      continue;
+    }
+    return port;  // The descriptor stays open: the claim lasts while we run.
+  }
+  return -1;
 }
 
 pid_t Sandbox::StartChild(const std::vector<std::string>& argv,

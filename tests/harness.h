@@ -53,7 +53,8 @@ class Sandbox {
 
   // The directory holding lumen, lumen-gcs, ... ($LUMEN_BIN_DIR or the build tree).
   static std::string BinDir();
-  // A TCP port that was free a moment ago.
+  // A TCP port that was free a moment ago, outside the ephemeral range and
+  // claimed for this process's life against other tests picking it.
   static int FreePort();
 
   // Runs `argv` to completion (at most `timeout_ms`). `env` is added to the

@@ -91,11 +91,14 @@ TEST_CASE("a worker node's raylet killed mid-run: its tasks finish elsewhere, it
   // Kill it while tasks run there.
   const std::string starts = sandbox.root() + "/starts";
   const std::string victim_dir = cluster.nodes()[victim].session_dir;
-  auto started_on_victim = [&] {
-    const auto all = ValuesOf(ReadFile(starts), "start");
+  auto on_victim = [&](const std::string& what) {
+    const auto all = ValuesOf(ReadFile(starts), what);
     return std::count(all.begin(), all.end(), victim_dir);
   };
-  REQUIRE(WaitUntil([&] { return started_on_victim() > 0; }, kDriverTimeoutMs, 20));
+  auto started_on_victim = [&] { return on_victim("start"); };
+  // Killed while a task runs there (started, its 500 ms sleep not over):
+  // waiting only for a start raced the kill against that task's end.
+  REQUIRE(WaitUntil([&] { return started_on_victim() > on_victim("end"); }, kDriverTimeoutMs, 20));
   REQUIRE(::kill(cluster.nodes()[victim].pids.at("raylet"), SIGKILL) == 0);
   const std::optional<int> code = sandbox.WaitForChild(driver, kDriverTimeoutMs);
   const std::string out = ReadFile(log);

@@ -6,7 +6,8 @@
 //   spread     100 tasks of a 50 ms busy loop: "node=" per task, "tasks_per_s="
 //   survive    an actor needing "slot" (max_restarts=1) says "actor_node=";
 //              then 60 tasks of 500 ms (max_retries=3) start (each adds
-//              "start=<node>" to $LUMEN_TEST_SANDBOX/starts), "ready" after
+//              "start=<node>" to $LUMEN_TEST_SANDBOX/starts, and "end=<node>"
+//              when its sleep is over), "ready" after
 //              the first result; "task_node=" per task, "tasks_ok=", and the
 //              actor's node after its node died: "actor_after="
 //   pending    a task needing "late", which no node has yet: "submitted",
@@ -41,20 +42,22 @@ std::string Busy50ms() {
   return SessionDir();
 }
 
-// Appends "<node>" to $LUMEN_TEST_SANDBOX/starts (set by the test harness
-// for every process of a test), so a test sees where tasks started.
-void RecordStart() {
+// Appends "<what>=<node>" to $LUMEN_TEST_SANDBOX/starts (set by the test
+// harness for every process of a test), so a test sees where tasks started
+// ("start") and which of them ran to their end ("end").
+void Record(const char* what) {
   const char* root = std::getenv("LUMEN_TEST_SANDBOX");
   if (root == nullptr) return;
   if (FILE* out = std::fopen((std::string(root) + "/starts").c_str(), "a")) {
-    std::fprintf(out, "start=%s\n", SessionDir().c_str());
+    std::fprintf(out, "%s=%s\n", what, SessionDir().c_str());
     std::fclose(out);
   }
 }
 
 std::string Sleep500ms() {
-  RecordStart();
+  Record("start");
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  Record("end");
   return SessionDir();
 }
 
@@ -77,7 +80,7 @@ std::string Hold5s() {
   const auto start = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
-  RecordStart();
+  Record("start");
   std::this_thread::sleep_for(std::chrono::seconds(5));
   return SessionDir() + "|" + std::to_string(start);
 }

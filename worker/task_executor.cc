@@ -418,6 +418,15 @@ void TaskExecutor::StoreResult(const rpc::TaskSpec& spec, std::string&& result,
     }
     st = plasma_->Put(target.id, result.data(), result.size(), nullptr, 0, /*pin=*/true, target.owner);
   }
+  if (absl::IsUnavailable(st) && on_store_lost_) {  // The node is failing, not the task.
+    on_store_lost_(st);
+    reply->clear_returns();
+    SetError(spec, rpc::ErrorInfo::WORKER_DIED, "",
+             "the object store of this node went away while the task stored its result (" +
+                 st.ToString() + ")",
+             reply);
+    return;
+  }
   if (!st.ok() && !absl::IsAlreadyExists(st)) {  // AlreadyExists: a retry of a finished task.
     reply->clear_returns();
     SetError(spec, rpc::ErrorInfo::TASK_EXCEPTION, "ObjectStoreError",

@@ -81,6 +81,16 @@ class TaskExecutor {
   void SetActorExitHandler(std::function<void(const std::string& actor_id)> handler) {
     on_actor_exit_ = std::move(handler);
   }
+  // Called (on the task's thread) when a result cannot be stored because
+  // the node's object store is gone (UNAVAILABLE: its connection closed).
+  // That is the node failing, not the task: a worker process ends here
+  // without replying, so its caller retries the task within max_retries
+  // as for any dead worker (Ray's workers die with their node). If the
+  // handler returns (tests), the task is answered WORKER_DIED. Without a
+  // handler the failure is the task's ObjectStoreError. Before Start().
+  void SetStoreLostHandler(std::function<void(const absl::Status&)> handler) {
+    on_store_lost_ = std::move(handler);
+  }
   // The actor this worker hosts (binary id), empty if none; whether its
   // factory ran before in another process.
   std::string actor_id() const;
@@ -150,6 +160,7 @@ class TaskExecutor {
   bool actor_restarted_ = false;
   ActorCallOrder<Item> order_;  // Guarded by mu_.
   std::function<void(const std::string&)> on_actor_exit_;
+  std::function<void(const absl::Status&)> on_store_lost_;
   std::function<void(TaskRefScope&, rpc::PushTaskReply*)> ref_hook_;
   std::deque<PoolTask> pool_queue_;  // Guarded by mu_; max_concurrency > 1 only.
   std::condition_variable pool_cv_;

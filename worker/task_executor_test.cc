@@ -2,16 +2,22 @@
 // keeps reading the environment, as gRPC, libc and user threads do in a
 // worker. The environment may only change by overwriting that variable's
 // value: no variable may appear, vanish or move (see cuda_visible_devices.h).
+// And a task whose result meets a node's object store that went away is the
+// node's failure (the handler ends the worker), not the task's.
 #include "worker/task_executor.h"
 
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <future>
 #include <set>
 #include <thread>
 
+#include "plasma/server.h"
+#include "plasma/shm_segment.h"
+#include "plasma/store.h"
 #include "ray/api.h"
 #include "worker/cuda_visible_devices.h"
 
@@ -24,9 +30,12 @@ std::string SeenGpus() {
   return v ? v : "<unset>";
 }
 
+// Too large to go back inline: stored in the node's object store.
+std::string LargeResult() { return std::string(1 << 20, 'x'); }
+
 }  // namespace
 
-RAY_REMOTE(SeenGpus);
+RAY_REMOTE(SeenGpus, LargeResult);
 
 using namespace lumen;
 using namespace lumen::worker;
@@ -81,17 +90,36 @@ class EnvReader {
   std::thread thread_;
 };
 
-// The pieces a TaskExecutor needs; no task here has ObjectRef arguments or
-// large results, so neither the getter nor plasma is used.
+// The pieces a TaskExecutor needs; no task here has ObjectRef arguments,
+// so the getter is not used; plasma (may be null) takes large results.
 struct ExecutorFixture {
   EventLoop loop;
   MemoryStore store;
   ReferenceTable refs{[](const ObjectId&, bool, bool) {}};
   ClientPool owners{""};
   ObjectGetter getter{loop, store, refs, nullptr, owners, WorkerId::FromRandom(), nullptr};
-  TaskExecutor executor{getter, nullptr, NodeId::FromRandom(), "127.0.0.1"};
+  TaskExecutor executor;
 
-  ExecutorFixture() { executor.Start(nullptr); }
+  explicit ExecutorFixture(std::shared_ptr<plasma::PlasmaClient> plasma = nullptr,
+                           std::function<void(const absl::Status&)> on_store_lost = nullptr)
+      : executor(getter, std::move(plasma), NodeId::FromRandom(), "127.0.0.1") {
+    if (on_store_lost) executor.SetStoreLostHandler(std::move(on_store_lost));
+    executor.Start(nullptr);
+  }
+
+  // Runs `function` (no arguments) once; returns its reply.
+  rpc::PushTaskReply RunOnce(const std::string& function) {
+    rpc::PushTasksRequest request;
+    rpc::PushTasksReply reply;
+    rpc::TaskSpec* spec = request.add_tasks()->mutable_spec();
+    spec->set_task_id(TaskId::FromRandom().Binary());
+    spec->set_function_name(function);
+    std::promise<void> done;
+    executor.EnqueueBatch(&request, &reply, [&done](absl::Status) { done.set_value(); });
+    done.get_future().wait();
+    REQUIRE(reply.replies_size() == 1);
+    return reply.replies(0);
+  }
 
   // Runs SeenGpus once per entry of `gpu_ids_per_task` (the lease's GPU
   // indices) in one batch; returns what each task saw.
@@ -163,4 +191,84 @@ TEST_CASE("a worker started without CUDA_VISIBLE_DEVICES never adds or removes i
   // Indices are device ids as they are: nothing inherited to map them.
   CheckTasksSeeGpusWhileEnvIsRead({{0}, {}, {1}, {}, {0, 1}}, {"0", "", "1", "", "0,1"},
                                   {"", "0", "1", "0,1"});
+}
+
+// A real object store in this process, on its own loop thread, that can be
+// stopped (every client's connection closed) as a dying store would be.
+class InProcessStore {
+ public:
+  InProcessStore() {
+    char dir[] = "/tmp/lumen-executor-test.XXXXXX";
+    REQUIRE(::mkdtemp(dir) != nullptr);
+    dir_ = dir;
+    auto segment = plasma::ShmSegment::Create(dir_, 16 << 20);
+    REQUIRE(segment.ok());
+    segment_ = std::move(*segment);
+    store_ = std::make_unique<plasma::PlasmaStore>(segment_->base(), segment_->size());
+    server_ = std::make_unique<plasma::PlasmaServer>(loop_.io_context(), *store_, segment_->fd(),
+                                                     segment_->size());
+    REQUIRE(server_->Listen(dir_ + "/plasma.sock").ok());
+    loop_.StartThread();
+    auto client = plasma::PlasmaClient::Connect(dir_ + "/plasma.sock");
+    REQUIRE(client.ok());
+    client_ = std::move(*client);
+  }
+  ~InProcessStore() {
+    Stop();
+    loop_.StopAndJoin();
+    server_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  std::shared_ptr<plasma::PlasmaClient> client() const { return client_; }
+  // Closes the listener and every client connection, as the store's death does.
+  void Stop() {
+    std::promise<void> stopped;
+    loop_.Post([&] {
+      server_->Stop();
+      stopped.set_value();
+    });
+    stopped.get_future().wait();
+  }
+
+ private:
+  std::string dir_;
+  EventLoop loop_;
+  std::unique_ptr<plasma::ShmSegment> segment_;
+  std::unique_ptr<plasma::PlasmaStore> store_;
+  std::unique_ptr<plasma::PlasmaServer> server_;
+  std::shared_ptr<plasma::PlasmaClient> client_;
+};
+
+// Seen in the chaos suite: a task whose node's store died as it stored its
+// result failed with the user's kind of error (ObjectStoreError) and was
+// not retried. The store's loss is the node failing: the worker's handler
+// runs (in a worker process it exits, so the caller retries the task).
+TEST_CASE("a store gone when a task stores its result is the node's failure and not the task's") {
+  InProcessStore plasma;
+  std::vector<absl::Status> lost;
+  ExecutorFixture fixture(plasma.client(), [&](const absl::Status& status) { lost.push_back(status); });
+  rpc::PushTaskReply stored = fixture.RunOnce("LargeResult");
+  REQUIRE(stored.error().type() == rpc::ErrorInfo::NONE);
+  REQUIRE(stored.returns_size() == 1);
+  CHECK(stored.returns(0).in_plasma());
+  CHECK(lost.empty());
+
+  plasma.Stop();
+  rpc::PushTaskReply failed = fixture.RunOnce("LargeResult");
+  REQUIRE(lost.size() == 1);
+  CHECK(absl::IsUnavailable(lost[0]));
+  INFO(failed.error().message());
+  CHECK(failed.error().type() == rpc::ErrorInfo::WORKER_DIED);
+  CHECK(failed.error().message().find("object store of this node went away") != std::string::npos);
+  CHECK(failed.returns_size() == 0);
+}
+
+TEST_CASE("without a store-lost handler the store's failure is reported as the task's") {
+  InProcessStore plasma;
+  ExecutorFixture fixture(plasma.client());
+  plasma.Stop();
+  rpc::PushTaskReply failed = fixture.RunOnce("LargeResult");
+  INFO(failed.error().message());
+  CHECK(failed.error().type() == rpc::ErrorInfo::TASK_EXCEPTION);
+  CHECK(failed.error().exception_type() == "ObjectStoreError");
 }

@@ -51,6 +51,15 @@ void RunWorkerProcess() {
     if (logs.ok()) rt->logs = std::move(*logs);
   }
   LogForwarder* logs = rt->logs.get();
+  // The store gone under a task: the node is failing; end like a worker
+  // whose raylet died (PDEATHSIG), so the caller retries the task.
+  rt->core->executor()->SetStoreLostHandler([logs](const absl::Status& status) {
+    LOG(ERROR) << "the node's object store went away while a task stored its result (" << status
+               << "): exiting; the caller retries the task";
+    if (logs) logs->Drain(1000);
+    std::fflush(stdout);
+    std::_Exit(1);
+  });
   rt->core->executor()->Start([logs] {
     if (logs) logs->Drain(1000);
   });
