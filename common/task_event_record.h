@@ -28,6 +28,11 @@ struct TaskEventRecord {
   };
 
   int64_t time_ns = 0;  // Wall clock, ns since the epoch.
+  // The executor's one record per task (its end, or RUNNING while it runs)
+  // also carries when the push reached it (SUBMITTED_TO_WORKER) and when
+  // the task started (RUNNING); 0: not carried.
+  int64_t received_ns = 0;
+  int64_t running_ns = 0;
   int32_t attempt = 0;
   int32_t pid = 0;  // Submitter pid (PENDING_ARGS_AVAIL) or the worker's pid.
   uint32_t job = 0;
@@ -55,6 +60,6 @@ struct TaskEventRecord {
 };
 
 static_assert(std::is_trivially_copyable_v<TaskEventRecord>);
-static_assert(sizeof(TaskEventRecord) == 88, "the wire layout changed: bump record_size users");
+static_assert(sizeof(TaskEventRecord) == 104, "the wire layout changed: bump record_size users");
 
 }  // namespace lumen

@@ -63,11 +63,17 @@ void MergeRecord(rpc::TaskInfoEntry& entry, const TaskEventRecord& r,
   }
   auto* times = entry.mutable_state_time_ns();
   if (times->size() < rpc::TaskState_ARRAYSIZE) times->Resize(rpc::TaskState_ARRAYSIZE, 0);
+  auto earliest = [times](int state, int64_t time_ns) {
+    int64_t& seen = (*times)[state];
+    if (seen == 0 || time_ns < seen) seen = time_ns;
+  };
+  // The executor's record carries the times of the states it went through.
+  if (r.received_ns != 0) earliest(rpc::SUBMITTED_TO_WORKER, r.received_ns);
+  if (r.running_ns != 0) earliest(rpc::RUNNING, r.running_ns);
   const int state = r.state;
   if (state <= 0 || state >= rpc::TaskState_ARRAYSIZE) return;
   if (state > entry.state()) entry.set_state(static_cast<rpc::TaskState>(state));
-  int64_t& seen = (*times)[state];
-  if (seen == 0 || r.time_ns < seen) seen = r.time_ns;
+  earliest(state, r.time_ns);
 }
 
 }  // namespace

@@ -8,15 +8,16 @@
 // indices is all it reads). Records are merged into one entry per task
 // attempt (task id + attempt) only when GetTaskEvents asks, at O(records)
 // per query. The submitter's records describe the task (name, function,
-// type, actor, parent, the worker it was pushed to); the executor's say
-// where it ran and how it ended. Each state keeps the earliest time reported
+// type, actor, parent); the executor's say where it ran, when it arrived
+// there and started, and how it ended. Each state keeps the earliest time reported
 // for it, and the entry's state is the furthest one reached
 // (FINISHED/FAILED win over RUNNING whatever the arrival order).
 //
 // Bounded, approximately: each job keeps its most recent batches up to
-// `max_tasks_per_job * kRecordsPerTask` records (a task makes 3 to 6
-// records: the caller's submitted / args ready / pushed / ended and the
-// executor's running / ended), so at least about the most recent
+// `max_tasks_per_job * kRecordsPerTask` records (a task makes 2 to 5
+// records: the caller's submitted / args ready / failed and the executor's
+// end, plus RUNNING when a flush found it running; 6 is kept as a margin
+// over the most), so at least about the most recent
 // `max_tasks_per_job` tasks; older batches are evicted whole, and the tasks
 // whose submission they held are counted per job as `evicted`. A query
 // shows at most `max_tasks_per_job` entries per job (the most recently

@@ -228,6 +228,38 @@ TEST_CASE("records and their side table merge into entries when asked") {
   CHECK(store.Get({}).tasks_size() == 2);
 }
 
+TEST_CASE("an executor's one record gives the times of every state it went through") {
+  TaskEventStore store({});
+  RecordBatch caller;
+  TaskEventRecord& submitted = caller.Add("t1", rpc::PENDING_ARGS_AVAIL, 100);
+  submitted.flags = TaskEventRecord::kDescribed;
+  submitted.function_name = caller.Str("Plus");
+  REQUIRE(store.Add(caller.Done()).ok());
+  RecordBatch executor;
+  // Reported RUNNING by a flush while it ran, then its end.
+  TaskEventRecord& running = executor.Add("t1", rpc::RUNNING, 300);
+  running.flags = TaskEventRecord::kExecutor;
+  running.received_ns = 250;
+  running.running_ns = 300;
+  TaskEventRecord& finished = executor.Add("t1", rpc::FINISHED, 400);
+  finished.flags = TaskEventRecord::kExecutor;
+  finished.received_ns = 250;
+  finished.running_ns = 300;
+  finished.pid = 22;
+  finished.node_id = executor.Str("node-B");
+  REQUIRE(store.Add(executor.Done()).ok());
+  rpc::GetTaskEventsReply reply = store.Get({});
+  REQUIRE(reply.tasks_size() == 1);
+  const rpc::TaskInfoEntry& t = reply.tasks(0);
+  CHECK(t.state() == rpc::FINISHED);
+  CHECK(t.worker_pid() == 22);
+  CHECK(t.node_id() == "node-B");
+  CHECK(TimeOf(t, rpc::PENDING_ARGS_AVAIL) == 100);
+  CHECK(TimeOf(t, rpc::SUBMITTED_TO_WORKER) == 250);
+  CHECK(TimeOf(t, rpc::RUNNING) == 300);
+  CHECK(TimeOf(t, rpc::FINISHED) == 400);
+}
+
 TEST_CASE("the window is counted in records: old batches are evicted whole and their tasks counted") {
   TaskEventStore store({.max_tasks_per_job = 2});  // 12 records.
   for (int b = 0; b < 4; ++b) {

@@ -67,10 +67,6 @@ void ActorSubmitter::Run(Effects& fx) {
     std::shared_ptr<rpc::PushTasksRequest> request = push.request;
     std::string id = push.actor_id;
     uint64_t epoch = push.epoch;
-    if (options_.task_events) {
-      const int64_t now = TaskEventRecorder::NowNs();
-      for (const auto& task : request->tasks()) options_.task_events->Pushed(task.spec(), nullptr, 0, now);
-    }
     push.connection->Push(*request, [this, id, epoch, request](absl::Status status,
                                                                 rpc::PushTasksReply&& reply) {
       if (status.ok() && reply.replies_size() != request->tasks_size()) {
@@ -83,7 +79,7 @@ void ActorSubmitter::Run(Effects& fx) {
       if (status.ok()) {
         for (int i = 0; i < request->tasks_size(); ++i) {
           if (!pending[i]) continue;
-          callbacks_.on_reply(request->tasks(i).spec(), std::move(*reply.mutable_replies(i)));
+          callbacks_.on_reply(request->tasks(i).spec(), std::move(*reply.mutable_replies(i)), reply);
         }
       }
     });

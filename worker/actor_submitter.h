@@ -54,7 +54,6 @@
 #include "common/rpc/client.h"
 #include "proto/gcs.grpc.pb.h"
 #include "proto/worker.pb.h"
-#include "worker/task_events.h"
 #include "worker/task_submitter_io.h"
 
 namespace lumen::worker {
@@ -85,7 +84,10 @@ class ActorSubmitter {
  public:
   struct Callbacks {
     // The actor ran the call (the reply may carry the call's own error).
-    std::function<void(const rpc::TaskSpec&, rpc::PushTaskReply&&)> on_reply;
+    // `batch` is the whole reply of the push (who ran it; its `replies`
+    // may have been moved from).
+    std::function<void(const rpc::TaskSpec&, rpc::PushTaskReply&&, const rpc::PushTasksReply& batch)>
+        on_reply;
     // The call cannot run: the actor is dead, or died while running it.
     std::function<void(const rpc::TaskSpec&, const rpc::ErrorInfo&)> on_failure;
   };
@@ -94,7 +96,6 @@ class ActorSubmitter {
     rpc::Address caller_address;  // Owner of the calls' returns.
     int64_t poll_timeout_ms = 10000;
     int64_t retry_delay_ms = 200;  // After a failed GCS call.
-    TaskEventRecorder* task_events = nullptr;  // SUBMITTED_TO_WORKER goes here.
   };
 
   // `loop`, `directory` and `pusher` are not owned and must outlive this.

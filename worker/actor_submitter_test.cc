@@ -50,7 +50,9 @@ struct Fixture {
   ActorSubmitter submitter{
       loop, directory, pusher,
       ActorSubmitter::Callbacks{
-          [this](const rpc::TaskSpec& s, rpc::PushTaskReply&&) { replied.push_back(s.name()); },
+          [this](const rpc::TaskSpec& s, rpc::PushTaskReply&&, const rpc::PushTasksReply&) {
+            replied.push_back(s.name());
+          },
           [this](const rpc::TaskSpec& s, const rpc::ErrorInfo& e) { failed.emplace_back(s.name(), e); }},
       ActorSubmitter::Options{WorkerId::FromRandom(), rpc::Address(), 1000, 0}};
 

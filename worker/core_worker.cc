@@ -125,11 +125,12 @@ absl::Status CoreWorker::Connect() {
   submitter_ = std::make_unique<TaskSubmitter>(
       loop_, *lease_client_, *pusher_,
       TaskSubmitter::Callbacks{
-          [this](const rpc::TaskSpec& s, rpc::PushTaskReply&& r) { OnTaskReply(s, std::move(r)); },
+          [this](const rpc::TaskSpec& s, rpc::PushTaskReply&& r, const rpc::PushTasksReply& batch) {
+            OnTaskReply(s, std::move(r), batch);
+          },
           [this](const rpc::TaskSpec& s, const rpc::ErrorInfo& e) { OnTaskFailure(s, e); },
           [this](const rpc::TaskSpec& s) { WarnIfInfeasible(s); }},
       TaskSubmitter::Options{.caller = options_.worker_id, .caller_address = address_,
-                             .task_events = task_events_.get(),
                              .exempt_from_limit = [this](int64_t n) { in_flight_.Exempt(n); }});
   resolver_ = std::make_unique<DependencyResolver>(
       loop_, store_, options_.worker_id.Binary(),
@@ -140,10 +141,11 @@ absl::Status CoreWorker::Connect() {
   actor_submitter_ = std::make_unique<ActorSubmitter>(
       loop_, *actor_directory_, *pusher_,
       ActorSubmitter::Callbacks{
-          [this](const rpc::TaskSpec& s, rpc::PushTaskReply&& r) { OnTaskReply(s, std::move(r)); },
+          [this](const rpc::TaskSpec& s, rpc::PushTaskReply&& r, const rpc::PushTasksReply& batch) {
+            OnTaskReply(s, std::move(r), batch);
+          },
           [this](const rpc::TaskSpec& s, const rpc::ErrorInfo& e) { OnTaskFailure(s, e); }},
-      ActorSubmitter::Options{.caller = options_.worker_id, .caller_address = address_,
-                              .task_events = task_events_.get()});
+      ActorSubmitter::Options{.caller = options_.worker_id, .caller_address = address_});
   if (executor_) {
     executor_->SetRefHook([this](TaskRefScope& scope, rpc::PushTaskReply* reply) { AfterTaskRefs(scope, reply); });
     executor_->SetActorExitHandler([this](const std::string& actor_id) {

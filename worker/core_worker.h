@@ -148,7 +148,7 @@ class CoreWorker {
   void StartTaskEvents();
   absl::Status RegisterDriverJob();
   absl::Status RegisterWithRaylet();
-  void OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& reply);
+  void OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& reply, const rpc::PushTasksReply& batch);
   void OnTaskFailure(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error);
   void StoreError(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error);
   // Lineage reconstruction (core_worker_lineage.cc; docs/objects.md): keeps

@@ -51,11 +51,12 @@ static void ReleaseArgRefs(ReferenceTable& refs, const rpc::TaskSpec& spec) {
   }
 }
 
-void CoreWorker::OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& reply) {
+void CoreWorker::OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& reply,
+                             const rpc::PushTasksReply& batch) {
   if (reply.borrowed_ids_size() > 0 || (reply.returns_size() > 0 && reply.returns(0).nested_ids_size() > 0)) {
     HoldForRemotes(reply);
   }
-  task_events_->Ended(spec, reply.error());
+  task_events_->Replied(spec, reply, batch);
   if (task_metrics_) task_metrics_->Count(spec.function_name(), reply.error().type() != rpc::ErrorInfo::NONE);
   ReleaseArgRefs(refs_, spec);
   if (reply.error().type() != rpc::ErrorInfo::NONE) {

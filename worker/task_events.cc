@@ -94,9 +94,60 @@ uint32_t TaskEventRecorder::Buffer::Intern(int field, std::string_view value) {
   return it->second;
 }
 
-void TaskEventRecorder::Record(const rpc::TaskSpec& spec, rpc::TaskState state,
-                               const rpc::Address* worker, int32_t pid, const rpc::ErrorInfo* error,
-                               int64_t time_ns) {
+void TaskEventRecorder::Running(const rpc::TaskSpec& spec, int64_t received_ns) {
+  if (!options_.enabled) return;
+  const int64_t now = NowNs();
+  std::lock_guard<std::mutex> lock(running_mu_);
+  running_.push_back({&spec, received_ns, now, false});
+  running_unreported_.fetch_add(1, std::memory_order_relaxed);
+}
+
+int64_t TaskEventRecorder::Executed(const rpc::TaskSpec& spec) {
+  if (!options_.enabled) return 0;
+  std::lock_guard<std::mutex> lock(running_mu_);
+  for (size_t i = running_.size(); i-- > 0;) {
+    if (running_[i].spec != &spec) continue;
+    const int64_t running_ns = running_[i].running_ns;
+    if (!running_[i].reported) running_unreported_.fetch_sub(1, std::memory_order_relaxed);
+    running_[i] = running_.back();
+    running_.pop_back();
+    return running_ns;
+  }
+  return 0;
+}
+
+void TaskEventRecorder::StampExecutor(rpc::PushTasksReply* reply) const {
+  if (!options_.enabled) return;
+  reply->set_worker_pid(pid_);
+  reply->set_node_id(node_id_);
+  reply->set_worker_id(worker_id_);
+}
+
+void TaskEventRecorder::Replied(const rpc::TaskSpec& spec, const rpc::PushTaskReply& reply,
+                                const rpc::PushTasksReply& batch) {
+  if (!options_.enabled) return;
+  // The end as the worker saw it, when it says when the task started.
+  const int64_t ended_ns = reply.running_ns() != 0 ? reply.running_ns() + reply.exec_micros() * 1000 : 0;
+  Record(spec, reply.error().type() == rpc::ErrorInfo::NONE ? rpc::FINISHED : rpc::FAILED, batch.node_id(),
+         batch.worker_id(), batch.worker_pid(), &reply.error(), ended_ns, reply.received_ns(),
+         reply.running_ns());
+}
+
+void TaskEventRecorder::RecordRunning() {
+  if (running_unreported_.load(std::memory_order_relaxed) == 0) return;
+  std::lock_guard<std::mutex> lock(running_mu_);
+  for (RunningTask& task : running_) {
+    if (task.reported) continue;
+    Record(*task.spec, rpc::RUNNING, {}, {}, -1, nullptr, task.running_ns, task.received_ns,
+           task.running_ns);
+    task.reported = true;
+    running_unreported_.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+void TaskEventRecorder::Record(const rpc::TaskSpec& spec, rpc::TaskState state, std::string_view node_id,
+                               std::string_view worker_id, int32_t pid, const rpc::ErrorInfo* error,
+                               int64_t time_ns, int64_t received_ns, int64_t running_ns) {
   if (!options_.enabled) return;
   if (full_.load(std::memory_order_relaxed)) {
     full_drops_.fetch_add(1, std::memory_order_relaxed);
@@ -115,6 +166,8 @@ void TaskEventRecorder::Record(const rpc::TaskSpec& spec, rpc::TaskState state,
   TaskEventRecord& r = buf.records.emplace_back();  // Zero-filled.
   ++recorded_;
   r.time_ns = now;
+  r.received_ns = received_ns;
+  r.running_ns = running_ns;
   r.attempt = spec.attempt();
   r.state = static_cast<uint8_t>(state);
   const std::string& task_id = spec.task_id();
@@ -125,8 +178,9 @@ void TaskEventRecorder::Record(const rpc::TaskSpec& spec, rpc::TaskState state,
     r.task_id_str = buf.Intern(kParent, task_id);
   }
   r.job = buf.Intern(kJob, spec.job_id());
-  // The description travels with the first record of each side only.
-  if (state == rpc::PENDING_ARGS_AVAIL || state == rpc::RUNNING) {
+  // The description travels with the caller's first record and the
+  // executor's (a RUNNING one, its only kind).
+  if (state == rpc::PENDING_ARGS_AVAIL || pid < 0) {
     r.flags |= TaskEventRecord::kDescribed;
     r.function_name = buf.Intern(kFunction, spec.function_name());
     if (spec.name() != spec.function_name()) r.name = buf.Intern(kName, spec.name());
@@ -142,10 +196,8 @@ void TaskEventRecorder::Record(const rpc::TaskSpec& spec, rpc::TaskState state,
   } else {
     r.pid = pid;
   }
-  if (worker != nullptr) {
-    r.node_id = buf.Intern(kNode, worker->node_id());
-    r.worker_id = buf.Intern(kWorker, worker->worker_id());
-  }
+  r.node_id = buf.Intern(kNode, node_id);
+  r.worker_id = buf.Intern(kWorker, worker_id);
   if (error != nullptr && error->type() != rpc::ErrorInfo::NONE) {
     r.error_type = buf.Intern(kError, rpc::ErrorInfo::Type_Name(error->type()));
     r.error_message = buf.Intern(kError, error->message());
@@ -168,7 +220,8 @@ void TaskEventRecorder::FlushLoop() {
     const bool quiet = recorded_ == seen;  // Nothing new for a tick.
     seen = recorded_;
     const bool dropping = full_.load(std::memory_order_relaxed);
-    if (active_.records.empty() && dropped_ == 0 && !dropping) continue;
+    const bool running = running_unreported_.load(std::memory_order_relaxed) > 0;
+    if (active_.records.empty() && dropped_ == 0 && !dropping && !running) continue;
     if (!(due || half_full || quiet || dropping)) continue;
     lock.unlock();
     Flush();
@@ -179,6 +232,7 @@ void TaskEventRecorder::FlushLoop() {
 
 void TaskEventRecorder::Flush() {
   std::lock_guard<std::mutex> flush_lock(flush_mu_);
+  RecordRunning();
   int64_t dropped;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -195,10 +249,20 @@ void TaskEventRecorder::Flush() {
     if (sending_.records.empty() && dropped == 0) return;
   }
   if (sending_.strings.empty()) sending_.strings.emplace_back();
-  // The executor's node and worker are this process: in the table once.
-  const uint32_t self_node = sending_.Intern(kNode, node_id_);
-  const uint32_t self_worker = sending_.Intern(kWorker, worker_id_);
   const size_t n = sending_.records.size();
+  // The executor's node and worker are this process: in the table once,
+  // when an executor's record is there.
+  uint32_t self_node = 0, self_worker = 0;
+  for (size_t i = 0; i < n; ++i) {
+    TaskEventRecord& r = sending_.records[i];
+    if (!(r.flags & TaskEventRecord::kExecutor)) continue;
+    if (self_worker == 0) {
+      self_node = sending_.Intern(kNode, node_id_);
+      self_worker = sending_.Intern(kWorker, worker_id_);
+    }
+    r.node_id = self_node;
+    r.worker_id = self_worker;
+  }
   bool all_sent = true;
   int64_t lost_events = 0;   // In messages the GCS did not take.
   int64_t lost_dropped = 0;  // The dropped count, when its message was not taken.
@@ -208,13 +272,6 @@ void TaskEventRecorder::Flush() {
   for (const std::string& s : sending_.strings) request.add_strings(s);
   for (size_t begin = 0; begin < n || (begin == 0 && dropped > 0);) {
     const size_t end = std::min(n, begin + kRecordsPerMessage);
-    for (size_t i = begin; i < end; ++i) {
-      TaskEventRecord& r = sending_.records[i];
-      if (r.flags & TaskEventRecord::kExecutor) {
-        r.node_id = self_node;
-        r.worker_id = self_worker;
-      }
-    }
     request.set_dropped(begin == 0 ? dropped : 0);
     request.set_records(reinterpret_cast<const char*>(sending_.records.data() + begin),
                         (end - begin) * sizeof(TaskEventRecord));

@@ -2,15 +2,20 @@
 //
 // TaskEventRecorder records the state changes of tasks and actor calls in
 // this process (docs/observability.md) and sends them to the GCS in
-// batches. The caller's side records PENDING_ARGS_AVAIL (submitted),
-// PENDING_NODE_ASSIGNMENT (ObjectRef arguments ready; tasks without any skip
-// it), SUBMITTED_TO_WORKER (with the
-// leased worker) and how the reply ended the task; the executing worker
-// records RUNNING and FINISHED/FAILED with its node, worker id and pid.
-// The GCS merges both sides by task id and attempt.
+// batches. Two records per task that succeeds, both the caller's:
+// PENDING_ARGS_AVAIL (submitted) and its end, FINISHED or FAILED, recorded
+// when the worker's reply arrives and carrying what the worker put in the
+// reply: its pid, node and worker id, when the push reached it
+// (SUBMITTED_TO_WORKER) and when the task started (RUNNING). Tasks with
+// ObjectRef arguments add PENDING_NODE_ASSIGNMENT (arguments ready); a task
+// that ends without a reply (a dead worker, a refused lease) is recorded
+// FAILED by the caller. The executing worker records a task only when a
+// flush finds it running (RUNNING, with its node, worker and pid): records
+// leave a process only at a flush anyway, so a running task is seen as
+// soon as before, and a worker killed at its job's end (SIGKILL, no last
+// flush) loses nothing. The GCS merges the records by task id and attempt.
 //
-// Cost on the task path: one uncontended mutex, a clock read (one per
-// batch of tasks pushed together) and one
+// Cost on the task path: in the caller, one uncontended mutex and one
 // fixed-size TaskEventRecord (common/task_event_record.h) written into a
 // bounded buffer: the task id inline, every other string as a small index
 // into a side table interned per buffer (a repeat costs a compare against
@@ -47,6 +52,7 @@
 #include "common/task_event_record.h"
 #include "proto/common.pb.h"
 #include "proto/task_events.pb.h"
+#include "proto/worker.pb.h"
 
 namespace lumen::worker {
 
@@ -76,23 +82,26 @@ class TaskEventRecorder {
   bool enabled() const { return options_.enabled; }
 
   // The caller's side.
-  void Submitted(const rpc::TaskSpec& spec) { Record(spec, rpc::PENDING_ARGS_AVAIL, nullptr, 0, nullptr); }
-  void ArgsReady(const rpc::TaskSpec& spec) { Record(spec, rpc::PENDING_NODE_ASSIGNMENT, nullptr, 0, nullptr); }
-  // `worker` null when the caller does not know it (actor calls).
-  // `time_ns`: NowNs() read once for a whole batch pushed together; 0: now.
-  void Pushed(const rpc::TaskSpec& spec, const rpc::Address* worker, int32_t pid,
-              int64_t time_ns = 0) {
-    Record(spec, rpc::SUBMITTED_TO_WORKER, worker, pid, nullptr, time_ns);
-  }
-  // The reply or failure that ended the task, as the caller saw it.
+  void Submitted(const rpc::TaskSpec& spec) { Record(spec, rpc::PENDING_ARGS_AVAIL, {}, {}, 0, nullptr); }
+  void ArgsReady(const rpc::TaskSpec& spec) { Record(spec, rpc::PENDING_NODE_ASSIGNMENT, {}, {}, 0, nullptr); }
+  // The worker's reply ended the task: its end (FINISHED, or FAILED with
+  // the task's error), with who ran it (`batch`, stamped by the executor)
+  // and when it arrived there and started (`reply`).
+  void Replied(const rpc::TaskSpec& spec, const rpc::PushTaskReply& reply, const rpc::PushTasksReply& batch);
+  // The task failed without a reply of its worker (a dead worker, a
+  // refused lease, a failed argument).
   void Ended(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error) {
-    Record(spec, error.type() == rpc::ErrorInfo::NONE ? rpc::FINISHED : rpc::FAILED, nullptr, 0, &error);
+    Record(spec, error.type() == rpc::ErrorInfo::NONE ? rpc::FINISHED : rpc::FAILED, {}, {}, 0, &error);
   }
-  // The executor's side.
-  void Running(const rpc::TaskSpec& spec) { Record(spec, rpc::RUNNING, nullptr, -1, nullptr); }
-  void Executed(const rpc::TaskSpec& spec, const rpc::ErrorInfo& error) {
-    Record(spec, error.type() == rpc::ErrorInfo::NONE ? rpc::FINISHED : rpc::FAILED, nullptr, -1, &error);
-  }
+  // The executor's side, which records nothing for a task that ends with a
+  // reply: `spec` starts running (its push arrived at `received_ns`, 0:
+  // unknown). `spec` must stay valid until Executed(spec) on the same
+  // object; a flush meanwhile records it RUNNING.
+  void Running(const rpc::TaskSpec& spec, int64_t received_ns);
+  // `spec` ended; returns when it started (0 when disabled), for its reply.
+  int64_t Executed(const rpc::TaskSpec& spec);
+  // Who runs the tasks of `reply` (this process), for the caller's records.
+  void StampExecutor(rpc::PushTasksReply* reply) const;
 
   // The wall clock of the records, in ns since the epoch.
   static int64_t NowNs();
@@ -117,9 +126,20 @@ class TaskEventRecorder {
   };
   enum Field { kJob, kFunction, kName, kActor, kParent, kNode, kWorker, kError };
 
+  // A task this process runs now (Running, not yet Executed).
+  struct RunningTask {
+    const rpc::TaskSpec* spec;
+    int64_t received_ns;
+    int64_t running_ns;
+    bool reported;  // Its RUNNING record was written by a flush.
+  };
+
   // `pid` -1: this process executes it. `time_ns` 0: read the clock.
-  void Record(const rpc::TaskSpec& spec, rpc::TaskState state, const rpc::Address* worker,
-              int32_t pid, const rpc::ErrorInfo* error, int64_t time_ns = 0);
+  void Record(const rpc::TaskSpec& spec, rpc::TaskState state, std::string_view node_id,
+              std::string_view worker_id, int32_t pid, const rpc::ErrorInfo* error, int64_t time_ns = 0,
+              int64_t received_ns = 0, int64_t running_ns = 0);
+  // Writes a RUNNING record for each running task without one yet (before a flush).
+  void RecordRunning();
   void FlushLoop();
   // Swaps the buffer out and sends it (flusher thread, or Stop()).
   void Flush();
@@ -142,9 +162,14 @@ class TaskEventRecorder {
   bool stopping_ = false;     // Guarded by mu_.
   int64_t batches_sent_ = 0;  // Guarded by mu_.
 
+  // Taken before mu_ where both are held (RecordRunning).
+  std::mutex running_mu_;
+  std::vector<RunningTask> running_;  // Guarded by running_mu_; a few at most.
+  std::atomic<int> running_unreported_{0};  // Entries of running_ not reported.
+
   std::mutex flush_mu_;  // One flush at a time (the flusher or Stop).
   Buffer sending_;       // Guarded by flush_mu_.
-  // Records per message: 88 bytes each, well under gRPC's 4 MiB.
+  // Records per message: 104 bytes each, well under gRPC's 4 MiB.
   static constexpr size_t kRecordsPerMessage = 32768;
   std::thread flusher_;
 };

@@ -49,58 +49,140 @@ rpc::TaskSpec Spec(const std::string& id) {
   return spec;
 }
 
+// The caller's record of `spec`'s end, as a worker on node-B replied.
+void Ran(TaskEventRecorder& caller, const rpc::TaskSpec& spec) {
+  rpc::PushTasksReply batch;
+  batch.set_worker_pid(77);
+  batch.set_node_id("node-B");
+  batch.set_worker_id("worker-B");
+  rpc::PushTaskReply reply;
+  reply.set_received_ns(900);
+  reply.set_running_ns(1000);
+  reply.set_exec_micros(1);
+  caller.Replied(spec, reply, batch);
+}
+
 }  // namespace
 
-TEST_CASE("events of both sides carry what each side knows") {
-  Sink sink;
-  TaskEventRecorder recorder({}, sink.sender());
-  recorder.SetProcess("job1", "node-A", "worker-A");
+TEST_CASE("a task's end is the caller's record, with what the worker's reply says") {
+  Sink caller_sink, worker_sink;
+  TaskEventRecorder caller({}, caller_sink.sender());
+  caller.SetProcess("job1", "node-A", "worker-A");
+  TaskEventRecorder worker({}, worker_sink.sender());
+  worker.SetProcess("job1", "node-B", "worker-B");
   rpc::TaskSpec spec = Spec("t1");
-  rpc::Address worker;
-  worker.set_node_id("node-B");
-  worker.set_worker_id("worker-B");
-  recorder.Submitted(spec);
-  recorder.Pushed(spec, &worker, 77);
-  recorder.Running(spec);
-  rpc::ErrorInfo error;
-  error.set_type(rpc::ErrorInfo::TASK_EXCEPTION);
-  error.set_message("boom");
-  recorder.Executed(spec, error);
-  recorder.Stop();
+  caller.Submitted(spec);
+  // The worker runs it and answers; it records nothing itself.
+  rpc::PushTasksReply batch;
+  worker.StampExecutor(&batch);
+  const int64_t received = TaskEventRecorder::NowNs();
+  worker.Running(spec, received);
+  rpc::PushTaskReply reply;
+  reply.set_received_ns(received);
+  reply.set_running_ns(worker.Executed(spec));
+  reply.set_exec_micros(7);
+  reply.mutable_error()->set_type(rpc::ErrorInfo::TASK_EXCEPTION);
+  reply.mutable_error()->set_message("boom");
+  caller.Replied(spec, reply, batch);
+  caller.Stop();
+  worker.Stop();
+  CHECK(worker_sink.batches.empty());
 
-  REQUIRE(sink.batches.size() == 1);
-  const auto& batch = sink.batches[0];
+  REQUIRE(caller_sink.batches.size() == 1);
+  const auto& sent = caller_sink.batches[0];
   // One fixed-size record per change, strings through the side table.
-  const auto records = Sink::Records(batch);
-  REQUIRE(records.size() == 4);
-  CHECK(batch.strings(0).empty());
+  const auto records = Sink::Records(sent);
+  REQUIRE(records.size() == 2);
+  CHECK(sent.strings(0).empty());
   const TaskEventRecord& submitted = records[0];
   CHECK(submitted.state == rpc::PENDING_ARGS_AVAIL);
-  CHECK(submitted.TaskId(batch.strings()) == "t1");
+  CHECK(submitted.TaskId(sent.strings()) == "t1");
   CHECK((submitted.flags & TaskEventRecord::kDescribed));
   CHECK_FALSE((submitted.flags & TaskEventRecord::kExecutor));
-  CHECK(Str(batch, submitted.function_name) == "Plus");
-  CHECK(Str(batch, submitted.job) == "job1");
+  CHECK(Str(sent, submitted.function_name) == "Plus");
+  CHECK(Str(sent, submitted.job) == "job1");
   CHECK(submitted.pid == ::getpid());
   CHECK(submitted.attempt == 2);
-  const TaskEventRecord& pushed = records[1];
-  CHECK(pushed.state == rpc::SUBMITTED_TO_WORKER);
-  CHECK(pushed.pid == 77);
-  CHECK(Str(batch, pushed.node_id) == "node-B");
-  CHECK(Str(batch, pushed.worker_id) == "worker-B");
-  CHECK_FALSE((pushed.flags & TaskEventRecord::kDescribed));
-  const TaskEventRecord& running = records[2];
-  CHECK(running.state == rpc::RUNNING);
-  CHECK((running.flags & TaskEventRecord::kExecutor));
-  CHECK(Str(batch, running.worker_id) == "worker-A");
-  CHECK(Str(batch, running.node_id) == "node-A");
-  CHECK(running.pid == ::getpid());
-  const TaskEventRecord& failed = records[3];
-  CHECK(failed.state == rpc::FAILED);
-  CHECK(Str(batch, failed.error_type) == "TASK_EXCEPTION");
-  CHECK(Str(batch, failed.error_message) == "boom");
-  CHECK(submitted.time_ns <= failed.time_ns);
+  CHECK(submitted.received_ns == 0);
+  CHECK(submitted.running_ns == 0);
+  // Its end: the worker's identity and times, from the reply.
+  const TaskEventRecord& ended = records[1];
+  CHECK(ended.state == rpc::FAILED);
+  CHECK_FALSE((ended.flags & TaskEventRecord::kExecutor));
+  CHECK(Str(sent, ended.node_id) == "node-B");
+  CHECK(Str(sent, ended.worker_id) == "worker-B");
+  CHECK(ended.pid == ::getpid());  // The worker's (the same process here).
+  CHECK(ended.received_ns == received);
+  CHECK(ended.running_ns >= received);
+  CHECK(ended.time_ns == ended.running_ns + 7000);
+  CHECK(Str(sent, ended.error_type) == "TASK_EXCEPTION");
+  CHECK(Str(sent, ended.error_message) == "boom");
   CHECK(submitted.time_ns > 0);
+}
+
+TEST_CASE("a task that ends without a reply is the caller's FAILED record; a success is FINISHED") {
+  Sink sink;
+  TaskEventRecorder recorder({}, sink.sender());
+  rpc::TaskSpec lost = Spec("lost");
+  rpc::ErrorInfo died;
+  died.set_type(rpc::ErrorInfo::WORKER_DIED);
+  died.set_message("gone");
+  recorder.Ended(lost, died);
+  rpc::TaskSpec fine = Spec("fine");
+  recorder.Replied(fine, rpc::PushTaskReply(), rpc::PushTasksReply());
+  recorder.Stop();
+  REQUIRE(sink.batches.size() == 1);
+  const auto& sent = sink.batches[0];
+  const auto records = Sink::Records(sent);
+  REQUIRE(records.size() == 2);
+  CHECK(records[0].state == rpc::FAILED);
+  CHECK(Str(sent, records[0].error_type) == "WORKER_DIED");
+  CHECK(records[0].node_id == 0);
+  CHECK(records[1].state == rpc::FINISHED);
+  CHECK(records[1].error_type == 0);
+  CHECK(records[1].running_ns == 0);  // Not in the reply: not carried.
+  CHECK(records[1].time_ns > 0);      // Then the caller's clock.
+}
+
+TEST_CASE("a task still running when the flusher flushes is reported RUNNING by its worker") {
+  Sink sink;
+  TaskEventOptions options;
+  options.flush_interval_ms = 10;
+  TaskEventRecorder recorder(options, sink.sender());
+  recorder.SetProcess("job1", "node-A", "worker-A");
+  rpc::TaskSpec spec = Spec("long");
+  recorder.Start();
+  recorder.Running(spec, 5);
+  // Wait (bounded) for the flusher: nothing but the running task to send.
+  for (int i = 0; i < 500 && recorder.batches_sent() == 0; ++i) usleep(10'000);
+  REQUIRE(recorder.batches_sent() >= 1);
+  REQUIRE(sink.batches.size() >= 1);
+  const auto first = Sink::Records(sink.batches[0]);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].state == rpc::RUNNING);
+  CHECK((first[0].flags & TaskEventRecord::kExecutor));
+  CHECK((first[0].flags & TaskEventRecord::kDescribed));
+  CHECK(Str(sink.batches[0], first[0].function_name) == "Plus");
+  CHECK(first[0].received_ns == 5);
+  CHECK(first[0].running_ns == first[0].time_ns);
+  CHECK(first[0].pid == ::getpid());
+  CHECK(Str(sink.batches[0], first[0].worker_id) == "worker-A");
+  CHECK(Str(sink.batches[0], first[0].node_id) == "node-A");
+  CHECK(recorder.Executed(spec) == first[0].running_ns);
+  recorder.Stop();
+  size_t records = 0;
+  for (const auto& batch : sink.batches) records += Sink::Records(batch).size();
+  CHECK(records == 1);  // Reported once, not at every flush; the end is the caller's.
+}
+
+TEST_CASE("a task that ran between two flushes costs its worker no record") {
+  Sink sink;
+  TaskEventRecorder recorder({}, sink.sender());
+  rpc::TaskSpec spec = Spec("quick");
+  recorder.Running(spec, 1);
+  CHECK(recorder.Executed(spec) > 0);
+  recorder.Stop();
+  CHECK(sink.batches.empty());
 }
 
 TEST_CASE("repeated strings travel once per batch; a long task id goes through the table") {
@@ -111,7 +193,7 @@ TEST_CASE("repeated strings travel once per batch; a long task id goes through t
     rpc::TaskSpec spec = Spec("t" + std::to_string(i));
     spec.set_parent_task_id("driver-task");
     recorder.Submitted(spec);
-    recorder.Running(spec);
+    Ran(recorder, spec);
   }
   const std::string long_id(40, 'x');
   recorder.Submitted(Spec(long_id));
@@ -120,7 +202,7 @@ TEST_CASE("repeated strings travel once per batch; a long task id goes through t
   const auto& batch = sink.batches[0];
   const auto records = Sink::Records(batch);
   REQUIRE(records.size() == 2001);
-  // "", job1, Plus, driver-task, node-A, worker-A, the long id.
+  // "", job1, Plus, driver-task, node-B, worker-B, the long id.
   CHECK(batch.strings_size() == 7);
   CHECK(records[1998].TaskId(batch.strings()) == "t999");
   CHECK(Str(batch, records[1998].parent_task_id) == "driver-task");
@@ -183,7 +265,7 @@ TEST_CASE("the flusher sends while the process runs, and slots are reused") {
   // Wait (bounded) for the flusher; no timing is asserted.
   for (int i = 0; i < 500 && recorder.batches_sent() == 0; ++i) usleep(10'000);
   CHECK(recorder.batches_sent() >= 1);
-  for (int i = 0; i < 200; ++i) recorder.Running(Spec("u" + std::to_string(i)));
+  for (int i = 0; i < 200; ++i) Ran(recorder, Spec("u" + std::to_string(i)));
   recorder.Stop();
   CHECK(sink.NumEvents() == 400);
   CHECK(recorder.dropped_total() == 0);
@@ -200,7 +282,7 @@ TEST_CASE("a buffer that filled takes records again once the flusher swapped it;
   // Wait (bounded) for the flusher to send the full buffer; no timing is asserted.
   for (int i = 0; i < 500 && recorder.batches_sent() == 0; ++i) usleep(10'000);
   REQUIRE(recorder.batches_sent() >= 1);
-  for (int i = 0; i < 3; ++i) recorder.Running(Spec("b" + std::to_string(i)));
+  for (int i = 0; i < 3; ++i) Ran(recorder, Spec("b" + std::to_string(i)));
   recorder.Stop();
   CHECK(sink.NumEvents() == 7);
   CHECK(recorder.dropped_total() == 6);

@@ -67,6 +67,12 @@ void TaskExecutor::EnqueueBatch(const rpc::PushTasksRequest* request, rpc::PushT
   for (const auto& task : request->tasks()) item.tasks.emplace_back(&task.spec(), reply->add_replies());
   item.done = std::move(done);
   item.caller = &request->caller();
+  // When the push reached this worker (SUBMITTED_TO_WORKER): one clock
+  // read per push, carried by each task's executor record.
+  if (task_events_ && task_events_->enabled()) {
+    item.received_ns = TaskEventRecorder::NowNs();
+    task_events_->StampExecutor(reply);
+  }
   std::vector<Item> ready;
   const rpc::TaskSpec* first = item.tasks.empty() ? nullptr : item.tasks.front().first;
   if (first && !first->actor_id().empty() && !first->actor_creation()) {
@@ -115,6 +121,7 @@ void TaskExecutor::Dispatch(std::vector<Item>& ready, bool may_run_here) {
         batch->left = static_cast<int>(item.tasks.size());
         batch->done = std::move(item.done);
         batch->caller = item.caller;
+        batch->received_ns = item.received_ns;
         if (item.tasks.empty()) batch->done(absl::OkStatus());
         for (auto& [spec, reply] : item.tasks) pool_queue_.push_back({spec, reply, batch});
       }
@@ -152,7 +159,7 @@ void TaskExecutor::PoolLoop() {
       task = std::move(pool_queue_.front());
       pool_queue_.pop_front();
     }
-    RunOne(*task.spec, task.reply, task.batch->caller);
+    RunOne(*task.spec, task.reply, task.batch->caller, task.batch->received_ns);
     if (task.batch->left.fetch_sub(1) == 1) {
       task.batch->done(absl::OkStatus());
       ReportExitOnce();
@@ -187,7 +194,7 @@ void TaskExecutor::Loop() {
 }
 
 void TaskExecutor::RunItem(Item& item) {
-  for (auto& [spec, reply] : item.tasks) RunOne(*spec, reply, item.caller);
+  for (auto& [spec, reply] : item.tasks) RunOne(*spec, reply, item.caller, item.received_ns);
   item.done(absl::OkStatus());
   ReportExitOnce();
 }
@@ -197,7 +204,7 @@ void TaskExecutor::ReportExitOnce() {
 }
 
 void TaskExecutor::RunOne(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply,
-                          const rpc::Address* caller) {
+                          const rpc::Address* caller, int64_t received_ns) {
   TaskRefScope refs_met(spec.has_caller() ? &spec.caller() : caller);
   bool actor_call = !spec.actor_id().empty() && !spec.actor_creation();
   {
@@ -212,7 +219,7 @@ void TaskExecutor::RunOne(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply,
   }
   // An actor keeps the GPUs (and environment) of its creation.
   if (!actor_call) SetVisibleGpus(spec);
-  if (task_events_) task_events_->Running(spec);
+  if (task_events_ && received_ns != 0) task_events_->Running(spec, received_ns);
   auto start = std::chrono::steady_clock::now();
   if (actor_call || spec.actor_creation() || spec.runtime_env_json().empty()) {
     Execute(spec, reply);
@@ -230,7 +237,10 @@ void TaskExecutor::RunOne(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply,
   std::fflush(stdout);
   std::fflush(stderr);
   if (after_task_) after_task_();
-  if (task_events_) task_events_->Executed(spec, reply->error());
+  if (task_events_ && received_ns != 0) {  // For the caller's record of the task's end.
+    reply->set_received_ns(received_ns);
+    reply->set_running_ns(task_events_->Executed(spec));
+  }
   reply->set_exec_micros(std::chrono::duration_cast<std::chrono::microseconds>(
                              std::chrono::steady_clock::now() - start)
                              .count());

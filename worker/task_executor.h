@@ -101,12 +101,14 @@ class TaskExecutor {
     std::vector<std::pair<const rpc::TaskSpec*, rpc::PushTaskReply*>> tasks;
     rpc::Done done;
     const rpc::Address* caller = nullptr;  // The push's; lives as long as its request.
+    int64_t received_ns = 0;  // When the push arrived (task events on), else 0.
   };
   // Counts down the calls of one push running on the actor's pool.
   struct PoolBatch {
     std::atomic<int> left{0};
     rpc::Done done;
     const rpc::Address* caller = nullptr;
+    int64_t received_ns = 0;
   };
   struct PoolTask {
     const rpc::TaskSpec* spec;
@@ -117,7 +119,8 @@ class TaskExecutor {
   void Refuse(Item& item, const std::string& error);
   // Hands the released actor pushes to the task thread or the pool.
   void Dispatch(std::vector<Item>& ready, bool may_run_here);
-  void RunOne(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply, const rpc::Address* caller);
+  void RunOne(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply, const rpc::Address* caller,
+              int64_t received_ns);
   void PoolLoop();
   void CreateActor(const rpc::TaskSpec& spec, const std::vector<ray::internal::ArgView>& args,
                    rpc::PushTaskReply* reply);

@@ -4,7 +4,6 @@
 
 #include "common/logging.h"
 #include "common/rpc/grpc_status.h"
-#include "worker/task_events.h"
 
 namespace lumen::worker {
 namespace {
@@ -249,13 +248,11 @@ void TaskSubmitter::PushTo(const std::string& key, Shape& shape, Lease& lease, s
   auto request = std::make_shared<rpc::PushTasksRequest>();
   *request->mutable_caller() = options_.caller_address;
   request->mutable_tasks()->Reserve(static_cast<int>(n));
-  const int64_t pushed_ns = options_.task_events ? TaskEventRecorder::NowNs() : 0;
   for (size_t i = 0; i < n && !shape.queue.empty(); ++i) {
     rpc::TaskSpec* spec = request->add_tasks()->mutable_spec();
     spec->Swap(&shape.queue.front());
     shape.queue.pop_front();
     for (int32_t gpu : lease.gpu_ids) spec->add_gpu_ids(gpu);
-    if (options_.task_events) options_.task_events->Pushed(*spec, &lease.worker, lease.pid, pushed_ns);
   }
   int64_t lease_id = lease.id;
   auto on_reply = [this, key, lease_id, request](absl::Status status,
@@ -283,7 +280,7 @@ void TaskSubmitter::DeliverResults(const rpc::PushTasksRequest& request, absl::S
     results.Swap(&one);
     one.set_exec_micros(results.exec_micros());
     one.set_worker_exiting(results.worker_exiting());
-    callbacks_.on_reply(request.tasks(i).spec(), std::move(results));
+    callbacks_.on_reply(request.tasks(i).spec(), std::move(results), reply);
   }
 }
 

@@ -60,14 +60,15 @@
 
 namespace lumen::worker {
 
-class TaskEventRecorder;
-
 class TaskSubmitter {
  public:
   struct Callbacks {
     // The worker ran the task (the reply may carry the task's own error).
     // Called on a gRPC thread, as soon as the reply arrives.
-    std::function<void(const rpc::TaskSpec&, rpc::PushTaskReply&&)> on_reply;
+    // `batch` is the whole reply of the push (who ran it; its `replies`
+    // may have been moved from).
+    std::function<void(const rpc::TaskSpec&, rpc::PushTaskReply&&, const rpc::PushTasksReply& batch)>
+        on_reply;
     // The task cannot run: retries ran out, or the raylet refused it.
     std::function<void(const rpc::TaskSpec&, const rpc::ErrorInfo&)> on_failure;
     // The first task of a resource shape not seen before (loop thread).
@@ -91,7 +92,6 @@ class TaskSubmitter {
     // declared after about 2 s.
     int lease_request_attempts = 8;
     int lease_retry_base_ms = 50;
-    TaskEventRecorder* task_events = nullptr;  // SUBMITTED_TO_WORKER goes here.
     // Told how many more (or, negative, fewer) queued tasks wait for a
     // shape no node has, so submission backpressure leaves them out
     // (InFlightLimit::Exempt). May be empty.

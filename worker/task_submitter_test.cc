@@ -29,13 +29,15 @@ struct Fixture {
   TaskSubmitter submitter{
       loop, leases, pusher,
       TaskSubmitter::Callbacks{
-          [this](const rpc::TaskSpec& s, rpc::PushTaskReply&&) { replied.push_back(s.name()); },
+          [this](const rpc::TaskSpec& s, rpc::PushTaskReply&&, const rpc::PushTasksReply&) {
+            replied.push_back(s.name());
+          },
           [this](const rpc::TaskSpec& s, const rpc::ErrorInfo& e) { failed.emplace_back(s.name(), e); },
           [this](const rpc::TaskSpec&) { ++new_shapes; }},
       TaskSubmitter::Options{caller, caller_address, /*idle_lease_grace_ms=*/0,
                              /*lease_quantum_ms=*/100, &clock,
                              /*lease_request_attempts=*/3, /*lease_retry_base_ms=*/0,
-                             /*task_events=*/nullptr, [this](int64_t n) { exempt += n; }}};
+                             [this](int64_t n) { exempt += n; }}};
 
   // Runs everything the loop has ready, timers that are due included.
   void Poll() {
