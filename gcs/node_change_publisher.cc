@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/numbers.h"
+#include "common/expired_waiters.h"
 #include "common/logging.h"
 #include "gcs/tables.h"
 
@@ -44,12 +45,7 @@ bool NodeChangePublisher::Poll(int64_t after_seq, int64_t deadline_ms, int64_t n
 }
 
 void NodeChangePublisher::ExpireWaiters(int64_t now_ms) {
-  std::vector<Waiter> expired;
-  auto keep_end = std::partition(waiters_.begin(), waiters_.end(),
-                                 [now_ms](const Waiter& w) { return w.deadline_ms > now_ms; });
-  std::move(keep_end, waiters_.end(), std::back_inserter(expired));
-  waiters_.erase(keep_end, waiters_.end());
-  for (auto& waiter : expired) waiter.reply(ChangesAfter(waiter.after_seq));
+  for (auto& waiter : TakeExpiredWaiters(waiters_, now_ms)) waiter.reply(ChangesAfter(waiter.after_seq));
 }
 
 void NodeChangePublisher::Close() {

@@ -6,6 +6,8 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
+#include "common/expired_waiters.h"
+
 namespace lumen::gcs {
 namespace {
 
@@ -118,12 +120,7 @@ void ResourceManager::AnswerWaiters() {
 }
 
 void ResourceManager::ExpireWaiters(int64_t now_ms) {
-  std::vector<Waiter> due;
-  auto keep = std::partition(waiters_.begin(), waiters_.end(),
-                             [now_ms](const Waiter& w) { return w.deadline_ms > now_ms; });
-  std::move(keep, waiters_.end(), std::back_inserter(due));
-  waiters_.erase(keep, waiters_.end());
-  for (Waiter& w : due) w.reply(Delta(w.after_version, w.epoch));
+  for (Waiter& w : TakeExpiredWaiters(waiters_, now_ms)) w.reply(Delta(w.after_version, w.epoch));
 }
 
 void ResourceManager::Close() {

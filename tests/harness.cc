@@ -394,14 +394,22 @@ std::map<std::string, pid_t> Sandbox::SessionPids(const std::string& session_dir
   return pids;
 }
 
-std::string Sandbox::SessionDirFromOutput(const std::string& out) {
-  const std::string key = "Session dir:";
+namespace {
+
+// The rest of the line after `key` in `out`, without leading spaces.
+std::string ValueAfter(const std::string& out, const std::string& key) {
   const size_t at = out.find(key);
   if (at == std::string::npos) return "";
   const size_t start = out.find_first_not_of(' ', at + key.size());
-  const size_t end = out.find('\n', start);
-  return out.substr(start, end - start);
+  if (start == std::string::npos) return "";
+  return out.substr(start, out.find('\n', start) - start);
 }
+
+}  // namespace
+
+std::string Sandbox::SessionDirFromOutput(const std::string& out) { return ValueAfter(out, "Session dir:"); }
+
+std::string Sandbox::GcsAddressFromOutput(const std::string& out) { return ValueAfter(out, "GCS address:"); }
 
 // The TCP ports process `pid` listens on (/proc/net/tcp and tcp6 rows in
 // state LISTEN whose socket inode is one of the process's descriptors).

@@ -89,6 +89,9 @@ class Sandbox {
   std::map<std::string, pid_t> SessionPids(const std::string& session_dir) const;
   // The value printed after "Session dir:" by `lumen start`.
   static std::string SessionDirFromOutput(const std::string& out);
+  // The value printed after "GCS address:" by `lumen start --head` (the
+  // address the head advertises); "" when missing.
+  static std::string GcsAddressFromOutput(const std::string& out);
 
   // The marker entry every sandboxed process carries.
   std::string Marker() const { return "LUMEN_TEST_SANDBOX=" + root_; }

@@ -36,10 +36,8 @@ TEST_CASE("head, second node, raylet death, stop", "[integration]") {
   // The hints name the address the head advertises (the machine's, detected;
   // docs/operations.md); this machine also reaches its GCS on loopback.
   const std::string address = "127.0.0.1:" + port;
-  const size_t gcs_line = head.out.find("GCS address:");
-  REQUIRE(gcs_line != std::string::npos);
-  const size_t advertised_at = head.out.find_first_not_of(' ', gcs_line + 12);
-  const std::string advertised = head.out.substr(advertised_at, head.out.find('\n', advertised_at) - advertised_at);
+  const std::string advertised = Sandbox::GcsAddressFromOutput(head.out);
+  REQUIRE(!advertised.empty());
   CHECK(Has(advertised, ":" + port));
   CHECK(Has(head.out, "lumen start --address=" + advertised));
   CHECK(Has(head.out, "RAY_ADDRESS=" + advertised));

@@ -53,11 +53,8 @@ class JobsCluster {
   // The address the head advertises (its "GCS address:" line; the machine's
   // detected address, docs/operations.md), which jobs get as RAY_ADDRESS.
   std::string gcs_address() const {
-    const std::string key = "GCS address:";
-    const size_t at = head_.out.find(key);
-    if (at == std::string::npos) return "127.0.0.1:" + port_;
-    const size_t start = head_.out.find_first_not_of(' ', at + key.size());
-    return head_.out.substr(start, head_.out.find('\n', start) - start);
+    const std::string advertised = Sandbox::GcsAddressFromOutput(head_.out);
+    return advertised.empty() ? "127.0.0.1:" + port_ : advertised;
   }
 
   // One request; `token` empty: none sent.

@@ -60,14 +60,6 @@ CommandResult StartHead(Sandbox& sandbox, std::vector<std::string> extra) {
   return sandbox.Lumen(args);
 }
 
-std::string GcsAddress(const std::string& out) {
-  const std::string key = "GCS address:";
-  const size_t at = out.find(key);
-  if (at == std::string::npos) return "";
-  const size_t start = out.find_first_not_of(' ', at + key.size());
-  return out.substr(start, out.find('\n', start) - start);
-}
-
 }  // namespace
 
 TEST_CASE("the raylet listens on --node-manager-port and workers only in the worker port range") {
@@ -92,7 +84,8 @@ TEST_CASE("the raylet listens on --node-manager-port and workers only in the wor
 
   // Two tasks held running: two workers, both with their ports bound.
   const std::string stop_file = sandbox.root() + "/stop";
-  pid_t driver = sandbox.Spawn("hold", {Driver(), "hold", stop_file, "2"}, {{"RAY_ADDRESS", GcsAddress(start.out)}});
+  pid_t driver = sandbox.Spawn("hold", {Driver(), "hold", stop_file, "2"},
+                               {{"RAY_ADDRESS", Sandbox::GcsAddressFromOutput(start.out)}});
   REQUIRE(driver > 0);
   const bool running = WaitUntil(
       [&] {
@@ -131,7 +124,8 @@ TEST_CASE("a worker port range without free ports fails the driver's task with t
                                    "--max-worker-port", std::to_string(first + 1)});
   INFO(start.Describe());
   REQUIRE(start.exit_code == 0);
-  auto run = sandbox.Run({Driver(), "one"}, {{"RAY_ADDRESS", GcsAddress(start.out)}}, 120000);
+  auto run = sandbox.Run({Driver(), "one"}, {{"RAY_ADDRESS", Sandbox::GcsAddressFromOutput(start.out)}},
+                         120000);
   INFO(run.Describe());
   CHECK(run.exit_code == 4);
   CHECK_THAT(run.out, Catch::Contains("no free port for a worker"));

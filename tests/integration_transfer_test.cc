@@ -57,20 +57,16 @@ CommandResult RunCross(Sandbox& sandbox, LocalCluster& cluster, int mib) {
   return run;
 }
 
-// Lines of node `index`'s raylet log that record a finished pull.
-int PullsLogged(const LocalCluster& cluster, int index) {
-  std::ifstream log(cluster.nodes()[index].session_dir + "/logs/raylet.out");
-  int count = 0;
-  for (std::string line; std::getline(log, line);) count += line.find("pulled object ") != std::string::npos;
-  return count;
-}
-
+// Lines of node `index`'s raylet log that hold `needle`.
 int LogLines(const LocalCluster& cluster, int index, const std::string& needle) {
   std::ifstream log(cluster.nodes()[index].session_dir + "/logs/raylet.out");
   int count = 0;
   for (std::string line; std::getline(log, line);) count += line.find(needle) != std::string::npos;
   return count;
 }
+
+// Lines of node `index`'s raylet log that record a finished pull.
+int PullsLogged(const LocalCluster& cluster, int index) { return LogLines(cluster, index, "pulled object "); }
 
 // LogLines once at least `at_least` lines are there, or after 10 s. A daemon's
 // output reaches raylet.out through its log writer process (a pipe:
