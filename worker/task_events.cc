@@ -46,8 +46,37 @@ int64_t TaskEventRecorder::NowNs() {
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+namespace {
+std::atomic<uint64_t> g_next_recorder_id{1};
+}  // namespace
+
+thread_local TaskEventRecorder::ThreadSlot TaskEventRecorder::t_slot_;
+
+TaskEventRecorder::ThreadSlot::~ThreadSlot() {
+  if (buffer) buffer->orphaned.store(true, std::memory_order_release);
+}
+
 TaskEventRecorder::TaskEventRecorder(TaskEventOptions options, Sender send)
-    : options_(options), send_(std::move(send)), pid_(static_cast<int32_t>(::getpid())) {}
+    : options_(options),
+      send_(std::move(send)),
+      pid_(static_cast<int32_t>(::getpid())),
+      id_(g_next_recorder_id.fetch_add(1, std::memory_order_relaxed)) {}
+
+TaskEventRecorder::ThreadBuffer& TaskEventRecorder::Mine() {
+  ThreadSlot& slot = t_slot_;
+  if (slot.owner == id_) return *slot.buffer;
+  // First record of this thread here (or it recorded to another recorder
+  // since): a buffer of its own; the one it leaves gets nothing more.
+  if (slot.buffer) slot.buffer->orphaned.store(true, std::memory_order_release);
+  auto buffer = std::make_shared<ThreadBuffer>();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    threads_.push_back(buffer);
+  }
+  slot.owner = id_;
+  slot.buffer = std::move(buffer);
+  return *slot.buffer;
+}
 
 TaskEventRecorder::~TaskEventRecorder() { Stop(); }
 
@@ -149,22 +178,22 @@ void TaskEventRecorder::Record(const rpc::TaskSpec& spec, rpc::TaskState state, 
                                std::string_view worker_id, int32_t pid, const rpc::ErrorInfo* error,
                                int64_t time_ns, int64_t received_ns, int64_t running_ns) {
   if (!options_.enabled) return;
-  if (full_.load(std::memory_order_relaxed)) {
-    full_drops_.fetch_add(1, std::memory_order_relaxed);
+  ThreadBuffer& mine = Mine();
+  if (mine.full.load(std::memory_order_relaxed)) {
+    mine.full_drops.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   const int64_t now = time_ns != 0 ? time_ns : NowNs();
-  std::lock_guard<std::mutex> lock(mu_);
-  Buffer& buf = active_;
+  std::lock_guard<std::mutex> lock(mine.mu);
+  Buffer& buf = mine.active;
   if (buf.records.size() >= options_.buffer_size) {
-    full_.store(true, std::memory_order_relaxed);
-    ++dropped_;
-    ++dropped_total_;
+    mine.full.store(true, std::memory_order_relaxed);
+    ++mine.dropped;
     return;
   }
   if (buf.strings.empty()) buf.strings.emplace_back();
   TaskEventRecord& r = buf.records.emplace_back();  // Zero-filled.
-  ++recorded_;
+  ++mine.recorded;
   r.time_ns = now;
   r.received_ns = received_ns;
   r.running_ns = running_ns;
@@ -214,18 +243,30 @@ void TaskEventRecorder::FlushLoop() {
   while (!stopping_) {
     cv_.wait_for(lock, kTick, [this] { return stopping_; });
     if (stopping_) break;
+    std::vector<std::shared_ptr<ThreadBuffer>> threads = threads_;
+    bool pending = dropped_ > 0;
+    lock.unlock();
+    size_t most = 0;
+    uint64_t recorded = 0;
+    bool dropping = false;
+    for (const auto& t : threads) {
+      std::lock_guard<std::mutex> thread_lock(t->mu);
+      most = std::max(most, t->active.records.size());
+      recorded += t->recorded;
+      dropping |= t->full.load(std::memory_order_relaxed);
+      pending |= !t->active.records.empty() || t->dropped > 0 ||
+                 t->full_drops.load(std::memory_order_relaxed) > 0;
+    }
+    pending |= running_unreported_.load(std::memory_order_relaxed) > 0;
     const auto now = std::chrono::steady_clock::now();
     const bool due = now - last_flush >= std::chrono::milliseconds(options_.flush_interval_ms);
-    const bool half_full = active_.records.size() * 2 >= options_.buffer_size;
-    const bool quiet = recorded_ == seen;  // Nothing new for a tick.
-    seen = recorded_;
-    const bool dropping = full_.load(std::memory_order_relaxed);
-    const bool running = running_unreported_.load(std::memory_order_relaxed) > 0;
-    if (active_.records.empty() && dropped_ == 0 && !dropping && !running) continue;
-    if (!(due || half_full || quiet || dropping)) continue;
-    lock.unlock();
-    Flush();
-    last_flush = std::chrono::steady_clock::now();
+    const bool half_full = most * 2 >= options_.buffer_size;
+    const bool quiet = recorded == seen;  // Nothing new for a tick.
+    seen = recorded;
+    if (pending && (due || half_full || quiet || dropping)) {
+      Flush();
+      last_flush = std::chrono::steady_clock::now();
+    }
     lock.lock();
   }
 }
@@ -233,21 +274,64 @@ void TaskEventRecorder::FlushLoop() {
 void TaskEventRecorder::Flush() {
   std::lock_guard<std::mutex> flush_lock(flush_mu_);
   RecordRunning();
-  int64_t dropped;
+  std::vector<std::shared_ptr<ThreadBuffer>> threads;
+  int64_t dropped;  // To report with the first message of this flush.
   {
     std::lock_guard<std::mutex> lock(mu_);
-    std::swap(active_, sending_);
-    active_.Clear();  // Keeps the capacity of the buffer sent last time.
-    // Records dropped from here on count in dropped_ (under mu_) until
-    // the buffer fills again.
-    full_.store(false, std::memory_order_relaxed);
-    const int64_t full_drops = full_drops_.exchange(0, std::memory_order_relaxed);
-    dropped_ += full_drops;
-    dropped_total_ += full_drops;
+    threads = threads_;
     dropped = dropped_;
     dropped_ = 0;
-    if (sending_.records.empty() && dropped == 0) return;
   }
+  bool all_sent = true;
+  bool sent_any = false;
+  int64_t lost_events = 0;   // In messages the GCS did not take.
+  int64_t lost_dropped = 0;  // The dropped count, when its message was not taken.
+  std::vector<const ThreadBuffer*> emptied;  // Orphaned, and sent: to forget.
+  for (const auto& t : threads) {
+    // Read before the swap: an orphaned buffer gets no more records.
+    const bool orphaned = t->orphaned.load(std::memory_order_acquire);
+    int64_t thread_dropped;
+    {
+      std::lock_guard<std::mutex> thread_lock(t->mu);
+      std::swap(t->active, sending_);
+      t->active.Clear();  // Keeps the capacity of the buffer sent last time.
+      // Records dropped from here on count in t->dropped (under its mu)
+      // until the buffer fills again.
+      t->full.store(false, std::memory_order_relaxed);
+      thread_dropped = t->dropped + t->full_drops.exchange(0, std::memory_order_relaxed);
+      t->dropped = 0;
+    }
+    if (thread_dropped > 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      dropped_total_ += thread_dropped;
+    }
+    dropped += thread_dropped;
+    if (orphaned) emptied.push_back(t.get());
+    if (sending_.records.empty()) continue;
+    Send(dropped, all_sent, lost_events, lost_dropped);
+    sent_any = true;
+    dropped = 0;
+  }
+  sending_.Clear();
+  if (dropped > 0) {  // Nothing to send but the count.
+    Send(dropped, all_sent, lost_events, lost_dropped);
+    sent_any = true;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!emptied.empty()) {
+    threads_.erase(std::remove_if(threads_.begin(), threads_.end(),
+                                  [&](const std::shared_ptr<ThreadBuffer>& t) {
+                                    return std::find(emptied.begin(), emptied.end(), t.get()) != emptied.end();
+                                  }),
+                   threads_.end());
+  }
+  if (sent_any && all_sent) ++batches_sent_;
+  // Lost: counted, and reported with the next batch.
+  dropped_ += lost_events + lost_dropped;
+  dropped_total_ += lost_events;
+}
+
+void TaskEventRecorder::Send(int64_t dropped, bool& all_sent, int64_t& lost_events, int64_t& lost_dropped) {
   if (sending_.strings.empty()) sending_.strings.emplace_back();
   const size_t n = sending_.records.size();
   // The executor's node and worker are this process: in the table once,
@@ -263,13 +347,10 @@ void TaskEventRecorder::Flush() {
     r.node_id = self_node;
     r.worker_id = self_worker;
   }
-  bool all_sent = true;
-  int64_t lost_events = 0;   // In messages the GCS did not take.
-  int64_t lost_dropped = 0;  // The dropped count, when its message was not taken.
   rpc::AddTaskEventDataRequest request;
   request.set_job_id(job_id_);
   request.set_record_size(static_cast<int32_t>(sizeof(TaskEventRecord)));
-  for (const std::string& s : sending_.strings) request.add_strings(s);
+  for (const std::string& str : sending_.strings) request.add_strings(str);
   for (size_t begin = 0; begin < n || (begin == 0 && dropped > 0);) {
     const size_t end = std::min(n, begin + kRecordsPerMessage);
     request.set_dropped(begin == 0 ? dropped : 0);
@@ -278,26 +359,31 @@ void TaskEventRecorder::Flush() {
     if (!send_(request).ok()) {
       all_sent = false;
       lost_events += static_cast<int64_t>(end - begin);
-      if (begin == 0) lost_dropped = dropped;
+      if (begin == 0) lost_dropped += dropped;
     }
     if (end == begin) break;  // Only the dropped count: sent.
     begin = end;
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  if (all_sent) ++batches_sent_;
-  // Lost: counted, and reported with the next batch.
-  dropped_ += lost_events + lost_dropped;
-  dropped_total_ += lost_events;
 }
 
 int64_t TaskEventRecorder::dropped_total() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return dropped_total_ + full_drops_.load(std::memory_order_relaxed);
+  int64_t total = dropped_total_;
+  for (const auto& t : threads_) {
+    std::lock_guard<std::mutex> thread_lock(t->mu);
+    total += t->dropped + t->full_drops.load(std::memory_order_relaxed);
+  }
+  return total;
 }
 
 int64_t TaskEventRecorder::batches_sent() const {
   std::lock_guard<std::mutex> lock(mu_);
   return batches_sent_;
+}
+
+size_t TaskEventRecorder::thread_buffers() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return threads_.size();
 }
 
 }  // namespace lumen::worker

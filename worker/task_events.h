@@ -17,7 +17,8 @@
 //
 // Cost on the task path: in the caller, one uncontended mutex and one
 // fixed-size TaskEventRecord (common/task_event_record.h) written into a
-// bounded buffer: the task id inline, every other string as a small index
+// bounded buffer of the recording thread's own (no lock or cache line
+// shared with the process's other recording threads): the task id inline, every other string as a small index
 // into a side table interned per buffer (a repeat costs a compare against
 // the last value of that field, else one hash lookup). No allocation after
 // warm-up. The buffer is bounded (`buffer_size` records): when it is full
@@ -58,7 +59,7 @@ namespace lumen::worker {
 
 struct TaskEventOptions {
   bool enabled = true;
-  size_t buffer_size = 10'000;  // Events held between two flushes.
+  size_t buffer_size = 10'000;  // Events held between two flushes, per recording thread.
   int flush_interval_ms = 1000;
   // LUMEN_TASK_EVENTS=0 disables; LUMEN_TASK_EVENTS_BUFFER=N sets
   // buffer_size (tests); LUMEN_TASK_EVENTS_FLUSH_MS the interval.
@@ -106,9 +107,11 @@ class TaskEventRecorder {
   // The wall clock of the records, in ns since the epoch.
   static int64_t NowNs();
 
-  // For tests: events dropped so far and batches sent.
+  // For tests: events dropped so far, flushes sent, and the buffers of
+  // recording threads held.
   int64_t dropped_total() const;
   int64_t batches_sent() const;
+  size_t thread_buffers() const;
 
  private:
   // A buffer of records and the side table its string indices point into.
@@ -134,6 +137,34 @@ class TaskEventRecorder {
     bool reported;  // Its RUNNING record was written by a flush.
   };
 
+  // The records of one recording thread. Only that thread appends to
+  // `active`; the flusher takes `mu` to swap it out, so the task path
+  // never shares a lock or a cache line with another recording thread (a
+  // caller's submitting thread and its reply thread were the cost when
+  // they shared one buffer: docs/observability.md).
+  struct ThreadBuffer {
+    std::mutex mu;
+    Buffer active;          // Guarded by mu.
+    uint64_t recorded = 0;  // Guarded by mu: ever, to see quiet spells.
+    int64_t dropped = 0;    // Guarded by mu: since the last swap.
+    // `active` is full: a record is counted here and dropped without
+    // taking `mu` or reading the clock. Cleared at the swap.
+    std::atomic<bool> full{false};
+    std::atomic<int64_t> full_drops{0};
+    // Its thread exited, or records to another recorder now: it gets no
+    // more records, and the flusher drops it once it has sent what it held.
+    std::atomic<bool> orphaned{false};
+  };
+  // This thread's buffer for this recorder (the last recorder a thread
+  // recorded to is remembered; switching makes a new buffer).
+  struct ThreadSlot {
+    uint64_t owner = 0;  // The recorder's id_.
+    std::shared_ptr<ThreadBuffer> buffer;
+    ~ThreadSlot();
+  };
+  static thread_local ThreadSlot t_slot_;
+  ThreadBuffer& Mine();
+
   // `pid` -1: this process executes it. `time_ns` 0: read the clock.
   void Record(const rpc::TaskSpec& spec, rpc::TaskState state, std::string_view node_id,
               std::string_view worker_id, int32_t pid, const rpc::ErrorInfo* error, int64_t time_ns = 0,
@@ -141,28 +172,27 @@ class TaskEventRecorder {
   // Writes a RUNNING record for each running task without one yet (before a flush).
   void RecordRunning();
   void FlushLoop();
-  // Swaps the buffer out and sends it (flusher thread, or Stop()).
+  // Swaps every thread's buffer out and sends it (flusher thread, or Stop()).
   void Flush();
+  // Sends sending_ (in messages of kRecordsPerMessage records), the first
+  // message carrying `dropped`; adds what was not taken to the lost counts.
+  void Send(int64_t dropped, bool& all_sent, int64_t& lost_events, int64_t& lost_dropped);
 
   const TaskEventOptions options_;
   const Sender send_;
   const int32_t pid_;
+  const uint64_t id_;  // Unique in the process: the key of t_slot_.
   std::string job_id_, node_id_, worker_id_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  Buffer active_;             // Guarded by mu_.
-  int64_t dropped_ = 0;       // Guarded by mu_: since the last batch.
-  // The buffer is full: a record is counted here and dropped without
-  // taking mu_ or reading the clock. Cleared when the buffer is swapped.
-  std::atomic<bool> full_{false};
-  std::atomic<int64_t> full_drops_{0};  // Not yet moved into dropped_.
+  std::vector<std::shared_ptr<ThreadBuffer>> threads_;  // Guarded by mu_.
+  int64_t dropped_ = 0;        // Guarded by mu_: lost sends, for the next batch.
   int64_t dropped_total_ = 0;  // Guarded by mu_.
-  uint64_t recorded_ = 0;     // Guarded by mu_: ever, to see quiet spells.
-  bool stopping_ = false;     // Guarded by mu_.
-  int64_t batches_sent_ = 0;  // Guarded by mu_.
+  bool stopping_ = false;      // Guarded by mu_.
+  int64_t batches_sent_ = 0;   // Guarded by mu_.
 
-  // Taken before mu_ where both are held (RecordRunning).
+  // Taken before a thread buffer's mu where both are held (RecordRunning).
   std::mutex running_mu_;
   std::vector<RunningTask> running_;  // Guarded by running_mu_; a few at most.
   std::atomic<int> running_unreported_{0};  // Entries of running_ not reported.

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -300,4 +301,41 @@ TEST_CASE("disabled, nothing is recorded or sent") {
   recorder.Submitted(Spec("t"));
   recorder.Stop();
   CHECK(sink.batches.empty());
+}
+
+TEST_CASE("each recording thread has its own buffer; a thread's records outlive it, its buffer does not") {
+  Sink sink;
+  TaskEventRecorder recorder({}, sink.sender());
+  std::thread submitter([&] {
+    for (int i = 0; i < 100; ++i) recorder.Submitted(Spec("a" + std::to_string(i)));
+  });
+  std::thread replies([&] {
+    for (int i = 0; i < 100; ++i) Ran(recorder, Spec("b" + std::to_string(i)));
+  });
+  submitter.join();
+  replies.join();
+  CHECK(recorder.thread_buffers() == 2);
+  recorder.Stop();  // Sends both; both threads are gone, so are their buffers.
+  CHECK(sink.NumEvents() == 200);
+  CHECK(sink.batches.size() == 2);  // One message per thread's buffer.
+  CHECK(recorder.thread_buffers() == 0);
+  CHECK(recorder.dropped_total() == 0);
+}
+
+TEST_CASE("a full buffer of one thread does not drop another thread's records") {
+  Sink sink;
+  TaskEventOptions options;
+  options.buffer_size = 5;
+  TaskEventRecorder recorder(options, sink.sender());
+  for (int i = 0; i < 8; ++i) recorder.Submitted(Spec("main" + std::to_string(i)));  // 3 dropped.
+  std::thread other([&] {
+    for (int i = 0; i < 4; ++i) recorder.Submitted(Spec("other" + std::to_string(i)));
+  });
+  other.join();
+  CHECK(recorder.dropped_total() == 3);
+  recorder.Stop();
+  CHECK(sink.NumEvents() == 9);
+  int64_t dropped_sent = 0;
+  for (const auto& batch : sink.batches) dropped_sent += batch.dropped();
+  CHECK(dropped_sent == 3);
 }
