@@ -15,18 +15,21 @@
 // soon as before, and a worker killed at its job's end (SIGKILL, no last
 // flush) loses nothing. The GCS merges the records by task id and attempt.
 //
-// Cost on the task path: in the caller, one uncontended mutex and one
-// fixed-size TaskEventRecord (common/task_event_record.h) written into a
-// bounded buffer of the recording thread's own (no lock or cache line
-// shared with the process's other recording threads): the task id inline, every other string as a small index
-// into a side table interned per buffer (a repeat costs a compare against
-// the last value of that field, else one hash lookup). No allocation after
-// warm-up. The buffer is bounded (`buffer_size` records): when it is full
-// a record is counted as dropped (one atomic add: no lock, no clock read),
-// never waited for. A flusher thread swaps
-// the buffer for a second one and sends it (AddTaskEventData: the records
-// as one `bytes` field, one memcpy, plus the side table) about every
-// `flush_interval_ms`, sooner when the buffer is half full or the process
+// Cost on the task path: in the caller, per record one uncontended mutex
+// and one fixed-size TaskEventRecord (common/task_event_record.h) written
+// into a bounded buffer of the recording thread's own (no lock or cache
+// line shared with the process's other recording threads): the task id
+// inline, every other string as a small index into a side table interned
+// per buffer (a repeat costs a compare against the last value of that
+// field, else one hash lookup). No allocation after warm-up. In the
+// executor, per push one clock read and its identity copied into the reply;
+// per task one clock read and two short holds of a mutex of its own
+// (Running, Executed). A buffer is bounded (`buffer_size` records): when it
+// is full a record is counted as dropped (one atomic add: no lock, no clock
+// read), never waited for. A flusher thread swaps each thread's buffer
+// for an empty one and sends it (AddTaskEventData: the records as one
+// `bytes` field, one memcpy, plus the side table) about every
+// `flush_interval_ms`, sooner when a buffer is half full or the process
 // has gone quiet (a worker may be killed at any time after its last task),
 // and once more at Stop(); it runs at a lower priority (nice 10) than the
 // task threads. The dropped count travels with each batch. Disabled

@@ -68,7 +68,7 @@ void TaskExecutor::EnqueueBatch(const rpc::PushTasksRequest* request, rpc::PushT
   item.done = std::move(done);
   item.caller = &request->caller();
   // When the push reached this worker (SUBMITTED_TO_WORKER): one clock
-  // read per push, carried by each task's executor record.
+  // read per push, carried back in each task's reply with who ran it.
   if (task_events_ && task_events_->enabled()) {
     item.received_ns = TaskEventRecorder::NowNs();
     task_events_->StampExecutor(reply);
