@@ -105,10 +105,10 @@ void TaskEventRecorder::Stop() {
 
 void TaskEventRecorder::Buffer::Clear() {
   records.clear();
+  index.clear();  // Before the strings it views.
   strings.resize(1);
-  index.clear();
   for (int i = 0; i < kFields; ++i) {
-    last[i].clear();
+    last[i] = {};
     last_index[i] = 0;
   }
 }
@@ -116,9 +116,12 @@ void TaskEventRecorder::Buffer::Clear() {
 uint32_t TaskEventRecorder::Buffer::Intern(int field, std::string_view value) {
   if (value.empty()) return 0;
   if (last_index[field] != 0 && value == last[field]) return last_index[field];
-  auto [it, added] = index.try_emplace(std::string(value), static_cast<uint32_t>(strings.size()));
-  if (added) strings.emplace_back(value);
-  last[field].assign(value);
+  auto it = index.find(value);
+  if (it == index.end()) {
+    const std::string& stored = strings.emplace_back(value);
+    it = index.emplace(std::string_view(stored), static_cast<uint32_t>(strings.size() - 1)).first;
+  }
+  last[field] = it->first;
   last_index[field] = it->second;
   return it->second;
 }

@@ -41,6 +41,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -120,12 +121,14 @@ class TaskEventRecorder {
   // A buffer of records and the side table its string indices point into.
   struct Buffer {
     std::vector<TaskEventRecord> records;
-    std::vector<std::string> strings;  // [0] is "".
-    absl::flat_hash_map<std::string, uint32_t> index;
+    // [0] is "". A deque: its elements stay where they are, so `index`
+    // and `last` view them, and a lookup allocates nothing.
+    std::deque<std::string> strings;
+    absl::flat_hash_map<std::string_view, uint32_t> index;
     // Per field, the last string interned and its index: repeats (the
     // common case) skip the hash.
     static constexpr int kFields = 8;
-    std::string last[kFields];
+    std::string_view last[kFields];
     uint32_t last_index[kFields] = {};
     void Clear();
     uint32_t Intern(int field, std::string_view value);
