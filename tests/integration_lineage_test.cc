@@ -5,6 +5,8 @@
 // raylet and plasma store of the node that ran it, and the driver reads it:
 //   - max_retries 1: the task runs again on the other node, the bytes are
 //     identical, and it ran twice;
+//   - the same, but the second run comes before the driver reads: the
+//     owner hears of the node's death from the GCS;
 //   - a task given it as an argument (a borrower) gets it rebuilt by the
 //     owner, and the driver reads the same new copy (two runs in all);
 //   - a Copy of the result made on that node too: both are rebuilt, the
@@ -17,6 +19,7 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <functional>
 #include <string>
 
 #include "tests/cluster_harness.h"
@@ -61,8 +64,10 @@ struct Outcome {
 };
 
 // Runs the driver with `args` (RUNS appended), kills the node that ran its
-// task once the driver says "ready", lets it read, and waits for it.
-Outcome RunAndKill(Sandbox& sandbox, LocalCluster& cluster, std::vector<std::string> args) {
+// task once the driver says "ready", runs `after_kill` (given the runs
+// file), lets it read, and waits for it.
+Outcome RunAndKill(Sandbox& sandbox, LocalCluster& cluster, std::vector<std::string> args,
+                   const std::function<void(const std::string&)>& after_kill = {}) {
   Outcome outcome;
   const std::string runs = sandbox.root() + "/runs";
   args.insert(args.begin(), Sandbox::BinDir() + "/lineage_driver");
@@ -81,6 +86,7 @@ Outcome RunAndKill(Sandbox& sandbox, LocalCluster& cluster, std::vector<std::str
   for (const char* daemon : {"raylet", "plasma"}) {
     REQUIRE(::kill(cluster.nodes()[outcome.killed].pids.at(daemon), SIGKILL) == 0);
   }
+  if (after_kill) after_kill(runs);
   std::ofstream(sandbox.root() + "/go") << "go\n";
   const std::optional<int> code = sandbox.WaitForChild(driver, kDriverTimeoutMs);
   outcome.out = ReadFile(log);
@@ -110,6 +116,24 @@ TEST_CASE("a lost task output is rebuilt by running its task again on another no
   CheckRebuiltOnce(outcome, "sum");
   REQUIRE(outcome.runs.size() == 2);              // It ran twice,
   CHECK(outcome.runs[1] != outcome.runs[0]);      // the second time elsewhere.
+  const int other = outcome.killed == 1 ? 2 : 1;
+  CHECK(outcome.runs[1] == cluster.nodes()[other].session_dir);
+}
+
+TEST_CASE("the owner rebuilds a lost task output when the GCS reports its node dead, before any Get",
+          "[integration]") {
+  Sandbox sandbox;
+  LocalCluster cluster(sandbox);
+  StartThreeNodes(cluster);
+  // The driver holds the ref and reads nothing until "go": only the node's
+  // death, as the GCS publishes it, can start the second run.
+  const Outcome outcome = RunAndKill(sandbox, cluster, {"task", "1", "20"}, [](const std::string& runs) {
+    const bool rerun = WaitUntil([&] { return Runs(ReadFile(runs)).size() >= 2; }, 30000, 50);
+    INFO(ReadFile(runs));
+    CHECK(rerun);
+  });
+  CheckRebuiltOnce(outcome, "sum");
+  REQUIRE(outcome.runs.size() == 2);  // Once more, not once per notice or read.
   const int other = outcome.killed == 1 ? 2 : 1;
   CHECK(outcome.runs[1] == cluster.nodes()[other].session_dir);
 }

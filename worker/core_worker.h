@@ -16,6 +16,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "common/event_loop.h"
 #include "common/id.h"
@@ -169,6 +170,15 @@ class CoreWorker {
   bool FailOverToCopy(const ObjectId& id, const StoredObjectPtr& lost);
   void FreeCopies(const ObjectId& id, const StoredObjectPtr& object);
   void FlushRemoteFrees();
+  // Node deaths, from the GCS (PollNodeChanges), once this process owns an
+  // object in plasma on another node (docs/objects.md, "Node death and the
+  // owner"). WatchNodeDeaths starts the poll (any thread, idempotent, one
+  // atomic load when started); the rest runs on the loop. OnNodeDead
+  // forgets the node's copies and, for each owned object whose recorded
+  // location was there, reads another copy or rebuilds it now.
+  void WatchNodeDeaths();
+  void PollNodeDeaths();
+  void OnNodeDead(const std::string& node);
   // Reference counting across processes (core_worker_refs.cc). On the task
   // thread, after a task that met refs: what its reply tells the caller.
   void AfterTaskRefs(TaskRefScope& scope, rpc::PushTaskReply* reply);
@@ -221,6 +231,9 @@ class CoreWorker {
   Lineage lineage_;
   ObjectLocations locations_;  // Copies of owned objects beyond StoredObject::node_id.
   RemoteFrees remote_frees_;   // Flushed on the loop.
+  std::atomic<bool> watching_nodes_{false};
+  int64_t node_seq_ = 0;                         // Loop: the last PollNodeChanges seq seen.
+  absl::flat_hash_set<std::string> dead_nodes_;  // Loop: deaths handled.
   InFlightLimit in_flight_{kMaxTasksInFlight, kResumeTasksAt};
   std::mutex submit_mu_;
   std::vector<rpc::TaskSpec> submitted_;  // Guarded by submit_mu_; drained on the loop.

@@ -16,6 +16,11 @@ namespace lumen::worker {
 namespace {
 
 constexpr int64_t kReportTimeoutMs = 2000;
+// PollNodeChanges: the GCS answers within this (it caps the wait at 30 s);
+// the call's deadline leaves it room. A failed poll is retried after a pause.
+constexpr int64_t kNodePollMs = 20000;
+constexpr int64_t kNodePollDeadlineMs = kNodePollMs + 10000;
+constexpr auto kNodePollRetry = std::chrono::seconds(1);
 
 }  // namespace
 
@@ -48,6 +53,7 @@ void CoreWorker::HandleAddObjectLocation(const rpc::AddObjectLocationRequest& re
   StoredObjectPtr object = store_.GetIfReady(id);
   if (!object || !object->in_plasma || object->node_id == node) return;  // Not a new copy.
   locations_.Add(id, node);
+  if (node != node_id_.Binary()) WatchNodeDeaths();
   if (refs_.IsOwnedAndAlive(id)) return;
   // Freed while we added it: OnFree found nothing to free there.
   for (const std::string& holder : locations_.Take(id)) {
@@ -100,6 +106,56 @@ void CoreWorker::FlushRemoteFrees() {
                       }),
                   kReportTimeoutMs);
   });
+}
+
+void CoreWorker::WatchNodeDeaths() {
+  if (watching_nodes_.load(std::memory_order_relaxed) || watching_nodes_.exchange(true)) return;
+  loop_.Post([this] { PollNodeDeaths(); });
+}
+
+void CoreWorker::PollNodeDeaths() {
+  rpc::PollNodeChangesRequest request;
+  request.set_after_seq(node_seq_);
+  request.set_timeout_ms(kNodePollMs);
+  gcs_->Call(&rpc::GcsService::Stub::async::PollNodeChanges, request,
+             std::function<void(absl::Status, rpc::PollNodeChangesReply&&)>(
+                 [this](absl::Status status, rpc::PollNodeChangesReply&& reply) {
+                   if (!status.ok()) {
+                     // The GCS restarting, or this process shutting down
+                     // (then the loop runs nothing more).
+                     VLOG(1) << "polling the GCS for node changes: " << status;
+                     loop_.RunAfter(kNodePollRetry, [this] { PollNodeDeaths(); });
+                     return;
+                   }
+                   node_seq_ = reply.last_seq();
+                   for (const rpc::NodeChange& change : reply.changes()) {
+                     if (change.node().state() == rpc::NodeInfo::DEAD) OnNodeDead(change.node().node_id());
+                   }
+                   PollNodeDeaths();
+                 }),
+             kNodePollDeadlineMs);
+}
+
+void CoreWorker::OnNodeDead(const std::string& node) {
+  if (node == node_id_.Binary() || !dead_nodes_.insert(node).second) return;
+  const size_t copies = locations_.Empty() ? 0 : locations_.ForgetNode(node);
+  size_t recovered = 0, unrecoverable = 0;
+  for (auto& [id, object] : store_.InPlasmaOn(node)) {
+    if (!refs_.IsOwnedAndAlive(id)) continue;  // A borrowed value: its owner sees to it.
+    // Another copy becomes its location, or its task runs again (as a Get
+    // that found it lost would have it); a put, or a task without retries
+    // left, stays as it is, and a Get of it says why it is lost.
+    if (RebuildLost(id, object).ok()) {
+      ++recovered;
+    } else {
+      ++unrecoverable;
+    }
+  }
+  if (copies + recovered + unrecoverable > 0) {
+    LOG(INFO) << "node " << NodeId::FromBinaryOrNil(node).Hex() << " died: " << copies
+              << " copies there forgotten; of the owned objects stored there, " << recovered
+              << " read elsewhere or being rebuilt, " << unrecoverable << " lost";
+  }
 }
 
 }  // namespace lumen::worker

@@ -71,7 +71,11 @@ void CoreWorker::OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& rep
       object->in_plasma = ret.in_plasma();
       object->node_id = ret.node_id();
       object->data = std::move(*ret.mutable_data());
-      if (object->in_plasma) refs_.MarkInPlasma(id);
+      if (object->in_plasma) {
+        refs_.MarkInPlasma(id);
+        // On another node: hear of that node's death (core_worker_locations.cc).
+        if (object->node_id != node_id_.Binary()) WatchNodeDeaths();
+      }
       bool kept = StoreIfReferenced(store_, refs_, id, std::move(object));
       // Nobody holds the result any more: its plasma copy goes too.
       if (!kept && ret.in_plasma() && plasma_) (void)plasma_->Delete({id});

@@ -26,6 +26,15 @@ void MemoryStore::Put(const ObjectId& id, StoredObjectPtr object) {
   for (auto& cb : to_run) cb(object);
 }
 
+std::vector<std::pair<ObjectId, StoredObjectPtr>> MemoryStore::InPlasmaOn(const std::string& node) const {
+  std::vector<std::pair<ObjectId, StoredObjectPtr>> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [id, object] : objects_) {
+    if (object && object->in_plasma && object->node_id == node) out.emplace_back(id, object);
+  }
+  return out;
+}
+
 StoredObjectPtr MemoryStore::GetIfReady(const ObjectId& id) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = objects_.find(id);

@@ -60,6 +60,10 @@ class MemoryStore {
   // be ready here).
   void OnReady(const ObjectId& id, ReadyCallback callback);
 
+  // The values in plasma whose recorded location is `node` (binary NodeId):
+  // a scan of every value, once per node death.
+  std::vector<std::pair<ObjectId, StoredObjectPtr>> InPlasmaOn(const std::string& node) const;
+
   // Drops the value of `id` and answers its OnReady callbacks with nullptr.
   void Erase(const ObjectId& id);
   // Objects stored now, and OnReady callbacks waiting (tests, leak checks).

@@ -24,6 +24,28 @@ TEST_CASE("memory store returns ready values and times out on missing ones") {
   CHECK_FALSE(got[1]);
 }
 
+TEST_CASE("memory store lists the values in plasma on one node") {
+  MemoryStore store;
+  auto in_plasma = [](const std::string& node) {
+    auto o = std::make_shared<StoredObject>();
+    o->in_plasma = true;
+    o->node_id = node;
+    return o;
+  };
+  ObjectId on_b = ObjectId::FromRandom(), on_c = ObjectId::FromRandom(), inline_value = ObjectId::FromRandom();
+  store.Put(on_b, in_plasma("b"));
+  store.Put(on_c, in_plasma("c"));
+  auto inline_on_b = std::make_shared<StoredObject>();
+  inline_on_b->data = "x";
+  inline_on_b->node_id = "b";  // Not in plasma: nothing is lost with b.
+  store.Put(inline_value, inline_on_b);
+  auto lost = store.InPlasmaOn("b");
+  REQUIRE(lost.size() == 1);
+  CHECK(lost[0].first == on_b);
+  CHECK(lost[0].second->node_id == "b");
+  CHECK(store.InPlasmaOn("d").empty());
+}
+
 TEST_CASE("memory store wakes waiters and callbacks on Put") {
   MemoryStore store;
   ObjectId a = ObjectId::FromRandom();

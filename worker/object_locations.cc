@@ -29,6 +29,26 @@ std::vector<std::string> ObjectLocations::Take(const ObjectId& id) {
   return nodes;
 }
 
+size_t ObjectLocations::ForgetNode(const std::string& node) {
+  absl::MutexLock lock(&mu_);
+  size_t forgotten = 0;
+  for (auto it = copies_.begin(); it != copies_.end();) {
+    std::vector<std::string>& nodes = it->second;
+    auto found = std::find(nodes.begin(), nodes.end(), node);
+    if (found != nodes.end()) {
+      nodes.erase(found);
+      ++forgotten;
+    }
+    if (nodes.empty()) {
+      copies_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  UpdateSize();
+  return forgotten;
+}
+
 std::optional<std::string> ObjectLocations::FailOver(
     const ObjectId& id, const std::string& lost, const std::function<bool()>& still_lost,
     const std::function<void(const std::string&)>& use) {

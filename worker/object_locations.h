@@ -10,8 +10,8 @@
 // fails (it died, or its store lost the object), FailOver makes the oldest
 // known copy the recorded location instead of rebuilding the object; when
 // the object goes out of scope, Take hands back every copy so the owner can
-// free it. A node whose pull failed is forgotten for that object only (the
-// owner hears of node deaths through failed pulls). Cost: nothing for an
+// free it. A node whose pull failed is forgotten for that object only; a
+// node the GCS reports dead is forgotten for every object (ForgetNode). Cost: nothing for an
 // object never pulled elsewhere (Empty() is one relaxed atomic load on the
 // free path); one short string per copy.
 //
@@ -54,6 +54,9 @@ class ObjectLocations {
   std::optional<std::string> FailOver(const ObjectId& id, const std::string& lost,
                                       const std::function<bool()>& still_lost,
                                       const std::function<void(const std::string&)>& use);
+  // `node` died: forgets it for every object. Returns how many copies went.
+  // A scan of every object with a copy known, once per node death.
+  size_t ForgetNode(const std::string& node);
   bool Empty() const { return size_.load(std::memory_order_relaxed) == 0; }
   size_t Size() const { return size_.load(std::memory_order_relaxed); }
 

@@ -24,6 +24,21 @@ TEST_CASE("ObjectLocations keeps each copy once, in report order, until taken") 
   CHECK(locations.Take(id).empty());
 }
 
+TEST_CASE("ObjectLocations::ForgetNode drops a dead node's copies of every object") {
+  ObjectLocations locations;
+  ObjectId a = ObjectId::FromRandom(), b = ObjectId::FromRandom(), c = ObjectId::FromRandom();
+  locations.Add(a, "dead");
+  locations.Add(a, "d");
+  locations.Add(b, "dead");
+  locations.Add(c, "d");
+  CHECK(locations.ForgetNode("dead") == 2);
+  CHECK(locations.Get(a) == std::vector<std::string>{"d"});
+  CHECK(locations.Get(b).empty());
+  CHECK(locations.Get(c) == std::vector<std::string>{"d"});
+  CHECK(locations.Size() == 2);  // b had no other copy: forgotten whole.
+  CHECK(locations.ForgetNode("dead") == 0);
+}
+
 TEST_CASE("ObjectLocations::FailOver moves the recorded location to the oldest copy") {
   ObjectLocations locations;
   ObjectId id = ObjectId::FromRandom();
