@@ -29,7 +29,9 @@ grpc::ServerUnaryReactor* TaskEventServiceImpl::AddTaskEventData(
     grpc::CallbackServerContext* ctx, const rpc::AddTaskEventDataRequest* req,
     rpc::AddTaskEventDataReply*) {
   return gate_.HandleInLoop(ctx, "AddTaskEventData", [this, req](rpc::Done done) {
-    done(store_.Add(*req));
+    // The request is this call's own (ArenaHolder): its records move into
+    // the store rather than being copied.
+    done(store_.Add(*const_cast<rpc::AddTaskEventDataRequest*>(req)));
   });
 }
 

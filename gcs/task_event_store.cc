@@ -78,7 +78,7 @@ void MergeRecord(rpc::TaskInfoEntry& entry, const TaskEventRecord& r,
 
 }  // namespace
 
-absl::Status TaskEventStore::Add(const rpc::AddTaskEventDataRequest& request) {
+absl::Status TaskEventStore::Add(rpc::AddTaskEventDataRequest& request) {
   if (request.dropped() > 0) jobs_[request.job_id()].dropped_at_source += request.dropped();
   if (!request.records().empty()) {
     if (request.record_size() != static_cast<int32_t>(sizeof(TaskEventRecord))) {
@@ -91,7 +91,7 @@ absl::Status TaskEventStore::Add(const rpc::AddTaskEventDataRequest& request) {
                                         " bytes is not a whole number of records");
     }
     auto batch = std::make_shared<Batch>();
-    batch->records = request.records();
+    batch->records.swap(*request.mutable_records());
     batch->strings.assign(request.strings().begin(), request.strings().end());
     if (batch->strings.empty()) batch->strings.emplace_back();
     AddBatch(std::move(batch));

@@ -56,7 +56,9 @@ class TaskEventStore {
   explicit TaskEventStore(TaskEventStoreOptions options) : options_(options) {}
 
   // InvalidArgument (nothing kept) for records of another layout or size.
-  absl::Status Add(const rpc::AddTaskEventDataRequest& request);
+  // Takes the records out of `request` (no copy of the batch's bytes).
+  absl::Status Add(rpc::AddTaskEventDataRequest& request);
+  absl::Status Add(rpc::AddTaskEventDataRequest&& request) { return Add(request); }
   // The entries matching `request`'s job and task filters, the most recent
   // `limit` of them (oldest first), the count before the limit, and the
   // dropped counts of the jobs asked about.

@@ -59,7 +59,7 @@ struct RecordBatch {
     records.push_back(r);
     return records.back();
   }
-  const rpc::AddTaskEventDataRequest& Done() {
+  rpc::AddTaskEventDataRequest Done() {  // A copy: Add takes the records out of what it is given.
     request.set_records(reinterpret_cast<const char*>(records.data()), records.size() * sizeof(TaskEventRecord));
     return request;
   }

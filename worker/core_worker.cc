@@ -398,7 +398,9 @@ ray::internal::RefData CoreWorker::PrepareSpec(rpc::TaskSpec& spec,
   }
   ObjectId return_id = ObjectId::FromIndex(task, 1);
   refs_.AddOwned(return_id);
-  task_events_->Submitted(spec);
+  // A normal task's submission is recorded by the loop, with its burst
+  // (DrainSubmitted); an actor call may leave from this thread.
+  if (!spec.actor_id().empty()) task_events_->Submitted(spec);
   if (task_metrics_) task_metrics_->Submitted(spec.function_name());
   return {return_id.Binary(), owner_blob_};
 }
@@ -417,7 +419,9 @@ void CoreWorker::DrainSubmitted() {
     std::lock_guard<std::mutex> lock(submit_mu_);
     batch.swap(submitted_);
   }
-  // (Actor calls here were numbered at submission, SubmitActorTask.)
+  // (Actor calls here were numbered, and recorded, at submission:
+  // SubmitActorTask.)
+  task_events_->SubmittedAll(batch.data(), batch.size(), /*normal_only=*/true);
   for (auto& spec : batch) ResolveDependencies(std::move(spec));
 }
 

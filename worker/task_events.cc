@@ -188,6 +188,30 @@ void TaskEventRecorder::Record(const rpc::TaskSpec& spec, rpc::TaskState state, 
   }
   const int64_t now = time_ns != 0 ? time_ns : NowNs();
   std::lock_guard<std::mutex> lock(mine.mu);
+  Write(mine, spec, state, node_id, worker_id, pid, error, now, received_ns, running_ns);
+}
+
+void TaskEventRecorder::SubmittedAll(const rpc::TaskSpec* specs, size_t n, bool normal_only) {
+  if (!options_.enabled || n == 0) return;
+  ThreadBuffer& mine = Mine();
+  if (mine.full.load(std::memory_order_relaxed)) {
+    int64_t skipped = 0;
+    for (size_t i = 0; i < n; ++i) skipped += normal_only && !specs[i].actor_id().empty() ? 0 : 1;
+    mine.full_drops.fetch_add(skipped, std::memory_order_relaxed);
+    return;
+  }
+  const int64_t now = NowNs();
+  std::lock_guard<std::mutex> lock(mine.mu);
+  for (size_t i = 0; i < n; ++i) {
+    if (normal_only && !specs[i].actor_id().empty()) continue;
+    Write(mine, specs[i], rpc::PENDING_ARGS_AVAIL, {}, {}, 0, nullptr, now, 0, 0);
+  }
+}
+
+void TaskEventRecorder::Write(ThreadBuffer& mine, const rpc::TaskSpec& spec, rpc::TaskState state,
+                              std::string_view node_id, std::string_view worker_id, int32_t pid,
+                              const rpc::ErrorInfo* error, int64_t now, int64_t received_ns,
+                              int64_t running_ns) {
   Buffer& buf = mine.active;
   if (buf.records.size() >= options_.buffer_size) {
     mine.full.store(true, std::memory_order_relaxed);

@@ -88,6 +88,11 @@ class TaskEventRecorder {
 
   // The caller's side.
   void Submitted(const rpc::TaskSpec& spec) { Record(spec, rpc::PENDING_ARGS_AVAIL, {}, {}, 0, nullptr); }
+  // A burst of submissions, recorded with one clock read and one lock:
+  // the owner's loop takes them (CoreWorker::DrainSubmitted). With
+  // `normal_only`, actor calls among them (recorded when submitted) are
+  // skipped.
+  void SubmittedAll(const rpc::TaskSpec* specs, size_t n, bool normal_only = false);
   void ArgsReady(const rpc::TaskSpec& spec) { Record(spec, rpc::PENDING_NODE_ASSIGNMENT, {}, {}, 0, nullptr); }
   // The worker's reply ended the task: its end (FINISHED, or FAILED with
   // the task's error), with who ran it (`batch`, stamped by the executor)
@@ -175,6 +180,10 @@ class TaskEventRecorder {
   void Record(const rpc::TaskSpec& spec, rpc::TaskState state, std::string_view node_id,
               std::string_view worker_id, int32_t pid, const rpc::ErrorInfo* error, int64_t time_ns = 0,
               int64_t received_ns = 0, int64_t running_ns = 0);
+  // Appends one record to `mine` (its mu held).
+  void Write(ThreadBuffer& mine, const rpc::TaskSpec& spec, rpc::TaskState state, std::string_view node_id,
+             std::string_view worker_id, int32_t pid, const rpc::ErrorInfo* error, int64_t now,
+             int64_t received_ns, int64_t running_ns);
   // Writes a RUNNING record for each running task without one yet (before a flush).
   void RecordRunning();
   void FlushLoop();
