@@ -162,6 +162,10 @@ absl::Status CoreWorker::Connect() {
 void CoreWorker::StartTaskEvents() {
   task_events_->SetProcess(options_.job_id.Binary(), node_id_.Binary(), options_.worker_id.Binary());
   task_events_->Start();
+  // A driver's first flush would otherwise pay for the handshake in the
+  // middle of its first burst of tasks. (A worker connects when it first
+  // has something to send: most never do.)
+  if (options_.is_driver && task_events_->enabled()) task_event_client_->Connect();
 }
 
 absl::Status CoreWorker::StartTaskChannel() {

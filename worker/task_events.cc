@@ -9,9 +9,11 @@
 #include <chrono>
 #include <cstring>
 #include <cstdlib>
+#include <new>
 
 
 namespace lumen::worker {
+
 namespace {
 
 constexpr int kFlusherNice = 10;
@@ -105,6 +107,7 @@ void TaskEventRecorder::Stop() {
 
 void TaskEventRecorder::Buffer::Clear() {
   records.clear();
+  has_executor = false;
   index.clear();  // Before the strings it views.
   strings.resize(1);
   for (int i = 0; i < kFields; ++i) {
@@ -212,51 +215,66 @@ void TaskEventRecorder::Write(ThreadBuffer& mine, const rpc::TaskSpec& spec, rpc
                               std::string_view node_id, std::string_view worker_id, int32_t pid,
                               const rpc::ErrorInfo* error, int64_t now, int64_t received_ns,
                               int64_t running_ns) {
+  static_assert(sizeof(Compact) == 48, "a recording thread's record grew");
   Buffer& buf = mine.active;
-  if (buf.records.size() >= options_.buffer_size) {
+  if (buf.records.size() >= options_.buffer_size || buf.strings.size() + kStringsPerRecord > kMaxStrings) {
     mine.full.store(true, std::memory_order_relaxed);
     ++mine.dropped;
     return;
   }
   if (buf.strings.empty()) buf.strings.emplace_back();
-  TaskEventRecord& r = buf.records.emplace_back();  // Zero-filled.
+  Compact& r = buf.records.emplace_back();
   ++mine.recorded;
   r.time_ns = now;
-  r.received_ns = received_ns;
-  r.running_ns = running_ns;
-  r.attempt = spec.attempt();
+  // µs before `now`, +1 (0: not carried, or too long ago to say here).
+  auto before = [now](int64_t ns) -> uint32_t {
+    if (ns == 0) return 0;
+    const int64_t us = (now - ns) / 1000;
+    return us >= 0 && us < int64_t{0xFFFFFFFF} ? static_cast<uint32_t>(us + 1) : 0;
+  };
+  r.received_us = before(received_ns);
+  r.running_us = before(running_ns);
+  r.attempt = static_cast<uint16_t>(std::min<int64_t>(spec.attempt(), 0xFFFF));
   r.state = static_cast<uint8_t>(state);
   const std::string& task_id = spec.task_id();
-  if (task_id.size() <= TaskEventRecord::kInlineTaskId) {
-    std::memcpy(r.task_id, task_id.data(), task_id.size());
-    r.task_id_len = static_cast<uint8_t>(task_id.size());
+  if (task_id.size() == TaskEventRecord::kInlineTaskId) {
+    r.flags |= kSplitTaskId;
+    std::memcpy(&r.task_lo, task_id.data(), sizeof(r.task_lo));
+    r.task_rest = static_cast<uint16_t>(
+        buf.Intern(kTaskRest, std::string_view(task_id).substr(sizeof(r.task_lo))));
+  } else if (task_id.size() <= sizeof(r.task_lo)) {
+    r.flags |= kShortTaskId;
+    std::memcpy(&r.task_lo, task_id.data(), task_id.size());
+    r.task_rest = static_cast<uint16_t>(task_id.size());
   } else {
-    r.task_id_str = buf.Intern(kParent, task_id);
+    r.task_rest = static_cast<uint16_t>(buf.Intern(kTaskRest, task_id));
   }
-  r.job = buf.Intern(kJob, spec.job_id());
+  r.job = static_cast<uint16_t>(buf.Intern(kJob, spec.job_id()));
   // The description travels with the caller's first record and the
   // executor's (a RUNNING one, its only kind).
   if (state == rpc::PENDING_ARGS_AVAIL || pid < 0) {
     r.flags |= TaskEventRecord::kDescribed;
-    r.function_name = buf.Intern(kFunction, spec.function_name());
-    if (spec.name() != spec.function_name()) r.name = buf.Intern(kName, spec.name());
-    r.actor_id = buf.Intern(kActor, spec.actor_id());
-    r.parent_task_id = buf.Intern(kParent, spec.parent_task_id());
+    r.s[0] = static_cast<uint16_t>(buf.Intern(kFunction, spec.function_name()));
+    if (spec.name() != spec.function_name()) r.s[1] = static_cast<uint16_t>(buf.Intern(kName, spec.name()));
+    r.s[2] = static_cast<uint16_t>(buf.Intern(kActor, spec.actor_id()));
+    r.s[3] = static_cast<uint16_t>(buf.Intern(kParent, spec.parent_task_id()));
     r.type = static_cast<uint8_t>(TypeOf(spec));
+  } else {
+    r.s[0] = static_cast<uint16_t>(buf.Intern(kNode, node_id));
+    r.s[1] = static_cast<uint16_t>(buf.Intern(kWorker, worker_id));
+    if (error != nullptr && error->type() != rpc::ErrorInfo::NONE) {
+      r.s[2] = static_cast<uint16_t>(buf.Intern(kError, rpc::ErrorInfo::Type_Name(error->type())));
+      r.s[3] = static_cast<uint16_t>(buf.Intern(kError, error->message()));
+    }
   }
   if (pid < 0) {
     r.flags |= TaskEventRecord::kExecutor;
     r.pid = pid_;
+    buf.has_executor = true;
   } else if (state == rpc::PENDING_ARGS_AVAIL) {
     r.pid = pid_;  // The submitter.
   } else {
     r.pid = pid;
-  }
-  r.node_id = buf.Intern(kNode, node_id);
-  r.worker_id = buf.Intern(kWorker, worker_id);
-  if (error != nullptr && error->type() != rpc::ErrorInfo::NONE) {
-    r.error_type = buf.Intern(kError, rpc::ErrorInfo::Type_Name(error->type()));
-    r.error_message = buf.Intern(kError, error->message());
   }
 }
 
@@ -358,22 +376,62 @@ void TaskEventRecorder::Flush() {
   dropped_total_ += lost_events;
 }
 
+void TaskEventRecorder::Expand(size_t begin, size_t end, TaskEventRecord* out, uint32_t self_node,
+                               uint32_t self_worker) const {
+  for (size_t i = begin; i < end; ++i) {
+    const Compact& c = sending_.records[i];
+    TaskEventRecord& r = *new (out++) TaskEventRecord();  // Zero-filled.
+    r.time_ns = c.time_ns;
+    if (c.received_us != 0) r.received_ns = c.time_ns - int64_t{c.received_us - 1} * 1000;
+    if (c.running_us != 0) r.running_ns = c.time_ns - int64_t{c.running_us - 1} * 1000;
+    r.attempt = c.attempt;
+    r.pid = c.pid;
+    r.state = c.state;
+    r.type = c.type;
+    r.flags = c.flags & ~(kSplitTaskId | kShortTaskId);
+    r.job = c.job;
+    if (c.flags & kShortTaskId) {
+      std::memcpy(r.task_id, &c.task_lo, c.task_rest);
+      r.task_id_len = static_cast<uint8_t>(c.task_rest);
+    } else if (c.flags & kSplitTaskId) {
+      const std::string& rest = sending_.strings[c.task_rest];
+      std::memcpy(r.task_id, &c.task_lo, sizeof(c.task_lo));
+      std::memcpy(r.task_id + sizeof(c.task_lo), rest.data(), TaskEventRecord::kInlineTaskId - sizeof(c.task_lo));
+      r.task_id_len = TaskEventRecord::kInlineTaskId;
+    } else if (const std::string& id = sending_.strings[c.task_rest]; id.size() <= TaskEventRecord::kInlineTaskId) {
+      std::memcpy(r.task_id, id.data(), id.size());
+      r.task_id_len = static_cast<uint8_t>(id.size());
+    } else {
+      r.task_id_str = c.task_rest;
+    }
+    if (c.flags & TaskEventRecord::kDescribed) {
+      r.function_name = c.s[0];
+      r.name = c.s[1];
+      r.actor_id = c.s[2];
+      r.parent_task_id = c.s[3];
+    } else {
+      r.node_id = c.s[0];
+      r.worker_id = c.s[1];
+      r.error_type = c.s[2];
+      r.error_message = c.s[3];
+    }
+    if (c.flags & TaskEventRecord::kExecutor) {  // This process: its node and worker.
+      r.node_id = self_node;
+      r.worker_id = self_worker;
+    }
+  }
+}
+
 void TaskEventRecorder::Send(int64_t dropped, bool& all_sent, int64_t& lost_events, int64_t& lost_dropped) {
   if (sending_.strings.empty()) sending_.strings.emplace_back();
-  const size_t n = sending_.records.size();
   // The executor's node and worker are this process: in the table once,
   // when an executor's record is there.
   uint32_t self_node = 0, self_worker = 0;
-  for (size_t i = 0; i < n; ++i) {
-    TaskEventRecord& r = sending_.records[i];
-    if (!(r.flags & TaskEventRecord::kExecutor)) continue;
-    if (self_worker == 0) {
-      self_node = sending_.Intern(kNode, node_id_);
-      self_worker = sending_.Intern(kWorker, worker_id_);
-    }
-    r.node_id = self_node;
-    r.worker_id = self_worker;
+  if (sending_.has_executor) {
+    self_node = sending_.Intern(kNode, node_id_);
+    self_worker = sending_.Intern(kWorker, worker_id_);
   }
+  const size_t n = sending_.records.size();
   rpc::AddTaskEventDataRequest request;
   request.set_job_id(job_id_);
   request.set_record_size(static_cast<int32_t>(sizeof(TaskEventRecord)));
@@ -381,8 +439,10 @@ void TaskEventRecorder::Send(int64_t dropped, bool& all_sent, int64_t& lost_even
   for (size_t begin = 0; begin < n || (begin == 0 && dropped > 0);) {
     const size_t end = std::min(n, begin + kRecordsPerMessage);
     request.set_dropped(begin == 0 ? dropped : 0);
-    request.set_records(reinterpret_cast<const char*>(sending_.records.data() + begin),
-                        (end - begin) * sizeof(TaskEventRecord));
+    // Expanded straight into the message (no copy of the wire records).
+    std::string& bytes = *request.mutable_records();
+    bytes.resize((end - begin) * sizeof(TaskEventRecord));
+    Expand(begin, end, reinterpret_cast<TaskEventRecord*>(bytes.data()), self_node, self_worker);
     if (!send_(request).ok()) {
       all_sent = false;
       lost_events += static_cast<int64_t>(end - begin);

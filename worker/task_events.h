@@ -16,19 +16,21 @@
 // flush) loses nothing. The GCS merges the records by task id and attempt.
 //
 // Cost on the task path: in the caller, per record one uncontended mutex
-// and one fixed-size TaskEventRecord (common/task_event_record.h) written
-// into a bounded buffer of the recording thread's own (no lock or cache
-// line shared with the process's other recording threads): the task id
-// inline, every other string as a small index into a side table interned
-// per buffer (a repeat costs a compare against the last value of that
-// field, else one hash lookup). No allocation after warm-up. In the
+// and one 48-byte Compact record written into a bounded buffer of the
+// recording thread's own (no lock or cache line shared with the process's
+// other recording threads): strings as 16-bit indices into a side table
+// interned per buffer (a repeat costs a compare against the last value of
+// that field, else one hash lookup). Submissions come in bursts, from the
+// owner's loop (SubmittedAll): one clock read and one lock per burst. No
+// allocation after warm-up. In the
 // executor, per push one clock read and its identity copied into the reply;
 // per task one clock read and two short holds of a mutex of its own
 // (Running, Executed). A buffer is bounded (`buffer_size` records): when it
 // is full a record is counted as dropped (one atomic add: no lock, no clock
 // read), never waited for. A flusher thread swaps each thread's buffer
-// for an empty one and sends it (AddTaskEventData: the records as one
-// `bytes` field, one memcpy, plus the side table) about every
+// for an empty one and sends it (AddTaskEventData: the records expanded
+// into the wire's TaskEventRecord, common/task_event_record.h, straight
+// into one `bytes` field, plus the side table) about every
 // `flush_interval_ms`, sooner when a buffer is half full or the process
 // has gone quiet (a worker may be killed at any time after its last task),
 // and once more at Stop(); it runs at a lower priority (nice 10) than the
@@ -123,22 +125,58 @@ class TaskEventRecorder {
   size_t thread_buffers() const;
 
  private:
+  // What a recording thread writes per record: 48 bytes, where the wire's
+  // TaskEventRecord (common/task_event_record.h) has 104. The flusher
+  // expands each into a TaskEventRecord when it sends (Expand). What is
+  // written per task, not what is sent, was the cost of task events on the
+  // task path: each byte a recording thread writes evicts a byte of the
+  // task path's own data from its core's cache (docs/observability.md).
+  // Times: `time_ns` whole; the push's arrival and the task's start as µs
+  // before it (+1; 0: not carried, or more than 71 minutes before, when the
+  // executor's RUNNING record has them). A 24-byte task id as its first 8
+  // bytes and the other 16 through the side table (the same for every
+  // normal task of a job: a compare, no hash); one of up to 8 bytes
+  // inline; another length through the table whole. String indices are 16-bit: a buffer whose side table
+  // could not take a record's strings is full (the record is dropped and
+  // counted).
+  struct Compact {
+    int64_t time_ns = 0;
+    uint64_t task_lo = 0;
+    uint32_t received_us = 0;
+    uint32_t running_us = 0;
+    int32_t pid = 0;
+    uint16_t task_rest = 0;
+    uint16_t attempt = 0;  // Saturates at 65,535.
+    uint16_t job = 0;
+    // Described (submitted, or an executor's record): function, name,
+    // actor, parent. Otherwise (an end): node, worker, error type, message.
+    uint16_t s[4] = {};
+    uint8_t state = 0, type = 0, flags = 0;
+  };
+  // Compact::flags: the task id is task_lo + task_rest (24 bytes), or
+  // task_lo's first task_rest bytes (up to 8).
+  static constexpr uint8_t kSplitTaskId = 0x80;
+  static constexpr uint8_t kShortTaskId = 0x40;
+  static constexpr size_t kMaxStrings = 0xFFFF;
+  static constexpr size_t kStringsPerRecord = 10;  // At most, new ones.
+
   // A buffer of records and the side table its string indices point into.
   struct Buffer {
-    std::vector<TaskEventRecord> records;
+    std::vector<Compact> records;
+    bool has_executor = false;  // A record of this process as the executor is there.
     // [0] is "". A deque: its elements stay where they are, so `index`
     // and `last` view them, and a lookup allocates nothing.
     std::deque<std::string> strings;
     absl::flat_hash_map<std::string_view, uint32_t> index;
     // Per field, the last string interned and its index: repeats (the
     // common case) skip the hash.
-    static constexpr int kFields = 8;
+    static constexpr int kFields = 9;
     std::string_view last[kFields];
     uint32_t last_index[kFields] = {};
     void Clear();
     uint32_t Intern(int field, std::string_view value);
   };
-  enum Field { kJob, kFunction, kName, kActor, kParent, kNode, kWorker, kError };
+  enum Field { kJob, kFunction, kName, kActor, kParent, kNode, kWorker, kError, kTaskRest };
 
   // A task this process runs now (Running, not yet Executed).
   struct RunningTask {
@@ -189,7 +227,9 @@ class TaskEventRecorder {
   void FlushLoop();
   // Swaps every thread's buffer out and sends it (flusher thread, or Stop()).
   void Flush();
-  // Sends sending_ (in messages of kRecordsPerMessage records), the first
+  // sending_'s records [begin, end) as the wire's, into `out` (flusher).
+  void Expand(size_t begin, size_t end, TaskEventRecord* out, uint32_t self_node, uint32_t self_worker) const;
+  // Sends wire_ (in messages of kRecordsPerMessage records), the first
   // message carrying `dropped`; adds what was not taken to the lost counts.
   void Send(int64_t dropped, bool& all_sent, int64_t& lost_events, int64_t& lost_dropped);
 

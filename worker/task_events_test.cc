@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "common/id.h"
+
 using namespace lumen;
 using namespace lumen::worker;
 
@@ -113,7 +115,9 @@ TEST_CASE("a task's end is the caller's record, with what the worker's reply say
   CHECK(Str(sent, ended.node_id) == "node-B");
   CHECK(Str(sent, ended.worker_id) == "worker-B");
   CHECK(ended.pid == ::getpid());  // The worker's (the same process here).
-  CHECK(ended.received_ns == received);
+  // Carried as µs before the end: exact to the µs.
+  CHECK(ended.received_ns >= received);
+  CHECK(ended.received_ns - received < 1000);
   CHECK(ended.running_ns >= received);
   CHECK(ended.time_ns == ended.running_ns + 7000);
   CHECK(Str(sent, ended.error_type) == "TASK_EXCEPTION");
@@ -153,7 +157,8 @@ TEST_CASE("a task still running when the flusher flushes is reported RUNNING by 
   recorder.SetProcess("job1", "node-A", "worker-A");
   rpc::TaskSpec spec = Spec("long");
   recorder.Start();
-  recorder.Running(spec, 5);
+  const int64_t received = TaskEventRecorder::NowNs() - 5'000'000;  // 5 ms ago.
+  recorder.Running(spec, received);
   // Wait (bounded) for the flusher: nothing but the running task to send.
   for (int i = 0; i < 500 && recorder.batches_sent() == 0; ++i) usleep(10'000);
   REQUIRE(recorder.batches_sent() >= 1);
@@ -164,7 +169,8 @@ TEST_CASE("a task still running when the flusher flushes is reported RUNNING by 
   CHECK((first[0].flags & TaskEventRecord::kExecutor));
   CHECK((first[0].flags & TaskEventRecord::kDescribed));
   CHECK(Str(sink.batches[0], first[0].function_name) == "Plus");
-  CHECK(first[0].received_ns == 5);
+  CHECK(first[0].received_ns >= received);  // To the µs.
+  CHECK(first[0].received_ns - received < 1000);
   CHECK(first[0].running_ns == first[0].time_ns);
   CHECK(first[0].pid == ::getpid());
   CHECK(Str(sink.batches[0], first[0].worker_id) == "worker-A");
@@ -208,6 +214,29 @@ TEST_CASE("repeated strings travel once per batch; a long task id goes through t
   CHECK(records[1998].TaskId(batch.strings()) == "t999");
   CHECK(Str(batch, records[1998].parent_task_id) == "driver-task");
   CHECK(records[2000].TaskId(batch.strings()) == long_id);
+}
+
+TEST_CASE("24-byte task ids travel exactly; their shared 16-byte tail once per batch") {
+  Sink sink;
+  TaskEventRecorder recorder({}, sink.sender());
+  const JobId job = JobId::FromInt(7);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(TaskId::ForNormalTask(job).Binary());
+    REQUIRE(ids.back().size() == 24);
+    rpc::TaskSpec spec = Spec(ids.back());
+    spec.set_attempt(i == 2 ? 70000 : i);  // Past 16 bits: kept as 65,535.
+    recorder.Submitted(spec);
+  }
+  recorder.Stop();
+  REQUIRE(sink.batches.size() == 1);
+  const auto records = Sink::Records(sink.batches[0]);
+  REQUIRE(records.size() == 3);
+  for (int i = 0; i < 3; ++i) CHECK(records[i].TaskId(sink.batches[0].strings()) == ids[i]);
+  CHECK(records[1].attempt == 1);
+  CHECK(records[2].attempt == 65535);
+  // "", job1, Plus, and the ids' common tail.
+  CHECK(sink.batches[0].strings_size() == 4);
 }
 
 TEST_CASE("a full buffer drops and counts events without blocking; the count is sent") {

@@ -85,6 +85,9 @@ class RpcClient {
 
   const std::string& address() const { return address_; }
 
+  // Starts connecting now, in the background, rather than at the first call.
+  void Connect() { (void)channel_->GetState(/*try_to_connect=*/true); }
+
   // `timeout_ms` < 0: no deadline.
   template <typename Req, typename Reply>
   void Call(void (AsyncStub::*method)(grpc::ClientContext*, const Req*, Reply*,
