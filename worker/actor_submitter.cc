@@ -97,7 +97,7 @@ int64_t ActorSubmitter::Submit(rpc::TaskSpec& spec) {
   return seq;
 }
 
-void ActorSubmitter::OnResolved(rpc::TaskSpec spec, const rpc::ErrorInfo* error, bool send_now) {
+void ActorSubmitter::OnResolved(rpc::TaskSpec&& spec, const rpc::ErrorInfo* error, bool send_now) {
   Effects fx;
   {
     std::lock_guard<std::mutex> lock(mu_);

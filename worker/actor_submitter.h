@@ -112,7 +112,7 @@ class ActorSubmitter {
   // if nothing else is on its way to the actor (a synchronous caller pays
   // no hop through the loop); otherwise the calls resolved by the next turn
   // of the loop leave together in one push (a burst costs few pushes).
-  void OnResolved(rpc::TaskSpec spec, const rpc::ErrorInfo* error = nullptr,
+  void OnResolved(rpc::TaskSpec&& spec, const rpc::ErrorInfo* error = nullptr,
                   bool send_now = false);
   // This process killed the actor (the GCS accepted the kill). With
   // `no_restart` it is dead from now on here too: unfinished calls fail

@@ -135,8 +135,8 @@ absl::Status CoreWorker::Connect() {
   resolver_ = std::make_unique<DependencyResolver>(
       loop_, store_, options_.worker_id.Binary(),
       DependencyResolver::Callbacks{
-          [this](rpc::TaskSpec s, bool had_refs) { OnResolved(std::move(s), had_refs); },
-          [this](rpc::TaskSpec s, const rpc::ErrorInfo& e) { OnArgumentFailed(std::move(s), e); }});
+          [this](rpc::TaskSpec&& s, bool had_refs) { OnResolved(std::move(s), had_refs); },
+          [this](rpc::TaskSpec&& s, const rpc::ErrorInfo& e) { OnArgumentFailed(std::move(s), e); }});
   actor_directory_ = std::make_unique<GcsActorDirectory>(*gcs_);
   actor_submitter_ = std::make_unique<ActorSubmitter>(
       loop_, *actor_directory_, *pusher_,
@@ -418,15 +418,18 @@ void CoreWorker::RemoveLocalRef(const std::string& id) {
 }
 
 void CoreWorker::DrainSubmitted() {
-  std::vector<rpc::TaskSpec> batch;
+  // draining_ goes back to the submitters emptied but with its capacity:
+  // a burst does not regrow the queue (each growth moved every spec).
   {
     std::lock_guard<std::mutex> lock(submit_mu_);
-    batch.swap(submitted_);
+    draining_.swap(submitted_);
   }
   // (Actor calls here were numbered, and recorded, at submission:
   // SubmitActorTask.)
-  task_events_->SubmittedAll(batch.data(), batch.size(), /*normal_only=*/true);
-  for (auto& spec : batch) ResolveDependencies(std::move(spec));
+  task_events_->SubmittedAll(draining_.data(), draining_.size(), /*normal_only=*/true);
+  for (auto& spec : draining_) ResolveDependencies(std::move(spec));
+  draining_.clear();
+  if (draining_.capacity() > kMaxKeptQueue) std::vector<rpc::TaskSpec>().swap(draining_);
 }
 
 CoreWorker::Stats CoreWorker::GetStats() const {

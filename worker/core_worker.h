@@ -198,9 +198,11 @@ class CoreWorker {
   void NotifyBlocked(bool blocked);
   // Prints a warning when no node's total resources fit `spec`.
   void WarnIfInfeasible(const rpc::TaskSpec& spec);
-  void ResolveDependencies(rpc::TaskSpec spec);
-  void OnResolved(rpc::TaskSpec spec, bool had_refs);
-  void OnArgumentFailed(rpc::TaskSpec spec, const rpc::ErrorInfo& error);
+  // The spec moves along (a TaskSpec's move costs a construction and a
+  // swap: by value, each step paid it again).
+  void ResolveDependencies(rpc::TaskSpec&& spec);
+  void OnResolved(rpc::TaskSpec&& spec, bool had_refs);
+  void OnArgumentFailed(rpc::TaskSpec&& spec, const rpc::ErrorInfo& error);
   // SubmitTask and SubmitActorTask: the arguments into `spec` (references
   // held until the task ends), the return owned, the spec queued for the loop.
   ray::internal::RefData Enqueue(rpc::TaskSpec&& spec, std::vector<ray::internal::TaskArg>&& args);
@@ -237,6 +239,8 @@ class CoreWorker {
   InFlightLimit in_flight_{kMaxTasksInFlight, kResumeTasksAt};
   std::mutex submit_mu_;
   std::vector<rpc::TaskSpec> submitted_;  // Guarded by submit_mu_; drained on the loop.
+  std::vector<rpc::TaskSpec> draining_;   // Loop: the drained specs (swapped with submitted_).
+  static constexpr size_t kMaxKeptQueue = 16384;  // Specs of capacity kept between drains.
   std::unique_ptr<ObjectGetter> getter_;
   std::unique_ptr<RayletLeaseClient> lease_client_;
   std::unique_ptr<PooledTaskPusher> pusher_;

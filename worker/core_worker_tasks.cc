@@ -22,9 +22,9 @@ std::string FormatResources(const google::protobuf::Map<std::string, double>& re
 
 // Waits (on the loop) for the owned ObjectRef arguments of `spec`, inlines
 // the small ones, then hands the task to the submitter (DependencyResolver).
-void CoreWorker::ResolveDependencies(rpc::TaskSpec spec) { resolver_->Resolve(std::move(spec)); }
+void CoreWorker::ResolveDependencies(rpc::TaskSpec&& spec) { resolver_->Resolve(std::move(spec)); }
 
-void CoreWorker::OnResolved(rpc::TaskSpec spec, bool had_refs) {
+void CoreWorker::OnResolved(rpc::TaskSpec&& spec, bool had_refs) {
   // Only tasks with ObjectRef arguments wait for them: one event less for the rest.
   if (had_refs) task_events_->ArgsReady(spec);
   if (!spec.actor_id().empty()) {
@@ -34,7 +34,7 @@ void CoreWorker::OnResolved(rpc::TaskSpec spec, bool had_refs) {
   }
 }
 
-void CoreWorker::OnArgumentFailed(rpc::TaskSpec spec, const rpc::ErrorInfo& error) {
+void CoreWorker::OnArgumentFailed(rpc::TaskSpec&& spec, const rpc::ErrorInfo& error) {
   if (!spec.actor_id().empty()) {
     actor_submitter_->OnResolved(std::move(spec), &error);
   } else {

@@ -4,7 +4,7 @@
 
 namespace lumen::worker {
 
-void DependencyResolver::Resolve(rpc::TaskSpec spec) {
+void DependencyResolver::Resolve(rpc::TaskSpec&& spec) {
   for (int i = 0; i < spec.args_size(); ++i) {
     rpc::TaskArg* arg = spec.mutable_args(i);
     if (!arg->is_ref() || arg->ref().owner().worker_id() != self_) continue;
@@ -12,7 +12,7 @@ void DependencyResolver::Resolve(rpc::TaskSpec spec) {
     StoredObjectPtr object = store_.GetIfReady(id);
     if (!object) {
       // Not ready: come back (on the loop) when it is.
-      store_.OnReady(id, [this, spec](StoredObjectPtr) mutable {
+      store_.OnReady(id, [this, spec = std::move(spec)](StoredObjectPtr) mutable {
         loop_.Post([this, spec = std::move(spec)]() mutable { Resolve(std::move(spec)); });
       });
       return;

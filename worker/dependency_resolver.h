@@ -32,9 +32,9 @@ class DependencyResolver {
   struct Callbacks {
     // Every owned argument is ready; `had_refs`: the task had ObjectRef
     // arguments at all (only those waited: the task-event "args ready").
-    std::function<void(rpc::TaskSpec spec, bool had_refs)> on_resolved;
+    std::function<void(rpc::TaskSpec&& spec, bool had_refs)> on_resolved;
     // An owned argument holds `error`: the task fails with it.
-    std::function<void(rpc::TaskSpec spec, const rpc::ErrorInfo& error)> on_failed;
+    std::function<void(rpc::TaskSpec&& spec, const rpc::ErrorInfo& error)> on_failed;
   };
 
   // `self`: this process's binary WorkerId (the owner named in the refs it
@@ -42,7 +42,7 @@ class DependencyResolver {
   DependencyResolver(EventLoop& loop, MemoryStore& store, std::string self, Callbacks callbacks)
       : loop_(loop), store_(store), self_(std::move(self)), callbacks_(std::move(callbacks)) {}
 
-  void Resolve(rpc::TaskSpec spec);
+  void Resolve(rpc::TaskSpec&& spec);
 
  private:
   EventLoop& loop_;

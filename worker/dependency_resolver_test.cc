@@ -20,8 +20,8 @@ struct Fixture {
   DependencyResolver resolver{
       loop, store, self.Binary(),
       DependencyResolver::Callbacks{
-          [this](rpc::TaskSpec s, bool had_refs) { resolved.emplace_back(std::move(s), had_refs); },
-          [this](rpc::TaskSpec s, const rpc::ErrorInfo& e) { failed.emplace_back(std::move(s), e); }}};
+          [this](rpc::TaskSpec&& s, bool had_refs) { resolved.emplace_back(std::move(s), had_refs); },
+          [this](rpc::TaskSpec&& s, const rpc::ErrorInfo& e) { failed.emplace_back(std::move(s), e); }}};
 
   void Poll() {
     while (loop.io_context().poll() > 0) {
@@ -68,7 +68,7 @@ TEST_CASE("ready arguments: small values are inlined, plasma ones and others' re
   Fixture::AddRef(spec, small, f.self.Binary());
   Fixture::AddRef(spec, large, f.self.Binary());
   Fixture::AddRef(spec, foreign, WorkerId::FromRandom().Binary());
-  f.resolver.Resolve(spec);
+  f.resolver.Resolve(std::move(spec));
   // Everything was ready: resolved at once, without a trip through the loop.
   REQUIRE(f.resolved.size() == 1);
   const rpc::TaskSpec& out = f.resolved[0].first;
@@ -91,7 +91,7 @@ TEST_CASE("a task without ObjectRef arguments resolves at once and says it had n
   Fixture f;
   rpc::TaskSpec spec;
   Fixture::AddValue(spec, "1");
-  f.resolver.Resolve(spec);
+  f.resolver.Resolve(std::move(spec));
   REQUIRE(f.resolved.size() == 1);
   CHECK_FALSE(f.resolved[0].second);
 }
@@ -102,7 +102,7 @@ TEST_CASE("a task waits for each missing owned argument and resolves after the l
   rpc::TaskSpec spec;
   Fixture::AddRef(spec, a, f.self.Binary());
   Fixture::AddRef(spec, b, f.self.Binary());
-  f.resolver.Resolve(spec);
+  f.resolver.Resolve(std::move(spec));
   f.Poll();
   CHECK(f.resolved.empty());
   CHECK(f.store.NumCallbacks() == 1);  // One argument at a time.
@@ -125,7 +125,7 @@ TEST_CASE("an argument that holds an error fails the task with that error, at on
   rpc::TaskSpec first;
   first.set_name("first");
   Fixture::AddRef(first, bad, f.self.Binary());
-  f.resolver.Resolve(first);
+  f.resolver.Resolve(std::move(first));
   REQUIRE(f.failed.size() == 1);
   CHECK(f.failed[0].first.name() == "first");
   CHECK(f.failed[0].second.type() == rpc::ErrorInfo::TASK_EXCEPTION);
@@ -134,7 +134,7 @@ TEST_CASE("an argument that holds an error fails the task with that error, at on
   rpc::TaskSpec second;
   second.set_name("second");
   Fixture::AddRef(second, later, f.self.Binary());
-  f.resolver.Resolve(second);
+  f.resolver.Resolve(std::move(second));
   f.Poll();
   CHECK(f.failed.size() == 1);
   f.PutError(later, rpc::ErrorInfo::WORKER_DIED, "worker died");

@@ -101,7 +101,7 @@ std::string TaskSubmitter::ShapeKey(const rpc::TaskSpec& spec) {
   return key;
 }
 
-void TaskSubmitter::Submit(rpc::TaskSpec spec) {
+void TaskSubmitter::Submit(rpc::TaskSpec&& spec) {
   std::string key = ShapeKey(spec);
   Shape& shape = shapes_[key];
   if (shape.resources.empty() && shape.job_id.empty()) {

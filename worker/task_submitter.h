@@ -102,7 +102,7 @@ class TaskSubmitter {
   TaskSubmitter(EventLoop& loop, LeaseClient& leases, TaskPusher& pusher, Callbacks callbacks,
                 Options options);
 
-  void Submit(rpc::TaskSpec spec);
+  void Submit(rpc::TaskSpec&& spec);
   // No node of the cluster has the resources `spec`'s shape needs (the
   // on_new_shape check found it): its queued tasks, and those queued later,
   // are exempt from submission backpressure until a lease of the shape is
