@@ -35,7 +35,9 @@ for round in $(seq "$rounds"); do
   done
 done
 
-printf '%-34s %12s %12s %8s\n' figure events_on events_off change
+printf '%-34s %12s %12s %8s %8s\n' figure events_on events_off change paired
+# `paired`: the median of each round's own change (on against the off run
+# right after it), which the machine's drift between rounds moves less.
 awk '{v[$2 " " $1] = v[$2 " " $1] " " $3; names[$2] = 1}
      function median(list,   a, n, i, j, t) {
        n = split(list, a, " ")
@@ -45,7 +47,9 @@ awk '{v[$2 " " $1] = v[$2 " " $1] " " $3; names[$2] = 1}
      END {
        for (name in names) {
          on = median(v[name " 1"]); off = median(v[name " 0"])
-         printf "%-34s %12.1f %12.1f %+7.1f%%\n", name, on, off, 100 * (on - off) / off
+         n = split(v[name " 1"], a, " "); split(v[name " 0"], b, " "); pairs = ""
+         for (i = 1; i <= n; i++) if (b[i] + 0 != 0) pairs = pairs " " 100 * (a[i] - b[i]) / b[i]
+         printf "%-34s %12.1f %12.1f %+7.1f%% %+7.1f%%\n", name, on, off, 100 * (on - off) / off, median(pairs)
        }
      }' "$out/all" | sort
-echo "(rates: higher is better; cpu_us_per_task: lower is better, the whole cluster's CPU incl. startup; change = on vs off; median of $rounds rounds each)"
+echo "(rates: higher is better; cpu_us_per_task: lower is better, the whole cluster's CPU incl. startup; change = on vs off of the medians of $rounds rounds each; paired = median of the rounds' own changes)"

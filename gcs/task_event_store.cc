@@ -1,6 +1,7 @@
 #include "gcs/task_event_store.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <utility>
 
@@ -8,12 +9,6 @@
 
 namespace lumen::gcs {
 namespace {
-
-TaskEventRecord RecordAt(const std::string& records, size_t i) {
-  TaskEventRecord r;
-  std::memcpy(&r, records.data() + i * sizeof(TaskEventRecord), sizeof(TaskEventRecord));
-  return r;
-}
 
 // The string at `index` of a batch's table; out of range reads as empty.
 const std::string& StringAt(const std::vector<std::string>& strings, uint32_t index) {
@@ -78,20 +73,53 @@ void MergeRecord(rpc::TaskInfoEntry& entry, const TaskEventRecord& r,
 
 }  // namespace
 
+TaskEventRecord TaskEventStore::Batch::At(size_t i) const {
+  const char* at = records.data() + i * static_cast<size_t>(record_size);
+  if (record_size == static_cast<int32_t>(sizeof(CompactTaskEventRecord))) {
+    CompactTaskEventRecord c;
+    std::memcpy(&c, at, sizeof(c));
+    return ExpandTaskEventRecord(c, strings, self_node, self_worker);
+  }
+  TaskEventRecord r;
+  std::memcpy(&r, at, sizeof(r));
+  return r;
+}
+
+void TaskEventStore::Batch::Head(size_t i, uint32_t& job, uint8_t& state, uint8_t& flags) const {
+  const char* at = records.data() + i * static_cast<size_t>(record_size);
+  if (record_size == static_cast<int32_t>(sizeof(CompactTaskEventRecord))) {
+    uint16_t job16;
+    std::memcpy(&job16, at + offsetof(CompactTaskEventRecord, job), sizeof(job16));
+    job = job16;
+    std::memcpy(&state, at + offsetof(CompactTaskEventRecord, state), 1);
+    std::memcpy(&flags, at + offsetof(CompactTaskEventRecord, flags), 1);
+    return;
+  }
+  std::memcpy(&job, at + offsetof(TaskEventRecord, job), sizeof(job));
+  std::memcpy(&state, at + offsetof(TaskEventRecord, state), 1);
+  std::memcpy(&flags, at + offsetof(TaskEventRecord, flags), 1);
+}
+
 absl::Status TaskEventStore::Add(rpc::AddTaskEventDataRequest& request) {
   if (request.dropped() > 0) jobs_[request.job_id()].dropped_at_source += request.dropped();
   if (!request.records().empty()) {
-    if (request.record_size() != static_cast<int32_t>(sizeof(TaskEventRecord))) {
-      return absl::InvalidArgumentError("task event records of " + std::to_string(request.record_size()) +
+    const int32_t size = request.record_size();
+    if (size != static_cast<int32_t>(sizeof(TaskEventRecord)) &&
+        size != static_cast<int32_t>(sizeof(CompactTaskEventRecord))) {
+      return absl::InvalidArgumentError("task event records of " + std::to_string(size) +
                                         " bytes, this GCS reads records of " +
+                                        std::to_string(sizeof(CompactTaskEventRecord)) + " or " +
                                         std::to_string(sizeof(TaskEventRecord)));
     }
-    if (request.records().size() % sizeof(TaskEventRecord) != 0) {
+    if (request.records().size() % static_cast<size_t>(size) != 0) {
       return absl::InvalidArgumentError("task event records: " + std::to_string(request.records().size()) +
                                         " bytes is not a whole number of records");
     }
     auto batch = std::make_shared<Batch>();
     batch->records.swap(*request.mutable_records());
+    batch->record_size = size;
+    batch->self_node = request.self_node();
+    batch->self_worker = request.self_worker();
     batch->strings.assign(request.strings().begin(), request.strings().end());
     if (batch->strings.empty()) batch->strings.emplace_back();
     AddBatch(std::move(batch));
@@ -138,6 +166,7 @@ absl::Status TaskEventStore::Add(rpc::AddTaskEventDataRequest& request) {
       }
     }
     batch->strings = std::move(intern.strings);
+    batch->record_size = static_cast<int32_t>(sizeof(TaskEventRecord));
     AddBatch(std::move(batch));
   }
   return absl::OkStatus();
@@ -147,14 +176,11 @@ void TaskEventStore::AddBatch(std::shared_ptr<const Batch> batch) {
   // The only pass over the records at ingest: which jobs they belong to
   // (almost always one) and how many submissions each share holds.
   std::vector<Part> parts;
-  const size_t n = batch->records.size() / sizeof(TaskEventRecord);
+  const size_t n = batch->size();
   for (size_t i = 0; i < n; ++i) {
     uint32_t job;
     uint8_t state, flags;
-    const char* at = batch->records.data() + i * sizeof(TaskEventRecord);
-    std::memcpy(&job, at + offsetof(TaskEventRecord, job), sizeof(job));
-    std::memcpy(&state, at + offsetof(TaskEventRecord, state), 1);
-    std::memcpy(&flags, at + offsetof(TaskEventRecord, flags), 1);
+    batch->Head(i, job, state, flags);
     Part* part = parts.empty() || parts.back().job != job ? nullptr : &parts.back();
     if (part == nullptr) {
       for (Part& p : parts) {
@@ -195,9 +221,9 @@ void TaskEventStore::Merge(JobTasks& job) const {
   for (uint64_t seq = std::max(job.merged_seq, first_seq); seq < job.next_seq; ++seq) {
     const Part& part = job.parts[seq - first_seq];
     const Batch& batch = *part.batch;
-    const size_t n = batch.records.size() / sizeof(TaskEventRecord);
+    const size_t n = batch.size();
     for (size_t i = 0; i < n; ++i) {
-      const TaskEventRecord r = RecordAt(batch.records, i);
+      const TaskEventRecord r = batch.At(i);
       if (r.job != part.job) continue;
       const std::string_view task_id =
           r.task_id_str != 0 ? std::string_view(StringAt(batch.strings, r.task_id_str))

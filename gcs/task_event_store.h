@@ -2,8 +2,10 @@
 //
 // TaskEventStore keeps what the GCS knows of tasks and actor calls. Workers
 // and drivers send batches of fixed-size records (AddTaskEventData: a
-// `bytes` field of TaskEventRecord structs plus a side table of strings,
-// common/task_event_record.h). Ingest does no per-task work: a batch is kept
+// `bytes` field of 48-byte CompactTaskEventRecord structs, or 104-byte
+// TaskEventRecord ones, plus a side table of strings,
+// common/task_event_record.h); a compact record is expanded only when a
+// query reads it. Ingest does no per-task work: a batch is kept
 // as it came, appended to its job's window (a scan of its records' job
 // indices is all it reads). Records are merged into one entry per task
 // attempt (task id + attempt) only when GetTaskEvents asks, at O(records)
@@ -40,6 +42,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "common/task_event_record.h"
 #include "proto/task_events.pb.h"
 
 namespace lumen::gcs {
@@ -69,8 +72,15 @@ class TaskEventStore {
 
  private:
   struct Batch {
-    std::string records;  // TaskEventRecord structs.
+    std::string records;  // CompactTaskEventRecord or TaskEventRecord structs.
+    int32_t record_size = 0;  // Which of the two.
     std::vector<std::string> strings;
+    uint32_t self_node = 0, self_worker = 0;  // The sender's, for compact executor records.
+
+    size_t size() const { return records.size() / static_cast<size_t>(record_size); }
+    TaskEventRecord At(size_t i) const;  // Expanded.
+    // What ingest reads of record `i`: its job's index, state and flags.
+    void Head(size_t i, uint32_t& job, uint8_t& state, uint8_t& flags) const;
   };
   // One job's share of a batch.
   struct Part {

@@ -34,7 +34,7 @@ rpc::AddTaskEventDataRequest Batch(std::vector<rpc::TaskEvent> events, int64_t d
   return request;
 }
 
-// A batch in the compact form the workers send.
+// A batch of expanded records (the form older senders and tests use).
 struct RecordBatch {
   rpc::AddTaskEventDataRequest request;
   RecordBatch() {
@@ -324,4 +324,103 @@ TEST_CASE("a query merges only what came since the last one, with the same answe
   // and so do the partial entries their tasks' later records made (3 of
   // them counted twice: the documented approximation).
   CHECK(b.drops(0).evicted() == 17);
+}
+
+TEST_CASE("compact records, as workers send them, merge like the expanded ones") {
+  TaskEventStore store({});
+  rpc::AddTaskEventDataRequest request;
+  request.set_record_size(sizeof(CompactTaskEventRecord));
+  for (const char* s : {"", "\x01\x00\x00\x00", "Plus", "node-B", "worker-B", "0123456789abcdef", "TASK_EXCEPTION",
+                        "boom"}) {
+    request.add_strings(std::string(s, s[0] == '\x01' ? 4 : std::strlen(s)));
+  }
+  request.set_self_node(3);
+  request.set_self_worker(4);
+  std::vector<CompactTaskEventRecord> records(3);
+  // The caller's submission of a 24-byte task id (8 inline, 16 in the table).
+  const std::string task = std::string("ABCDEFGH") + "0123456789abcdef";
+  CompactTaskEventRecord& submitted = records[0];
+  submitted.time_ns = 1'000'000'000;
+  std::memcpy(&submitted.task_lo, task.data(), 8);
+  submitted.task_rest = 5;
+  submitted.flags = CompactTaskEventRecord::kSplitTaskId | TaskEventRecord::kDescribed;
+  submitted.state = rpc::PENDING_ARGS_AVAIL;
+  submitted.job = 1;
+  submitted.s[0] = 2;  // Function.
+  submitted.pid = 11;
+  // The executor's RUNNING record: its node and worker are the sender's.
+  CompactTaskEventRecord& running = records[1];
+  running = submitted;
+  running.flags |= TaskEventRecord::kExecutor;
+  running.state = rpc::RUNNING;
+  running.time_ns = 1'000'300'000;
+  running.received_us = 101;  // 100 µs before.
+  running.running_us = 1;     // At time_ns.
+  running.pid = 22;
+  // The caller's end, FAILED, with the error.
+  CompactTaskEventRecord& failed = records[2];
+  failed.time_ns = 1'000'900'000;
+  failed.task_lo = submitted.task_lo;
+  failed.task_rest = 5;
+  failed.flags = CompactTaskEventRecord::kSplitTaskId;
+  failed.state = rpc::FAILED;
+  failed.job = 1;
+  failed.s[0] = 3;
+  failed.s[1] = 4;
+  failed.s[2] = 6;
+  failed.s[3] = 7;
+  failed.pid = 22;
+  request.set_records(reinterpret_cast<const char*>(records.data()), records.size() * sizeof(records[0]));
+  REQUIRE(store.Add(request).ok());
+  CHECK(store.NumRecords() == 3);
+  rpc::GetTaskEventsReply reply = store.Get({});
+  REQUIRE(reply.tasks_size() == 1);
+  const rpc::TaskInfoEntry& e = reply.tasks(0);
+  CHECK(e.task_id() == task);
+  CHECK(e.job_id() == kJob1);
+  CHECK(e.state() == rpc::FAILED);
+  CHECK(e.function_name() == "Plus");
+  CHECK(e.submitter_pid() == 11);
+  CHECK(e.worker_pid() == 22);
+  CHECK(e.node_id() == "node-B");
+  CHECK(e.worker_id() == "worker-B");
+  CHECK(e.error_type() == "TASK_EXCEPTION");
+  CHECK(e.error_message() == "boom");
+  CHECK(TimeOf(e, rpc::PENDING_ARGS_AVAIL) == 1'000'000'000);
+  CHECK(TimeOf(e, rpc::SUBMITTED_TO_WORKER) == 1'000'200'000);
+  CHECK(TimeOf(e, rpc::RUNNING) == 1'000'300'000);
+  CHECK(TimeOf(e, rpc::FAILED) == 1'000'900'000);
+}
+
+TEST_CASE("a compact record whose indices point past its table reads as empty fields") {
+  TaskEventStore store({});
+  rpc::AddTaskEventDataRequest request;
+  request.set_record_size(sizeof(CompactTaskEventRecord));
+  request.add_strings("");
+  request.add_strings(kJob1);
+  request.set_self_node(900);
+  CompactTaskEventRecord r;
+  r.time_ns = 5;
+  r.task_rest = 60000;  // A split id whose tail is not in the table.
+  r.flags = CompactTaskEventRecord::kSplitTaskId | TaskEventRecord::kExecutor | TaskEventRecord::kDescribed;
+  r.state = rpc::RUNNING;
+  r.job = 1;
+  r.s[0] = 700;
+  CompactTaskEventRecord short_id;
+  short_id.flags = CompactTaskEventRecord::kShortTaskId;
+  short_id.task_lo = 7;
+  short_id.task_rest = 200;  // Longer than the 8 inline bytes.
+  short_id.state = rpc::FINISHED;
+  short_id.job = 1;
+  std::string bytes(reinterpret_cast<const char*>(&r), sizeof(r));
+  bytes.append(reinterpret_cast<const char*>(&short_id), sizeof(short_id));
+  request.set_records(bytes);
+  REQUIRE(store.Add(request).ok());
+  rpc::GetTaskEventsReply reply = store.Get({});
+  REQUIRE(reply.tasks_size() == 2);
+  CHECK(reply.tasks(0).task_id().size() == 8);  // The inline bytes only.
+  CHECK(reply.tasks(0).function_name().empty());
+  CHECK(reply.tasks(0).node_id().empty());
+  CHECK(reply.tasks(1).task_id().size() == 8);
+  CHECK(reply.tasks(1).state() == rpc::FINISHED);
 }

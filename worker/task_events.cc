@@ -39,6 +39,8 @@ TaskEventOptions TaskEventOptions::FromEnv() {
   if (on != nullptr && (std::string(on) == "0" || std::string(on) == "false")) options.enabled = false;
   options.buffer_size = static_cast<size_t>(std::max<int64_t>(1, EnvInt("LUMEN_TASK_EVENTS_BUFFER", 10'000)));
   options.flush_interval_ms = static_cast<int>(std::max<int64_t>(10, EnvInt("LUMEN_TASK_EVENTS_FLUSH_MS", 1000)));
+  options.running_after_ms =
+      static_cast<int>(std::max<int64_t>(0, EnvInt("LUMEN_TASK_EVENTS_RUNNING_MS", options.running_after_ms)));
   return options;
 }
 
@@ -102,7 +104,7 @@ void TaskEventRecorder::Stop() {
   }
   cv_.notify_all();
   if (flusher_.joinable()) flusher_.join();
-  if (options_.enabled) Flush();
+  if (options_.enabled) Flush(/*final=*/true);
 }
 
 void TaskEventRecorder::Buffer::Clear() {
@@ -168,11 +170,22 @@ void TaskEventRecorder::Replied(const rpc::TaskSpec& spec, const rpc::PushTaskRe
          reply.running_ns());
 }
 
-void TaskEventRecorder::RecordRunning() {
+bool TaskEventRecorder::RunningDue(int64_t now_ns) {
+  if (running_unreported_.load(std::memory_order_relaxed) == 0) return false;
+  const int64_t after_ns = int64_t{options_.running_after_ms} * 1'000'000;
+  std::lock_guard<std::mutex> lock(running_mu_);
+  for (const RunningTask& task : running_) {
+    if (!task.reported && now_ns - task.running_ns >= after_ns) return true;
+  }
+  return false;
+}
+
+void TaskEventRecorder::RecordRunning(bool all) {
   if (running_unreported_.load(std::memory_order_relaxed) == 0) return;
+  const int64_t before_ns = all ? INT64_MAX : NowNs() - int64_t{options_.running_after_ms} * 1'000'000;
   std::lock_guard<std::mutex> lock(running_mu_);
   for (RunningTask& task : running_) {
-    if (task.reported) continue;
+    if (task.reported || task.running_ns > before_ns) continue;
     Record(*task.spec, rpc::RUNNING, {}, {}, -1, nullptr, task.running_ns, task.received_ns,
            task.running_ns);
     task.reported = true;
@@ -302,7 +315,7 @@ void TaskEventRecorder::FlushLoop() {
       pending |= !t->active.records.empty() || t->dropped > 0 ||
                  t->full_drops.load(std::memory_order_relaxed) > 0;
     }
-    pending |= running_unreported_.load(std::memory_order_relaxed) > 0;
+    pending |= RunningDue(NowNs());
     const auto now = std::chrono::steady_clock::now();
     const bool due = now - last_flush >= std::chrono::milliseconds(options_.flush_interval_ms);
     const bool half_full = most * 2 >= options_.buffer_size;
@@ -316,9 +329,9 @@ void TaskEventRecorder::FlushLoop() {
   }
 }
 
-void TaskEventRecorder::Flush() {
+void TaskEventRecorder::Flush(bool final) {
   std::lock_guard<std::mutex> flush_lock(flush_mu_);
-  RecordRunning();
+  RecordRunning(final);
   std::vector<std::shared_ptr<ThreadBuffer>> threads;
   int64_t dropped;  // To report with the first message of this flush.
   {
@@ -376,52 +389,6 @@ void TaskEventRecorder::Flush() {
   dropped_total_ += lost_events;
 }
 
-void TaskEventRecorder::Expand(size_t begin, size_t end, TaskEventRecord* out, uint32_t self_node,
-                               uint32_t self_worker) const {
-  for (size_t i = begin; i < end; ++i) {
-    const Compact& c = sending_.records[i];
-    TaskEventRecord& r = *new (out++) TaskEventRecord();  // Zero-filled.
-    r.time_ns = c.time_ns;
-    if (c.received_us != 0) r.received_ns = c.time_ns - int64_t{c.received_us - 1} * 1000;
-    if (c.running_us != 0) r.running_ns = c.time_ns - int64_t{c.running_us - 1} * 1000;
-    r.attempt = c.attempt;
-    r.pid = c.pid;
-    r.state = c.state;
-    r.type = c.type;
-    r.flags = c.flags & ~(kSplitTaskId | kShortTaskId);
-    r.job = c.job;
-    if (c.flags & kShortTaskId) {
-      std::memcpy(r.task_id, &c.task_lo, c.task_rest);
-      r.task_id_len = static_cast<uint8_t>(c.task_rest);
-    } else if (c.flags & kSplitTaskId) {
-      const std::string& rest = sending_.strings[c.task_rest];
-      std::memcpy(r.task_id, &c.task_lo, sizeof(c.task_lo));
-      std::memcpy(r.task_id + sizeof(c.task_lo), rest.data(), TaskEventRecord::kInlineTaskId - sizeof(c.task_lo));
-      r.task_id_len = TaskEventRecord::kInlineTaskId;
-    } else if (const std::string& id = sending_.strings[c.task_rest]; id.size() <= TaskEventRecord::kInlineTaskId) {
-      std::memcpy(r.task_id, id.data(), id.size());
-      r.task_id_len = static_cast<uint8_t>(id.size());
-    } else {
-      r.task_id_str = c.task_rest;
-    }
-    if (c.flags & TaskEventRecord::kDescribed) {
-      r.function_name = c.s[0];
-      r.name = c.s[1];
-      r.actor_id = c.s[2];
-      r.parent_task_id = c.s[3];
-    } else {
-      r.node_id = c.s[0];
-      r.worker_id = c.s[1];
-      r.error_type = c.s[2];
-      r.error_message = c.s[3];
-    }
-    if (c.flags & TaskEventRecord::kExecutor) {  // This process: its node and worker.
-      r.node_id = self_node;
-      r.worker_id = self_worker;
-    }
-  }
-}
-
 void TaskEventRecorder::Send(int64_t dropped, bool& all_sent, int64_t& lost_events, int64_t& lost_dropped) {
   if (sending_.strings.empty()) sending_.strings.emplace_back();
   // The executor's node and worker are this process: in the table once,
@@ -434,15 +401,15 @@ void TaskEventRecorder::Send(int64_t dropped, bool& all_sent, int64_t& lost_even
   const size_t n = sending_.records.size();
   rpc::AddTaskEventDataRequest request;
   request.set_job_id(job_id_);
-  request.set_record_size(static_cast<int32_t>(sizeof(TaskEventRecord)));
+  request.set_record_size(static_cast<int32_t>(sizeof(Compact)));
+  request.set_self_node(self_node);
+  request.set_self_worker(self_worker);
   for (const std::string& str : sending_.strings) request.add_strings(str);
   for (size_t begin = 0; begin < n || (begin == 0 && dropped > 0);) {
     const size_t end = std::min(n, begin + kRecordsPerMessage);
     request.set_dropped(begin == 0 ? dropped : 0);
-    // Expanded straight into the message (no copy of the wire records).
-    std::string& bytes = *request.mutable_records();
-    bytes.resize((end - begin) * sizeof(TaskEventRecord));
-    Expand(begin, end, reinterpret_cast<TaskEventRecord*>(bytes.data()), self_node, self_worker);
+    request.set_records(reinterpret_cast<const char*>(sending_.records.data() + begin),
+                        (end - begin) * sizeof(Compact));
     if (!send_(request).ok()) {
       all_sent = false;
       lost_events += static_cast<int64_t>(end - begin);

@@ -10,9 +10,9 @@
 // ObjectRef arguments add PENDING_NODE_ASSIGNMENT (arguments ready); a task
 // that ends without a reply (a dead worker, a refused lease) is recorded
 // FAILED by the caller. The executing worker records a task only when a
-// flush finds it running (RUNNING, with its node, worker and pid): records
-// leave a process only at a flush anyway, so a running task is seen as
-// soon as before, and a worker killed at its job's end (SIGKILL, no last
+// flush finds it running for at least `running_after_ms` (RUNNING, with
+// its node, worker and pid), so a burst of short tasks costs it no record
+// and no message, and a worker killed at its job's end (SIGKILL, no last
 // flush) loses nothing. The GCS merges the records by task id and attempt.
 //
 // Cost on the task path: in the caller, per record one uncontended mutex
@@ -28,9 +28,9 @@
 // (Running, Executed). A buffer is bounded (`buffer_size` records): when it
 // is full a record is counted as dropped (one atomic add: no lock, no clock
 // read), never waited for. A flusher thread swaps each thread's buffer
-// for an empty one and sends it (AddTaskEventData: the records expanded
-// into the wire's TaskEventRecord, common/task_event_record.h, straight
-// into one `bytes` field, plus the side table) about every
+// for an empty one and sends it (AddTaskEventData: the 48-byte records as
+// they are, common/task_event_record.h, in one `bytes` field, plus the
+// side table; the GCS expands them only when asked) about every
 // `flush_interval_ms`, sooner when a buffer is half full or the process
 // has gone quiet (a worker may be killed at any time after its last task),
 // and once more at Stop(); it runs at a lower priority (nice 10) than the
@@ -67,8 +67,14 @@ struct TaskEventOptions {
   bool enabled = true;
   size_t buffer_size = 10'000;  // Events held between two flushes, per recording thread.
   int flush_interval_ms = 1000;
+  // A task this process runs is reported RUNNING by the first flush after
+  // it has run this long (and at Stop), so a burst of short tasks costs the
+  // executor no record and no message; a long one shows as running within
+  // about this plus 100 ms.
+  int running_after_ms = 200;
   // LUMEN_TASK_EVENTS=0 disables; LUMEN_TASK_EVENTS_BUFFER=N sets
-  // buffer_size (tests); LUMEN_TASK_EVENTS_FLUSH_MS the interval.
+  // buffer_size (tests); LUMEN_TASK_EVENTS_FLUSH_MS the interval;
+  // LUMEN_TASK_EVENTS_RUNNING_MS running_after_ms.
   static TaskEventOptions FromEnv();
 };
 
@@ -125,38 +131,17 @@ class TaskEventRecorder {
   size_t thread_buffers() const;
 
  private:
-  // What a recording thread writes per record: 48 bytes, where the wire's
-  // TaskEventRecord (common/task_event_record.h) has 104. The flusher
-  // expands each into a TaskEventRecord when it sends (Expand). What is
-  // written per task, not what is sent, was the cost of task events on the
-  // task path: each byte a recording thread writes evicts a byte of the
-  // task path's own data from its core's cache (docs/observability.md).
-  // Times: `time_ns` whole; the push's arrival and the task's start as µs
-  // before it (+1; 0: not carried, or more than 71 minutes before, when the
-  // executor's RUNNING record has them). A 24-byte task id as its first 8
-  // bytes and the other 16 through the side table (the same for every
-  // normal task of a job: a compare, no hash); one of up to 8 bytes
-  // inline; another length through the table whole. String indices are 16-bit: a buffer whose side table
-  // could not take a record's strings is full (the record is dropped and
-  // counted).
-  struct Compact {
-    int64_t time_ns = 0;
-    uint64_t task_lo = 0;
-    uint32_t received_us = 0;
-    uint32_t running_us = 0;
-    int32_t pid = 0;
-    uint16_t task_rest = 0;
-    uint16_t attempt = 0;  // Saturates at 65,535.
-    uint16_t job = 0;
-    // Described (submitted, or an executor's record): function, name,
-    // actor, parent. Otherwise (an end): node, worker, error type, message.
-    uint16_t s[4] = {};
-    uint8_t state = 0, type = 0, flags = 0;
-  };
-  // Compact::flags: the task id is task_lo + task_rest (24 bytes), or
-  // task_lo's first task_rest bytes (up to 8).
-  static constexpr uint8_t kSplitTaskId = 0x80;
-  static constexpr uint8_t kShortTaskId = 0x40;
+  // What a recording thread writes per record, and the wire carries: 48
+  // bytes (common/task_event_record.h), where the expanded TaskEventRecord
+  // has 104. What is written per task, not only what is sent, was the cost
+  // of task events on the task path: each byte a recording thread writes
+  // evicts a byte of the task path's own data from its core's cache
+  // (docs/observability.md). String indices are 16-bit: a buffer whose side
+  // table could not take a record's strings is full (the record is dropped
+  // and counted).
+  using Compact = CompactTaskEventRecord;
+  static constexpr uint8_t kSplitTaskId = Compact::kSplitTaskId;
+  static constexpr uint8_t kShortTaskId = Compact::kShortTaskId;
   static constexpr size_t kMaxStrings = 0xFFFF;
   static constexpr size_t kStringsPerRecord = 10;  // At most, new ones.
 
@@ -222,13 +207,14 @@ class TaskEventRecorder {
   void Write(ThreadBuffer& mine, const rpc::TaskSpec& spec, rpc::TaskState state, std::string_view node_id,
              std::string_view worker_id, int32_t pid, const rpc::ErrorInfo* error, int64_t now,
              int64_t received_ns, int64_t running_ns);
-  // Writes a RUNNING record for each running task without one yet (before a flush).
-  void RecordRunning();
+  // Writes a RUNNING record for each running task without one yet that
+  // has run running_after_ms (`all`: every one), before a flush.
+  void RecordRunning(bool all);
+  // A running task without a record has run running_after_ms by `now_ns`.
+  bool RunningDue(int64_t now_ns);
   void FlushLoop();
   // Swaps every thread's buffer out and sends it (flusher thread, or Stop()).
-  void Flush();
-  // sending_'s records [begin, end) as the wire's, into `out` (flusher).
-  void Expand(size_t begin, size_t end, TaskEventRecord* out, uint32_t self_node, uint32_t self_worker) const;
+  void Flush(bool final = false);
   // Sends wire_ (in messages of kRecordsPerMessage records), the first
   // message carrying `dropped`; adds what was not taken to the lost counts.
   void Send(int64_t dropped, bool& all_sent, int64_t& lost_events, int64_t& lost_dropped);
@@ -254,7 +240,7 @@ class TaskEventRecorder {
 
   std::mutex flush_mu_;  // One flush at a time (the flusher or Stop).
   Buffer sending_;       // Guarded by flush_mu_.
-  // Records per message: 104 bytes each, well under gRPC's 4 MiB.
+  // Records per message: 48 bytes each, well under gRPC's 4 MiB.
   static constexpr size_t kRecordsPerMessage = 32768;
   std::thread flusher_;
 };

@@ -29,11 +29,17 @@ struct Sink {
     for (const auto& b : batches) n += Records(b).size();
     return n;
   }
+  // The batch's records as the GCS reads them: compact on the wire,
+  // expanded here.
   static std::vector<TaskEventRecord> Records(const rpc::AddTaskEventDataRequest& b) {
-    REQUIRE(b.record_size() == static_cast<int32_t>(sizeof(TaskEventRecord)));
-    REQUIRE(b.records().size() % sizeof(TaskEventRecord) == 0);
-    std::vector<TaskEventRecord> out(b.records().size() / sizeof(TaskEventRecord));
-    std::memcpy(out.data(), b.records().data(), b.records().size());
+    REQUIRE(b.record_size() == static_cast<int32_t>(sizeof(CompactTaskEventRecord)));
+    REQUIRE(b.records().size() % sizeof(CompactTaskEventRecord) == 0);
+    std::vector<CompactTaskEventRecord> compact(b.records().size() / sizeof(CompactTaskEventRecord));
+    std::memcpy(compact.data(), b.records().data(), b.records().size());
+    std::vector<TaskEventRecord> out;
+    for (const CompactTaskEventRecord& c : compact) {
+      out.push_back(ExpandTaskEventRecord(c, b.strings(), b.self_node(), b.self_worker()));
+    }
     return out;
   }
 };
@@ -153,6 +159,7 @@ TEST_CASE("a task still running when the flusher flushes is reported RUNNING by 
   Sink sink;
   TaskEventOptions options;
   options.flush_interval_ms = 10;
+  options.running_after_ms = 0;
   TaskEventRecorder recorder(options, sink.sender());
   recorder.SetProcess("job1", "node-A", "worker-A");
   rpc::TaskSpec spec = Spec("long");
@@ -180,6 +187,30 @@ TEST_CASE("a task still running when the flusher flushes is reported RUNNING by 
   size_t records = 0;
   for (const auto& batch : sink.batches) records += Sink::Records(batch).size();
   CHECK(records == 1);  // Reported once, not at every flush; the end is the caller's.
+}
+
+TEST_CASE("a running task is reported only once it has run running_after_ms, or at Stop") {
+  Sink sink;
+  TaskEventOptions options;
+  options.flush_interval_ms = 10;
+  options.running_after_ms = 600'000;  // Longer than this test.
+  TaskEventRecorder recorder(options, sink.sender());
+  recorder.SetProcess("job1", "node-A", "worker-A");
+  rpc::TaskSpec running = Spec("running");
+  recorder.Start();
+  recorder.Running(running, 0);
+  recorder.Submitted(Spec("other"));  // Something else to flush.
+  for (int i = 0; i < 500 && recorder.batches_sent() == 0; ++i) usleep(10'000);
+  REQUIRE(recorder.batches_sent() >= 1);
+  for (const auto& batch : sink.batches) {
+    for (const TaskEventRecord& r : Sink::Records(batch)) CHECK(r.state == rpc::PENDING_ARGS_AVAIL);
+  }
+  recorder.Stop();  // The last flush reports it whatever its age.
+  const auto last = Sink::Records(sink.batches.back());
+  REQUIRE(last.size() == 1);
+  CHECK(last[0].state == rpc::RUNNING);
+  CHECK(last[0].TaskId(sink.batches.back().strings()) == "running");
+  CHECK(recorder.Executed(running) > 0);
 }
 
 TEST_CASE("a task that ran between two flushes costs its worker no record") {
