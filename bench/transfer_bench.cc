@@ -24,7 +24,10 @@
 //                 and how many of its cores that kept busy on average. A
 //                 broadcast that keeps every core busy is bound by this
 //                 machine's CPU: on one machine its N receivers share the
-//                 cores, on N machines each has its own.
+//                 cores, on N machines each has its own;
+//   floor         that bound: N times one transfer's CPU over the cores
+//                 (at least one transfer's time), and the broadcast's ratio
+//                 to it (1.0: as fast as this machine allows).
 // The raylets move the bytes over their plain TCP data ports
 // (raylet/object_data.h).
 // Usage: transfer_bench [MiB, default 1024] [N broadcast nodes, default 4]
@@ -34,6 +37,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -193,6 +197,18 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < bc.size(); ++i) busy_b.push_back(broadcast_cpu[i] / bc[i]);
       std::printf("cpu        cores busy (of %ld) during each transfer: %s; during each broadcast: %s\n", cores,
                   List(busy_t).c_str(), List(busy_b).c_str());
+      // This machine's floor for the broadcast: N receivers each need the
+      // CPU one transfer took, on `cores` cores (and at least one transfer's
+      // time). Separate machines, each with its own cores, have no such floor.
+      std::vector<double> floors, to_floor;
+      for (size_t i = 0; i < t.size(); ++i) {
+        floors.push_back(std::max(t[i], nodes * transfer_cpu[i] / static_cast<double>(cores)));
+        to_floor.push_back(bc[i] / floors.back());
+      }
+      std::printf("floor      broadcast bound by this machine's CPU: %.3f s (%d x one transfer's CPU / %ld cores), "
+                  "%.2fx the transfer; broadcast/floor = %.2f (medians; %s)\n",
+                  Median(floors), nodes, cores, Median(floors) / transfer_s, Median(to_floor),
+                  List(to_floor).c_str());
     }
   }
   if (cold_transfer.size() == 1) {
