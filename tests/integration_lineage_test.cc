@@ -11,6 +11,8 @@
 //     owner, and the driver reads the same new copy (two runs in all);
 //   - a Copy of the result made on that node too: both are rebuilt, the
 //     Copy's worker having the owner rebuild its lost argument first;
+//   - a task whose argument the driver put and then dropped: the re-run
+//     reads it, since lineage pins the arguments of what it may re-run;
 //   - max_retries 0: a clear object-lost error saying no retries are left;
 //   - a ray::Put made on that node and returned nested: an error (the
 //     put's only copy is gone; put objects are never rebuilt).
@@ -164,6 +166,19 @@ TEST_CASE("a chain of lost results is rebuilt one link at a time", "[integration
   CHECK(copies[0] == makes[0]);
   CHECK(makes[1] != makes[0]);
   CHECK(copies[1] != copies[0]);
+}
+
+TEST_CASE("a rebuild reads an argument whose only reference left is the lineage", "[integration]") {
+  Sandbox sandbox;
+  LocalCluster cluster(sandbox);
+  StartThreeNodes(cluster);
+  // The driver's put (on the head, which survives) is read by a Copy on B
+  // or C; the driver drops its ref; the Copy's node dies; the re-run on the
+  // other node needs the put, which lineage kept.
+  const Outcome outcome = RunAndKill(sandbox, cluster, {"putarg", "20"});
+  CheckRebuiltOnce(outcome, "sum");
+  REQUIRE(outcome.runs.size() == 2);
+  CHECK(outcome.runs[1] != outcome.runs[0]);
 }
 
 TEST_CASE("a lost task output with no retries left gives the object-lost error", "[integration]") {

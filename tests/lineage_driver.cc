@@ -12,6 +12,11 @@
 //                          the Copy is read: "sum=" or "error="
 //   put MiB RUNS           a task ray::Puts MiB bytes and returns the ref
 //                          nested: "error=<what>" or "sum="
+//   putarg MiB RUNS        the driver ray::Puts MiB bytes (on the head),
+//                          a task (max_retries 1) Copies them, and the
+//                          driver drops its put ref before the loss, so
+//                          only the task's lineage holds it: "sum=" or
+//                          "error="
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -21,6 +26,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -120,12 +126,24 @@ int main(int argc, char** argv) {
       ReadAfterLoss(ray::Task(Copy)
                         .SetSchedulingStrategy(ray::SchedulingStrategy::NodeAffinity(node, true))
                         .Remote(made, runs));
+    } else if (mode == "putarg" && argc > 3) {
+      const int64_t bytes = std::atoll(argv[2]) << 20;
+      const std::string runs = argv[3];
+      const Bytes expect = Fill(bytes);
+      Print("expect", std::to_string(Checksum(expect.data(), expect.size())));
+      std::optional<ray::ObjectRef<Bytes>> copy;
+      {
+        ray::ObjectRef<Bytes> put = ray::Put(expect);
+        copy = ray::Task(Copy).SetResource("r", 1).SetMaxRetries(1).Remote(put, runs);
+        ray::Wait(std::vector<ray::ObjectRef<Bytes>>{*copy}, 1, -1);
+      }  // The driver's last ref to the put goes here.
+      ReadAfterLoss(*copy);
     } else if (mode == "put" && argc > 3) {
       auto outer = ray::Task(PutOne).SetResource("r", 1).Remote(std::atoll(argv[2]) << 20,
                                                                  std::string(argv[3]));
       ReadAfterLoss((*outer.Get())[0]);
     } else {
-      std::fprintf(stderr, "usage: lineage_driver task|arg RETRIES MiB RUNS | chain MiB RUNS | put MiB RUNS\n");
+      std::fprintf(stderr, "usage: lineage_driver task|arg RETRIES MiB RUNS | chain MiB RUNS | put|putarg MiB RUNS\n");
       return 2;
     }
     ray::Shutdown();

@@ -442,7 +442,7 @@ void CoreWorker::OnFree(const ObjectId& id, bool owned, bool in_plasma) {
   store_.Erase(id);
   if (owned && in_plasma) {
     if (plasma_) (void)plasma_->Delete({id});
-    if (!lineage_.Empty()) lineage_.Drop(id);  // Out of scope: no rebuild any more.
+    if (!lineage_.Empty()) DropLineage(id);  // Out of scope: no rebuild any more.
   }
 }
 

@@ -156,6 +156,8 @@ class CoreWorker {
   // the spec of a finished task whose result is in plasma while it may be
   // re-run, and re-runs it when a Get finds that result lost.
   void KeepLineage(const rpc::TaskSpec& spec);
+  // Forgets `id`'s lineage and releases the holds it had on its arguments.
+  void DropLineage(const ObjectId& id);
   absl::Status RebuildLost(const ObjectId& id, const StoredObjectPtr& lost);
   // A borrower could not read `id` from `lost_node`: rebuilds it when that
   // is still its location. False, with `reply` filled, when it cannot be.

@@ -10,9 +10,26 @@ namespace lumen::worker {
 
 void CoreWorker::KeepLineage(const rpc::TaskSpec& spec) {
   ObjectId id = ObjectId::FromIndex(TaskId::FromBinaryOrNil(spec.task_id()), 1);
+  // The arguments a re-run needs stay referenced while the entry lives:
+  // held before it is stored (the task's own holds on them are still
+  // taken), released only once it is gone.
+  std::vector<ObjectId> pinned;
+  if (Lineage::Keeps(spec)) {
+    pinned = Lineage::PinnedArgs(spec);
+    for (const ObjectId& arg : pinned) refs_.Add(arg);
+  }
+  std::vector<ObjectId> released;
+  const bool kept = lineage_.Record(id, spec, std::move(pinned), &released);
+  for (const ObjectId& arg : released) refs_.Remove(arg);
   // Like StoreIfReferenced: if the result went out of scope meanwhile, its
   // free callback may have run before the entry existed.
-  if (lineage_.Record(id, spec) && !refs_.IsReferenced(id)) lineage_.Drop(id);
+  if (kept && !refs_.IsReferenced(id)) DropLineage(id);
+}
+
+void CoreWorker::DropLineage(const ObjectId& id) {
+  // A release may free an argument whose own entry goes in turn (OnFree):
+  // outside Lineage's lock.
+  for (const ObjectId& arg : lineage_.Drop(id)) refs_.Remove(arg);
 }
 
 absl::Status CoreWorker::RebuildLost(const ObjectId& id, const StoredObjectPtr& lost) {

@@ -58,10 +58,10 @@ void CoreWorker::OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& rep
   }
   task_events_->Replied(spec, reply, batch);
   if (task_metrics_) task_metrics_->Count(spec.function_name(), reply.error().type() != rpc::ErrorInfo::NONE);
-  ReleaseArgRefs(refs_, spec);
   if (reply.error().type() != rpc::ErrorInfo::NONE) {
+    ReleaseArgRefs(refs_, spec);
     StoreError(spec, reply.error());
-    if (!lineage_.Empty()) lineage_.Drop(ObjectId::FromIndex(TaskId::FromBinaryOrNil(spec.task_id()), 1));
+    if (!lineage_.Empty()) DropLineage(ObjectId::FromIndex(TaskId::FromBinaryOrNil(spec.task_id()), 1));
   } else {
     bool in_plasma = false;
     for (auto& ret : *reply.mutable_returns()) {
@@ -81,7 +81,9 @@ void CoreWorker::OnTaskReply(const rpc::TaskSpec& spec, rpc::PushTaskReply&& rep
       if (!kept && ret.in_plasma() && plasma_) (void)plasma_->Delete({id});
     }
     // After the value is stored: a Get waiting on a re-run reads it first.
+    // Before the arguments' holds go: lineage pins them.
     if (in_plasma && spec.actor_id().empty()) KeepLineage(spec);
+    ReleaseArgRefs(refs_, spec);
   }
   in_flight_.Release();
 }
@@ -91,7 +93,7 @@ void CoreWorker::OnTaskFailure(const rpc::TaskSpec& spec, const rpc::ErrorInfo& 
   if (task_metrics_) task_metrics_->Count(spec.function_name(), /*failed=*/true);
   ReleaseArgRefs(refs_, spec);
   StoreError(spec, error);
-  if (!lineage_.Empty()) lineage_.Drop(ObjectId::FromIndex(TaskId::FromBinaryOrNil(spec.task_id()), 1));
+  if (!lineage_.Empty()) DropLineage(ObjectId::FromIndex(TaskId::FromBinaryOrNil(spec.task_id()), 1));
   in_flight_.Release();
 }
 

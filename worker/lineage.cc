@@ -2,11 +2,28 @@
 
 namespace lumen::worker {
 
-bool Lineage::Record(const ObjectId& id, const rpc::TaskSpec& spec) {
-  const bool keep = spec.actor_id().empty() && spec.attempt() < spec.max_retries();
+bool Lineage::Keeps(const rpc::TaskSpec& spec) {
+  return spec.actor_id().empty() && spec.attempt() < spec.max_retries();
+}
+
+std::vector<ObjectId> Lineage::PinnedArgs(const rpc::TaskSpec& spec) {
+  std::vector<ObjectId> ids;
+  for (const auto& arg : spec.args()) {
+    if (arg.is_ref() && !arg.ref().object_id().empty()) ids.push_back(ObjectId::FromBinaryOrNil(arg.ref().object_id()));
+  }
+  return ids;
+}
+
+bool Lineage::Record(const ObjectId& id, const rpc::TaskSpec& spec, std::vector<ObjectId> pinned,
+                     std::vector<ObjectId>* released) {
+  const bool keep = Keeps(spec);
   absl::MutexLock lock(&mu_);
   if (!keep) {
-    if (entries_.erase(id) > 0) size_.fetch_sub(1, std::memory_order_relaxed);
+    if (auto it = entries_.find(id); it != entries_.end()) {
+      *released = std::move(it->second.pinned);
+      entries_.erase(it);
+      size_.fetch_sub(1, std::memory_order_relaxed);
+    }
     return false;
   }
   auto [it, inserted] = entries_.try_emplace(id);
@@ -14,12 +31,19 @@ bool Lineage::Record(const ObjectId& id, const rpc::TaskSpec& spec) {
   it->second.spec = spec;
   it->second.spec.clear_gpu_ids();  // A re-run's lease brings its own.
   it->second.running = false;
+  *released = std::move(it->second.pinned);
+  it->second.pinned = std::move(pinned);
   return true;
 }
 
-void Lineage::Drop(const ObjectId& id) {
+std::vector<ObjectId> Lineage::Drop(const ObjectId& id) {
   absl::MutexLock lock(&mu_);
-  if (entries_.erase(id) > 0) size_.fetch_sub(1, std::memory_order_relaxed);
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return {};
+  std::vector<ObjectId> released = std::move(it->second.pinned);
+  entries_.erase(it);
+  size_.fetch_sub(1, std::memory_order_relaxed);
+  return released;
 }
 
 bool Lineage::IsRunning(const ObjectId& id) const {

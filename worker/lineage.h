@@ -14,6 +14,15 @@
 // already started by another Get (one re-execution for concurrent Gets),
 // take the value that replaced the lost one, or fail with the reason it
 // cannot be rebuilt. Record, on the re-run's reply, ends the run.
+//
+// An entry pins the task's arguments that live in plasma (its ObjectRef
+// arguments not inlined into the spec), as Ray does: a re-run needs them,
+// so they stay referenced while the entry lives, even after every other
+// reference to them is gone. The owner takes those holds (one per id of
+// PinnedArgs) before Record stores them; Record and Drop hand back the
+// holds of the entry they replace or remove, for the owner to release
+// outside this class's lock (a release may free an object whose own entry
+// then goes: Drop again).
 // Pure bookkeeping: no I/O; the owner resubmits.
 // Threading: thread-safe; the callbacks given to Begin run under its lock
 // and must not call back into Lineage.
@@ -22,6 +31,7 @@
 #include <atomic>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -33,12 +43,22 @@ namespace lumen::worker {
 
 class Lineage {
  public:
-  // Keeps `spec` as the way to rebuild `id` when it has retries left
-  // (attempt < max_retries) and is not an actor task; otherwise forgets
-  // any entry of `id`. Ends a re-run of `id`. Returns whether it is kept.
-  bool Record(const ObjectId& id, const rpc::TaskSpec& spec);
-  // `id` went out of scope, or its re-run failed: forget it.
-  void Drop(const ObjectId& id);
+  // Whether Record keeps `spec` (retries left, not an actor task).
+  static bool Keeps(const rpc::TaskSpec& spec);
+  // The arguments an entry of `spec` pins: its ObjectRef arguments that
+  // are not inlined.
+  static std::vector<ObjectId> PinnedArgs(const rpc::TaskSpec& spec);
+
+  // Keeps `spec` as the way to rebuild `id` when Keeps(spec), with
+  // `pinned` (the holds the caller took on PinnedArgs(spec)); otherwise
+  // forgets any entry of `id` (and `pinned` must be empty). Ends a re-run
+  // of `id`. Returns whether it is kept; `*released` gets the holds of the
+  // entry replaced or forgotten, for the caller to release.
+  bool Record(const ObjectId& id, const rpc::TaskSpec& spec, std::vector<ObjectId> pinned,
+              std::vector<ObjectId>* released);
+  // `id` went out of scope, or its re-run failed: forget it. Returns the
+  // holds its entry had, for the caller to release.
+  std::vector<ObjectId> Drop(const ObjectId& id);
   // Cheap check (no lock) before Drop on a path every task takes.
   bool Empty() const { return size_.load(std::memory_order_relaxed) == 0; }
 
@@ -66,6 +86,7 @@ class Lineage {
  private:
   struct Entry {
     rpc::TaskSpec spec;
+    std::vector<ObjectId> pinned;  // Holds on its arguments.
     bool running = false;  // A re-run was submitted and has not replied.
   };
 

@@ -22,6 +22,14 @@ rpc::TaskSpec Spec(const TaskId& task, int max_retries, int attempt = 0) {
   return spec;
 }
 
+// Record with no pinned arguments (none of these specs has any).
+bool Keep(Lineage& lineage, const ObjectId& id, const rpc::TaskSpec& spec) {
+  std::vector<ObjectId> released;
+  const bool kept = lineage.Record(id, spec, {}, &released);
+  REQUIRE(released.empty());
+  return kept;
+}
+
 // A Begin whose lost value is still there, forgotten when a re-run starts.
 Lineage::Rebuild BeginLost(Lineage& lineage, const ObjectId& id, bool* forgotten = nullptr) {
   return lineage.Begin(id, [] { return true; }, [forgotten] {
@@ -36,14 +44,14 @@ TEST_CASE("lineage keeps a task with retries left, and only such a task") {
   TaskId task = TaskId::ForNormalTask(JobId::FromInt(1));
   ObjectId id = ObjectId::FromIndex(task, 1);
   CHECK(lineage.Empty());
-  CHECK_FALSE(lineage.Record(id, Spec(task, 0)));  // max_retries = 0: nothing to re-run.
+  CHECK_FALSE(Keep(lineage, id, Spec(task, 0)));  // max_retries = 0: nothing to re-run.
   CHECK(lineage.Empty());
-  CHECK(lineage.Record(id, Spec(task, 2)));
+  CHECK(Keep(lineage, id, Spec(task, 2)));
   CHECK(lineage.Size() == 1);
   rpc::TaskSpec actor = Spec(task, 2);
   actor.set_actor_id("an actor");
   ObjectId other = ObjectId::FromIndex(TaskId::ForNormalTask(JobId::FromInt(1)), 1);
-  CHECK_FALSE(lineage.Record(other, actor));  // Actor tasks are not re-run.
+  CHECK_FALSE(Keep(lineage, other, actor));  // Actor tasks are not re-run.
   CHECK(lineage.Size() == 1);
   lineage.Drop(id);
   CHECK(lineage.Empty());
@@ -62,7 +70,7 @@ TEST_CASE("lineage is dropped when the result goes out of scope") {
   refs.AddOwned(id);
   refs.Add(id);
   refs.MarkInPlasma(id);
-  REQUIRE(lineage.Record(id, Spec(task, 1)));
+  REQUIRE(Keep(lineage, id, Spec(task, 1)));
   refs.Remove(id);
   CHECK(lineage.Empty());
 }
@@ -71,7 +79,7 @@ TEST_CASE("each rebuild counts against max_retries; then it cannot be rebuilt") 
   Lineage lineage;
   TaskId task = TaskId::ForNormalTask(JobId::FromInt(1));
   ObjectId id = ObjectId::FromIndex(task, 1);
-  REQUIRE(lineage.Record(id, Spec(task, 2)));
+  REQUIRE(Keep(lineage, id, Spec(task, 2)));
   bool forgotten = false;
   Lineage::Rebuild first = BeginLost(lineage, id, &forgotten);
   REQUIRE(first.kind == Lineage::Rebuild::kResubmit);
@@ -79,12 +87,12 @@ TEST_CASE("each rebuild counts against max_retries; then it cannot be rebuilt") 
   CHECK(first.spec.attempt() == 1);
   CHECK(first.spec.gpu_ids_size() == 0);  // The re-run's lease brings its own.
   CHECK(lineage.IsRunning(id));
-  CHECK(lineage.Record(id, first.spec));  // Its reply: one retry left, kept.
+  CHECK(Keep(lineage, id, first.spec));  // Its reply: one retry left, kept.
   CHECK_FALSE(lineage.IsRunning(id));
   Lineage::Rebuild second = BeginLost(lineage, id);
   REQUIRE(second.kind == Lineage::Rebuild::kResubmit);
   CHECK(second.spec.attempt() == 2);
-  CHECK_FALSE(lineage.Record(id, second.spec));  // Its reply: no retries left.
+  CHECK_FALSE(Keep(lineage, id, second.spec));  // Its reply: no retries left.
   CHECK(lineage.Empty());
   Lineage::Rebuild third = BeginLost(lineage, id);
   CHECK(third.kind == Lineage::Rebuild::kImpossible);
@@ -95,7 +103,7 @@ TEST_CASE("a task with max_retries 0 and a put object cannot be rebuilt, each wi
   Lineage lineage;
   TaskId task = TaskId::ForNormalTask(JobId::FromInt(1));
   ObjectId ret = ObjectId::FromIndex(task, 1);
-  lineage.Record(ret, Spec(task, 0));
+  Keep(lineage, ret, Spec(task, 0));
   Lineage::Rebuild no_retries = BeginLost(lineage, ret);
   CHECK(no_retries.kind == Lineage::Rebuild::kImpossible);
   CHECK(no_retries.why.find("no retries left") != std::string::npos);
@@ -111,7 +119,7 @@ TEST_CASE("a Get that finds the lost value already replaced reads it again, no r
   Lineage lineage;
   TaskId task = TaskId::ForNormalTask(JobId::FromInt(1));
   ObjectId id = ObjectId::FromIndex(task, 1);
-  REQUIRE(lineage.Record(id, Spec(task, 3)));
+  REQUIRE(Keep(lineage, id, Spec(task, 3)));
   bool forgotten = false;
   Lineage::Rebuild r = lineage.Begin(id, [] { return false; }, [&] { forgotten = true; });
   CHECK(r.kind == Lineage::Rebuild::kReplaced);
@@ -123,7 +131,7 @@ TEST_CASE("concurrent Gets of one lost object start one re-run") {
   Lineage lineage;
   TaskId task = TaskId::ForNormalTask(JobId::FromInt(1));
   ObjectId id = ObjectId::FromIndex(task, 1);
-  REQUIRE(lineage.Record(id, Spec(task, 5)));
+  REQUIRE(Keep(lineage, id, Spec(task, 5)));
   // The owner's store: the lost value stays until the first re-run forgets it.
   std::atomic<bool> lost_value_present{true};
   constexpr int kGets = 8;
@@ -143,4 +151,35 @@ TEST_CASE("concurrent Gets of one lost object start one re-run") {
   }
   CHECK(resubmits == 1);
   CHECK(lineage.IsRunning(id));
+}
+
+TEST_CASE("an entry pins its plasma arguments until it is replaced or dropped") {
+  Lineage lineage;
+  TaskId task = TaskId::ForNormalTask(JobId::FromInt(1));
+  ObjectId id = ObjectId::FromIndex(task, 1);
+  const ObjectId big = ObjectId::FromIndex(TaskId::ForNormalTask(JobId::FromInt(1)), 1);
+  const ObjectId small = ObjectId::FromIndex(TaskId::ForNormalTask(JobId::FromInt(1)), 1);
+  rpc::TaskSpec spec = Spec(task, 2);
+  auto* in_plasma = spec.add_args();
+  in_plasma->set_is_ref(true);
+  in_plasma->mutable_ref()->set_object_id(big.Binary());
+  auto* inlined = spec.add_args();  // Its value travels in the spec: not pinned.
+  inlined->mutable_ref()->set_object_id(small.Binary());
+  spec.add_args()->set_inline_value("x");
+  REQUIRE(Lineage::PinnedArgs(spec) == std::vector<ObjectId>{big});
+
+  std::vector<ObjectId> released;
+  REQUIRE(lineage.Record(id, spec, Lineage::PinnedArgs(spec), &released));
+  CHECK(released.empty());
+  // A re-run's reply brings new holds and hands back the old ones.
+  REQUIRE(lineage.Record(id, spec, Lineage::PinnedArgs(spec), &released));
+  CHECK(released == std::vector<ObjectId>{big});
+  CHECK(lineage.Drop(id) == std::vector<ObjectId>{big});
+  CHECK(lineage.Drop(id).empty());  // Once only.
+  // A reply with no retries left forgets the entry and hands its holds back.
+  released.clear();
+  REQUIRE(lineage.Record(id, spec, Lineage::PinnedArgs(spec), &released));
+  CHECK_FALSE(lineage.Record(id, Spec(task, 0), {}, &released));
+  CHECK(released == std::vector<ObjectId>{big});
+  CHECK(lineage.Size() == 0);
 }
