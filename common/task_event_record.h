@@ -126,10 +126,10 @@ TaskEventRecord ExpandTaskEventRecord(const CompactTaskEventRecord& c, const Tab
     std::memcpy(r.task_id, &c.task_lo, kLo);
     const size_t len = rest.size() < TaskEventRecord::kInlineTaskId - kLo ? rest.size()
                                                                           : TaskEventRecord::kInlineTaskId - kLo;
-    std::memcpy(r.task_id + kLo, rest.data(), len);
+    if (len > 0) std::memcpy(r.task_id + kLo, rest.data(), len);  // data() may be null when empty.
     r.task_id_len = static_cast<uint8_t>(kLo + len);
   } else if (const std::string_view id = at(c.task_rest); id.size() <= TaskEventRecord::kInlineTaskId) {
-    std::memcpy(r.task_id, id.data(), id.size());
+    if (!id.empty()) std::memcpy(r.task_id, id.data(), id.size());
     r.task_id_len = static_cast<uint8_t>(id.size());
   } else {
     r.task_id_str = c.task_rest;
