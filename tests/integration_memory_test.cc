@@ -1,7 +1,8 @@
 // `lumen memory`, `lumen list objects`, `lumen summary objects` over a real
 // cluster (issue 13): a driver's pinned ray::Put shows with its size, where
 // it lives, why it is held and its owner's pid; an object only a pending
-// task holds shows as USED_BY_PENDING_TASK; bad input gives one-line errors.
+// task holds shows as USED_BY_PENDING_TASK, and one only lineage holds
+// as USED_BY_LINEAGE; bad input gives one-line errors.
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <regex>
@@ -48,14 +49,16 @@ TEST_CASE("lumen memory shows a pinned Put, its size, its owner and why it is he
   const std::string out_file = sandbox.root() + "/memory_driver.out";
   std::smatch match;
   std::string out;
-  const std::regex ready("ready put=([0-9a-f]+) return=([0-9a-f]+) pid=([0-9]+) arg=([0-9a-f]+)");
+  const std::regex ready(
+      "ready put=([0-9a-f]+) return=([0-9a-f]+) pid=([0-9]+) arg=([0-9a-f]+) lineage=([0-9a-f]+)");
   REQUIRE(WaitUntil(
       [&] {
         out = ReadFile(out_file);
         return std::regex_search(out, match, ready);
       },
       60000, 100));
-  const std::string put_id = match[1], return_id = match[2], pid = match[3], arg_id = match[4];
+  const std::string put_id = match[1], return_id = match[2], pid = match[3], arg_id = match[4],
+                    lineage_id = match[5];
 
   CommandResult memory = sandbox.Lumen({"memory"});
   INFO(memory.Describe());
@@ -94,6 +97,14 @@ TEST_CASE("lumen memory shows a pinned Put, its size, its owner and why it is he
   CHECK((*arg)["process"] == "driver");
   CHECK((*arg)["task_args"] == 1);
   CHECK((*arg)["local_refs"] == 0);
+  // The driver dropped its ref; lineage keeps it for a re-run of the task
+  // whose result is still referenced.
+  const json* pinned_by_lineage = FindRow(rows, lineage_id);
+  REQUIRE(pinned_by_lineage != nullptr);
+  CHECK((*pinned_by_lineage)["reference_type"] == "USED_BY_LINEAGE");
+  CHECK((*pinned_by_lineage)["lineage"] == 1);
+  CHECK((*pinned_by_lineage)["local_refs"] == 0);
+  CHECK((*pinned_by_lineage)["where"] == "plasma");
 
   CommandResult filtered =
       sandbox.Lumen({"list", "objects", "--filter", "reference_type=PINNED_IN_MEMORY", "--format", "json"});

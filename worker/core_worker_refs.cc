@@ -142,12 +142,19 @@ void CoreWorker::HandleWaitForRefRemoved(const rpc::WaitForRefRemovedRequest& re
 void CoreWorker::HandleGetReferences(rpc::GetReferencesReply* reply) {
   // Sizes of values in this node's plasma store: one local lookup for all.
   std::vector<std::pair<ObjectId, rpc::ReferenceInfo*>> local_plasma;
-  for (const ReferenceTable::Info& info : refs_.Snapshot()) {
+  // Lineage's pins, read just after the table: the two reads are not one
+  // snapshot, so a pin is capped at the holds the table counted.
+  const std::vector<ReferenceTable::Info> snapshot = refs_.Snapshot();
+  const auto pins = lineage_.Empty() ? decltype(lineage_.PinCounts())() : lineage_.PinCounts();
+  for (const ReferenceTable::Info& info : snapshot) {
     rpc::ReferenceInfo* out = reply->add_references();
     out->set_object_id(info.id.Binary());
     out->set_owned(info.owned);
     out->set_count(info.count);
     out->set_task_args(info.task_args);
+    if (auto pin = pins.find(info.id); pin != pins.end()) {
+      out->set_lineage(std::min(pin->second, info.count - info.task_args));
+    }
     out->set_in_plasma(info.in_plasma);
     if (StoredObjectPtr object = store_.GetIfReady(info.id)) {
       if (!object->in_plasma) {

@@ -46,6 +46,15 @@ std::vector<ObjectId> Lineage::Drop(const ObjectId& id) {
   return released;
 }
 
+absl::flat_hash_map<ObjectId, int, std::hash<ObjectId>> Lineage::PinCounts() const {
+  absl::flat_hash_map<ObjectId, int, std::hash<ObjectId>> counts;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, entry] : entries_) {
+    for (const ObjectId& pinned : entry.pinned) ++counts[pinned];
+  }
+  return counts;
+}
+
 bool Lineage::IsRunning(const ObjectId& id) const {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(id);

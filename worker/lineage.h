@@ -81,6 +81,9 @@ class Lineage {
                 const std::function<void()>& forget_lost);
 
   size_t Size() const { return size_.load(std::memory_order_relaxed); }
+  // How many holds the entries have on each id they pin (for `lumen
+  // memory`: O(entries), at query time only).
+  absl::flat_hash_map<ObjectId, int, std::hash<ObjectId>> PinCounts() const;
   bool IsRunning(const ObjectId& id) const;
 
  private:

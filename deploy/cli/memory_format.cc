@@ -14,19 +14,20 @@ const KindSpec& ObjectsKind() {
       "object_id",
       {"object_id", "pid", "size", "where", "reference_type"},
       {"object_id", "node_ip", "pid", "process", "worker_id", "size", "where", "reference_type", "source",
-       "owned", "count", "local_refs", "task_args", "contained_in", "borrowers"}};
+       "owned", "count", "local_refs", "task_args", "lineage", "contained_in", "borrowers"}};
   return kind;
 }
 
 std::string ReferenceType(const rpc::ReferenceInfo& ref, int contained_in) {
   const int64_t borrowers = ref.remote_holders_size();
-  const int64_t local = ref.count() - contained_in - borrowers - ref.task_args();
+  const int64_t local = ref.count() - contained_in - borrowers - ref.task_args() - ref.lineage();
   const bool put = ObjectId::FromBinaryOrNil(ref.object_id()).Index() == 0;
   if (local > 0) {
     if (!ref.owned()) return "BORROWED";
     return put ? "PINNED_IN_MEMORY" : "LOCAL_REFERENCE";
   }
   if (ref.task_args() > 0) return "USED_BY_PENDING_TASK";
+  if (ref.lineage() > 0) return "USED_BY_LINEAGE";
   if (!ref.owned()) return contained_in == 0 ? "BORROWED" : "CAPTURED_IN_OBJECT";
   if (contained_in > 0) return "CAPTURED_IN_OBJECT";
   if (borrowers > 0) return "BORROWED";
@@ -55,8 +56,9 @@ std::vector<Row> ObjectRows(const RefProcess& process, const rpc::GetReferencesR
     row["source"] = ObjectId::FromBinaryOrNil(ref.object_id()).Index() == 0 ? "PUT" : "TASK_RETURN";
     row["owned"] = ref.owned();
     row["count"] = ref.count();
-    row["local_refs"] = ref.count() - contained - ref.remote_holders_size() - ref.task_args();
+    row["local_refs"] = ref.count() - contained - ref.remote_holders_size() - ref.task_args() - ref.lineage();
     row["task_args"] = ref.task_args();
+    row["lineage"] = ref.lineage();
     row["contained_in"] = contained;
     row["borrowers"] = ref.remote_holders_size();
     rows.push_back(std::move(row));

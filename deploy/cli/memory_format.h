@@ -30,6 +30,8 @@ const KindSpec& ObjectsKind();
 // owned objects with ObjectRef copies here), BORROWED (a ref owned
 // elsewhere with copies here), USED_BY_PENDING_TASK (no copy here, but
 // tasks in flight that this process submitted take it as an argument),
+// USED_BY_LINEAGE (Lumen's: only lineage holds it, an argument of a
+// finished task this process may run again to rebuild a lost result),
 // CAPTURED_IN_OBJECT (only objects whose value holds the ref keep it),
 // BORROWED (held only for other workers).
 std::string ReferenceType(const rpc::ReferenceInfo& ref, int contained_in);

@@ -73,6 +73,27 @@ TEST_CASE("a ref only tasks in flight hold is USED_BY_PENDING_TASK", "[memory]")
   CHECK(ParseFilters(ObjectsKind(), {"task_args=1"}).ok());
 }
 
+TEST_CASE("a ref only lineage holds is USED_BY_LINEAGE", "[memory]") {
+  rpc::ReferenceInfo pinned = Ref(PutId(), true, 1);
+  pinned.set_lineage(1);
+  CHECK(ReferenceType(pinned, 0) == "USED_BY_LINEAGE");
+  pinned.set_count(2);  // And an ObjectRef copy here: that says more.
+  CHECK(ReferenceType(pinned, 0) == "PINNED_IN_MEMORY");
+  pinned.set_count(2);
+  pinned.set_task_args(1);  // And a task in flight: that too.
+  CHECK(ReferenceType(pinned, 0) == "USED_BY_PENDING_TASK");
+
+  rpc::GetReferencesReply reply;
+  *reply.add_references() = Ref(PutId(), true, 1);
+  reply.mutable_references(0)->set_lineage(1);
+  std::vector<Row> rows = ObjectRows(RefProcess{"10.0.0.1", 7, true, "ab"}, reply);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0]["reference_type"] == "USED_BY_LINEAGE");
+  CHECK(rows[0]["lineage"] == 1);
+  CHECK(rows[0]["local_refs"] == 0);
+  CHECK(ParseFilters(ObjectsKind(), {"reference_type=USED_BY_LINEAGE"}).ok());
+}
+
 TEST_CASE("ObjectRows derive the split of a ref's holds", "[memory]") {
   rpc::GetReferencesReply reply;
   *reply.add_references() = Ref(PutId(), true, 1, 1 << 20, true);

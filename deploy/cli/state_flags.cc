@@ -94,7 +94,7 @@ std::vector<CommandSpec> StateSpecs(StateRequest& r, StatusRequest& target) {
                      "Asks every worker and driver of every node for the object refs it holds, like "
                      "`ray memory`: one table per process (node ip, pid) with each object's size, where its "
                      "value lives (in-process or plasma) and why it is held (PINNED_IN_MEMORY, "
-                     "LOCAL_REFERENCE, USED_BY_PENDING_TASK, CAPTURED_IN_OBJECT, BORROWED), then the "
+                     "LOCAL_REFERENCE, USED_BY_PENDING_TASK, USED_BY_LINEAGE, CAPTURED_IN_OBJECT, BORROWED), then the "
                      "totals. `lumen list objects` "
                      "gives the same rows with every field.",
                      {FormatFlag(r, "table")}, &r.words};
