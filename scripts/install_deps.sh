@@ -12,6 +12,7 @@ PKGS=(build-essential cmake pkg-config
       iproute2  # `ip netns`, veth pairs and a bridge (tests/integration_netns_test.cc)
       prometheus  # a real server and promtool in tests (tests/integration_metrics_test.cc)
       libjs-chart.js  # the dashboard's charts, served from /usr/share/javascript/chart.js
+      clang  # Clang's thread-safety analysis of the locked classes (scripts/thread_safety_check.sh)
       chromium)  # the dashboard's headless-browser test (tests/integration_dashboard_page_test.cc)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,14 +1,15 @@
 #include "worker/memory_store.h"
 
 #include <algorithm>
-#include <chrono>
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 namespace lumen::worker {
 
 void MemoryStore::Put(const ObjectId& id, StoredObjectPtr object) {
   std::vector<ReadyCallback> to_run;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     objects_[id] = object;
     if (auto it = callbacks_.find(id); it != callbacks_.end()) {
       to_run = std::move(it->second);
@@ -18,7 +19,7 @@ void MemoryStore::Put(const ObjectId& id, StoredObjectPtr object) {
       for (auto [waiter, index] : it->second) {
         if (waiter->values) (*waiter->values)[index] = object;
         if (waiter->flags) (*waiter->flags)[index] = true;
-        if (--waiter->missing == 0) waiter->cv.notify_one();
+        if (--waiter->missing == 0) waiter->cv.Signal();
       }
       waiters_.erase(it);
     }
@@ -28,7 +29,7 @@ void MemoryStore::Put(const ObjectId& id, StoredObjectPtr object) {
 
 std::vector<std::pair<ObjectId, StoredObjectPtr>> MemoryStore::InPlasmaOn(const std::string& node) const {
   std::vector<std::pair<ObjectId, StoredObjectPtr>> out;
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (const auto& [id, object] : objects_) {
     if (object && object->in_plasma && object->node_id == node) out.emplace_back(id, object);
   }
@@ -36,19 +37,20 @@ std::vector<std::pair<ObjectId, StoredObjectPtr>> MemoryStore::InPlasmaOn(const 
 }
 
 StoredObjectPtr MemoryStore::GetIfReady(const ObjectId& id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = objects_.find(id);
   return it == objects_.end() ? nullptr : it->second;
 }
 
-void MemoryStore::Block(std::unique_lock<std::mutex>& lock, Waiter& waiter,
-                        const std::vector<ObjectId>& ids, const std::vector<size_t>& indexes,
+void MemoryStore::Block(Waiter& waiter, const std::vector<ObjectId>& ids, const std::vector<size_t>& indexes,
                         int64_t timeout_ms) {
-  auto done = [&waiter] { return waiter.missing <= 0; };
   if (timeout_ms < 0) {
-    waiter.cv.wait(lock, done);
+    while (waiter.missing > 0) waiter.cv.Wait(&mu_);
   } else {
-    waiter.cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), done);
+    const absl::Time deadline = absl::Now() + absl::Milliseconds(timeout_ms);
+    while (waiter.missing > 0) {
+      if (waiter.cv.WaitWithDeadline(&mu_, deadline)) break;  // Timed out.
+    }
   }
   if (waiter.missing <= 0 && waiter.values) return;  // Every registration was consumed.
   for (size_t index : indexes) {
@@ -63,7 +65,7 @@ void MemoryStore::Block(std::unique_lock<std::mutex>& lock, Waiter& waiter,
 std::vector<StoredObjectPtr> MemoryStore::Wait(const std::vector<ObjectId>& ids,
                                                int64_t timeout_ms) {
   std::vector<StoredObjectPtr> out(ids.size());
-  std::unique_lock<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Waiter waiter;
   waiter.values = &out;
   std::vector<size_t> missing;
@@ -78,14 +80,14 @@ std::vector<StoredObjectPtr> MemoryStore::Wait(const std::vector<ObjectId>& ids,
   if (missing.empty() || timeout_ms == 0) return out;
   for (size_t i : missing) waiters_[ids[i]].emplace_back(&waiter, i);
   waiter.missing = static_cast<int64_t>(missing.size());
-  Block(lock, waiter, ids, missing, timeout_ms);
+  Block(waiter, ids, missing, timeout_ms);
   return out;
 }
 
 std::vector<bool> MemoryStore::WaitAny(const std::vector<ObjectId>& ids, int num_ready,
                                        int64_t timeout_ms) {
   std::vector<bool> ready(ids.size(), false);
-  std::unique_lock<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   // Stops at the num_ready-th ready id: callers only take that many.
   int count = 0;
   std::vector<size_t> missing;
@@ -102,7 +104,7 @@ std::vector<bool> MemoryStore::WaitAny(const std::vector<ObjectId>& ids, int num
   waiter.flags = &ready;
   waiter.missing = num_ready - count;
   for (size_t i : missing) waiters_[ids[i]].emplace_back(&waiter, i);
-  Block(lock, waiter, ids, missing, timeout_ms);
+  Block(waiter, ids, missing, timeout_ms);
   // Several Puts may have landed before we woke: keep the first num_ready.
   count = 0;
   for (size_t i = 0; i < ready.size(); ++i) {
@@ -114,7 +116,7 @@ std::vector<bool> MemoryStore::WaitAny(const std::vector<ObjectId>& ids, int num
 void MemoryStore::OnReady(const ObjectId& id, ReadyCallback callback) {
   StoredObjectPtr ready;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = objects_.find(id);
     if (it == objects_.end()) {
       callbacks_[id].push_back(std::move(callback));
@@ -128,7 +130,7 @@ void MemoryStore::OnReady(const ObjectId& id, ReadyCallback callback) {
 void MemoryStore::Erase(const ObjectId& id) {
   std::vector<ReadyCallback> never;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     objects_.erase(id);
     if (auto it = callbacks_.find(id); it != callbacks_.end()) {
       never = std::move(it->second);
@@ -139,12 +141,12 @@ void MemoryStore::Erase(const ObjectId& id) {
 }
 
 size_t MemoryStore::Size() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return objects_.size();
 }
 
 size_t MemoryStore::NumCallbacks() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   size_t n = 0;
   for (const auto& [id, list] : callbacks_) n += list.size();
   return n;

@@ -14,17 +14,17 @@
 // calls Put (never under the lock).
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "common/id.h"
 #include "proto/common.pb.h"
 
@@ -77,19 +77,19 @@ class MemoryStore {
     std::vector<StoredObjectPtr>* values = nullptr;  // Wait: filled by Put.
     std::vector<bool>* flags = nullptr;              // WaitAny: set by Put.
     int64_t missing = 0;                             // Puts still needed.
-    std::condition_variable cv;
+    absl::CondVar cv;
   };
   using Registration = std::pair<Waiter*, size_t>;  // The waiter, index of the id.
 
   // Blocks on `waiter` until it misses nothing or the deadline passes, then
   // unregisters it from the ids at `indexes` it still misses.
-  void Block(std::unique_lock<std::mutex>& lock, Waiter& waiter, const std::vector<ObjectId>& ids,
-             const std::vector<size_t>& indexes, int64_t timeout_ms);
+  void Block(Waiter& waiter, const std::vector<ObjectId>& ids, const std::vector<size_t>& indexes,
+             int64_t timeout_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  mutable std::mutex mu_;
-  absl::flat_hash_map<ObjectId, StoredObjectPtr, std::hash<ObjectId>> objects_;
-  std::unordered_map<ObjectId, std::vector<ReadyCallback>> callbacks_;
-  std::unordered_map<ObjectId, std::vector<Registration>> waiters_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<ObjectId, StoredObjectPtr, std::hash<ObjectId>> objects_ ABSL_GUARDED_BY(mu_);
+  std::unordered_map<ObjectId, std::vector<ReadyCallback>> callbacks_ ABSL_GUARDED_BY(mu_);
+  std::unordered_map<ObjectId, std::vector<Registration>> waiters_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace lumen::worker

@@ -125,7 +125,7 @@ std::vector<ObjectId> ObjectGetter::Prepare(const ray::internal::RefList& refs,
 
 void ObjectGetter::FetchFromOwner(const ObjectId& id, const rpc::Address& owner) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (!fetching_.insert(id).second) return;
   }
   AskOwner(id, owner, 0);
@@ -146,7 +146,7 @@ void ObjectGetter::AskOwner(const ObjectId& id, const rpc::Address& owner, int a
               return;
             }
             {
-              std::lock_guard<std::mutex> lock(mu_);
+              absl::MutexLock lock(&mu_);
               fetching_.erase(id);
             }
             StoreIfReferenced(store_, refs_, id, FromOwnerReply(id, owner, status, reply));

@@ -17,10 +17,11 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <unordered_set>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "plasma/client.h"
 #include "ray/api/runtime.h"
 #include "worker/client_pool.h"
@@ -137,8 +138,8 @@ class ObjectGetter {
   PullFn pull_;
   RebuildFn rebuild_;
   PulledFn pulled_;
-  std::mutex mu_;
-  std::unordered_set<ObjectId> fetching_;
+  absl::Mutex mu_;
+  std::unordered_set<ObjectId> fetching_ ABSL_GUARDED_BY(mu_);  // Asked of their owner now.
 };
 
 // Stores `object` unless every reference to `id` is gone by then (it is

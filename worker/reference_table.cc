@@ -10,12 +10,12 @@ thread_local TaskRefScope* t_scope = nullptr;
 }  // namespace
 
 void ReferenceTable::AddOwned(const ObjectId& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   entries_[id].owned = true;
 }
 
 void ReferenceTable::MarkInPlasma(const ObjectId& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = entries_.find(id);
   if (it != entries_.end()) it->second.in_plasma = true;
 }
@@ -26,7 +26,7 @@ void ReferenceTable::AddTaskArg(const ObjectId& id) { Hold(id, /*task_arg=*/true
 void ReferenceTable::Hold(const ObjectId& id, bool task_arg) {
   bool borrowed;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     Entry& entry = entries_[id];
     ++entry.count;
     entry.task_args += task_arg ? 1 : 0;
@@ -36,14 +36,14 @@ void ReferenceTable::Hold(const ObjectId& id, bool task_arg) {
 }
 
 void ReferenceTable::AddRemote(const ObjectId& id, const std::string& holder) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Entry& entry = entries_[id];
   ++entry.count;
   entry.MutableRemote().holders.push_back(WorkerId::FromBinaryOrNil(holder));
 }
 
 bool ReferenceTable::AddContained(const ObjectId& outer, const std::vector<ObjectId>& inner) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = entries_.find(outer);
   if (it == entries_.end()) return false;
   auto& contained = it->second.MutableRemote().contained;
@@ -70,7 +70,7 @@ void ReferenceTable::Release(const ObjectId& id, const std::string* holder, bool
   bool erased = false;
   std::vector<std::function<void()>> answered;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = entries_.find(id);
     if (it == entries_.end()) return;
     Entry& entry = it->second;
@@ -109,7 +109,7 @@ void ReferenceTable::Release(const ObjectId& id, const std::string* holder, bool
 
 bool ReferenceTable::WhenReleased(const ObjectId& id, const std::string& requester,
                                   std::function<void()> released) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = entries_.find(id);
   const WorkerId asker = WorkerId::FromBinaryOrNil(requester);
   if (it == entries_.end() || CountExcept(it->second, asker) <= 0) return false;
@@ -118,29 +118,29 @@ bool ReferenceTable::WhenReleased(const ObjectId& id, const std::string& request
 }
 
 int ReferenceTable::CountExcept(const ObjectId& id, const std::string& holder) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = entries_.find(id);
   return it == entries_.end() ? 0 : CountExcept(it->second, WorkerId::FromBinaryOrNil(holder));
 }
 
 bool ReferenceTable::IsOwnedAndAlive(const ObjectId& id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = entries_.find(id);
   return it != entries_.end() && it->second.owned != 0;
 }
 
 bool ReferenceTable::IsReferenced(const ObjectId& id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return entries_.count(id) > 0;
 }
 
 size_t ReferenceTable::Size() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return entries_.size();
 }
 
 std::vector<ReferenceTable::Info> ReferenceTable::Snapshot() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<Info> out;
   out.reserve(entries_.size());
   for (const auto& [id, e] : entries_) {

@@ -23,11 +23,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "common/id.h"
 #include "proto/common.pb.h"
 
@@ -111,9 +112,9 @@ class ReferenceTable {
   // `task_arg`); frees at zero.
   void Release(const ObjectId& id, const std::string* holder, bool task_arg = false);
 
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   // Open addressing: one probe per lookup, no node allocated per object.
-  absl::flat_hash_map<ObjectId, Entry, std::hash<ObjectId>> entries_;
+  absl::flat_hash_map<ObjectId, Entry, std::hash<ObjectId>> entries_ ABSL_GUARDED_BY(mu_);
   FreeCallback on_free_;
 };
 

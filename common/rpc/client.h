@@ -20,6 +20,8 @@
 #include <mutex>
 #include <unordered_set>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include <grpcpp/grpcpp.h>
 
@@ -57,7 +59,9 @@ template <typename Service>
 class RpcClient {
  public:
   using Stub = typename Service::Stub;
-  using AsyncStub = typename Service::Stub::async;
+  // The stub's `class async` (named through its async() accessor: the
+  // member function hides the class for Clang's `typename`).
+  using AsyncStub = std::remove_pointer_t<decltype(std::declval<Stub&>().async())>;
 
   RpcClient(const std::string& address, std::string token, EventLoop* loop = nullptr)
       : address_(address),
