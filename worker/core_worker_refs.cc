@@ -145,7 +145,7 @@ void CoreWorker::HandleGetReferences(rpc::GetReferencesReply* reply) {
   // Lineage's pins, read just after the table: the two reads are not one
   // snapshot, so a pin is capped at the holds the table counted.
   const std::vector<ReferenceTable::Info> snapshot = refs_.Snapshot();
-  const auto pins = lineage_.Empty() ? decltype(lineage_.PinCounts())() : lineage_.PinCounts();
+  const auto pins = lineage_.PinCounts();
   for (const ReferenceTable::Info& info : snapshot) {
     rpc::ReferenceInfo* out = reply->add_references();
     out->set_object_id(info.id.Binary());

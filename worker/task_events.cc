@@ -170,22 +170,24 @@ void TaskEventRecorder::Replied(const rpc::TaskSpec& spec, const rpc::PushTaskRe
          reply.running_ns());
 }
 
-bool TaskEventRecorder::RunningDue(int64_t now_ns) {
+int64_t TaskEventRecorder::RunningCutoffNs() const {
+  return NowNs() - int64_t{options_.running_after_ms} * 1'000'000;
+}
+
+bool TaskEventRecorder::RunningDue(int64_t cutoff_ns) {
   if (running_unreported_.load(std::memory_order_relaxed) == 0) return false;
-  const int64_t after_ns = int64_t{options_.running_after_ms} * 1'000'000;
   std::lock_guard<std::mutex> lock(running_mu_);
   for (const RunningTask& task : running_) {
-    if (!task.reported && now_ns - task.running_ns >= after_ns) return true;
+    if (!task.reported && task.running_ns <= cutoff_ns) return true;
   }
   return false;
 }
 
-void TaskEventRecorder::RecordRunning(bool all) {
+void TaskEventRecorder::RecordRunning(int64_t cutoff_ns) {
   if (running_unreported_.load(std::memory_order_relaxed) == 0) return;
-  const int64_t before_ns = all ? INT64_MAX : NowNs() - int64_t{options_.running_after_ms} * 1'000'000;
   std::lock_guard<std::mutex> lock(running_mu_);
   for (RunningTask& task : running_) {
-    if (task.reported || task.running_ns > before_ns) continue;
+    if (task.reported || task.running_ns > cutoff_ns) continue;
     Record(*task.spec, rpc::RUNNING, {}, {}, -1, nullptr, task.running_ns, task.received_ns,
            task.running_ns);
     task.reported = true;
@@ -315,7 +317,7 @@ void TaskEventRecorder::FlushLoop() {
       pending |= !t->active.records.empty() || t->dropped > 0 ||
                  t->full_drops.load(std::memory_order_relaxed) > 0;
     }
-    pending |= RunningDue(NowNs());
+    pending |= RunningDue(RunningCutoffNs());
     const auto now = std::chrono::steady_clock::now();
     const bool due = now - last_flush >= std::chrono::milliseconds(options_.flush_interval_ms);
     const bool half_full = most * 2 >= options_.buffer_size;
@@ -331,7 +333,7 @@ void TaskEventRecorder::FlushLoop() {
 
 void TaskEventRecorder::Flush(bool final) {
   std::lock_guard<std::mutex> flush_lock(flush_mu_);
-  RecordRunning(final);
+  RecordRunning(final ? INT64_MAX : RunningCutoffNs());
   std::vector<std::shared_ptr<ThreadBuffer>> threads;
   int64_t dropped;  // To report with the first message of this flush.
   {

@@ -207,11 +207,14 @@ class TaskEventRecorder {
   void Write(ThreadBuffer& mine, const rpc::TaskSpec& spec, rpc::TaskState state, std::string_view node_id,
              std::string_view worker_id, int32_t pid, const rpc::ErrorInfo* error, int64_t now,
              int64_t received_ns, int64_t running_ns);
+  // Running tasks are due a RUNNING record once they started at or before
+  // this: running_after_ms ago.
+  int64_t RunningCutoffNs() const;
   // Writes a RUNNING record for each running task without one yet that
-  // has run running_after_ms (`all`: every one), before a flush.
-  void RecordRunning(bool all);
-  // A running task without a record has run running_after_ms by `now_ns`.
-  bool RunningDue(int64_t now_ns);
+  // started at or before `cutoff_ns`, before a flush.
+  void RecordRunning(int64_t cutoff_ns);
+  // A running task without a record started at or before `cutoff_ns`.
+  bool RunningDue(int64_t cutoff_ns);
   void FlushLoop();
   // Swaps every thread's buffer out and sends it (flusher thread, or Stop()).
   void Flush(bool final = false);

@@ -18,9 +18,18 @@ const KindSpec& ObjectsKind() {
   return kind;
 }
 
+namespace {
+
+// The holds left once every counted kind is taken out: ObjectRef copies.
+int64_t LocalRefs(const rpc::ReferenceInfo& ref, int contained_in) {
+  return ref.count() - contained_in - ref.remote_holders_size() - ref.task_args() - ref.lineage();
+}
+
+}  // namespace
+
 std::string ReferenceType(const rpc::ReferenceInfo& ref, int contained_in) {
   const int64_t borrowers = ref.remote_holders_size();
-  const int64_t local = ref.count() - contained_in - borrowers - ref.task_args() - ref.lineage();
+  const int64_t local = LocalRefs(ref, contained_in);
   const bool put = ObjectId::FromBinaryOrNil(ref.object_id()).Index() == 0;
   if (local > 0) {
     if (!ref.owned()) return "BORROWED";
@@ -56,7 +65,7 @@ std::vector<Row> ObjectRows(const RefProcess& process, const rpc::GetReferencesR
     row["source"] = ObjectId::FromBinaryOrNil(ref.object_id()).Index() == 0 ? "PUT" : "TASK_RETURN";
     row["owned"] = ref.owned();
     row["count"] = ref.count();
-    row["local_refs"] = ref.count() - contained - ref.remote_holders_size() - ref.task_args() - ref.lineage();
+    row["local_refs"] = LocalRefs(ref, contained);
     row["task_args"] = ref.task_args();
     row["lineage"] = ref.lineage();
     row["contained_in"] = contained;
