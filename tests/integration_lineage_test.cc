@@ -14,6 +14,9 @@
 //   - a task whose argument the driver put and then dropped: the re-run
 //     reads it, since lineage pins the arguments of what it may re-run;
 //   - max_retries 0: a clear object-lost error saying no retries are left;
+//   - max_retries 1, but the owner's lineage budget (LUMEN_MAX_LINEAGE_BYTES)
+//     too small to keep the task: the object-lost error says its lineage
+//     was evicted, and nothing runs again;
 //   - a ray::Put made on that node and returned nested: an error (the
 //     put's only copy is gone; put objects are never rebuilt).
 // Nothing hangs: every wait is bounded.
@@ -22,6 +25,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <string>
 
 #include "tests/cluster_harness.h"
@@ -69,12 +73,15 @@ struct Outcome {
 // task once the driver says "ready", runs `after_kill` (given the runs
 // file), lets it read, and waits for it.
 Outcome RunAndKill(Sandbox& sandbox, LocalCluster& cluster, std::vector<std::string> args,
-                   const std::function<void(const std::string&)>& after_kill = {}) {
+                   const std::function<void(const std::string&)>& after_kill = {},
+                   const std::map<std::string, std::string>& extra_env = {}) {
   Outcome outcome;
   const std::string runs = sandbox.root() + "/runs";
   args.insert(args.begin(), Sandbox::BinDir() + "/lineage_driver");
   args.push_back(runs);
-  const pid_t driver = sandbox.Spawn("lineage", args, cluster.DriverEnv());
+  std::map<std::string, std::string> env = cluster.DriverEnv();
+  env.insert(extra_env.begin(), extra_env.end());
+  const pid_t driver = sandbox.Spawn("lineage", args, env);
   REQUIRE(driver > 0);
   const std::string log = sandbox.root() + "/lineage.out";
   INFO(ReadFile(sandbox.root() + "/lineage.err"));
@@ -193,6 +200,24 @@ TEST_CASE("a lost task output with no retries left gives the object-lost error",
   CHECK(error[0].find(" is lost: ") != std::string::npos);
   CHECK(error[0].find("cannot be rebuilt: no retries left") != std::string::npos);
   CHECK(outcome.runs.size() == 1);  // Not run again.
+  WARN("the error: " << error[0]);
+}
+
+TEST_CASE("a lost task output whose lineage was evicted gives the object-lost error saying so",
+          "[integration]") {
+  Sandbox sandbox;
+  LocalCluster cluster(sandbox);
+  StartThreeNodes(cluster);
+  // A budget no task spec fits in: the driver keeps no lineage at all.
+  const Outcome outcome =
+      RunAndKill(sandbox, cluster, {"task", "1", "20"}, {}, {{"LUMEN_MAX_LINEAGE_BYTES", "100"}});
+  INFO(outcome.out);
+  CHECK(ValuesOf(outcome.out, "sum").empty());
+  const auto error = ValuesOf(outcome.out, "error");
+  REQUIRE(error.size() == 1);
+  CHECK(error[0].find(" is lost: ") != std::string::npos);
+  CHECK(error[0].find("cannot be rebuilt: its lineage was evicted") != std::string::npos);
+  CHECK(outcome.runs.size() == 1);  // Not run again, though it had a retry left.
   WARN("the error: " << error[0]);
 }
 

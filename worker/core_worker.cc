@@ -52,6 +52,7 @@ CoreWorker::CoreWorker(CoreWorkerOptions options)
     : options_(std::move(options)),
       clients_(options_.token),
       refs_([this](const ObjectId& id, bool owned, bool in_plasma) { OnFree(id, owned, in_plasma); }),
+      lineage_(Lineage::MaxBytesFromEnv()),
       gate_(&loop_, options_.token),
       server_(options_.node_ip, AssignedPorts(options_.is_driver).value_or(WorkerPorts{}).grpc, options_.token) {}
 
@@ -433,7 +434,8 @@ void CoreWorker::DrainSubmitted() {
 }
 
 CoreWorker::Stats CoreWorker::GetStats() const {
-  return {store_.Size(), refs_.Size(), in_flight_.in_flight(), store_.NumCallbacks(), lineage_.Size()};
+  return {store_.Size(), refs_.Size(), in_flight_.in_flight(), store_.NumCallbacks(), lineage_.Size(),
+          lineage_.Bytes(), lineage_.evicted_total()};
 }
 
 void CoreWorker::OnFree(const ObjectId& id, bool owned, bool in_plasma) {

@@ -19,7 +19,13 @@ void CoreWorker::KeepLineage(const rpc::TaskSpec& spec) {
     for (const ObjectId& arg : pinned) refs_.Add(arg);
   }
   std::vector<ObjectId> released;
+  const int64_t evicted_before = lineage_.evicted_total();
   const bool kept = lineage_.Record(id, spec, std::move(pinned), &released);
+  if (evicted_before == 0 && lineage_.evicted_total() > 0) {
+    LOG(WARNING) << "lineage of this process reached " << lineage_.max_bytes()
+                 << " bytes (LUMEN_MAX_LINEAGE_BYTES): the oldest task specs are evicted, and their results "
+                    "can no longer be rebuilt if their node dies";
+  }
   for (const ObjectId& arg : released) refs_.Remove(arg);
   // Like StoreIfReferenced: if the result went out of scope meanwhile, its
   // free callback may have run before the entry existed.

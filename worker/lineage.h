@@ -23,6 +23,15 @@
 // holds of the entry they replace or remove, for the owner to release
 // outside this class's lock (a release may free an object whose own entry
 // then goes: Drop again).
+//
+// Bounded, as Ray bounds it (max_lineage_bytes): the entries' bytes (each
+// spec's encoded size, its pins and its bookkeeping) stay under
+// `max_bytes`. Past it, Record evicts the oldest entries not being re-run
+// first, handing their holds back like Drop; an evicted result can no
+// longer be rebuilt, and Begin says so (the id is remembered while it is
+// in scope: until its Drop). So a long chain of tasks, each entry pinning
+// the result before it, holds at most `max_bytes` of specs and the
+// arguments they pin, not the whole chain.
 // Pure bookkeeping: no I/O; the owner resubmits.
 // Threading: thread-safe; the callbacks given to Begin run under its lock
 // and must not call back into Lineage.
@@ -30,11 +39,13 @@
 
 #include <atomic>
 #include <functional>
+#include <list>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "common/id.h"
 #include "proto/worker.pb.h"
@@ -43,6 +54,14 @@ namespace lumen::worker {
 
 class Lineage {
  public:
+  // Ray's default for max_lineage_bytes.
+  static constexpr size_t kDefaultMaxBytes = size_t{1} << 30;
+  // LUMEN_MAX_LINEAGE_BYTES (RAY_max_lineage_bytes is read too), else the
+  // default.
+  static size_t MaxBytesFromEnv();
+
+  explicit Lineage(size_t max_bytes = kDefaultMaxBytes) : max_bytes_(max_bytes) {}
+
   // Whether Record keeps `spec` (retries left, not an actor task).
   static bool Keeps(const rpc::TaskSpec& spec);
   // The arguments an entry of `spec` pins: its ObjectRef arguments that
@@ -53,11 +72,14 @@ class Lineage {
   // `pinned` (the holds the caller took on PinnedArgs(spec)); otherwise
   // forgets any entry of `id` (and `pinned` must be empty). Ends a re-run
   // of `id`. Returns whether it is kept; `*released` gets the holds of the
-  // entry replaced or forgotten, for the caller to release.
+  // entry replaced or forgotten, and of any entry evicted to stay under
+  // the budget (this one included, alone over it), for the caller to
+  // release.
   bool Record(const ObjectId& id, const rpc::TaskSpec& spec, std::vector<ObjectId> pinned,
               std::vector<ObjectId>* released);
-  // `id` went out of scope, or its re-run failed: forget it. Returns the
-  // holds its entry had, for the caller to release.
+  // `id` went out of scope, or its re-run failed: forget it (and that it
+  // was evicted). Returns the holds its entry had, for the caller to
+  // release.
   std::vector<ObjectId> Drop(const ObjectId& id);
   // Cheap check (no lock) before Drop on a path every task takes.
   bool Empty() const { return size_.load(std::memory_order_relaxed) == 0; }
@@ -80,7 +102,12 @@ class Lineage {
   Rebuild Begin(const ObjectId& id, const std::function<bool()>& still_lost,
                 const std::function<void()>& forget_lost);
 
+  // Entries kept, and ids remembered as evicted.
   size_t Size() const { return size_.load(std::memory_order_relaxed); }
+  size_t Bytes() const;
+  // Entries evicted to stay under the budget, ever.
+  int64_t evicted_total() const;
+  size_t max_bytes() const { return max_bytes_; }
   // How many holds the entries have on each id they pin (for `lumen
   // memory`: O(entries), at query time only).
   absl::flat_hash_map<ObjectId, int, std::hash<ObjectId>> PinCounts() const;
@@ -91,11 +118,26 @@ class Lineage {
     rpc::TaskSpec spec;
     std::vector<ObjectId> pinned;  // Holds on its arguments.
     bool running = false;  // A re-run was submitted and has not replied.
+    size_t bytes = 0;      // What it counts against the budget.
+    std::list<ObjectId>::iterator order;  // Its place in order_.
   };
+  using Entries = absl::flat_hash_map<ObjectId, Entry, std::hash<ObjectId>>;
 
+  // Removes `it`, moving its holds to `released`.
+  void Erase(Entries::iterator it, std::vector<ObjectId>* released) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Evicts the oldest entries not running while over the budget.
+  void Evict(std::vector<ObjectId>* released) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UpdateSize() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const size_t max_bytes_;
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<ObjectId, Entry, std::hash<ObjectId>> entries_ ABSL_GUARDED_BY(mu_);
-  std::atomic<size_t> size_{0};
+  Entries entries_ ABSL_GUARDED_BY(mu_);
+  std::list<ObjectId> order_ ABSL_GUARDED_BY(mu_);  // Entries, oldest kept first.
+  // Evicted results still in scope: Begin says why they cannot be rebuilt.
+  absl::flat_hash_set<ObjectId, std::hash<ObjectId>> evicted_ ABSL_GUARDED_BY(mu_);
+  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t evicted_total_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<size_t> size_{0};  // entries_ and evicted_.
 };
 
 }  // namespace lumen::worker

@@ -183,3 +183,98 @@ TEST_CASE("an entry pins its plasma arguments until it is replaced or dropped") 
   CHECK(released == std::vector<ObjectId>{big});
   CHECK(lineage.Size() == 0);
 }
+
+namespace {
+
+// A spec of a chain's link: its argument is the result of the link before.
+rpc::TaskSpec Link(const TaskId& task, const ObjectId& previous) {
+  rpc::TaskSpec spec = Spec(task, 3);
+  auto* arg = spec.add_args();
+  arg->set_is_ref(true);
+  arg->mutable_ref()->set_object_id(previous.Binary());
+  return spec;
+}
+
+// One entry's bytes, as Record counts them.
+size_t EntryBytes() {
+  Lineage lineage;
+  TaskId task = TaskId::ForNormalTask(JobId::FromInt(1));
+  rpc::TaskSpec spec = Link(task, ObjectId::FromIndex(TaskId::ForNormalTask(JobId::FromInt(1)), 1));
+  std::vector<ObjectId> released;
+  lineage.Record(ObjectId::FromIndex(task, 1), spec, Lineage::PinnedArgs(spec), &released);
+  return lineage.Bytes();
+}
+
+}  // namespace
+
+TEST_CASE("lineage stays under its byte budget: a long chain keeps its newest links, the oldest evicted") {
+  const size_t entry = EntryBytes();
+  REQUIRE(entry > 0);
+  constexpr size_t kKept = 10;
+  Lineage lineage(kKept * entry);
+  std::vector<ObjectId> results;
+  std::vector<ObjectId> handed_back;
+  const ObjectId put = ObjectId::FromIndex(TaskId::ForNormalTask(JobId::FromInt(1)), 0);
+  ObjectId previous = put;  // The first link reads a put.
+  constexpr int kLinks = 100'000;
+  for (int i = 0; i < kLinks; ++i) {
+    TaskId task = TaskId::ForNormalTask(JobId::FromInt(1));
+    ObjectId id = ObjectId::FromIndex(task, 1);
+    rpc::TaskSpec spec = Link(task, previous);
+    std::vector<ObjectId> released;
+    lineage.Record(id, spec, Lineage::PinnedArgs(spec), &released);
+    handed_back.insert(handed_back.end(), released.begin(), released.end());
+    REQUIRE(lineage.Bytes() <= kKept * entry);
+    results.push_back(id);
+    previous = id;
+  }
+  // The oldest links went first, each handing back its hold on the link
+  // before it, in order.
+  REQUIRE(handed_back.size() == kLinks - kKept);
+  CHECK(handed_back.front() == put);
+  size_t out_of_order = 0;
+  for (size_t i = 1; i < handed_back.size(); ++i) out_of_order += handed_back[i] != results[i - 1];
+  CHECK(out_of_order == 0);
+  CHECK(lineage.evicted_total() == kLinks - kKept);
+  // The newest links can still be rebuilt; an evicted one says why not.
+  CHECK(BeginLost(lineage, results.back()).kind == Lineage::Rebuild::kResubmit);
+  Lineage::Rebuild old = BeginLost(lineage, results.front());
+  CHECK(old.kind == Lineage::Rebuild::kImpossible);
+  CHECK(old.why.find("lineage was evicted") != std::string::npos);
+  CHECK(old.why.find("LUMEN_MAX_LINEAGE_BYTES") != std::string::npos);
+  // An evicted id is remembered only while in scope: its Drop forgets it.
+  CHECK(lineage.Size() == kLinks);
+  size_t holds = 0;
+  for (int i = 0; i < kLinks - static_cast<int>(kKept); ++i) holds += lineage.Drop(results[i]).size();
+  CHECK(holds == 0);  // Evicted entries handed theirs back already.
+  CHECK(lineage.Size() == kKept);
+  CHECK(BeginLost(lineage, results.front()).why.find("no retries left") != std::string::npos);
+}
+
+TEST_CASE("lineage never evicts an entry being re-run, and one entry alone over the budget is not kept") {
+  const size_t entry = EntryBytes();
+  Lineage lineage(2 * entry);
+  ObjectId arg = ObjectId::FromIndex(TaskId::ForNormalTask(JobId::FromInt(1)), 0);
+  std::vector<ObjectId> ids;
+  for (int i = 0; i < 2; ++i) {
+    TaskId task = TaskId::ForNormalTask(JobId::FromInt(1));
+    rpc::TaskSpec spec = Link(task, arg);
+    std::vector<ObjectId> released;
+    ids.push_back(ObjectId::FromIndex(task, 1));
+    REQUIRE(lineage.Record(ids.back(), spec, Lineage::PinnedArgs(spec), &released));
+  }
+  REQUIRE(BeginLost(lineage, ids[0]).kind == Lineage::Rebuild::kResubmit);  // The oldest runs again.
+  TaskId third = TaskId::ForNormalTask(JobId::FromInt(1));
+  rpc::TaskSpec spec = Link(third, arg);
+  std::vector<ObjectId> released;
+  REQUIRE(lineage.Record(ObjectId::FromIndex(third, 1), spec, Lineage::PinnedArgs(spec), &released));
+  CHECK(released == std::vector<ObjectId>{arg});  // The second went, not the running first.
+  CHECK(lineage.IsRunning(ids[0]));
+  CHECK(BeginLost(lineage, ids[1]).why.find("lineage was evicted") != std::string::npos);
+
+  Lineage tiny(entry / 2);
+  released.clear();
+  CHECK_FALSE(tiny.Record(ObjectId::FromIndex(third, 1), spec, Lineage::PinnedArgs(spec), &released));
+  CHECK(released == std::vector<ObjectId>{arg});  // Its hold handed straight back.
+  CHECK(tiny.Bytes() == 0);
+}
