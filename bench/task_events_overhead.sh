@@ -2,8 +2,10 @@
 # task_events_overhead: the cost of task events (docs/observability.md) on
 # tasks_bench and many_tasks, measured with events on and off in one run:
 # each bench runs ROUNDS times, alternating LUMEN_TASK_EVENTS=1 and =0 (so
-# the machine's drift hits both alike), and each figure is printed as the
-# median with events on, off, and the change. Budget: at most 5% worse.
+# the machine's drift hits both alike; odd rounds run on first, even rounds
+# off first, so that neither side always follows the other's cluster
+# teardown), and each figure is printed as the median with events on, off,
+# and the change. Budget: at most 5% worse.
 # Usage: bench/task_events_overhead.sh [build dir] [rounds] [many_tasks n...]
 set -euo pipefail
 build=${1:-build}
@@ -21,7 +23,8 @@ figures() {
 }
 
 for round in $(seq "$rounds"); do
-  for events in 1 0; do
+  order="1 0"; [ $((round % 2)) = 1 ] || order="0 1"
+  for events in $order; do
     LUMEN_TASK_EVENTS=$events "$build/bin/tasks_bench" > "$out/tasks.$events.$round" 2>/dev/null
     # CPU of many_tasks and every process it waited for (its private
     # cluster: GCS, raylet, workers), per task submitted, in µs.
@@ -37,7 +40,7 @@ done
 
 printf '%-34s %12s %12s %8s %8s\n' figure events_on events_off change paired
 # `paired`: the median of each round's own change (on against the off run
-# right after it), which the machine's drift between rounds moves less.
+# next to it), which the machine's drift between rounds moves less.
 awk '{v[$2 " " $1] = v[$2 " " $1] " " $3; names[$2] = 1}
      function median(list,   a, n, i, j, t) {
        n = split(list, a, " ")
