@@ -79,6 +79,19 @@ bool IsWorkerProcess() { return Env("LUMEN_WORKER_MODE") == "1"; }
 std::string LocalRayletAddress() { return g_runtime ? g_runtime->raylet_address : ""; }
 std::string ClusterToken() { return g_runtime ? g_runtime->token : ""; }
 
+void SetTaskEventRecording(bool on) {
+  if (Runtime* rt = g_runtime; rt && rt->core) rt->core->task_events()->SetRecording(on);
+}
+
+void FlushTaskEvents() {
+  if (Runtime* rt = g_runtime; rt && rt->core) rt->core->task_events()->FlushNow();
+}
+
+int64_t TaskEventsDropped() {
+  Runtime* rt = g_runtime;
+  return rt && rt->core ? rt->core->task_events()->dropped_total() : 0;
+}
+
 RuntimeStats GetRuntimeStats() {
   RuntimeStats stats;
   if (LocalRuntime* local = ActiveLocalRuntime()) {

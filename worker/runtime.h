@@ -23,6 +23,15 @@ bool IsWorkerProcess();
 std::string LocalRayletAddress();
 std::string ClusterToken();
 
+// For benchmarks (bench/task_events_inrun.cc): pauses or resumes this
+// process's task-event recording (no-op where LUMEN_TASK_EVENTS=0 at
+// start), and sends what it has buffered now, on the calling thread. The
+// workers' side is not switched: it keeps what it was started with.
+void SetTaskEventRecording(bool on);
+void FlushTaskEvents();
+// Task events this process dropped so far (its buffers full).
+int64_t TaskEventsDropped();
+
 // For tests and leak checks: what the initialized runtime holds now.
 struct RuntimeStats {
   size_t objects_in_store = 0;  // Values in the in-process store.

@@ -64,7 +64,16 @@ TaskEventRecorder::TaskEventRecorder(TaskEventOptions options, Sender send)
     : options_(options),
       send_(std::move(send)),
       pid_(static_cast<int32_t>(::getpid())),
-      id_(g_next_recorder_id.fetch_add(1, std::memory_order_relaxed)) {}
+      id_(g_next_recorder_id.fetch_add(1, std::memory_order_relaxed)),
+      recording_(options_.enabled) {}
+
+void TaskEventRecorder::SetRecording(bool on) {
+  if (options_.enabled) recording_.store(on, std::memory_order_relaxed);
+}
+
+void TaskEventRecorder::FlushNow() {
+  if (options_.enabled) Flush();
+}
 
 TaskEventRecorder::ThreadBuffer& TaskEventRecorder::Mine() {
   ThreadSlot& slot = t_slot_;
@@ -132,7 +141,7 @@ uint32_t TaskEventRecorder::Buffer::Intern(int field, std::string_view value) {
 }
 
 void TaskEventRecorder::Running(const rpc::TaskSpec& spec, int64_t received_ns) {
-  if (!options_.enabled) return;
+  if (!enabled()) return;
   const int64_t now = NowNs();
   std::lock_guard<std::mutex> lock(running_mu_);
   running_.push_back({&spec, received_ns, now, false});
@@ -154,7 +163,7 @@ int64_t TaskEventRecorder::Executed(const rpc::TaskSpec& spec) {
 }
 
 void TaskEventRecorder::StampExecutor(rpc::PushTasksReply* reply) const {
-  if (!options_.enabled) return;
+  if (!enabled()) return;
   reply->set_worker_pid(pid_);
   reply->set_node_id(node_id_);
   reply->set_worker_id(worker_id_);
@@ -162,7 +171,7 @@ void TaskEventRecorder::StampExecutor(rpc::PushTasksReply* reply) const {
 
 void TaskEventRecorder::Replied(const rpc::TaskSpec& spec, const rpc::PushTaskReply& reply,
                                 const rpc::PushTasksReply& batch) {
-  if (!options_.enabled) return;
+  if (!enabled()) return;
   // The end as the worker saw it, when it says when the task started.
   const int64_t ended_ns = reply.running_ns() != 0 ? reply.running_ns() + reply.exec_micros() * 1000 : 0;
   Record(spec, reply.error().type() == rpc::ErrorInfo::NONE ? rpc::FINISHED : rpc::FAILED, batch.node_id(),
@@ -198,19 +207,31 @@ void TaskEventRecorder::RecordRunning(int64_t cutoff_ns) {
 void TaskEventRecorder::Record(const rpc::TaskSpec& spec, rpc::TaskState state, std::string_view node_id,
                                std::string_view worker_id, int32_t pid, const rpc::ErrorInfo* error,
                                int64_t time_ns, int64_t received_ns, int64_t running_ns) {
-  if (!options_.enabled) return;
+  if (!enabled()) return;
   ThreadBuffer& mine = Mine();
   if (mine.full.load(std::memory_order_relaxed)) {
     mine.full_drops.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   const int64_t now = time_ns != 0 ? time_ns : NowNs();
-  std::lock_guard<std::mutex> lock(mine.mu);
-  Write(mine, spec, state, node_id, worker_id, pid, error, now, received_ns, running_ns);
+  bool half_full;
+  {
+    std::lock_guard<std::mutex> lock(mine.mu);
+    half_full = Write(mine, spec, state, node_id, worker_id, pid, error, now, received_ns, running_ns);
+  }
+  if (half_full) WakeFlusher();
+}
+
+void TaskEventRecorder::WakeFlusher() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake_ = true;
+  }
+  cv_.notify_one();
 }
 
 void TaskEventRecorder::SubmittedAll(const rpc::TaskSpec* specs, size_t n, bool normal_only) {
-  if (!options_.enabled || n == 0) return;
+  if (!enabled() || n == 0) return;
   ThreadBuffer& mine = Mine();
   if (mine.full.load(std::memory_order_relaxed)) {
     int64_t skipped = 0;
@@ -219,14 +240,18 @@ void TaskEventRecorder::SubmittedAll(const rpc::TaskSpec* specs, size_t n, bool 
     return;
   }
   const int64_t now = NowNs();
-  std::lock_guard<std::mutex> lock(mine.mu);
-  for (size_t i = 0; i < n; ++i) {
-    if (normal_only && !specs[i].actor_id().empty()) continue;
-    Write(mine, specs[i], rpc::PENDING_ARGS_AVAIL, {}, {}, 0, nullptr, now, 0, 0);
+  bool half_full = false;
+  {
+    std::lock_guard<std::mutex> lock(mine.mu);
+    for (size_t i = 0; i < n; ++i) {
+      if (normal_only && !specs[i].actor_id().empty()) continue;
+      half_full |= Write(mine, specs[i], rpc::PENDING_ARGS_AVAIL, {}, {}, 0, nullptr, now, 0, 0);
+    }
   }
+  if (half_full) WakeFlusher();
 }
 
-void TaskEventRecorder::Write(ThreadBuffer& mine, const rpc::TaskSpec& spec, rpc::TaskState state,
+bool TaskEventRecorder::Write(ThreadBuffer& mine, const rpc::TaskSpec& spec, rpc::TaskState state,
                               std::string_view node_id, std::string_view worker_id, int32_t pid,
                               const rpc::ErrorInfo* error, int64_t now, int64_t received_ns,
                               int64_t running_ns) {
@@ -235,7 +260,7 @@ void TaskEventRecorder::Write(ThreadBuffer& mine, const rpc::TaskSpec& spec, rpc
   if (buf.records.size() >= options_.buffer_size || buf.strings.size() + kStringsPerRecord > kMaxStrings) {
     mine.full.store(true, std::memory_order_relaxed);
     ++mine.dropped;
-    return;
+    return false;
   }
   if (buf.strings.empty()) buf.strings.emplace_back();
   Compact& r = buf.records.emplace_back();
@@ -291,6 +316,7 @@ void TaskEventRecorder::Write(ThreadBuffer& mine, const rpc::TaskSpec& spec, rpc
   } else {
     r.pid = pid;
   }
+  return buf.records.size() == options_.buffer_size / 2;
 }
 
 void TaskEventRecorder::FlushLoop() {
@@ -301,8 +327,9 @@ void TaskEventRecorder::FlushLoop() {
   uint64_t seen = 0;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
-    cv_.wait_for(lock, kTick, [this] { return stopping_; });
+    cv_.wait_for(lock, kTick, [this] { return stopping_ || wake_; });
     if (stopping_) break;
+    wake_ = false;
     std::vector<std::shared_ptr<ThreadBuffer>> threads = threads_;
     bool pending = dropped_ > 0;
     lock.unlock();

@@ -31,7 +31,10 @@
 // for an empty one and sends it (AddTaskEventData: the 48-byte records as
 // they are, common/task_event_record.h, in one `bytes` field, plus the
 // side table; the GCS expands them only when asked) about every
-// `flush_interval_ms`, sooner when a buffer is half full or the process
+// `flush_interval_ms`, sooner when a buffer is half full (its recording
+// thread wakes the flusher then: at a burst's rate a buffer fills within
+// one of the flusher's 100 ms ticks, and waiting for the tick dropped most
+// of a 100,000-task burst's records) or the process
 // has gone quiet (a worker may be killed at any time after its last task),
 // and once more at Stop(); it runs at a lower priority (nice 10) than the
 // task threads. The dropped count travels with each batch. Disabled
@@ -92,7 +95,15 @@ class TaskEventRecorder {
   void Start();
   // Sends what is buffered and stops the flusher. Idempotent.
   void Stop();
-  bool enabled() const { return options_.enabled; }
+  // Recording now: enabled at start and not paused.
+  bool enabled() const { return recording_.load(std::memory_order_relaxed); }
+  // For benchmarks (worker/runtime.h): pauses or resumes recording while
+  // the process runs, so that one run can measure both ways; a no-op where
+  // events were disabled at start. What is buffered is still sent.
+  void SetRecording(bool on);
+  // Sends what is buffered now, on the calling thread (benchmarks: each
+  // round's records sent within its own timed window).
+  void FlushNow();
 
   // The caller's side.
   void Submitted(const rpc::TaskSpec& spec) { Record(spec, rpc::PENDING_ARGS_AVAIL, {}, {}, 0, nullptr); }
@@ -203,8 +214,9 @@ class TaskEventRecorder {
   void Record(const rpc::TaskSpec& spec, rpc::TaskState state, std::string_view node_id,
               std::string_view worker_id, int32_t pid, const rpc::ErrorInfo* error, int64_t time_ns = 0,
               int64_t received_ns = 0, int64_t running_ns = 0);
-  // Appends one record to `mine` (its mu held).
-  void Write(ThreadBuffer& mine, const rpc::TaskSpec& spec, rpc::TaskState state, std::string_view node_id,
+  // Appends one record to `mine` (its mu held); true when that made it
+  // half full, for the caller to wake the flusher once `mu` is released.
+  bool Write(ThreadBuffer& mine, const rpc::TaskSpec& spec, rpc::TaskState state, std::string_view node_id,
              std::string_view worker_id, int32_t pid, const rpc::ErrorInfo* error, int64_t now,
              int64_t received_ns, int64_t running_ns);
   // Running tasks are due a RUNNING record once they started at or before
@@ -215,6 +227,10 @@ class TaskEventRecorder {
   void RecordRunning(int64_t cutoff_ns);
   // A running task without a record started at or before `cutoff_ns`.
   bool RunningDue(int64_t cutoff_ns);
+  // A buffer is half full: flush now rather than at the next tick (at a
+  // burst's rate a buffer fills well within a tick). Takes mu_: never
+  // with a thread buffer's mu held.
+  void WakeFlusher();
   void FlushLoop();
   // Swaps every thread's buffer out and sends it (flusher thread, or Stop()).
   void Flush(bool final = false);
@@ -226,6 +242,7 @@ class TaskEventRecorder {
   const Sender send_;
   const int32_t pid_;
   const uint64_t id_;  // Unique in the process: the key of t_slot_.
+  std::atomic<bool> recording_;  // options_.enabled, unless paused.
   std::string job_id_, node_id_, worker_id_;
 
   mutable std::mutex mu_;
@@ -234,6 +251,7 @@ class TaskEventRecorder {
   int64_t dropped_ = 0;        // Guarded by mu_: lost sends, for the next batch.
   int64_t dropped_total_ = 0;  // Guarded by mu_.
   bool stopping_ = false;      // Guarded by mu_.
+  bool wake_ = false;          // Guarded by mu_: a buffer is half full.
   int64_t batches_sent_ = 0;   // Guarded by mu_.
 
   // Taken before a thread buffer's mu where both are held (RecordRunning).

@@ -399,3 +399,59 @@ TEST_CASE("a full buffer of one thread does not drop another thread's records") 
   for (const auto& batch : sink.batches) dropped_sent += batch.dropped();
   CHECK(dropped_sent == 3);
 }
+
+TEST_CASE("recording paused for a benchmark records nothing until resumed; FlushNow sends at once") {
+  Sink sink;
+  TaskEventOptions options;
+  options.flush_interval_ms = 60'000;  // Only FlushNow and Stop send.
+  TaskEventRecorder recorder(options, sink.sender());
+  recorder.SetProcess("job1", "node-A", "worker-A");
+  recorder.Start();
+  recorder.Submitted(Spec("t1"));
+  recorder.SetRecording(false);
+  CHECK_FALSE(recorder.enabled());
+  recorder.Submitted(Spec("t2"));
+  Ran(recorder, Spec("t2"));
+  recorder.SetRecording(true);
+  Ran(recorder, Spec("t1"));
+  recorder.FlushNow();
+  REQUIRE(sink.NumEvents() == 2);  // t1's two records; nothing of t2.
+  for (const auto& r : Sink::Records(sink.batches[0])) {
+    CHECK(std::string(r.TaskId(sink.batches[0].strings())) == "t1");
+  }
+  recorder.Stop();
+
+  // Disabled at start: resuming does not turn it on.
+  Sink off_sink;
+  TaskEventOptions off;
+  off.enabled = false;
+  TaskEventRecorder disabled(off, off_sink.sender());
+  disabled.SetRecording(true);
+  CHECK_FALSE(disabled.enabled());
+  disabled.Submitted(Spec("t3"));
+  disabled.FlushNow();
+  disabled.Stop();
+  CHECK(off_sink.batches.empty());
+}
+
+TEST_CASE("a burst faster than the flusher's tick is sent, not dropped: a half-full buffer wakes the flusher") {
+  Sink sink;
+  TaskEventOptions options;
+  options.buffer_size = 1000;
+  options.flush_interval_ms = 60'000;  // Only a half-full buffer (or Stop) sends.
+  TaskEventRecorder recorder(options, sink.sender());
+  recorder.SetProcess("job1", "node-A", "worker-A");
+  recorder.Start();
+  // 10,000 records in about 400 ms, 250 at a time: 10 buffers' worth,
+  // where the 100 ms tick alone lets at most one buffer through per tick.
+  constexpr int kRecords = 10'000;
+  for (int i = 0; i < kRecords; ++i) {
+    recorder.Submitted(Spec("t" + std::to_string(i)));
+    if (i % 250 == 249) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const int64_t dropped = recorder.dropped_total();
+  recorder.Stop();
+  INFO("dropped " << dropped << ", sent " << sink.NumEvents());
+  CHECK(dropped <= kRecords / 10);  // Waiting for ticks dropped about 60%.
+  CHECK(static_cast<int64_t>(sink.NumEvents()) + dropped == kRecords);
+}
