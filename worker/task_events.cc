@@ -18,6 +18,25 @@ namespace {
 
 constexpr int kFlusherNice = 10;
 
+// `a == b` for the short ids a record interns (8 to 32 bytes: task id
+// tails, job, node and worker ids) in overlapping 8-byte words, inline:
+// a record compares five or six of them with the last value of their
+// field, and memcmp through the PLT was 1.4% of a burst's profile.
+inline bool SameBytes(std::string_view a, std::string_view b) {
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  if (n < 8 || n > 32) return a == b;
+  auto word = [](const char* p) {
+    uint64_t w;
+    std::memcpy(&w, p, sizeof(w));
+    return w;
+  };
+  for (size_t i = 0; i + 8 < n; i += 8) {
+    if (word(a.data() + i) != word(b.data() + i)) return false;
+  }
+  return word(a.data() + n - 8) == word(b.data() + n - 8);
+}
+
 int64_t EnvInt(const char* name, int64_t fallback) {
   const char* value = std::getenv(name);
   if (value == nullptr || *value == '\0') return fallback;
@@ -129,7 +148,7 @@ void TaskEventRecorder::Buffer::Clear() {
 
 uint32_t TaskEventRecorder::Buffer::Intern(int field, std::string_view value) {
   if (value.empty()) return 0;
-  if (last_index[field] != 0 && value == last[field]) return last_index[field];
+  if (last_index[field] != 0 && SameBytes(value, last[field])) return last_index[field];
   auto it = index.find(value);
   if (it == index.end()) {
     const std::string& stored = strings.emplace_back(value);
@@ -295,7 +314,7 @@ bool TaskEventRecorder::Write(ThreadBuffer& mine, const rpc::TaskSpec& spec, rpc
   if (state == rpc::PENDING_ARGS_AVAIL || pid < 0) {
     r.flags |= TaskEventRecord::kDescribed;
     r.s[0] = static_cast<uint16_t>(buf.Intern(kFunction, spec.function_name()));
-    if (spec.name() != spec.function_name()) r.s[1] = static_cast<uint16_t>(buf.Intern(kName, spec.name()));
+    if (!SameBytes(spec.name(), spec.function_name())) r.s[1] = static_cast<uint16_t>(buf.Intern(kName, spec.name()));
     r.s[2] = static_cast<uint16_t>(buf.Intern(kActor, spec.actor_id()));
     r.s[3] = static_cast<uint16_t>(buf.Intern(kParent, spec.parent_task_id()));
     r.type = static_cast<uint8_t>(TypeOf(spec));

@@ -455,3 +455,33 @@ TEST_CASE("a burst faster than the flusher's tick is sent, not dropped: a half-f
   CHECK(dropped <= kRecords / 10);  // Waiting for ticks dropped about 60%.
   CHECK(static_cast<int64_t>(sink.NumEvents()) + dropped == kRecords);
 }
+
+TEST_CASE("ids that differ in any one byte, of any length up to 40, are interned apart") {
+  Sink sink;
+  TaskEventRecorder recorder({}, sink.sender());
+  recorder.SetProcess("job1", "node-A", "worker-A");
+  // Node ids of lengths 1..40, each followed by a copy differing in one
+  // byte (first, middle or last): every record keeps its own id.
+  std::vector<std::string> expected;
+  for (size_t len = 1; len <= 40; ++len) {
+    for (size_t at : {size_t{0}, len / 2, len - 1}) {
+      std::string base(len, 'n');
+      std::string other = base;
+      other[at] = 'm';
+      for (const std::string& node : {base, other, base}) {
+        rpc::PushTasksReply batch;
+        batch.set_node_id(node);
+        batch.set_worker_id("w");
+        rpc::PushTaskReply reply;
+        recorder.Replied(Spec("t"), reply, batch);
+        expected.push_back(node);
+      }
+    }
+  }
+  recorder.Stop();
+  std::vector<std::string> got;
+  for (const auto& b : sink.batches) {
+    for (const auto& r : Sink::Records(b)) got.push_back(Str(b, r.node_id));
+  }
+  CHECK(got == expected);
+}
