@@ -29,40 +29,23 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "bench/floors.h"
 #include "worker/runtime.h"
 #include "worker/task_events.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using lumen::bench::Clock;
+using lumen::bench::MachineBusySeconds;
+using lumen::bench::Median;
+using lumen::bench::SecondsSince;
 
 int AddOne(int x) { return x + 1; }
 RAY_REMOTE(AddOne);
-
-// Busy and total jiffies of the whole machine (/proc/stat's first line).
-struct CpuTimes {
-  double busy = 0, total = 0;
-};
-CpuTimes ReadCpu() {
-  std::ifstream in("/proc/stat");
-  std::string cpu;
-  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
-  in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
-  CpuTimes t;
-  t.busy = user + nice + system + irq + softirq;
-  t.total = t.busy + idle + iowait + steal;
-  return t;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
 
 struct Sample {
   double rate = 0;        // Tasks per second.
@@ -71,14 +54,12 @@ struct Sample {
 
 Sample Round(int tasks, const std::function<void()>& body, bool on) {
   lumen::worker::SetTaskEventRecording(on);
-  const double hz = 100.0;  // USER_HZ.
-  CpuTimes before = ReadCpu();
+  const double cpu_before = MachineBusySeconds();
   auto start = Clock::now();
   body();
   lumen::worker::FlushTaskEvents();
-  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  CpuTimes after = ReadCpu();
-  return {tasks / seconds, (after.busy - before.busy) / hz * 1e6 / tasks};
+  const double seconds = SecondsSince(start);
+  return {tasks / seconds, (MachineBusySeconds() - cpu_before) * 1e6 / tasks};
 }
 
 // Returns the median CPU per task with recording paused.

@@ -38,6 +38,8 @@
 
 #include <unistd.h>
 
+#include "bench/floors.h"
+
 namespace {
 
 std::vector<uint8_t> Make(int64_t bytes, uint64_t seed) {
@@ -136,27 +138,15 @@ void Dead(int64_t bytes) {
   }
 }
 
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-}
-
-// CPU seconds the whole machine has spent busy (every core, every process:
-// the "cpu" line of /proc/stat less idle and iowait) since boot; < 0 when
-// unreadable.
-double MachineBusySeconds() {
-  std::ifstream in("/proc/stat");
-  std::string cpu;
-  unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0;
-  if (!(in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq) || cpu != "cpu") return -1;
-  return static_cast<double>(user + nice + system + irq + softirq) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
+using lumen::bench::MachineBusySeconds;
+using lumen::bench::SecondsSince;
 
 // Times one phase: "<key>_s=" (wall) and "<key>_cpu_s=" (machine CPU).
 class Phase {
  public:
   explicit Phase(std::string key) : key_(std::move(key)), cpu_(MachineBusySeconds()) {}
   void End() {
-    const double wall = Seconds(start_);
+    const double wall = SecondsSince(start_);
     const double cpu = MachineBusySeconds();
     Print(key_ + "_s", std::to_string(wall));
     if (cpu_ >= 0 && cpu >= 0) Print(key_ + "_cpu_s", std::to_string(cpu - cpu_));

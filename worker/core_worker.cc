@@ -434,8 +434,7 @@ void CoreWorker::DrainSubmitted() {
 }
 
 CoreWorker::Stats CoreWorker::GetStats() const {
-  return {store_.Size(), refs_.Size(), in_flight_.in_flight(), store_.NumCallbacks(), lineage_.Size(),
-          lineage_.Bytes(), lineage_.evicted_total()};
+  return {store_.Size(), refs_.Size(), in_flight_.in_flight(), store_.NumCallbacks(), lineage_.Size()};
 }
 
 void CoreWorker::OnFree(const ObjectId& id, bool owned, bool in_plasma) {

@@ -132,8 +132,6 @@ class CoreWorker {
     int64_t tasks_in_flight = 0;
     size_t borrower_waits = 0;  // Owner lookups waiting for a value.
     size_t lineage_specs = 0;   // Task specs kept to rebuild lost results (and evicted ids in scope).
-    size_t lineage_bytes = 0;   // What they count against LUMEN_MAX_LINEAGE_BYTES.
-    int64_t lineage_evicted = 0;  // Specs evicted to stay under it, ever.
   };
   Stats GetStats() const;
 

@@ -72,7 +72,7 @@ void Lineage::Evict(std::vector<ObjectId>* released) {
     auto it = entries_.find(*pos++);  // Erase removes its node: step first.
     if (it->second.running) continue;  // Its re-run's reply records it again.
     evicted_.insert(it->first);
-    ++evicted_total_;
+    evicted_total_.fetch_add(1, std::memory_order_relaxed);
     Erase(it, released);
   }
 }
@@ -91,11 +91,6 @@ std::vector<ObjectId> Lineage::Drop(const ObjectId& id) {
 size_t Lineage::Bytes() const {
   absl::MutexLock lock(&mu_);
   return bytes_;
-}
-
-int64_t Lineage::evicted_total() const {
-  absl::MutexLock lock(&mu_);
-  return evicted_total_;
 }
 
 absl::flat_hash_map<ObjectId, int, std::hash<ObjectId>> Lineage::PinCounts() const {

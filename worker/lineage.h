@@ -105,8 +105,9 @@ class Lineage {
   // Entries kept, and ids remembered as evicted.
   size_t Size() const { return size_.load(std::memory_order_relaxed); }
   size_t Bytes() const;
-  // Entries evicted to stay under the budget, ever.
-  int64_t evicted_total() const;
+  // Entries evicted to stay under the budget, ever (no lock: the owner
+  // reads it around each Record to warn once).
+  int64_t evicted_total() const { return evicted_total_.load(std::memory_order_relaxed); }
   size_t max_bytes() const { return max_bytes_; }
   // How many holds the entries have on each id they pin (for `lumen
   // memory`: O(entries), at query time only).
@@ -136,7 +137,7 @@ class Lineage {
   // Evicted results still in scope: Begin says why they cannot be rebuilt.
   absl::flat_hash_set<ObjectId, std::hash<ObjectId>> evicted_ ABSL_GUARDED_BY(mu_);
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t evicted_total_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<int64_t> evicted_total_{0};  // Written under mu_.
   std::atomic<size_t> size_{0};  // entries_ and evicted_.
 };
 
