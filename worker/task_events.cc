@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <new>
 
+#include "common/id.h"
+
 
 namespace lumen::worker {
 
@@ -45,6 +47,15 @@ int64_t EnvInt(const char* name, int64_t fallback) {
   return (end != nullptr && *end == '\0' && parsed >= 0) ? parsed : fallback;
 }
 
+// The task id its first return's id begins with (ObjectId::FromIndex);
+// empty when it has none.
+std::string_view TaskIdOfReturns(const rpc::PushTaskReply& reply) {
+  if (reply.returns_size() == 0) return {};
+  const std::string& object_id = reply.returns(0).object_id();
+  if (object_id.size() != ObjectId::kSize) return {};
+  return std::string_view(object_id).substr(0, TaskId::kSize);
+}
+
 rpc::TaskType TypeOf(const rpc::TaskSpec& spec) {
   if (spec.actor_creation()) return rpc::ACTOR_CREATION_TASK;
   return spec.actor_id().empty() ? rpc::NORMAL_TASK : rpc::ACTOR_TASK;
@@ -56,7 +67,7 @@ TaskEventOptions TaskEventOptions::FromEnv() {
   TaskEventOptions options;
   const char* on = std::getenv("LUMEN_TASK_EVENTS");
   if (on != nullptr && (std::string(on) == "0" || std::string(on) == "false")) options.enabled = false;
-  options.buffer_size = static_cast<size_t>(std::max<int64_t>(1, EnvInt("LUMEN_TASK_EVENTS_BUFFER", 10'000)));
+  options.buffer_size = static_cast<size_t>(std::max<int64_t>(1, EnvInt("LUMEN_TASK_EVENTS_BUFFER", int64_t(options.buffer_size))));
   options.flush_interval_ms = static_cast<int>(std::max<int64_t>(10, EnvInt("LUMEN_TASK_EVENTS_FLUSH_MS", 1000)));
   options.running_after_ms =
       static_cast<int>(std::max<int64_t>(0, EnvInt("LUMEN_TASK_EVENTS_RUNNING_MS", options.running_after_ms)));
@@ -193,9 +204,18 @@ void TaskEventRecorder::Replied(const rpc::TaskSpec& spec, const rpc::PushTaskRe
   if (!enabled()) return;
   // The end as the worker saw it, when it says when the task started.
   const int64_t ended_ns = reply.running_ns() != 0 ? reply.running_ns() + reply.exec_micros() * 1000 : 0;
+  // Who the task is, from the reply, just read, rather than from `spec`,
+  // which by now has left the caches: reading its task id, job and
+  // attempt here cost four or five cache misses per task, most of the
+  // caller's cost of task events (docs/observability.md). A return's id
+  // begins with its task's id; the executor echoes the attempt; a caller's
+  // tasks are of its own job (CoreWorker::PrepareSpec).
+  Ident ident{TaskIdOfReturns(reply), job_id_, reply.attempt()};
+  if (ident.task_id.empty()) ident.task_id = spec.task_id();
+  if (ident.job_id.empty()) ident.job_id = spec.job_id();
   Record(spec, reply.error().type() == rpc::ErrorInfo::NONE ? rpc::FINISHED : rpc::FAILED, batch.node_id(),
          batch.worker_id(), batch.worker_pid(), &reply.error(), ended_ns, reply.received_ns(),
-         reply.running_ns());
+         reply.running_ns(), &ident);
 }
 
 int64_t TaskEventRecorder::RunningCutoffNs() const {
@@ -225,7 +245,7 @@ void TaskEventRecorder::RecordRunning(int64_t cutoff_ns) {
 
 void TaskEventRecorder::Record(const rpc::TaskSpec& spec, rpc::TaskState state, std::string_view node_id,
                                std::string_view worker_id, int32_t pid, const rpc::ErrorInfo* error,
-                               int64_t time_ns, int64_t received_ns, int64_t running_ns) {
+                               int64_t time_ns, int64_t received_ns, int64_t running_ns, const Ident* ident) {
   if (!enabled()) return;
   ThreadBuffer& mine = Mine();
   if (mine.full.load(std::memory_order_relaxed)) {
@@ -236,7 +256,8 @@ void TaskEventRecorder::Record(const rpc::TaskSpec& spec, rpc::TaskState state, 
   bool half_full;
   {
     std::lock_guard<std::mutex> lock(mine.mu);
-    half_full = Write(mine, spec, state, node_id, worker_id, pid, error, now, received_ns, running_ns);
+    half_full = Write(mine, ident != nullptr ? *ident : Ident::Of(spec), spec, state, node_id, worker_id, pid, error,
+                      now, received_ns, running_ns);
   }
   if (half_full) WakeFlusher();
 }
@@ -264,15 +285,15 @@ void TaskEventRecorder::SubmittedAll(const rpc::TaskSpec* specs, size_t n, bool 
     std::lock_guard<std::mutex> lock(mine.mu);
     for (size_t i = 0; i < n; ++i) {
       if (normal_only && !specs[i].actor_id().empty()) continue;
-      half_full |= Write(mine, specs[i], rpc::PENDING_ARGS_AVAIL, {}, {}, 0, nullptr, now, 0, 0);
+      half_full |= Write(mine, Ident::Of(specs[i]), specs[i], rpc::PENDING_ARGS_AVAIL, {}, {}, 0, nullptr, now, 0, 0);
     }
   }
   if (half_full) WakeFlusher();
 }
 
-bool TaskEventRecorder::Write(ThreadBuffer& mine, const rpc::TaskSpec& spec, rpc::TaskState state,
-                              std::string_view node_id, std::string_view worker_id, int32_t pid,
-                              const rpc::ErrorInfo* error, int64_t now, int64_t received_ns,
+bool TaskEventRecorder::Write(ThreadBuffer& mine, const Ident& ident, const rpc::TaskSpec& spec,
+                              rpc::TaskState state, std::string_view node_id, std::string_view worker_id,
+                              int32_t pid, const rpc::ErrorInfo* error, int64_t now, int64_t received_ns,
                               int64_t running_ns) {
   static_assert(sizeof(Compact) == 48, "a recording thread's record grew");
   Buffer& buf = mine.active;
@@ -282,6 +303,7 @@ bool TaskEventRecorder::Write(ThreadBuffer& mine, const rpc::TaskSpec& spec, rpc
     return false;
   }
   if (buf.strings.empty()) buf.strings.emplace_back();
+  const size_t strings_before = buf.strings.size();
   Compact& r = buf.records.emplace_back();
   ++mine.recorded;
   r.time_ns = now;
@@ -293,14 +315,14 @@ bool TaskEventRecorder::Write(ThreadBuffer& mine, const rpc::TaskSpec& spec, rpc
   };
   r.received_us = before(received_ns);
   r.running_us = before(running_ns);
-  r.attempt = static_cast<uint16_t>(std::min<int64_t>(spec.attempt(), 0xFFFF));
+  r.attempt = static_cast<uint16_t>(std::min<int64_t>(ident.attempt, 0xFFFF));
   r.state = static_cast<uint8_t>(state);
-  const std::string& task_id = spec.task_id();
+  const std::string_view task_id = ident.task_id;
   if (task_id.size() == TaskEventRecord::kInlineTaskId) {
     r.flags |= kSplitTaskId;
     std::memcpy(&r.task_lo, task_id.data(), sizeof(r.task_lo));
     r.task_rest = static_cast<uint16_t>(
-        buf.Intern(kTaskRest, std::string_view(task_id).substr(sizeof(r.task_lo))));
+        buf.Intern(kTaskRest, task_id.substr(sizeof(r.task_lo))));
   } else if (task_id.size() <= sizeof(r.task_lo)) {
     r.flags |= kShortTaskId;
     std::memcpy(&r.task_lo, task_id.data(), task_id.size());
@@ -308,9 +330,9 @@ bool TaskEventRecorder::Write(ThreadBuffer& mine, const rpc::TaskSpec& spec, rpc
   } else {
     r.task_rest = static_cast<uint16_t>(buf.Intern(kTaskRest, task_id));
   }
-  r.job = static_cast<uint16_t>(buf.Intern(kJob, spec.job_id()));
+  r.job = static_cast<uint16_t>(buf.Intern(kJob, ident.job_id));
   // The description travels with the caller's first record and the
-  // executor's (a RUNNING one, its only kind).
+  // executor's (a RUNNING one, its only kind): only these read `spec`.
   if (state == rpc::PENDING_ARGS_AVAIL || pid < 0) {
     r.flags |= TaskEventRecord::kDescribed;
     r.s[0] = static_cast<uint16_t>(buf.Intern(kFunction, spec.function_name()));
@@ -335,7 +357,10 @@ bool TaskEventRecorder::Write(ThreadBuffer& mine, const rpc::TaskSpec& spec, rpc
   } else {
     r.pid = pid;
   }
-  return buf.records.size() == options_.buffer_size / 2;
+  // Half full, by its records or by its side table (a burst of tasks with
+  // names of their own fills the table first): this record crossed the half.
+  return buf.records.size() == options_.buffer_size / 2 ||
+         (strings_before * 2 < kMaxStrings && buf.strings.size() * 2 >= kMaxStrings);
 }
 
 void TaskEventRecorder::FlushLoop() {
@@ -352,12 +377,13 @@ void TaskEventRecorder::FlushLoop() {
     std::vector<std::shared_ptr<ThreadBuffer>> threads = threads_;
     bool pending = dropped_ > 0;
     lock.unlock();
-    size_t most = 0;
+    size_t most = 0, most_strings = 0;
     uint64_t recorded = 0;
     bool dropping = false;
     for (const auto& t : threads) {
       std::lock_guard<std::mutex> thread_lock(t->mu);
       most = std::max(most, t->active.records.size());
+      most_strings = std::max(most_strings, t->active.strings.size());
       recorded += t->recorded;
       dropping |= t->full.load(std::memory_order_relaxed);
       pending |= !t->active.records.empty() || t->dropped > 0 ||
@@ -366,7 +392,7 @@ void TaskEventRecorder::FlushLoop() {
     pending |= RunningDue(RunningCutoffNs());
     const auto now = std::chrono::steady_clock::now();
     const bool due = now - last_flush >= std::chrono::milliseconds(options_.flush_interval_ms);
-    const bool half_full = most * 2 >= options_.buffer_size;
+    const bool half_full = most * 2 >= options_.buffer_size || most_strings * 2 >= kMaxStrings;
     const bool quiet = recorded == seen;  // Nothing new for a tick.
     seen = recorded;
     if (pending && (due || half_full || quiet || dropping)) {

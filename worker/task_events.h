@@ -68,7 +68,11 @@ namespace lumen::worker {
 
 struct TaskEventOptions {
   bool enabled = true;
-  size_t buffer_size = 10'000;  // Events held between two flushes, per recording thread.
+  // Events held between two flushes, per recording thread: Ray's default
+  // (task_events_max_num_status_events_buffer_on_worker), so that a burst
+  // is sent in a few large messages, not many small ones (each costs the
+  // flusher, gRPC and the GCS a wake-up and a message of their own).
+  size_t buffer_size = 100'000;
   int flush_interval_ms = 1000;
   // A task this process runs is reported RUNNING by the first flush after
   // it has run this long (and at Stop), so a burst of short tasks costs the
@@ -210,15 +214,24 @@ class TaskEventRecorder {
   static thread_local ThreadSlot t_slot_;
   ThreadBuffer& Mine();
 
+  // Which task attempt a record is of.
+  struct Ident {
+    std::string_view task_id, job_id;
+    int64_t attempt = 0;
+    static Ident Of(const rpc::TaskSpec& spec) { return {spec.task_id(), spec.job_id(), spec.attempt()}; }
+  };
   // `pid` -1: this process executes it. `time_ns` 0: read the clock.
+  // `ident` null: the spec's.
   void Record(const rpc::TaskSpec& spec, rpc::TaskState state, std::string_view node_id,
               std::string_view worker_id, int32_t pid, const rpc::ErrorInfo* error, int64_t time_ns = 0,
-              int64_t received_ns = 0, int64_t running_ns = 0);
-  // Appends one record to `mine` (its mu held); true when that made it
-  // half full, for the caller to wake the flusher once `mu` is released.
-  bool Write(ThreadBuffer& mine, const rpc::TaskSpec& spec, rpc::TaskState state, std::string_view node_id,
-             std::string_view worker_id, int32_t pid, const rpc::ErrorInfo* error, int64_t now,
-             int64_t received_ns, int64_t running_ns);
+              int64_t received_ns = 0, int64_t running_ns = 0, const Ident* ident = nullptr);
+  // Appends one record of `ident` to `mine` (its mu held); `spec` is read
+  // only for a record that describes the task (see Write). True when that
+  // made the buffer half full, for the caller to wake the flusher once
+  // `mu` is released.
+  bool Write(ThreadBuffer& mine, const Ident& ident, const rpc::TaskSpec& spec, rpc::TaskState state,
+             std::string_view node_id, std::string_view worker_id, int32_t pid, const rpc::ErrorInfo* error,
+             int64_t now, int64_t received_ns, int64_t running_ns);
   // Running tasks are due a RUNNING record once they started at or before
   // this: running_after_ms ago.
   int64_t RunningCutoffNs() const;

@@ -241,6 +241,7 @@ void TaskExecutor::RunOne(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply,
     reply->set_received_ns(received_ns);
     reply->set_running_ns(task_events_->Executed(spec));
   }
+  reply->set_attempt(spec.attempt());  // For the caller's record, whatever this process records.
   reply->set_exec_micros(std::chrono::duration_cast<std::chrono::microseconds>(
                              std::chrono::steady_clock::now() - start)
                              .count());
