@@ -157,9 +157,13 @@ void TaskEventRecorder::Buffer::Clear() {
   }
 }
 
-uint32_t TaskEventRecorder::Buffer::Intern(int field, std::string_view value) {
+inline uint32_t TaskEventRecorder::Buffer::Intern(int field, std::string_view value) {
   if (value.empty()) return 0;
   if (last_index[field] != 0 && SameBytes(value, last[field])) return last_index[field];
+  return InternSlow(field, value);
+}
+
+uint32_t TaskEventRecorder::Buffer::InternSlow(int field, std::string_view value) {
   auto it = index.find(value);
   if (it == index.end()) {
     const std::string& stored = strings.emplace_back(value);
@@ -473,7 +477,10 @@ void TaskEventRecorder::Send(int64_t dropped, bool& all_sent, int64_t& lost_even
     self_worker = sending_.Intern(kWorker, worker_id_);
   }
   const size_t n = sending_.records.size();
-  rpc::AddTaskEventDataRequest request;
+  // Reused: its records' string keeps its capacity, so a flush does not
+  // allocate (and fault in) a fresh megabyte for each message.
+  rpc::AddTaskEventDataRequest& request = request_;
+  request.clear_strings();
   request.set_job_id(job_id_);
   request.set_record_size(static_cast<int32_t>(sizeof(Compact)));
   request.set_self_node(self_node);

@@ -174,7 +174,12 @@ class TaskEventRecorder {
     std::string_view last[kFields];
     uint32_t last_index[kFields] = {};
     void Clear();
-    uint32_t Intern(int field, std::string_view value);
+    // Inline where Write calls it: a repeat of the field's last value (the
+    // common case) is a compare; only a new value pays InternSlow's call,
+    // whose frame (a hash lookup, an insert) cost every call as much as
+    // the compare when it was one function.
+    inline uint32_t Intern(int field, std::string_view value);
+    uint32_t InternSlow(int field, std::string_view value);
   };
   enum Field { kJob, kFunction, kName, kActor, kParent, kNode, kWorker, kError, kTaskRest };
 
@@ -274,6 +279,7 @@ class TaskEventRecorder {
 
   std::mutex flush_mu_;  // One flush at a time (the flusher or Stop).
   Buffer sending_;       // Guarded by flush_mu_.
+  rpc::AddTaskEventDataRequest request_;  // Guarded by flush_mu_: Send's, reused.
   // Records per message: 48 bytes each, well under gRPC's 4 MiB.
   static constexpr size_t kRecordsPerMessage = 32768;
   std::thread flusher_;
