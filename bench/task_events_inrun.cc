@@ -140,12 +140,13 @@ double ExecutorSideNs() {
 // The caller's per-task calls with every record sent, in this process: CPU
 // ns per task (both threads: the recording one and the flusher).
 // Submissions come in bursts of 1,000 (as the owner's loop takes them),
-// then one reply each, as in the async figure, at 150,000 tasks/s; the flusher serializes each
-// batch as gRPC would and parses it back as the GCS does. Not counted: the
-// kernel's and gRPC's own per-message work, the GCS's append.
+// each task's reply 100 bursts later (as in the burst figure), at 150,000
+// tasks/s; the flusher serializes each batch as gRPC would and parses it
+// back as the GCS does. Not counted: the kernel's and gRPC's own
+// per-message work, the GCS's append.
 // `paused`: the same loop with recording paused, the bench's own share.
 double CallerSideNs(size_t buffer_size, bool paused, int64_t* dropped, double* recording_ns) {
-  lumen::worker::TaskEventOptions options;
+  TaskEventOptions options;
   options.buffer_size = buffer_size;
   std::atomic<int64_t> parsed_bytes{0};
   lumen::worker::TaskEventRecorder recorder(options, [&](const lumen::rpc::AddTaskEventDataRequest& request) {

@@ -13,7 +13,6 @@
 
 #include "common/id.h"
 
-
 namespace lumen::worker {
 
 namespace {
@@ -67,7 +66,7 @@ TaskEventOptions TaskEventOptions::FromEnv() {
   TaskEventOptions options;
   const char* on = std::getenv("LUMEN_TASK_EVENTS");
   if (on != nullptr && (std::string(on) == "0" || std::string(on) == "false")) options.enabled = false;
-  options.buffer_size = static_cast<size_t>(std::max<int64_t>(1, EnvInt("LUMEN_TASK_EVENTS_BUFFER", int64_t(options.buffer_size))));
+  options.buffer_size = static_cast<size_t>(std::max<int64_t>(1, EnvInt("LUMEN_TASK_EVENTS_BUFFER", static_cast<int64_t>(options.buffer_size))));
   options.flush_interval_ms = static_cast<int>(std::max<int64_t>(10, EnvInt("LUMEN_TASK_EVENTS_FLUSH_MS", 1000)));
   options.running_after_ms =
       static_cast<int>(std::max<int64_t>(0, EnvInt("LUMEN_TASK_EVENTS_RUNNING_MS", options.running_after_ms)));

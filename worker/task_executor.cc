@@ -64,7 +64,13 @@ bool TaskExecutor::actor_restarted() const {
 void TaskExecutor::EnqueueBatch(const rpc::PushTasksRequest* request, rpc::PushTasksReply* reply,
                                 rpc::Done done, bool may_run_here) {
   Item item;
-  for (const auto& task : request->tasks()) item.tasks.emplace_back(&task.spec(), reply->add_replies());
+  for (const auto& task : request->tasks()) {
+    rpc::PushTaskReply* one = reply->add_replies();
+    // For the caller's record of the task's end (task_events.h), whatever
+    // ends it here, a run or a refusal, and whatever this process records.
+    one->set_attempt(task.spec().attempt());
+    item.tasks.emplace_back(&task.spec(), one);
+  }
   item.done = std::move(done);
   item.caller = &request->caller();
   // When the push reached this worker (SUBMITTED_TO_WORKER): one clock
@@ -241,7 +247,6 @@ void TaskExecutor::RunOne(const rpc::TaskSpec& spec, rpc::PushTaskReply* reply,
     reply->set_received_ns(received_ns);
     reply->set_running_ns(task_events_->Executed(spec));
   }
-  reply->set_attempt(spec.attempt());  // For the caller's record, whatever this process records.
   reply->set_exec_micros(std::chrono::duration_cast<std::chrono::microseconds>(
                              std::chrono::steady_clock::now() - start)
                              .count());

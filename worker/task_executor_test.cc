@@ -107,18 +107,24 @@ struct ExecutorFixture {
     executor.Start(nullptr);
   }
 
-  // Runs `function` (no arguments) once; returns its reply.
-  rpc::PushTaskReply RunOnce(const std::string& function) {
+  // Pushes `spec` alone and waits for its reply.
+  rpc::PushTaskReply Push(const rpc::TaskSpec& spec) {
     rpc::PushTasksRequest request;
     rpc::PushTasksReply reply;
-    rpc::TaskSpec* spec = request.add_tasks()->mutable_spec();
-    spec->set_task_id(TaskId::FromRandom().Binary());
-    spec->set_function_name(function);
+    *request.add_tasks()->mutable_spec() = spec;
     std::promise<void> done;
     executor.EnqueueBatch(&request, &reply, [&done](absl::Status) { done.set_value(); });
     done.get_future().wait();
     REQUIRE(reply.replies_size() == 1);
     return reply.replies(0);
+  }
+
+  // Runs `function` (no arguments) once; returns its reply.
+  rpc::PushTaskReply RunOnce(const std::string& function) {
+    rpc::TaskSpec spec;
+    spec.set_task_id(TaskId::FromRandom().Binary());
+    spec.set_function_name(function);
+    return Push(spec);
   }
 
   // Runs SeenGpus once per entry of `gpu_ids_per_task` (the lease's GPU
@@ -271,4 +277,28 @@ TEST_CASE("without a store-lost handler the store's failure is reported as the t
   INFO(failed.error().message());
   CHECK(failed.error().type() == rpc::ErrorInfo::TASK_EXCEPTION);
   CHECK(failed.error().exception_type() == "ObjectStoreError");
+}
+
+// The caller records a task's end from its reply, with the attempt the
+// reply echoes (task_events.h): every reply carries it, whichever path
+// ended the task here, a run or a refusal.
+TEST_CASE("every reply echoes its task's attempt, a refused actor call's too") {
+  ExecutorFixture fixture;
+  rpc::TaskSpec run;
+  run.set_task_id(TaskId::FromRandom().Binary());
+  run.set_function_name("SeenGpus");
+  run.set_attempt(2);
+  const rpc::PushTaskReply ran = fixture.Push(run);
+  CHECK(ran.error().type() == rpc::ErrorInfo::NONE);
+  CHECK(ran.attempt() == 2);
+
+  // A retried call of an actor this worker does not host: refused unrun.
+  rpc::TaskSpec call;
+  call.set_task_id(TaskId::FromRandom().Binary());
+  call.set_actor_id(ActorId::Of(JobId::FromInt(1)).Binary());
+  call.set_function_name("Counter::Add");
+  call.set_attempt(3);
+  const rpc::PushTaskReply refused = fixture.Push(call);
+  CHECK(refused.error().type() == rpc::ErrorInfo::ACTOR_DIED);
+  CHECK(refused.attempt() == 3);
 }
